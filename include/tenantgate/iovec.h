@@ -1,0 +1,48 @@
+/*
+ * Pointer + length strings (after h2o_iovec_t). A tg_iovec_t never owns its
+ * bytes: they live in an arena, the loaded config or the caller's buffer, and
+ * the holder of the iovec must not outlive them. Not NUL-terminated unless the
+ * producer says so.
+ */
+#ifndef TENANTGATE_IOVEC_H
+#define TENANTGATE_IOVEC_H
+
+#include <stddef.h>
+#include <string.h>
+
+typedef struct tg_iovec {
+    const char *base;
+    size_t len;
+} tg_iovec_t;
+
+#define TG_IOV_LIT(s) ((tg_iovec_t){(s), sizeof(s) - 1})
+#define TG_IOV_NULL   ((tg_iovec_t){NULL, 0})
+/* printf("%.*s", TG_IOV_FMT(v)) */
+#define TG_IOV_FMT(v) (int)(v).len, (v).base
+
+static inline tg_iovec_t tg_iov(const char *base, size_t len)
+{
+    return (tg_iovec_t){base, len};
+}
+
+static inline tg_iovec_t tg_iov_str(const char *s)
+{
+    return (tg_iovec_t){s, s ? strlen(s) : 0};
+}
+
+static inline int tg_iov_eq(tg_iovec_t a, tg_iovec_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+static inline int tg_iov_eq_str(tg_iovec_t a, const char *s)
+{
+    return tg_iov_eq(a, tg_iov_str(s));
+}
+
+static inline int tg_iov_has_prefix(tg_iovec_t a, tg_iovec_t prefix)
+{
+    return a.len >= prefix.len && memcmp(a.base, prefix.base, prefix.len) == 0;
+}
+
+#endif

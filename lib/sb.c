@@ -1,0 +1,142 @@
+/* String builder; see include/tenantgate/sb.h. */
+#include "tenantgate/sb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *heap_grow(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        fprintf(stderr, "tenantgate: out of memory (%zu bytes)\n", n);
+        abort();
+    }
+    return q;
+}
+
+void tg_sb_init(tg_sb_t *sb, tg_arena_t *arena, size_t initial_cap)
+{
+    sb->arena = arena;
+    sb->len = 0;
+    sb->cap = initial_cap ? initial_cap : 64;
+    sb->base = arena ? tg_arena_alloc(arena, sb->cap + 1) : heap_grow(NULL, sb->cap + 1);
+    sb->base[0] = '\0';
+}
+
+void tg_sb_free(tg_sb_t *sb)
+{
+    if (sb->arena == NULL)
+        free(sb->base);
+    sb->base = NULL;
+    sb->len = sb->cap = 0;
+}
+
+void tg_sb_reserve(tg_sb_t *sb, size_t extra)
+{
+    size_t need = sb->len + extra, cap = sb->cap;
+    if (need <= cap)
+        return;
+    while (cap < need)
+        cap *= 2;
+    if (sb->arena)
+        sb->base = tg_arena_realloc(sb->arena, sb->base, sb->cap + 1, cap + 1);
+    else
+        sb->base = heap_grow(sb->base, cap + 1);
+    sb->cap = cap;
+}
+
+void tg_sb_add(tg_sb_t *sb, const void *p, size_t n)
+{
+    tg_sb_reserve(sb, n);
+    if (n)
+        memcpy(sb->base + sb->len, p, n);
+    sb->len += n;
+    sb->base[sb->len] = '\0';
+}
+
+void tg_sb_addc(tg_sb_t *sb, char c)
+{
+    tg_sb_reserve(sb, 1);
+    sb->base[sb->len++] = c;
+    sb->base[sb->len] = '\0';
+}
+
+void tg_sb_adds(tg_sb_t *sb, const char *s)
+{
+    tg_sb_add(sb, s, strlen(s));
+}
+
+void tg_sb_addiov(tg_sb_t *sb, tg_iovec_t v)
+{
+    tg_sb_add(sb, v.base, v.len);
+}
+
+void tg_sb_printf(tg_sb_t *sb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(sb->base + sb->len, sb->cap - sb->len + 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sb->cap - sb->len) {
+        tg_sb_reserve(sb, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(sb->base + sb->len, sb->cap - sb->len + 1, fmt, ap);
+        va_end(ap);
+    }
+    sb->len += (size_t)n;
+}
+
+void tg_sb_add_json_escaped(tg_sb_t *sb, tg_iovec_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    tg_sb_reserve(sb, v.len);
+    for (i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.base[i];
+        switch (c) {
+        case '"': tg_sb_add(sb, "\\\"", 2); break;
+        case '\\': tg_sb_add(sb, "\\\\", 2); break;
+        case '\n': tg_sb_add(sb, "\\n", 2); break;
+        case '\r': tg_sb_add(sb, "\\r", 2); break;
+        case '\t': tg_sb_add(sb, "\\t", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                tg_sb_add(sb, esc, sizeof(esc));
+            } else {
+                tg_sb_addc(sb, (char)c);
+            }
+        }
+    }
+}
+
+void tg_sb_add_urlencoded(tg_sb_t *sb, tg_iovec_t v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    tg_sb_reserve(sb, v.len);
+    for (i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.base[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            tg_sb_addc(sb, (char)c);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            tg_sb_add(sb, esc, 3);
+        }
+    }
+}
+
+void tg_sb_clear(tg_sb_t *sb)
+{
+    sb->len = 0;
+    if (sb->base)
+        sb->base[0] = '\0';
+}
