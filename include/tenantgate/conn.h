@@ -1,0 +1,43 @@
+/*
+ * Client connections of the proxy listeners. evhttp owns the connection; we
+ * wrap its bufferevent in a pass-through filter so that we learn when the
+ * connection is freed (to count connections and free our per-connection
+ * state), when bytes of a new request arrive (header-read deadline against
+ * slowloris), and can watch the socket for an early close while a request
+ * waits on the Kubernetes API or the upstream.
+ *
+ * Ownership: struct tg_conn is owned by the filter bufferevent and freed with
+ * it; a request points to its connection only while it is attached.
+ */
+#ifndef TENANTGATE_CONN_H
+#define TENANTGATE_CONN_H
+
+struct bufferevent;
+struct event_base;
+struct evhttp_request;
+struct tg_req;
+struct tg_server;
+
+/* evhttp_set_bevcb() callbacks: `arg` is the struct tg_server. */
+struct bufferevent *tg_conn_new_plain(struct event_base *base, void *arg);
+struct bufferevent *tg_conn_new_tls(struct event_base *base, void *arg);
+
+/* A complete request arrived on `ev`: create its context, attach it to the
+ * connection. Returns NULL (and answers 503 itself) when it cannot. */
+struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev);
+/* While a request is suspended, end it if the client closes the connection. */
+void tg_conn_watch_close(struct tg_req *r);
+void tg_conn_unwatch_close(struct tg_req *r);
+/* The response has been handed to evhttp (fully or its start). */
+void tg_conn_reply_started(struct tg_req *r);
+/* The client's bufferevent (to look at its output buffer for backpressure,
+ * or at its TLS session); NULL once the client has gone. */
+struct bufferevent *tg_conn_client_bev(struct tg_req *r);
+/* The client's TLS session (SSL *) or NULL. */
+void *tg_conn_client_ssl(struct tg_req *r);
+/* Detach a finished request from its connection (tg_req_end calls it). */
+void tg_conn_request_done(struct tg_req *r);
+/* Peer address as text (for X-Forwarded-For / access log). */
+const char *tg_conn_peer(struct tg_req *r);
+
+#endif

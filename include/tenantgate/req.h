@@ -1,0 +1,146 @@
+/*
+ * One client request on its way through the chain:
+ *
+ *   route -> authn -> authz -> enforce -> upstream
+ *
+ * Each stage is a function that looks at the request context and either
+ * continues to the next stage, answers the request itself (an error or a local
+ * response), or suspends it while it waits for something on the event loop
+ * (the Kubernetes API, the upstream) and later resumes it with
+ * tg_req_resume(). Stages know the request context and their own module,
+ * nothing of one another: what a stage learns for later ones (the route, the
+ * user, the tenant values, the enforced parameters) goes into struct tg_req.
+ *
+ * Ownership: the request context and everything it points to live in its own
+ * arena (r->arena), except r->ev (owned by evhttp), r->srv (the server, lives
+ * longer than every request) and r->cfg (a counted reference released when the
+ * request ends). The context is freed by tg_req_end() once the response has
+ * been sent or the client has gone away.
+ */
+#ifndef TENANTGATE_REQ_H
+#define TENANTGATE_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "tenantgate/arena.h"
+#include "tenantgate/auth.h"
+#include "tenantgate/config.h"
+#include "tenantgate/http.h"
+#include "tenantgate/iovec.h"
+
+struct evhttp_request;
+struct tg_server;
+struct tg_conn;
+struct tg_req;
+
+/* What a stage tells the chain. */
+enum tg_verdict {
+    TG_NEXT,    /* go on with the next stage */
+    TG_DONE,    /* the request has been answered (or the answer is under way) */
+    TG_WAIT,    /* suspended: the stage will call tg_req_resume() exactly once */
+};
+
+struct tg_stage {
+    const char *name;
+    enum tg_verdict (*run)(struct tg_req *r);
+};
+
+/* How the enforce stage treats an endpoint. */
+enum tg_route_kind {
+    TG_ROUTE_QUERY,      /* enforce `query` (query, query_range, query_exemplars) */
+    TG_ROUTE_MATCH,      /* enforce each match[]; none -> {label=...} (series, labels, values) */
+    TG_ROUTE_FEDERATE,   /* as MATCH, GET only */
+    TG_ROUTE_RULES,      /* filter the JSON response */
+    TG_ROUTE_ALERTS,     /* filter the JSON response */
+    TG_ROUTE_METADATA,   /* answer only for the tenant's metric names */
+    TG_ROUTE_LOCAL,      /* format_query, parse_query: answered by our parser */
+    TG_ROUTE_PASS,       /* status/buildinfo: forwarded after authn/authz */
+};
+
+struct tg_route {
+    const char *path;        /* exact path; "/api/v1/label/" is a prefix route */
+    enum tg_route_kind kind;
+    unsigned methods;        /* TG_M_GET | TG_M_POST */
+    int needs_tenant;        /* 0: authentication is enough (local answers) */
+    const char *name;        /* for metrics and the access log */
+};
+
+#define TG_M_GET  1u
+#define TG_M_POST 2u
+
+/* Callback that cancels what a suspended stage waits for, because the client
+ * went away; after it returns the stage's resume callback must never run. */
+typedef void (*tg_cancel_fn)(struct tg_req *r, void *arg);
+
+struct tg_req {
+    tg_arena_t arena;
+    struct tg_server *srv;
+    struct tg_config *cfg;          /* counted reference, for the request's life */
+    struct evhttp_request *ev;      /* NULL once the client has gone away */
+    struct tg_conn *conn;           /* NULL once the client has gone away */
+    uint64_t id;
+
+    /* route */
+    const struct tg_route *route;
+    unsigned method;                /* TG_M_GET / TG_M_POST / 0 for others */
+    tg_iovec_t path;                /* canonical request path */
+    tg_iovec_t label_name;          /* for /api/v1/label/<name>/values, decoded */
+    struct tg_params params;        /* URL query, then urlencoded body */
+
+    /* authn */
+    tg_iovec_t token;               /* credential presented; never logged */
+    struct tg_user user;
+    int authenticated;
+
+    /* authz */
+    tg_iovec_t *tenants;            /* deduplicated tenant values, all authorized */
+    size_t n_tenants;
+    tg_iovec_t verb;                /* the verb authorized (get, or HTTP-mapped) */
+    int pending;                    /* outstanding asynchronous checks */
+
+    /* enforce -> upstream */
+    tg_iovec_t up_path;             /* path below the upstream prefix */
+    tg_sb_t up_args;                /* enforced, urlencoded parameters */
+    int up_post;                    /* send them as a POST body */
+    enum tg_route_kind filter;      /* response filter to apply, by route kind */
+
+    /* chain state */
+    unsigned stage;                 /* index of the stage running or next to run */
+    int suspended;
+    tg_cancel_fn cancel;
+    void *cancel_arg;
+    void *stage_data;               /* owned by the suspended stage */
+
+    /* accounting for the access log and metrics */
+    uint64_t start_ns;
+    int status;
+    int replied;                    /* the response (or its start) went to evhttp */
+    uint64_t bytes_out;
+    const char *error_type;         /* Prometheus errorType when answered with an error */
+    const char *upstream_error;     /* connect / timeout / reset / protocol */
+};
+
+/* Run the chain from r->stage on until a stage answers or suspends. */
+void tg_req_run(struct tg_req *r);
+/* Resume a suspended request with the verdict of the stage that suspended it:
+ * TG_NEXT continues with the following stage, TG_DONE means the stage answered. */
+void tg_req_resume(struct tg_req *r, enum tg_verdict v);
+/* Register what to call if the client goes away while the stage waits. */
+void tg_req_on_cancel(struct tg_req *r, tg_cancel_fn fn, void *arg);
+
+/* Answer with a Prometheus-style JSON error. Always returns TG_DONE so a
+ * stage can `return tg_req_error(...)`. */
+enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
+                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer with a complete JSON body (a local response). */
+enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body);
+
+/* Called when the response is finished or the client went away: writes the
+ * access log line, updates metrics, drops the config reference and frees the
+ * arena. The evhttp request (if any) must not be touched afterwards. */
+void tg_req_end(struct tg_req *r);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t tg_now_ns(void);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Type of the server object (see server.h for its functions). Stages read it
+ * through r->srv; only server.c changes it.
+ */
+#ifndef TENANTGATE_SERVER_T_H
+#define TENANTGATE_SERVER_T_H
+
+#include <stdint.h>
+#include "tenantgate/config.h"
+
+struct event;
+struct event_base;
+struct evdns_base;
+struct evhttp;
+struct evconnlistener;
+struct ssl_ctx_st;
+struct tg_upstream;
+struct tg_metrics;
+struct tg_tls_server;
+
+struct tg_server_stats {
+    uint64_t requests;
+    int64_t in_flight;
+    int64_t open_connections;
+};
+
+struct tg_server {
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct tg_config *cfg;          /* current configuration (a counted reference) */
+    struct tg_config *boot_cfg;     /* the one listeners, TLS and upstream were built from */
+
+    struct evhttp *http_proxy;      /* plain and TLS proxy listeners share it */
+    struct evhttp *http_proxy_tls;
+    struct evhttp *http_internal;   /* /healthz /readyz /metrics */
+    struct evconnlistener *listeners[4];
+    int n_listeners;
+
+    struct tg_tls_server *tls;      /* server certificate, reloaded on change */
+    struct tg_upstream *upstream;   /* keep-alive pool toward --upstream */
+    struct tg_metrics *metrics;
+    void *authcache;                /* struct tg_authcache *, when Kubernetes is on */
+    void *kube;                     /* struct tg_kube_client * */
+
+    struct tg_server_stats stats;
+    uint64_t next_req_id;
+    struct tg_conn **conn_by_fd;    /* open client connections, by socket (see conn.c) */
+    size_t conn_by_fd_len;
+    int draining;
+    int exit_code;
+    struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload;
+    uint64_t drain_deadline_ns;
+    int listeners_paused;           /* at --max-connections */
+};
+
+/* Hooks server.c offers to conn.c and chain.c. */
+struct tg_req;
+void tg_server_conn_opened(struct tg_server *srv);
+void tg_server_conn_closed(struct tg_server *srv);
+void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t dur_ns);
+
+/* lib/server_metrics.c: the /metrics families of the server. */
+struct tg_sb;
+struct tg_metrics *tg_server_metrics_new(void);
+void tg_server_metrics_free(struct tg_metrics *m);
+void tg_server_render_metrics(struct tg_server *srv, struct tg_sb *out);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * The filter modules of the request chain, in the order a request meets
+ * them. Each lives in its own file lib/stage_<name>.c and follows the
+ * contract of struct tg_stage in req.h.
+ */
+#ifndef TENANTGATE_STAGES_H
+#define TENANTGATE_STAGES_H
+
+#include "tenantgate/req.h"
+
+enum tg_verdict tg_stage_route(struct tg_req *r);    /* fixed table of read endpoints */
+enum tg_verdict tg_stage_authn(struct tg_req *r);    /* who is calling */
+enum tg_verdict tg_stage_authz(struct tg_req *r);    /* which tenants, and may they */
+enum tg_verdict tg_stage_enforce(struct tg_req *r);  /* PromQL label enforcement */
+enum tg_verdict tg_stage_upstream(struct tg_req *r); /* forward and stream back */
+
+/* Answers format_query / parse_query with our own parser (lib/local.c). */
+struct tg_promql_opts;
+enum tg_verdict tg_local_answer(struct tg_req *r, const struct tg_promql_opts *o);
+
+/* Route lookup, exposed for tests. */
+const struct tg_route *tg_route_find(tg_iovec_t path, tg_iovec_t *label_name);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * The request chain: runs the stages in order, suspends and resumes them, and
+ * ends the request exactly once. See include/tenantgate/req.h.
+ */
+#include "tenantgate/req.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "tenantgate/conn.h"
+#include "tenantgate/log.h"
+#include "tenantgate/sb.h"
+#include "tenantgate/server-t.h"
+#include "tenantgate/stages.h"
+
+static const struct tg_stage chain[] = {
+    {"route", tg_stage_route},
+    {"authn", tg_stage_authn},
+    {"authz", tg_stage_authz},
+    {"enforce", tg_stage_enforce},
+    {"upstream", tg_stage_upstream},
+};
+
+uint64_t tg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void tg_req_run(struct tg_req *r)
+{
+    assert(!r->suspended);
+    while (r->stage < sizeof(chain) / sizeof(chain[0])) {
+        enum tg_verdict v = chain[r->stage].run(r);
+        if (v == TG_WAIT) {
+            r->suspended = 1;
+            tg_conn_watch_close(r);
+            return;
+        }
+        if (v == TG_DONE)
+            return;
+        r->stage++;
+    }
+    /* the upstream stage always answers or waits: falling off the end is a bug */
+    assert(0 && "request chain ended without an answer");
+}
+
+void tg_req_resume(struct tg_req *r, enum tg_verdict v)
+{
+    assert(r->suspended);
+    r->suspended = 0;
+    r->cancel = NULL;
+    r->cancel_arg = NULL;
+    tg_conn_unwatch_close(r);
+    if (v == TG_WAIT) {
+        /* the stage started another wait (e.g. upstream streaming) */
+        r->suspended = 1;
+        tg_conn_watch_close(r);
+        return;
+    }
+    if (v == TG_NEXT) {
+        r->stage++;
+        tg_req_run(r);
+    }
+}
+
+void tg_req_on_cancel(struct tg_req *r, tg_cancel_fn fn, void *arg)
+{
+    r->cancel = fn;
+    r->cancel_arg = arg;
+}
+
+static void send_body(struct tg_req *r, int status, tg_iovec_t body)
+{
+    struct evbuffer *buf;
+    struct evkeyvalq *h;
+
+    r->status = status;
+    if (r->ev == NULL)
+        return;
+    h = evhttp_request_get_output_headers(r->ev);
+    evhttp_remove_header(h, "Content-Type");
+    evhttp_add_header(h, "Content-Type", "application/json");
+    buf = evbuffer_new();
+    evbuffer_add(buf, body.base, body.len);
+    r->bytes_out += body.len;
+    tg_conn_reply_started(r);
+    evhttp_send_reply(r->ev, status, NULL, buf);
+    evbuffer_free(buf);
+}
+
+enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body)
+{
+    send_body(r, status, body);
+    return TG_DONE;
+}
+
+enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
+                             const char *fmt, ...)
+{
+    char msg[1024];
+    tg_sb_t body;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->error_type = error_type;
+    tg_sb_init(&body, &r->arena, 128);
+    tg_http_error_body(&body, error_type, tg_iov_str(msg));
+    tg_debug("req %llu: %d %s: %s", (unsigned long long)r->id, status, error_type, msg);
+    send_body(r, status, tg_sb_iov(&body));
+    return TG_DONE;
+}
+
+/* One JSON line per request on stdout; never the credential. */
+static void access_log(struct tg_req *r, uint64_t dur_ns)
+{
+    tg_sb_t line;
+    size_t i;
+
+    tg_sb_init(&line, &r->arena, 256);
+    tg_sb_printf(&line, "{\"ts\":%.3f,\"id\":%llu,\"route\":\"%s\",\"method\":\"%s\",\"status\":%d,",
+                 (double)time(NULL), (unsigned long long)r->id, r->route ? r->route->name : "-",
+                 r->method == TG_M_POST ? "POST" : r->method == TG_M_GET ? "GET" : "OTHER",
+                 r->status ? r->status : 499);
+    tg_sb_adds(&line, "\"user\":\"");
+    tg_sb_add_json_escaped(&line, r->user.name);
+    tg_sb_adds(&line, "\",\"tenants\":[");
+    for (i = 0; i < r->n_tenants; i++) {
+        tg_sb_adds(&line, i ? ",\"" : "\"");
+        tg_sb_add_json_escaped(&line, r->tenants[i]);
+        tg_sb_addc(&line, '"');
+    }
+    tg_sb_printf(&line, "],\"duration_seconds\":%.6f,\"bytes\":%llu", (double)dur_ns / 1e9,
+                 (unsigned long long)r->bytes_out);
+    if (r->error_type)
+        tg_sb_printf(&line, ",\"error_type\":\"%s\"", r->error_type);
+    if (r->upstream_error)
+        tg_sb_printf(&line, ",\"upstream_error\":\"%s\"", r->upstream_error);
+    tg_sb_adds(&line, "}\n");
+    fwrite(line.base, 1, line.len, stdout);
+    fflush(stdout);
+}
+
+void tg_req_end(struct tg_req *r)
+{
+    uint64_t dur = tg_now_ns() - r->start_ns;
+
+    if (r->cancel != NULL) {
+        tg_cancel_fn fn = r->cancel;
+        r->cancel = NULL;
+        fn(r, r->cancel_arg);
+    }
+    if (r->cfg->access_log)
+        access_log(r, dur);
+    tg_server_request_done(r->srv, r, dur);
+    tg_conn_request_done(r);
+    tg_config_unref(r->cfg);
+    tg_arena_destroy(&r->arena);
+    free(r);
+}

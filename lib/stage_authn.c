@@ -1,0 +1,48 @@
+/*
+ * Stage 2, authn: who is calling. Providers, in this order:
+ *   1. a verified TLS client certificate (--client-ca-file): user CN, groups O;
+ *   2. a bearer token (or the password of HTTP Basic auth, for clients that
+ *      cannot send a bearer header) found in --token-auth-file;
+ *   3. the same token through a Kubernetes TokenReview (when configured).
+ * No credential, or one no provider accepts, is 401.
+ */
+#include <event2/http.h>
+
+#include "tenantgate/conn.h"
+#include "tenantgate/kubeauth.h"
+#include "tenantgate/log.h"
+#include "tenantgate/req.h"
+#include "tenantgate/server-t.h"
+#include "tenantgate/stages.h"
+#include "tenantgate/tls.h"
+
+static enum tg_verdict unauthorized(struct tg_req *r, const char *why)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                      "Bearer realm=\"tenantgate\"");
+    return tg_req_error(r, 401, "unauthorized", "%s", why);
+}
+
+enum tg_verdict tg_stage_authn(struct tg_req *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    const struct tg_static_token *t;
+
+    if (tg_tls_peer_user(tg_conn_client_ssl(r), &r->arena, &r->user) == 0) {
+        r->authenticated = 1;
+        return TG_NEXT;
+    }
+    if (h == NULL)
+        return unauthorized(r, "no credentials: send a bearer token");
+    if (tg_http_parse_authorization(&r->arena, tg_iov_str(h), &r->token) != 0)
+        return unauthorized(r, "malformed Authorization header");
+    t = tg_auth_token_lookup(r->cfg, r->token);
+    if (t != NULL) {
+        tg_auth_user_from_token(&r->user, t, &r->arena);
+        r->authenticated = 1;
+        return TG_NEXT;
+    }
+    if (r->srv->kube != NULL)
+        return tg_kubeauth_authenticate(r);
+    return unauthorized(r, "invalid token");
+}

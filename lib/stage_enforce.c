@@ -1,0 +1,160 @@
+/*
+ * Stage 4, enforce: rewrite what the upstream will evaluate so that it can
+ * only see the authorized tenants. Per route kind:
+ *   query      every `query` parameter is parsed and each selector gets the
+ *              tenant matcher (all copies must be identical: the upstream must
+ *              never get to pick an unenforced one);
+ *   match      every `match[]` selector is enforced; none given means
+ *              {label="tenant"};
+ *   rules, alerts  nothing to rewrite: the response is filtered instead.
+ * The upstream request is rebuilt from scratch out of the enforced values and
+ * the harmless parameters (body ones first, as Go's ParseForm orders them);
+ * the tenant parameter is dropped.
+ */
+#include <string.h>
+
+#include "tenantgate/log.h"
+#include "tenantgate/promql.h"
+#include "tenantgate/req.h"
+#include "tenantgate/stages.h"
+
+static void promql_opts(const struct tg_config *cfg, struct tg_promql_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->duration_expr = cfg->promql_duration_expr;
+    o->experimental_functions = cfg->promql_experimental_functions;
+    o->extended_range = cfg->promql_extended_range_selectors;
+    o->max_len = cfg->max_query_bytes;
+    o->max_depth = cfg->max_query_depth;
+}
+
+static void enforcement(const struct tg_req *r, struct tg_promql_enforce *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->label = tg_iov_str(r->cfg->label);
+    e->values = r->tenants;
+    e->n_values = r->n_tenants;
+    e->error_on_replace = r->cfg->error_on_replace;
+    e->allow_info = r->cfg->allow_info_function;
+}
+
+static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
+{
+    if (r->up_args.len > 0)
+        tg_sb_addc(&r->up_args, '&');
+    tg_sb_add_urlencoded(&r->up_args, name);
+    tg_sb_addc(&r->up_args, '=');
+    tg_sb_add_urlencoded(&r->up_args, value);
+}
+
+static int is_enforced_name(const struct tg_req *r, tg_iovec_t name)
+{
+    if (r->route->kind == TG_ROUTE_QUERY)
+        return tg_iov_eq_str(name, "query");
+    return tg_iov_eq_str(name, "match[]");
+}
+
+/* Copy every parameter we do not rewrite, body ones first. */
+static void copy_plain_params(struct tg_req *r)
+{
+    int pass;
+    size_t i;
+    for (pass = 1; pass >= 0; pass--)
+        for (i = 0; i < r->params.n; i++) {
+            const struct tg_param *p = &r->params.v[i];
+            if (p->from_body != pass || is_enforced_name(r, p->name) ||
+                (!r->cfg->header_name && tg_iov_eq_str(p->name, r->cfg->query_param)))
+                continue;
+            add_param(r, p->name, p->value);
+        }
+}
+
+static enum tg_verdict enforce_query(struct tg_req *r, const struct tg_promql_opts *o,
+                                     const struct tg_promql_enforce *e)
+{
+    const struct tg_param *first = NULL;
+    struct tg_promql_error err;
+    tg_iovec_t out;
+    size_t i;
+
+    for (i = 0; i < r->params.n; i++) {
+        const struct tg_param *p = &r->params.v[i];
+        if (!tg_iov_eq_str(p->name, "query"))
+            continue;
+        if (first != NULL && !tg_iov_eq(first->value, p->value))
+            return tg_req_error(r, 400, "bad_data", "conflicting values of the query parameter");
+        first = p;
+    }
+    if (first == NULL)
+        return tg_req_error(r, 400, "bad_data", "missing query parameter");
+    if (tg_promql_enforce_query(&r->arena, first->value, o, e, &out, &err) != 0)
+        return tg_req_error(r, 400, "bad_data", "%s", err.msg);
+    add_param(r, TG_IOV_LIT("query"), out);
+    return TG_NEXT;
+}
+
+static int seen_before(const struct tg_req *r, size_t upto, tg_iovec_t v)
+{
+    size_t i;
+    for (i = 0; i < upto; i++)
+        if (tg_iov_eq_str(r->params.v[i].name, "match[]") && tg_iov_eq(r->params.v[i].value, v))
+            return 1;
+    return 0;
+}
+
+static enum tg_verdict enforce_matchers(struct tg_req *r, const struct tg_promql_opts *o,
+                                        const struct tg_promql_enforce *e)
+{
+    struct tg_promql_error err;
+    tg_iovec_t out;
+    size_t i, n = 0;
+
+    for (i = 0; i < r->params.n; i++) {
+        const struct tg_param *p = &r->params.v[i];
+        if (!tg_iov_eq_str(p->name, "match[]") || seen_before(r, i, p->value))
+            continue;
+        if (tg_promql_enforce_selector(&r->arena, p->value, o, e, &out, &err) != 0)
+            return tg_req_error(r, 400, "bad_data", "match[]: %s", err.msg);
+        add_param(r, TG_IOV_LIT("match[]"), out);
+        n++;
+    }
+    if (n == 0) {
+        tg_promql_tenant_selector(&r->arena, e, &out);
+        add_param(r, TG_IOV_LIT("match[]"), out);
+    }
+    return TG_NEXT;
+}
+
+enum tg_verdict tg_stage_enforce(struct tg_req *r)
+{
+    struct tg_promql_opts o;
+    struct tg_promql_enforce e;
+    enum tg_verdict v = TG_NEXT;
+
+    promql_opts(r->cfg, &o);
+    enforcement(r, &e);
+    tg_sb_init(&r->up_args, &r->arena, 256);
+    r->up_post = r->method == TG_M_POST;
+    r->filter = r->route->kind;
+    switch (r->route->kind) {
+    case TG_ROUTE_QUERY:
+        v = enforce_query(r, &o, &e);
+        break;
+    case TG_ROUTE_MATCH:
+    case TG_ROUTE_FEDERATE:
+        v = enforce_matchers(r, &o, &e);
+        break;
+    case TG_ROUTE_LOCAL:
+        return tg_local_answer(r, &o);
+    case TG_ROUTE_METADATA:
+        return tg_req_error(r, 501, "internal", "metadata is not served yet");
+    case TG_ROUTE_RULES:
+    case TG_ROUTE_ALERTS:
+    case TG_ROUTE_PASS:
+        break;
+    }
+    if (v != TG_NEXT)
+        return v;
+    copy_plain_params(r);
+    return TG_NEXT;
+}
