@@ -60,7 +60,7 @@ static enum tg_verdict collect_tenants(struct tg_req *r)
         }
     } else {
         for (i = 0; i < r->params.n; i++) {
-            const struct tg_param *p = &r->params.v[i];
+            const struct tg_param *p = &r->params.items[i];
             if (!tg_iov_eq_str(p->name, cfg->query_param))
                 continue;
             if (p->value.len == 0)

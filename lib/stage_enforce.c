@@ -61,7 +61,7 @@ static void copy_plain_params(struct tg_req *r)
     size_t i;
     for (pass = 1; pass >= 0; pass--)
         for (i = 0; i < r->params.n; i++) {
-            const struct tg_param *p = &r->params.v[i];
+            const struct tg_param *p = &r->params.items[i];
             if (p->from_body != pass || is_enforced_name(r, p->name) ||
                 (!r->cfg->header_name && tg_iov_eq_str(p->name, r->cfg->query_param)))
                 continue;
@@ -78,7 +78,7 @@ static enum tg_verdict enforce_query(struct tg_req *r, const struct tg_promql_op
     size_t i;
 
     for (i = 0; i < r->params.n; i++) {
-        const struct tg_param *p = &r->params.v[i];
+        const struct tg_param *p = &r->params.items[i];
         if (!tg_iov_eq_str(p->name, "query"))
             continue;
         if (first != NULL && !tg_iov_eq(first->value, p->value))
@@ -97,7 +97,7 @@ static int seen_before(const struct tg_req *r, size_t upto, tg_iovec_t v)
 {
     size_t i;
     for (i = 0; i < upto; i++)
-        if (tg_iov_eq_str(r->params.v[i].name, "match[]") && tg_iov_eq(r->params.v[i].value, v))
+        if (tg_iov_eq_str(r->params.items[i].name, "match[]") && tg_iov_eq(r->params.items[i].value, v))
             return 1;
     return 0;
 }
@@ -110,7 +110,7 @@ static enum tg_verdict enforce_matchers(struct tg_req *r, const struct tg_promql
     size_t i, n = 0;
 
     for (i = 0; i < r->params.n; i++) {
-        const struct tg_param *p = &r->params.v[i];
+        const struct tg_param *p = &r->params.items[i];
         if (!tg_iov_eq_str(p->name, "match[]") || seen_before(r, i, p->value))
             continue;
         if (tg_promql_enforce_selector(&r->arena, p->value, o, e, &out, &err) != 0)

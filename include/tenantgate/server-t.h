@@ -15,7 +15,7 @@ struct evhttp;
 struct evconnlistener;
 struct ssl_ctx_st;
 struct tg_upstream;
-struct tg_metrics;
+struct tg_server_metrics;
 struct tg_tls_server;
 
 struct tg_server_stats {
@@ -38,7 +38,7 @@ struct tg_server {
 
     struct tg_tls_server *tls;      /* server certificate, reloaded on change */
     struct tg_upstream *upstream;   /* keep-alive pool toward --upstream */
-    struct tg_metrics *metrics;
+    struct tg_server_metrics *metrics; /* lib/server_metrics.c */
     void *authcache;                /* struct tg_authcache *, when Kubernetes is on */
     void *kube;                     /* struct tg_kube_client * */
 
@@ -61,8 +61,8 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
 
 /* lib/server_metrics.c: the /metrics families of the server. */
 struct tg_sb;
-struct tg_metrics *tg_server_metrics_new(void);
-void tg_server_metrics_free(struct tg_metrics *m);
+struct tg_server_metrics *tg_server_metrics_new(void);
+void tg_server_metrics_free(struct tg_server_metrics *m);
 void tg_server_render_metrics(struct tg_server *srv, struct tg_sb *out);
 
 #endif
