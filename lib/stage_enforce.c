@@ -47,10 +47,14 @@ static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
     tg_sb_add_urlencoded(&r->up_args, value);
 }
 
+/* Parameters never copied as they came: the enforced ones (rewritten), and
+ * metadata's limit, which upstream would apply before our filter. */
 static int is_enforced_name(const struct tg_req *r, tg_iovec_t name)
 {
     if (r->route->kind == TG_ROUTE_QUERY)
         return tg_iov_eq_str(name, "query");
+    if (r->route->kind == TG_ROUTE_METADATA && tg_iov_eq_str(name, "limit"))
+        return 1;
     return tg_iov_eq_str(name, "match[]");
 }
 
@@ -119,7 +123,8 @@ static enum tg_verdict enforce_matchers(struct tg_req *r, const struct tg_promql
         n++;
     }
     if (n == 0) {
-        tg_promql_tenant_selector(&r->arena, e, &out);
+        if (tg_promql_tenant_selector(&r->arena, e, &out, &err) != 0)
+            return tg_req_error(r, 400, "bad_data", "%s", err.msg);
         add_param(r, TG_IOV_LIT("match[]"), out);
     }
     return TG_NEXT;
@@ -129,6 +134,7 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
 {
     struct tg_promql_opts o;
     struct tg_promql_enforce e;
+    struct tg_promql_error err;
     enum tg_verdict v = TG_NEXT;
 
     promql_opts(r->cfg, &o);
@@ -147,7 +153,10 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     case TG_ROUTE_LOCAL:
         return tg_local_answer(r, &o);
     case TG_ROUTE_METADATA:
-        return tg_req_error(r, 501, "internal", "metadata is not served yet");
+        /* the upstream stage first asks which names the tenant has */
+        if (tg_promql_tenant_selector(&r->arena, &e, &r->tenant_selector, &err) != 0)
+            return tg_req_error(r, 400, "bad_data", "%s", err.msg);
+        break;
     case TG_ROUTE_RULES:
     case TG_ROUTE_ALERTS:
     case TG_ROUTE_PASS:

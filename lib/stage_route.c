@@ -77,6 +77,7 @@ static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
     size_t blen = evbuffer_get_length(body);
     const char *err = NULL;
 
+    tg_params_init(&r->params, &r->arena);
     if (tg_params_parse(&r->arena, query, 0, &r->params, &err) != 0)
         return tg_req_error(r, 400, "bad_data", "invalid query string: %s", err);
     if (r->method != TG_M_POST || blen == 0)
@@ -85,7 +86,7 @@ static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
                                             "Content-Type");
         char *copy;
-        if (ct == NULL || !tg_http_is_form_urlencoded(tg_iov_str(ct)))
+        if (ct == NULL || !tg_http_is_form_content_type(tg_iov_str(ct)))
             return tg_req_error(r, 415, "bad_data",
                                 "unsupported body type %s: use application/x-www-form-urlencoded",
                                 ct ? ct : "(none)");

@@ -20,6 +20,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "tenantgate/conn.h"
+#include "tenantgate/jsonfilter.h"
+#include "tenantgate/jsonutil.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
@@ -27,15 +29,26 @@
 #include "tenantgate/upstream.h"
 
 #define HIGH_WATER (256 * 1024)
+#define MAX_NAMES_BODY (64u * 1024 * 1024)
+
+enum phase {
+    PH_NAMES, /* /api/v1/metadata only: which metric names does the tenant have */
+    PH_MAIN,  /* the request itself */
+};
 
 struct fwd {
     struct tg_req *r;
+    enum phase phase;
     struct tg_upconn *uc;
     struct evhttp_request *ureq;     /* NULL once evhttp is done with it */
     struct event *timer;
+    struct tg_jf *jf;                /* response filter (rules, alerts, metadata) */
+    struct evbuffer *out;            /* filtered bytes on their way to the client */
+    struct evbuffer *names;          /* PH_NAMES response body */
     int headers_seen;                /* response headers arrived */
     int started;                     /* reply started toward the client */
     int paused;                      /* upstream reads stopped (backpressure) */
+    int broken;                      /* body unusable: fail when the transfer ends */
     const char *error_kind;          /* connect / timeout / reset / protocol */
 };
 
@@ -43,6 +56,15 @@ static void fwd_free(struct fwd *f)
 {
     if (f->timer)
         event_free(f->timer);
+    if (f->jf)
+        tg_jf_free(f->jf);
+    if (f->out)
+        evbuffer_free(f->out);
+    if (f->names)
+        evbuffer_free(f->names);
+    f->timer = NULL;
+    f->jf = NULL;
+    f->out = f->names = NULL;
     f->r->stage_data = NULL;
 }
 
@@ -101,16 +123,33 @@ static void copy_response_headers(struct tg_req *r, struct evhttp_request *ureq)
     }
 }
 
+static int identity_encoding(struct evhttp_request *ureq)
+{
+    const char *enc = evhttp_find_header(evhttp_request_get_input_headers(ureq),
+                                         "Content-Encoding");
+    return enc == NULL || strcasecmp(enc, "identity") == 0;
+}
+
 static int on_headers(struct evhttp_request *ureq, void *arg)
 {
     struct fwd *f = arg;
     struct tg_req *r = f->r;
 
     f->headers_seen = 1;
-    evtimer_del(f->timer);
     if (r->ev == NULL)
         return -1;
+    if (f->phase == PH_NAMES) {
+        f->broken = evhttp_request_get_response_code(ureq) != 200 || !identity_encoding(ureq);
+        return 0;
+    }
+    evtimer_del(f->timer);
+    if (f->jf != NULL && !identity_encoding(ureq)) {
+        f->error_kind = "protocol"; /* we asked for identity: cannot filter this */
+        return -1;
+    }
     copy_response_headers(r, ureq);
+    if (f->jf != NULL)
+        evhttp_remove_header(evhttp_request_get_output_headers(r->ev), "Content-Length");
     r->status = evhttp_request_get_response_code(ureq);
     f->started = 1;
     tg_conn_reply_started(r);
@@ -128,6 +167,25 @@ static void on_client_drained(struct evhttp_connection *evcon, void *arg)
     }
 }
 
+static void emit_filtered(void *arg, const char *buf, size_t len)
+{
+    struct fwd *f = arg;
+    evbuffer_add(f->out, buf, len);
+}
+
+/* Run the body through the response filter; returns what to send. */
+static struct evbuffer *filter_chunk(struct fwd *f, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    if (!f->broken && len > 0 && tg_jf_feed(f->jf, evbuffer_pullup(in, (ev_ssize_t)len), len) != 0) {
+        tg_warn("req %llu: upstream response not filterable: %s", (unsigned long long)f->r->id,
+                tg_jf_error(f->jf));
+        f->broken = 1;
+    }
+    evbuffer_drain(in, len);
+    return f->out;
+}
+
 static void on_chunk(struct evhttp_request *ureq, void *arg)
 {
     struct fwd *f = arg;
@@ -135,7 +193,19 @@ static void on_chunk(struct evhttp_request *ureq, void *arg)
     struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
     struct bufferevent *cb = tg_conn_client_bev(r);
 
+    if (f->phase == PH_NAMES) {
+        if (evbuffer_get_length(f->names) + evbuffer_get_length(in) > MAX_NAMES_BODY)
+            f->broken = 1;
+        if (!f->broken)
+            evbuffer_add_buffer(f->names, in);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
     if (r->ev == NULL || !f->started)
+        return;
+    if (f->jf != NULL)
+        in = filter_chunk(f, in);
+    if (f->broken || evbuffer_get_length(in) == 0)
         return;
     r->bytes_out += evbuffer_get_length(in);
     evhttp_send_reply_chunk_with_cb(r->ev, in, on_client_drained, f);
@@ -156,6 +226,8 @@ static void on_error(enum evhttp_request_error e, void *arg)
     }
 }
 
+static void names_done(struct fwd *f);
+
 /* evhttp calls this once: response complete, or failure (ureq NULL or code 0). */
 static void on_done(struct evhttp_request *ureq, void *arg)
 {
@@ -171,6 +243,20 @@ static void on_done(struct evhttp_request *ureq, void *arg)
         return;
     }
     fwd_detach(f, 1);
+    if (f->phase == PH_NAMES) {
+        names_done(f);
+        return;
+    }
+    if (f->jf != NULL && !f->broken && tg_jf_finish(f->jf) != 0)
+        f->broken = 1;
+    if (f->broken) {
+        fail(f, 502, "protocol", "response could not be filtered");
+        return;
+    }
+    if (f->jf != NULL && evbuffer_get_length(f->out) > 0 && r->ev != NULL) {
+        r->bytes_out += evbuffer_get_length(f->out);
+        evhttp_send_reply_chunk(r->ev, f->out);
+    }
     fwd_free(f);
     tg_req_resume(r, TG_DONE);
     if (r->ev != NULL)
@@ -203,6 +289,13 @@ static void on_cancel(struct tg_req *r, void *arg)
     fwd_free(f);
 }
 
+/* Routes whose responses we rewrite: we need them uncompressed. */
+static int filtered(const struct tg_req *r)
+{
+    return r->filter == TG_ROUTE_RULES || r->filter == TG_ROUTE_ALERTS ||
+           r->filter == TG_ROUTE_METADATA;
+}
+
 static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, size_t body_len)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
@@ -218,7 +311,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
             !strcasecmp(h->key, "Host") || !strcasecmp(h->key, "Content-Length") ||
             !strcasecmp(h->key, "Content-Type") || !strcasecmp(h->key, "X-Forwarded-For") ||
             !strcasecmp(h->key, "Expect") ||
-            (r->filter != TG_ROUTE_PASS && !strcasecmp(h->key, "Accept-Encoding")) ||
+            (filtered(r) && !strcasecmp(h->key, "Accept-Encoding")) ||
             (r->cfg->header_name && !strcasecmp(h->key, r->cfg->header_name)) ||
             (r->cfg->upstream_tenant_header && !strcasecmp(h->key, r->cfg->upstream_tenant_header)))
             continue;
@@ -244,46 +337,114 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
     }
 }
 
-static const char *upstream_uri(struct tg_req *r)
+static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t args)
 {
     tg_sb_t uri;
     tg_sb_init(&uri, &r->arena, 256);
     tg_sb_addiov(&uri, tg_upstream_prefix(r->srv->upstream));
-    tg_sb_addiov(&uri, r->up_path.len ? r->up_path : r->path);
-    if (!r->up_post && r->up_args.len > 0) {
+    tg_sb_addiov(&uri, path);
+    if (args.len > 0) {
         tg_sb_addc(&uri, '?');
-        tg_sb_addiov(&uri, tg_sb_iov(&r->up_args));
+        tg_sb_addiov(&uri, args);
     }
     return tg_sb_cstr(&uri);
 }
 
-enum tg_verdict tg_stage_upstream(struct tg_req *r)
+/* Send one upstream request for `f` (the phase decides what). Returns -1
+ * when evhttp refused it (then nothing is pending). */
+static int send_upstream(struct fwd *f, int post, const char *uri, tg_iovec_t body)
 {
-    struct fwd *f = tg_arena_calloc(&r->arena, sizeof(*f));
+    struct tg_req *r = f->r;
     struct timeval tv = {r->cfg->upstream_timeout_ms / 1000,
                          (r->cfg->upstream_timeout_ms % 1000) * 1000};
-    size_t body_len = r->up_post ? r->up_args.len : 0;
 
-    f->r = r;
+    f->headers_seen = 0;
     f->uc = tg_upstream_acquire(r->srv->upstream);
     f->ureq = evhttp_request_new(on_done, f);
     evhttp_request_set_header_cb(f->ureq, on_headers);
     evhttp_request_set_chunked_cb(f->ureq, on_chunk);
     evhttp_request_set_error_cb(f->ureq, on_error);
-    copy_request_headers(r, f->ureq, body_len);
-    if (body_len)
-        evbuffer_add(evhttp_request_get_output_buffer(f->ureq), r->up_args.base, body_len);
-    f->timer = evtimer_new(r->srv->base, on_timeout, f);
+    copy_request_headers(r, f->ureq, post ? body.len : 0);
+    if (post && body.len)
+        evbuffer_add(evhttp_request_get_output_buffer(f->ureq), body.base, body.len);
     evtimer_add(f->timer, &tv);
-    r->stage_data = f;
-    tg_req_on_cancel(r, on_cancel, f);
     if (evhttp_make_request(tg_upconn_evcon(f->uc), f->ureq,
-                            r->up_post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, upstream_uri(r)) != 0) {
-        /* evhttp freed the request */
-        f->ureq = NULL;
+                            post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, uri) != 0) {
+        f->ureq = NULL; /* evhttp freed it */
         fwd_detach(f, 0);
+        return -1;
+    }
+    return 0;
+}
+
+static int send_main(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    tg_iovec_t args = tg_sb_iov(&r->up_args);
+
+    f->phase = PH_MAIN;
+    if (filtered(r)) {
+        static const enum tg_jf_kind kinds[] = {[TG_ROUTE_RULES] = TG_JF_RULES,
+                                                [TG_ROUTE_ALERTS] = TG_JF_ALERTS,
+                                                [TG_ROUTE_METADATA] = TG_JF_METADATA};
+        if (f->jf == NULL)
+            f->jf = tg_jf_new(kinds[r->filter], tg_iov_str(r->cfg->label), r->tenants,
+                              r->n_tenants, emit_filtered, f);
+        f->out = evbuffer_new();
+    }
+    return send_upstream(f, r->up_post, upstream_uri(r, r->path, r->up_post ? TG_IOV_NULL : args),
+                         args);
+}
+
+/* /api/v1/metadata: first ask which metric names the tenant has. */
+static int send_names(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    tg_sb_t args;
+
+    f->phase = PH_NAMES;
+    f->names = evbuffer_new();
+    tg_sb_init(&args, &r->arena, 128);
+    tg_sb_adds(&args, "match%5B%5D=");
+    tg_sb_add_urlencoded(&args, r->tenant_selector);
+    return send_upstream(f, 0, upstream_uri(r, TG_IOV_LIT("/api/v1/label/__name__/values"),
+                                            tg_sb_iov(&args)),
+                         TG_IOV_NULL);
+}
+
+/* The names arrived: load them into the metadata filter and go on. */
+static void names_done(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    size_t len = evbuffer_get_length(f->names);
+    tg_iovec_t *names = NULL;
+    size_t n = 0;
+
+    if (f->broken || tg_json_string_array(&r->arena, (const char *)evbuffer_pullup(f->names, (ev_ssize_t)len),
+                                          len, &names, &n) != 0) {
+        fail(f, 502, "protocol", "cannot read the tenant's metric names");
+        return;
+    }
+    f->jf = tg_jf_new(TG_JF_METADATA, tg_iov_str(r->cfg->label), r->tenants, r->n_tenants,
+                      emit_filtered, f);
+    tg_jf_set_metric_names(f->jf, names, n);
+    if (send_main(f) != 0)
+        fail(f, 502, "connect", "cannot send request");
+}
+
+enum tg_verdict tg_stage_upstream(struct tg_req *r)
+{
+    struct fwd *f = tg_arena_calloc(&r->arena, sizeof(*f));
+    int rc;
+
+    f->r = r;
+    f->timer = evtimer_new(r->srv->base, on_timeout, f);
+    r->stage_data = f;
+    rc = r->filter == TG_ROUTE_METADATA ? send_names(f) : send_main(f);
+    if (rc != 0) {
         fwd_free(f);
         return tg_req_error(r, 502, "unavailable", "upstream: cannot send request");
     }
+    tg_req_on_cancel(r, on_cancel, f);
     return TG_WAIT;
 }

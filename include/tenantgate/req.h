@@ -96,12 +96,12 @@ struct tg_req {
     tg_iovec_t *tenants;            /* deduplicated tenant values, all authorized */
     size_t n_tenants;
     tg_iovec_t verb;                /* the verb authorized (get, or HTTP-mapped) */
-    int pending;                    /* outstanding asynchronous checks */
 
     /* enforce -> upstream */
     tg_iovec_t up_path;             /* path below the upstream prefix */
     tg_sb_t up_args;                /* enforced, urlencoded parameters */
     int up_post;                    /* send them as a POST body */
+    tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
     enum tg_route_kind filter;      /* response filter to apply, by route kind */
 
     /* chain state */
