@@ -116,7 +116,10 @@ static struct bufferevent *wrap(struct tg_server *srv, struct bufferevent *under
     c->srv = srv;
     c->fd = -1;
     c->deadline = evtimer_new(srv->base, on_header_deadline, c);
-    c->bev = bufferevent_filter_new(under, conn_input, NULL, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
+    /* deferred callbacks: evhttp must never finish a request inside our own
+     * call to send it, or the chain would touch a freed request */
+    c->bev = bufferevent_filter_new(under, conn_input, NULL,
+                                    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, conn_free, c);
     if (c->bev == NULL)
         abort();
     srv->stats.open_connections++;
