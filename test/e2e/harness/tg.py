@@ -33,12 +33,13 @@ TOKENS = {
     "beta-sa-token": ("system:serviceaccount:beta:reader", "1009",
                       ["system:serviceaccounts", "system:serviceaccounts:beta"]),    # beta
     "nosa-token": ("system:serviceaccount:gamma:nobody", "1010", []),  # nothing
+    "tess-token": ("tess", "1011", ["devs"]),                         # team.a, alpha
 }
 ALLOWED = {
     "alice-token": {"alpha"}, "bob-token": {"beta"}, "carol-token": {"alpha", "beta"},
     "dave-token": {"team.a"}, "erin-token": {"gamma"}, "mallory-token": set(),
     "zed-ops-token": {"teamxa"}, "zed-plain-token": set(), "grafana-sa-token": {"alpha"},
-    "beta-sa-token": {"beta"}, "nosa-token": set(),
+    "beta-sa-token": {"beta"}, "nosa-token": set(), "tess-token": {"team.a", "alpha"},
 }
 
 
@@ -66,7 +67,8 @@ def config_yaml(rules=None, param="namespace"):
                  ("beta", "carol", None), ("team.a", "dave", None), ("gamma", None, ["gamma-team"]),
                  ("teamxa", "zed", ["ops"]),
                  ("alpha", "system:serviceaccount:alpha:grafana", None),
-                 ("beta", "system:serviceaccount:beta:reader", None)]
+                 ("beta", "system:serviceaccount:beta:reader", None),
+                 ("team.a", "tess", None), ("alpha", "tess", None)]
     out = ("authorization:\n"
            "  rewrites:\n    byQueryParameter:\n      name: %s\n"
            "  resourceAttributes:\n    apiVersion: v1\n    resource: services\n"
