@@ -582,7 +582,9 @@ class UpstreamFaults(unittest.TestCase):
 
 class Streaming(unittest.TestCase):
     SIZE = int(os.environ.get("TG_E2E_HUGE_BYTES", str(1 << 30)))
-    RSS_LIMIT_KIB = 8 * 1024
+    # 8 MiB as specified; ASan builds keep freed memory in quarantine, so there
+    # only "does not buffer the whole body" is checked
+    RSS_LIMIT_KIB = 8 * 1024 if not tg.sanitized() else 128 * 1024
 
     @classmethod
     def setUpClass(cls):

@@ -229,6 +229,16 @@ class TenantGate:
         return self.proc.stop(timeout)
 
 
+def sanitized():
+    """True when $TG_BIN was built with ASan (its quarantine and shadow memory make
+    RSS measurements meaningless at the MiB scale)."""
+    try:
+        with open(BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def run_cli(*args, input=None, timeout=20):
     """Run `tenantgate <args>`; returns CompletedProcess (text)."""
     return subprocess.run([BIN] + [str(a) for a in args], capture_output=True, text=True,
