@@ -1,0 +1,239 @@
+"""A fake upstream (Prometheus stand-in) for fault tests, in a thread.
+
+Set `mode` (and its knobs) before a request; every request received is
+recorded in `requests` (method, raw target, path, query pairs, headers, body).
+
+Modes:
+  json     answer `status` with `body` (bytes or a JSON-able object)
+  huge     200 with `huge_bytes` bytes generated on the fly (Content-Length, or
+           chunked when `chunked`), made of a repeated 64 KiB block
+  stall    read the request, never answer (until the client or the test closes)
+  reset    send headers and `reset_after` body bytes, then RST the connection
+  garbage  answer non-HTTP bytes and close
+  trickle  200 with `trickle_bytes` bytes, one every `trickle_interval` seconds
+  echo     200 JSON describing the request (what the upstream saw)
+"""
+import http.server
+import json
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+
+from .proc import free_port
+
+BLOCK = (b"0123456789abcdef" * 4096)  # 64 KiB
+
+
+def huge_expected_tail(total, n=16):
+    """The last n bytes of a `huge` body of `total` bytes."""
+    start = total - n
+    out = bytearray()
+    for i in range(start, total):
+        out.append(BLOCK[i % len(BLOCK)])
+    return bytes(out)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _record(self):
+        up = self.server.owner
+        body = b""
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                body = self.rfile.read(n)
+        u = urllib.parse.urlsplit(self.path)
+        rec = {
+            "method": self.command,
+            "target": self.path,
+            "path": u.path,
+            "query": u.query,
+            "params": urllib.parse.parse_qsl(u.query, keep_blank_values=True),
+            "headers": [(k, v) for k, v in self.headers.items()],
+            "body": body,
+            "form": urllib.parse.parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+            if body else [],
+            "peer": self.client_address,
+            "time": time.time(),
+        }
+        with up.lock:
+            up.requests.append(rec)
+        return rec
+
+    def _any(self):
+        up = self.server.owner
+        rec = self._record()
+        mode = up.mode
+        try:
+            getattr(self, "_mode_" + mode)(up, rec)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+            with up.lock:
+                up.aborted += 1
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
+
+    def _send(self, status, body, ctype="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _mode_json(self, up, rec):
+        body = up.body
+        if not isinstance(body, (bytes, bytearray)):
+            body = json.dumps(body).encode()
+        self._send(up.status, body)
+
+    def _mode_echo(self, up, rec):
+        d = dict(rec)
+        d["body"] = rec["body"].decode("latin-1")
+        d["peer"] = list(rec["peer"])
+        self._send(200, json.dumps({"status": "success", "data": d}).encode())
+
+    def _mode_huge(self, up, rec):
+        total = up.huge_bytes
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if up.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(total))
+        self.end_headers()
+        with up.lock:
+            up.streams_active += 1
+        try:
+            sent = 0
+            while sent < total:
+                n = min(len(BLOCK), total - sent)
+                chunk = BLOCK[:n]
+                if up.chunked:
+                    self.wfile.write(b"%x\r\n" % n + chunk + b"\r\n")
+                else:
+                    self.wfile.write(chunk)
+                sent += n
+                up.huge_sent = sent
+            if up.chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            with up.lock:
+                up.streams_completed += 1
+        finally:
+            with up.lock:
+                up.streams_active -= 1
+
+    def _mode_stall(self, up, rec):
+        self.connection.settimeout(0.2)
+        deadline = time.time() + up.stall_seconds
+        while time.time() < deadline and not up.stopping:
+            try:
+                if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                    break  # the client went away
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            time.sleep(0.1)
+        with up.lock:
+            up.stall_ended += 1
+        self.close_connection = True
+
+    def _mode_reset(self, up, rec):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(up.reset_after * 10))
+        self.end_headers()
+        self.wfile.write(b'{"status":"success","data":' + b" " * max(0, up.reset_after - 27))
+        self.wfile.flush()
+        time.sleep(0.1)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def _mode_garbage(self, up, rec):
+        self.wfile.write(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _mode_trickle(self, up, rec):
+        body = (b'{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}'
+                * (1 + up.trickle_bytes // 60))[:up.trickle_bytes]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        for i in range(len(body)):
+            self.wfile.write(body[i:i + 1])
+            self.wfile.flush()
+            time.sleep(up.trickle_interval)
+
+
+class FakeUpstream:
+    def __init__(self):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.lock = threading.Lock()
+        self.requests = []
+        self.reset_state()
+        self.stopping = False
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.t.start()
+
+    def reset_state(self):
+        self.mode = "json"
+        self.status = 200
+        self.body = {"status": "success", "data": {"resultType": "vector", "result": []}}
+        self.huge_bytes = 1 << 30
+        self.chunked = False
+        self.huge_sent = 0
+        self.stall_seconds = 60
+        self.reset_after = 100
+        self.trickle_bytes = 40
+        self.trickle_interval = 0.05
+        self.aborted = 0
+        self.streams_active = 0
+        self.streams_completed = 0
+        self.stall_ended = 0
+        with self.lock:
+            self.requests.clear()
+
+    def last(self):
+        with self.lock:
+            return self.requests[-1] if self.requests else None
+
+    def count(self):
+        with self.lock:
+            return len(self.requests)
+
+    def stop(self):
+        self.stopping = True
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def closed_port():
+    """A loopback port nobody listens on (connection refused)."""
+    return free_port()
