@@ -412,6 +412,31 @@ static int send_names(struct fwd *f)
                          TG_IOV_NULL);
 }
 
+/* Metadata is keyed by metric family: a counter's series are foo_total but
+ * its metadata entry is foo (OpenMetrics), a histogram's are foo_bucket,
+ * foo_sum and foo_count. Allow each name and its family name. */
+static tg_iovec_t *with_family_names(tg_arena_t *a, const tg_iovec_t *names, size_t *n)
+{
+    static const char *const suffixes[] = {"_total", "_bucket", "_sum", "_count", "_created",
+                                           "_info", "_gsum", "_gcount"};
+    tg_iovec_t *out = tg_arena_alloc(a, 2 * (*n + 1) * sizeof(*out));
+    size_t i, j, m = 0;
+
+    for (i = 0; i < *n; i++) {
+        out[m++] = names[i];
+        for (j = 0; j < sizeof(suffixes) / sizeof(suffixes[0]); j++) {
+            size_t sl = strlen(suffixes[j]);
+            if (names[i].len > sl &&
+                memcmp(names[i].base + names[i].len - sl, suffixes[j], sl) == 0) {
+                out[m++] = tg_iov(names[i].base, names[i].len - sl);
+                break;
+            }
+        }
+    }
+    *n = m;
+    return out;
+}
+
 /* The names arrived: load them into the metadata filter and go on. */
 static void names_done(struct fwd *f)
 {
@@ -427,6 +452,7 @@ static void names_done(struct fwd *f)
     }
     f->jf = tg_jf_new(TG_JF_METADATA, tg_iov_str(r->cfg->label), r->tenants, r->n_tenants,
                       emit_filtered, f);
+    names = with_family_names(&r->arena, names, &n);
     tg_jf_set_metric_names(f->jf, names, n);
     if (send_main(f) != 0)
         fail(f, 502, "connect", "cannot send request");
