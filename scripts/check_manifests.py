@@ -40,7 +40,7 @@ SEED_CONFIG = """authorization:
       name: "namespace"
   resourceAttributes:
     apiVersion: v1
-    resource: pods
+    resource: namespace
     subresource: metrics
     namespace: "{{ .Value }}"
 """

@@ -39,7 +39,7 @@ MUTATIONS = [
     ("big memory request", "manifests/base/deployment.yaml",
      "              memory: 32Mi", "              memory: 256Mi", "memory request sized small"),
     ("seed config edited", "manifests/base/config.yaml",
-     "resource: pods", "resource: services", "seed's kube-rbac-proxy config, verbatim"),
+     "resource: namespace", "resource: services", "seed's kube-rbac-proxy config, verbatim"),
     ("hard-coded subject namespace", "manifests/base/clusterrolebinding.yaml",
      "    name: tenantgate\n", "    name: tenantgate\n    namespace: monitoring\n",
      "subject namespace follows the kustomization"),
