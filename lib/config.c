@@ -546,6 +546,12 @@ static void fmt_listen(FILE *out, const char *what, const struct tg_listen *l)
                 l->host ? l->host : "", l->host && strchr(l->host, ':') ? "]" : "", l->port);
 }
 
+static void summary_attr(FILE *out, const char *key, const char *v)
+{
+    if (v && *v)
+        fprintf(out, " %s=%s", key, v);
+}
+
 static void summary_authz(const struct tg_config *c, FILE *out)
 {
     const struct tg_resource_attributes *r = &c->resource_attributes;
@@ -554,14 +560,17 @@ static void summary_authz(const struct tg_config *c, FILE *out)
         fprintf(out, " static rules (%zu)", c->n_static_rules);
     if (c->kube_enabled)
         fprintf(out, "%s SubjectAccessReview", c->n_static_rules ? "," : "");
-    if (c->has_resource_attributes)
-        fprintf(out, " with namespace=%s apiGroup=%s apiVersion=%s resource=%s subresource=%s "
-                     "name=%s",
-                r->namespace_ ? r->namespace_ : "", r->api_group ? r->api_group : "",
-                r->api_version ? r->api_version : "", r->resource ? r->resource : "",
-                r->subresource ? r->subresource : "", r->name ? r->name : "");
-    else if (c->kube_enabled)
-        fprintf(out, " on the request path");
+    if (c->has_resource_attributes) {
+        fprintf(out, "; resource attributes");
+        summary_attr(out, "namespace", r->namespace_);
+        summary_attr(out, "apiGroup", r->api_group);
+        summary_attr(out, "apiVersion", r->api_version);
+        summary_attr(out, "resource", r->resource);
+        summary_attr(out, "subresource", r->subresource);
+        summary_attr(out, "name", r->name);
+    } else {
+        fprintf(out, "; non-resource attributes on the request path");
+    }
     fprintf(out, "; verb mode %s\n", c->verb_mode == TG_VERB_GET ? "get" : "http");
 }
 

@@ -121,7 +121,7 @@ const struct tg_flag_def tg_flag_defs[] = {
       "false", "promql.binopFillModifiers", "Allow binary operator fill modifiers."),
     /* logging */
     F("v", KLOG, TG_FK_KLOG_V, log_level, "0", "log.level",
-      "klog verbosity: 0-3 = info, 4 and more = debug."),
+      "klog verbosity (also -v): 0-3 = info, 4 and more = debug."),
     F("log-level", OURS, TG_FK_LOG_LEVEL, log_level, "info", "log.level",
       "error, warn, info or debug."),
     F("access-log", OURS, TG_FK_BOOL, access_log, "true", "log.accessLog",
@@ -428,15 +428,6 @@ int tg_flags_apply(struct tg_config *cfg, const struct tg_flag_uses *uses, int w
     return 0;
 }
 
-int tg_flags_given(const struct tg_flag_uses *uses, size_t offset)
-{
-    size_t i;
-    for (i = 0; i < uses->n; i++)
-        if (uses->v[i].def->offset == offset)
-            return 1;
-    return 0;
-}
-
 /* ---- the reference text ---- */
 
 static const char *kind_type(enum tg_flag_kind k)
@@ -488,7 +479,9 @@ static void usage_flag(FILE *out, const struct tg_flag_def *d)
     int n;
     if (d->help == NULL) /* an alias documented with its main spelling */
         return;
-    n = snprintf(line, sizeof(line), "  --%s %s", d->name, kind_type(d->kind));
+    n = snprintf(line, sizeof(line), "  --%s%s%s", d->name,
+                 d->kind == TG_FK_HELP || d->kind == TG_FK_VERSION ? "" : " ",
+                 d->kind == TG_FK_HELP || d->kind == TG_FK_VERSION ? "" : kind_type(d->kind));
     if (d->deflt)
         snprintf(note, sizeof(note), "default %s", d->deflt);
     if (d->mirrors)

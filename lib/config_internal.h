@@ -157,8 +157,6 @@ int tg_flags_scan(int argc, char **argv, struct tg_flag_uses *uses, char *err, s
  * the warnings of ignored flags (the load applies twice, warns once). */
 int tg_flags_apply(struct tg_config *cfg, const struct tg_flag_uses *uses, int warn, char *err,
                    size_t errlen);
-/* Whether a flag with this config offset was given (used by the merge). */
-int tg_flags_given(const struct tg_flag_uses *uses, size_t offset);
 
 /* The reference text printed by --help. */
 void tg_config_write_usage(FILE *out);

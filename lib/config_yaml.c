@@ -97,7 +97,7 @@ struct y_root {
 #define MAP(key, st, m, fields) CYAML_FIELD_MAPPING_PTR(key, OPT, st, m, fields)
 
 static const cyaml_schema_value_t str_entry = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER_NULL_STR, char, 0, CYAML_UNLIMITED),
 };
 
 static const cyaml_schema_field_t name_fields[] = {

@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "../../cmd/tenantgate/cmd_config.c" /* not in tgcore: compiled in here */
 #include "../../lib/config_internal.h"
 #include "tenantgate/config.h"
 #include "tenantgate/log.h"
@@ -1028,13 +1029,83 @@ static void test_help_mentions_every_flag(void **state)
     for (d = tg_flag_defs; d->name; d++) {
         if (d->help == NULL)
             continue;
-        snprintf(needle, sizeof(needle), "  --%s ", d->name);
+        snprintf(needle, sizeof(needle), "  --%s%s", d->name,
+                 d->kind == TG_FK_HELP || d->kind == TG_FK_VERSION ? "\n" : " ");
         if (strstr(text, needle) == NULL)
             fail_msg("--help does not show --%s", d->name);
     }
     assert_non_null(strstr(text, "--upstream-timeout duration                   (default 5m; "
                                  "file: upstream.timeout)\n"));
     free(text);
+}
+
+/* ---- check-config ---- */
+
+/* Run tg_cmd_check_config with stdout and stderr captured into out. */
+static int check_config(char *out, size_t outlen, int argc, char **argv)
+{
+    FILE *tmp = tmpfile();
+    int saved_out = dup(1), saved_err = dup(2), rc;
+    size_t n;
+    fflush(stdout);
+    fflush(stderr);
+    dup2(fileno(tmp), 1);
+    dup2(fileno(tmp), 2);
+    rc = tg_cmd_check_config(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    rewind(tmp);
+    n = fread(out, 1, outlen - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+#define CHECK(out, ...)                                                             \
+    ({                                                                              \
+        char *argv_[] = {"check-config", __VA_ARGS__, NULL};                        \
+        check_config(out, sizeof(out), (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_); \
+    })
+
+static void test_check_config(void **state)
+{
+    char out[4096];
+    assert_int_equal(CHECK(out, "--secure-listen-address=0.0.0.0:9090",
+                           "--tls-cert-file=" DATA "tls.crt",
+                           "--tls-private-key-file=" DATA "tls.key",
+                           "--upstream=http://127.0.0.1:8080/", "--config-file=" DATA "seed.yaml",
+                           "--logtostderr=true", "--v=10", "--kubeconfig=" DATA "seed.yaml",
+                           "--label=namespace", "--enable-label-apis=true"),
+                     0);
+    assert_string_equal(out, "config OK\n"
+                             "listeners: https 0.0.0.0:9090\n"
+                             "upstream: http://127.0.0.1:8080/ (timeout 5m)\n"
+                             "tenancy: label namespace, tenant from query parameter namespace, "
+                             "service accounts default to their namespace\n"
+                             "authentication: TokenReview (" DATA "seed.yaml)\n"
+                             "authorization: SubjectAccessReview; resource attributes "
+                             "namespace={{ .Value }} apiVersion=v1 resource=pods "
+                             "subresource=metrics; verb mode get\n");
+    assert_int_equal(CHECK(out, BASE, "--label-value=a", "--label-value=b",
+                           "--insecure-listen-address=[::1]:8080", "--upstream-timeout=90s"),
+                     0);
+    assert_string_equal(out, "config OK\n"
+                             "listeners: http [::1]:8080\n"
+                             "upstream: http://127.0.0.1:9090/ (timeout 90s)\n"
+                             "tenancy: label tenant, tenant from fixed values a,b, service "
+                             "accounts default to their namespace\n"
+                             "authentication: token file (3 tokens)\n"
+                             "authorization: static rules (1); non-resource attributes on the "
+                             "request path; verb mode get\n");
+    assert_int_equal(CHECK(out, BASE, "--upstream=ftp://x"), 1);
+    assert_string_equal(out, "tenantgate check-config: --upstream: upstream URL \"ftp://x\": "
+                             "only http:// and https:// are supported\n");
+    assert_int_equal(CHECK(out, BASE, "--nope"), 1);
+    assert_string_equal(out, "tenantgate check-config: unknown flag: --nope\n");
 }
 
 int main(void)
@@ -1081,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_docs_match_help),
         cmocka_unit_test(test_docs_cover_schema),
         cmocka_unit_test(test_help_mentions_every_flag),
+        cmocka_unit_test(test_check_config),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
