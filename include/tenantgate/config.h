@@ -150,7 +150,7 @@ struct tg_config {
 
     /* kubernetes API client (our `kubernetes:` section) */
     int kube_timeout_ms;          /* 10s */
-    int kube_qps;                 /* rate limit toward the API server, 0 = client default */
+    int kube_qps;                 /* rate limit toward the API server, 0 = none */
     int kube_burst;
     int kube_retries;             /* 3 */
 
