@@ -49,18 +49,25 @@ enum tg_authz_decision {
     TG_AUTHZ_DENY = 2,
 };
 
-/* Static token file lookup (constant-time compare of the token bytes).
- * Returns the matching entry of cfg->tokens or NULL. */
+/* Static token file lookup. Every entry is compared (SHA-256 digests with
+ * CRYPTO_memcmp), so timing reveals neither where a candidate differs nor
+ * which entry matched. Returns the matching entry of cfg->tokens or NULL. */
 const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token);
 
-/* Fill `u` (arena copies of nothing: it points into `t`) from a token entry. */
+/* Fill `u` from a token entry: strings point into `t` (the config), only the
+ * groups array comes from the arena. Adds "system:authenticated" to the
+ * groups, as kube-apiserver does for every authenticated user. */
 void tg_auth_user_from_token(struct tg_user *u, const struct tg_static_token *t, tg_arena_t *a);
 
-/* If `user` is system:serviceaccount:<ns>:<name>, set *ns to <ns> and return 1. */
+/* If `user` is system:serviceaccount:<ns>:<name> (both parts non-empty, no
+ * further colon), set *ns to <ns> (pointing into user->name) and return 1. */
 int tg_auth_sa_namespace(const struct tg_user *user, tg_iovec_t *ns);
 
 /* Expand cfg->resource_attributes for one tenant value ({{ .Value }}
- * replaced), with `verb`; `path` is the request path. Strings go in the arena. */
+ * replaced), with `verb`; resource_request = 1. Without resourceAttributes
+ * (kube-rbac-proxy's default) the result is a non-resource request on
+ * `path`. Expanded strings go in the arena; the others point into cfg or
+ * the arguments. */
 void tg_auth_attrs_for_value(tg_arena_t *a, const struct tg_config *cfg, tg_iovec_t verb,
                              tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out);
 

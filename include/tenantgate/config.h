@@ -22,8 +22,18 @@ struct tg_listen {
     int set;
 };
 
+/* The parsed --upstream URL: scheme, host, port, path prefix. */
+struct tg_url {
+    int https;     /* 1 for https:// */
+    char *host;    /* IPv6 without brackets */
+    uint16_t port; /* explicit, else 80 / 443 */
+    char *path;    /* path prefix, at least "/" (as given: "/prefix/" keeps its slash) */
+};
+
 /* kube-rbac-proxy's authorization.resourceAttributes; each field may use the
- * Go template `{{ .Value }}`, replaced by one tenant value per check. */
+ * Go template `{{ .Value }}`, replaced by one tenant value per check. Every
+ * spelling ({{.Value}}, ...) is normalised to exactly "{{ .Value }}" at load,
+ * and no other template action survives loading. NULL = empty. */
 struct tg_resource_attributes {
     char *namespace_;
     char *api_group;
@@ -52,6 +62,7 @@ struct tg_static_rule {
 
 /* One line of --token-auth-file: token,user,uid,"group1,group2" */
 struct tg_static_token {
+    unsigned char token_sha256[32]; /* what tg_auth_token_lookup compares */
     char *token;
     char *user;
     char *uid;
@@ -67,6 +78,8 @@ enum tg_verb_mode {
 struct tg_config {
     int refs;
     char *config_file; /* path given with --config-file, for messages and reload */
+    int argc;          /* the command line this config was built from (copies), */
+    char **argv;       /* replayed by tg_config_reload(); argv[0] is the program */
 
     /* listeners */
     struct tg_listen secure_listen;   /* --secure-listen-address (TLS) */
@@ -84,6 +97,7 @@ struct tg_config {
 
     /* upstream */
     char *upstream;           /* --upstream URL, e.g. http://127.0.0.1:9090/prefix/ */
+    struct tg_url upstream_url; /* the same, parsed and validated */
     char *upstream_ca_file;
     char *upstream_client_cert_file;
     char *upstream_client_key_file;
@@ -106,6 +120,7 @@ struct tg_config {
     int promql_duration_expr;
     int promql_experimental_functions;
     int promql_extended_range_selectors;
+    int promql_binop_fill_modifiers; /* --enable-promql-binop-fill-modifiers */
     size_t max_query_bytes;   /* default 256 KiB */
     int max_query_depth;      /* default 1000 nesting levels */
 
@@ -120,7 +135,8 @@ struct tg_config {
 
     /* authorization (kube-rbac-proxy config file) */
     struct tg_resource_attributes resource_attributes;
-    int has_resource_attributes;
+    int has_resource_attributes;      /* the file has authorization.resourceAttributes */
+    int resource_attributes_templated; /* ... and one of them uses {{ .Value }} */
     struct tg_static_rule *static_rules;
     size_t n_static_rules;
 
@@ -151,17 +167,31 @@ struct tg_config {
     int access_log;               /* 1 = JSON access log on stdout (default) */
 };
 
+/* Values of *exit_now when tg_config_load() returns NULL. */
+#define TG_CONFIG_FAILED 0      /* bad file or settings: print errbuf, exit 1 */
+#define TG_CONFIG_EXIT_OK 1     /* --help / --version printed: exit 0 */
+#define TG_CONFIG_USAGE_ERROR 2 /* unknown flag or bad flag value: print errbuf, exit 2 */
+
 /* Parse argv (argv[0] is the program; subcommand already removed) and the
- * config file it names. On error returns NULL and writes a one-line message
- * naming the flag, or the file, line and key, into errbuf. Prints --help and
- * --version itself and sets *exit_now to 1 (with a NULL return) for them. */
+ * config file it names, read the token file, validate the result (TLS and CA
+ * files are opened and parsed). On error returns NULL and writes a one-line
+ * message naming the flag, or the file, line and key, into errbuf. Prints
+ * --help and --version to stdout itself. *exit_now (may be NULL) tells the
+ * caller what a NULL return means, see above; it is 0 on success.
+ * Warnings (ignored flags, ...) are logged with tg_warn(). The caller owns
+ * the returned reference. */
 struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen,
                                  int *exit_now);
-/* Re-read the config file (and token file) named in `old`, keeping old's flags. */
+/* Re-read the config file (and token file) named in `old`, keeping old's
+ * flags: the command line stored in old is replayed. On any error returns
+ * NULL with the message; `old` is untouched and stays valid. */
 struct tg_config *tg_config_reload(const struct tg_config *old, char *errbuf, size_t errlen);
 struct tg_config *tg_config_ref(struct tg_config *cfg);
 void tg_config_unref(struct tg_config *cfg);
 /* Write the --help text (the configuration reference) to `out`. */
 void tg_config_usage(void *out /* FILE * */);
+/* A few lines for `check-config` and the start-up log: listeners, upstream,
+ * tenancy, providers. Written to `out` (FILE *). */
+void tg_config_summary(const struct tg_config *cfg, void *out /* FILE * */);
 
 #endif

@@ -1,0 +1,962 @@
+/*
+ * The config file: kube-rbac-proxy's format (`authorization:`) plus
+ * tenantgate's own top-level sections, loaded with libcyaml.
+ *
+ * Three passes, because libcyaml reports neither lines nor key paths in a
+ * form we can hand to a user:
+ *  1. check(): walk libyaml's events alongside the libcyaml schema; unknown
+ *     keys, duplicate keys, aliases and wrong node kinds become
+ *     "file:line: a.b.c: message" errors, and every key's line is recorded
+ *     in a path index.
+ *  2. libcyaml loads the (now known-good) document into the raw structs
+ *     below, every leaf as a string.
+ *  3. convert(): each leaf is parsed by the same value parsers the flags
+ *     use; a bad value is reported with the line found in the index.
+ * Keys match case-insensitively, as in kube-rbac-proxy (its Go decoder goes
+ * through encoding/json). A null leaf (`key:`, `~`, `null`) means "not set".
+ */
+#include "config_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cyaml/cyaml.h>
+#include <yaml.h>
+
+
+/* ---- raw document: every leaf a string, NULL when absent ---- */
+
+struct y_name {
+    char *name;
+};
+struct y_rewrites {
+    struct y_name *by_query_parameter;
+    struct y_name *by_http_header;
+};
+struct y_resattrs {
+    char *namespace_, *api_group, *api_version, *resource, *subresource, *name;
+};
+struct y_user {
+    char *name;
+    char **groups;
+    unsigned groups_count;
+};
+struct y_static {
+    struct y_user *user;
+    char *verb, *namespace_, *api_group, *resource, *subresource, *name;
+    char *resource_request, *path;
+};
+struct y_authz {
+    struct y_rewrites *rewrites;
+    struct y_resattrs *resource_attributes;
+    struct y_static *static_;
+    unsigned static__count;
+};
+struct y_cache {
+    char *authn_ttl, *unauthn_ttl, *allow_ttl, *deny_ttl, *max_entries, *grace;
+};
+struct y_kube {
+    char *timeout, *qps, *burst, *retries;
+};
+struct y_server {
+    char *max_header_bytes, *max_body_bytes, *header_timeout, *idle_timeout;
+    char *max_connections, *shutdown_grace, *tls_reload_interval;
+};
+struct y_upstream {
+    char *timeout, *max_idle_conns, *tenant_header;
+};
+struct y_tenancy {
+    char *label, *query_param, *error_on_replace, *sa_namespace_default, *verb_mode;
+    char *allow_info, *enable_label_apis;
+    char **label_values;
+    unsigned label_values_count;
+};
+struct y_promql {
+    char *max_query_bytes, *max_depth, *duration_expr, *experimental_functions;
+    char *extended_range_selectors, *binop_fill_modifiers;
+};
+struct y_log {
+    char *level, *access_log;
+};
+struct y_root {
+    struct y_authz *authorization;
+    struct y_cache *cache;
+    struct y_kube *kubernetes;
+    struct y_server *server;
+    struct y_upstream *upstream;
+    struct y_tenancy *tenancy;
+    struct y_promql *promql;
+    struct y_log *log;
+};
+
+/* ---- libcyaml schema ---- */
+
+#define OPT (CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL)
+#define STR(key, st, m) CYAML_FIELD_STRING_PTR(key, OPT, st, m, 0, CYAML_UNLIMITED)
+#define MAP(key, st, m, fields) CYAML_FIELD_MAPPING_PTR(key, OPT, st, m, fields)
+
+static const cyaml_schema_value_t str_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER_NULL_STR, char, 0, CYAML_UNLIMITED),
+};
+
+static const cyaml_schema_field_t name_fields[] = {
+    STR("name", struct y_name, name),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t rewrites_fields[] = {
+    MAP("byQueryParameter", struct y_rewrites, by_query_parameter, name_fields),
+    MAP("byHttpHeader", struct y_rewrites, by_http_header, name_fields),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t resattrs_fields[] = {
+    STR("namespace", struct y_resattrs, namespace_),
+    STR("apiGroup", struct y_resattrs, api_group),
+    STR("apiVersion", struct y_resattrs, api_version),
+    STR("resource", struct y_resattrs, resource),
+    STR("subresource", struct y_resattrs, subresource),
+    STR("name", struct y_resattrs, name),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t user_fields[] = {
+    STR("name", struct y_user, name),
+    CYAML_FIELD_SEQUENCE("groups", OPT, struct y_user, groups, &str_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t static_fields[] = {
+    MAP("user", struct y_static, user, user_fields),
+    STR("verb", struct y_static, verb),
+    STR("namespace", struct y_static, namespace_),
+    STR("apiGroup", struct y_static, api_group),
+    STR("resource", struct y_static, resource),
+    STR("subresource", struct y_static, subresource),
+    STR("name", struct y_static, name),
+    STR("resourceRequest", struct y_static, resource_request),
+    STR("path", struct y_static, path),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t static_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_static, static_fields),
+};
+static const cyaml_schema_field_t authz_fields[] = {
+    MAP("rewrites", struct y_authz, rewrites, rewrites_fields),
+    MAP("resourceAttributes", struct y_authz, resource_attributes, resattrs_fields),
+    CYAML_FIELD_SEQUENCE("static", OPT, struct y_authz, static_, &static_entry, 0,
+                         CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t cache_fields[] = {
+    STR("authnTTL", struct y_cache, authn_ttl),
+    STR("unauthnTTL", struct y_cache, unauthn_ttl),
+    STR("allowTTL", struct y_cache, allow_ttl),
+    STR("denyTTL", struct y_cache, deny_ttl),
+    STR("maxEntries", struct y_cache, max_entries),
+    STR("grace", struct y_cache, grace),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t kube_fields[] = {
+    STR("timeout", struct y_kube, timeout),
+    STR("qps", struct y_kube, qps),
+    STR("burst", struct y_kube, burst),
+    STR("retries", struct y_kube, retries),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t server_fields[] = {
+    STR("maxHeaderBytes", struct y_server, max_header_bytes),
+    STR("maxBodyBytes", struct y_server, max_body_bytes),
+    STR("headerTimeout", struct y_server, header_timeout),
+    STR("idleTimeout", struct y_server, idle_timeout),
+    STR("maxConnections", struct y_server, max_connections),
+    STR("shutdownGrace", struct y_server, shutdown_grace),
+    STR("tlsReloadInterval", struct y_server, tls_reload_interval),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t upstream_fields[] = {
+    STR("timeout", struct y_upstream, timeout),
+    STR("maxIdleConns", struct y_upstream, max_idle_conns),
+    STR("tenantHeader", struct y_upstream, tenant_header),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t tenancy_fields[] = {
+    STR("label", struct y_tenancy, label),
+    STR("queryParam", struct y_tenancy, query_param),
+    CYAML_FIELD_SEQUENCE("labelValues", OPT, struct y_tenancy, label_values, &str_entry, 0,
+                         CYAML_UNLIMITED),
+    STR("errorOnReplace", struct y_tenancy, error_on_replace),
+    STR("serviceAccountNamespaceDefault", struct y_tenancy, sa_namespace_default),
+    STR("verbMode", struct y_tenancy, verb_mode),
+    STR("allowInfo", struct y_tenancy, allow_info),
+    STR("enableLabelAPIs", struct y_tenancy, enable_label_apis),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t promql_fields[] = {
+    STR("maxQueryBytes", struct y_promql, max_query_bytes),
+    STR("maxDepth", struct y_promql, max_depth),
+    STR("durationExpressions", struct y_promql, duration_expr),
+    STR("experimentalFunctions", struct y_promql, experimental_functions),
+    STR("extendedRangeSelectors", struct y_promql, extended_range_selectors),
+    STR("binopFillModifiers", struct y_promql, binop_fill_modifiers),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t log_fields[] = {
+    STR("level", struct y_log, level),
+    STR("accessLog", struct y_log, access_log),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t root_fields[] = {
+    MAP("authorization", struct y_root, authorization, authz_fields),
+    MAP("cache", struct y_root, cache, cache_fields),
+    MAP("kubernetes", struct y_root, kubernetes, kube_fields),
+    MAP("server", struct y_root, server, server_fields),
+    MAP("upstream", struct y_root, upstream, upstream_fields),
+    MAP("tenancy", struct y_root, tenancy, tenancy_fields),
+    MAP("promql", struct y_root, promql, promql_fields),
+    MAP("log", struct y_root, log, log_fields),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t root_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct y_root, root_fields),
+};
+
+/* ---- pass 1: structure check and line index ---- */
+
+struct line_entry {
+    char *path;
+    int line;
+};
+
+struct ycheck {
+    yaml_parser_t parser;
+    const char *name;
+    char path[512];
+    struct line_entry *lines;
+    size_t n_lines;
+    char *err;
+    size_t errlen;
+};
+
+static void index_add(struct ycheck *c, int line)
+{
+    c->lines = tg_xrealloc(c->lines, (c->n_lines + 1) * sizeof(*c->lines));
+    c->lines[c->n_lines].path = tg_xstrdup(c->path);
+    c->lines[c->n_lines].line = line;
+    c->n_lines++;
+}
+
+static int index_exact(const struct ycheck *c, const char *path, size_t len)
+{
+    size_t i;
+    for (i = 0; i < c->n_lines; i++)
+        if (strlen(c->lines[i].path) == len && memcmp(c->lines[i].path, path, len) == 0)
+            return c->lines[i].line;
+    return 0;
+}
+
+/* Line of `path`, or of its nearest present parent when the key itself is
+ * absent (a missing `path:` in a static rule is reported on the rule). */
+static int index_line(const struct ycheck *c, const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 0) {
+        int line = index_exact(c, path, len);
+        if (line)
+            return line;
+        while (len > 0 && path[len - 1] != '.' && path[len - 1] != '[')
+            len--;
+        if (len > 0)
+            len--;
+    }
+    return 1;
+}
+
+static int mark_line(const yaml_event_t *ev)
+{
+    return (int)ev->start_mark.line + 1;
+}
+
+static int check_fail(struct ycheck *c, int line, const char *msg)
+{
+    return tg_cfg_err(c->err, c->errlen, "%s:%d: %s%s%s", c->name, line, c->path,
+                      c->path[0] ? ": " : "", msg);
+}
+
+static int next_event(struct ycheck *c, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&c->parser, ev))
+        return tg_cfg_err(c->err, c->errlen, "%s:%zu: invalid YAML: %s", c->name,
+                          c->parser.problem_mark.line + 1,
+                          c->parser.problem ? c->parser.problem : "parse error");
+    if (ev->type == YAML_ALIAS_EVENT) {
+        int line = mark_line(ev);
+        yaml_event_delete(ev);
+        return check_fail(c, line, "YAML aliases are not supported");
+    }
+    return 0;
+}
+
+/* libcyaml's CYAML_FLAG_POINTER_NULL_STR reading of a scalar. */
+static int scalar_is_null(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    return ev->type == YAML_SCALAR_EVENT &&
+           (v[0] == '\0' || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
+}
+
+static const char *kind_name(yaml_event_type_t t)
+{
+    return t == YAML_MAPPING_START_EVENT    ? "a mapping"
+           : t == YAML_SEQUENCE_START_EVENT ? "a list"
+                                            : "a scalar value";
+}
+
+static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev);
+
+/* Append ".key" to the path; returns the old length to truncate back to. */
+static int push_path(struct ycheck *c, const char *key)
+{
+    size_t len = strlen(c->path);
+    int n = snprintf(c->path + len, sizeof(c->path) - len, "%s%s", len ? "." : "", key);
+    if (n < 0 || (size_t)n >= sizeof(c->path) - len)
+        return tg_cfg_err(c->err, c->errlen, "%s: keys nested too deeply", c->name);
+    return (int)len;
+}
+
+static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
+{
+    unsigned long long seen = 0;
+    yaml_event_t ev;
+
+    for (;;) {
+        const cyaml_schema_field_t *f;
+        int saved, rc;
+        if (next_event(c, &ev) < 0)
+            return -1;
+        if (ev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        if (ev.type != YAML_SCALAR_EVENT) {
+            rc = check_fail(c, mark_line(&ev), "mapping keys must be scalars");
+            yaml_event_delete(&ev);
+            return rc;
+        }
+        for (f = fields; f->key; f++)
+            if (strcasecmp(f->key, (const char *)ev.data.scalar.value) == 0)
+                break;
+        saved = push_path(c, f->key ? f->key : (const char *)ev.data.scalar.value);
+        if (saved < 0) {
+            yaml_event_delete(&ev);
+            return -1;
+        }
+        if (f->key == NULL || (seen & (1ULL << (f - fields)))) {
+            rc = check_fail(c, mark_line(&ev), f->key ? "duplicate key" : "unknown key");
+            yaml_event_delete(&ev);
+            return rc;
+        }
+        seen |= 1ULL << (f - fields);
+        index_add(c, mark_line(&ev));
+        yaml_event_delete(&ev);
+        if (next_event(c, &ev) < 0)
+            return -1;
+        rc = check_value(c, &f->value, &ev);
+        yaml_event_delete(&ev);
+        if (rc < 0)
+            return -1;
+        c->path[saved] = '\0';
+    }
+}
+
+static int check_sequence(struct ycheck *c, const cyaml_schema_value_t *entry)
+{
+    yaml_event_t ev;
+    size_t i;
+    for (i = 0;; i++) {
+        int saved, rc;
+        if (next_event(c, &ev) < 0)
+            return -1;
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        saved = (int)strlen(c->path);
+        snprintf(c->path + saved, sizeof(c->path) - (size_t)saved, "[%zu]", i);
+        index_add(c, mark_line(&ev));
+        if (entry->type != CYAML_STRING && scalar_is_null(&ev))
+            rc = check_fail(c, mark_line(&ev), "empty list entry");
+        else
+            rc = check_value(c, entry, &ev);
+        yaml_event_delete(&ev);
+        if (rc < 0)
+            return -1;
+        c->path[saved] = '\0';
+    }
+}
+
+/* `ev` is the value's first event; on return the whole value is consumed. */
+static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev)
+{
+    yaml_event_type_t want = schema->type == CYAML_MAPPING    ? YAML_MAPPING_START_EVENT
+                             : schema->type == CYAML_SEQUENCE ? YAML_SEQUENCE_START_EVENT
+                                                              : YAML_SCALAR_EVENT;
+    char msg[64];
+
+    if (ev->type != want) {
+        if (ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev) &&
+            (schema->flags & CYAML_FLAG_POINTER_NULL) == CYAML_FLAG_POINTER_NULL)
+            return 0;
+        snprintf(msg, sizeof(msg), "expected %s, found %s", kind_name(want), kind_name(ev->type));
+        return check_fail(c, mark_line(ev), msg);
+    }
+    if (want == YAML_MAPPING_START_EVENT)
+        return check_mapping(c, schema->mapping.fields);
+    if (want == YAML_SEQUENCE_START_EVENT)
+        return check_sequence(c, schema->sequence.entry);
+    return 0;
+}
+
+/* Returns 1 when the document has a top-level mapping, 0 when it is empty. */
+static int check_document(struct ycheck *c)
+{
+    yaml_event_t ev;
+    int rc = 0, has_root = 0;
+
+    if (next_event(c, &ev) < 0) /* STREAM_START */
+        return -1;
+    yaml_event_delete(&ev);
+    if (next_event(c, &ev) < 0)
+        return -1;
+    if (ev.type == YAML_STREAM_END_EVENT)
+        goto out;
+    yaml_event_delete(&ev); /* DOCUMENT_START */
+    if (next_event(c, &ev) < 0)
+        return -1;
+    if (ev.type == YAML_MAPPING_START_EVENT) {
+        has_root = 1;
+        rc = check_mapping(c, root_fields);
+    } else if (!scalar_is_null(&ev)) {
+        rc = check_fail(c, mark_line(&ev), "the top level must be a mapping");
+    }
+    yaml_event_delete(&ev);
+    if (rc < 0)
+        return -1;
+    if (next_event(c, &ev) < 0) /* DOCUMENT_END */
+        return -1;
+    yaml_event_delete(&ev);
+    if (next_event(c, &ev) < 0)
+        return -1;
+    if (ev.type != YAML_STREAM_END_EVENT)
+        rc = check_fail(c, mark_line(&ev), "only one YAML document is allowed");
+out:
+    yaml_event_delete(&ev);
+    return rc < 0 ? -1 : has_root;
+}
+
+/* ---- pass 3: conversion ---- */
+
+struct conv {
+    struct ycheck *c;
+    struct tg_config *cfg;
+    struct tg_yaml_extra *x;
+    char path[512];
+};
+
+/* Error for the value at `path` (a key under the current section). */
+static int conv_fail(struct conv *v, const char *key, const char *msg)
+{
+    char full[600];
+    snprintf(full, sizeof(full), "%s%s%s", v->path, v->path[0] ? "." : "", key);
+    return tg_cfg_err(v->c->err, v->c->errlen, "%s:%d: %s: %s", v->c->name,
+                      index_line(v->c, full), full, msg);
+}
+
+static int conv_duration(struct conv *v, const char *key, const char *s, int *out)
+{
+    char msg[256];
+    if (s && tg_parse_duration_ms(s, out, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    return 0;
+}
+
+static int conv_size(struct conv *v, const char *key, const char *s, size_t *out)
+{
+    char msg[256];
+    if (s && tg_parse_size(s, out, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    return 0;
+}
+
+static int conv_int(struct conv *v, const char *key, const char *s, long min, long max, int *out)
+{
+    char msg[256];
+    long l;
+    if (s == NULL)
+        return 0;
+    if (tg_parse_int(s, min, max, &l, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    *out = (int)l;
+    return 0;
+}
+
+static int conv_bool(struct conv *v, const char *key, const char *s, int *out)
+{
+    char msg[256];
+    if (s && tg_parse_yaml_bool(s, out, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    return 0;
+}
+
+static void conv_string(const char *s, char **out)
+{
+    if (s) {
+        free(*out);
+        *out = tg_xstrdup(s);
+    }
+}
+
+static void section(struct conv *v, const char *path)
+{
+    snprintf(v->path, sizeof(v->path), "%s", path);
+}
+
+static int conv_cache(struct conv *v, const struct y_cache *y)
+{
+    struct tg_config *c = v->cfg;
+    long max = 0;
+    char msg[256];
+    section(v, "cache");
+    if (conv_duration(v, "authnTTL", y->authn_ttl, &c->cache_authn_ttl_ms) < 0 ||
+        conv_duration(v, "unauthnTTL", y->unauthn_ttl, &c->cache_unauthn_ttl_ms) < 0 ||
+        conv_duration(v, "allowTTL", y->allow_ttl, &c->cache_allow_ttl_ms) < 0 ||
+        conv_duration(v, "denyTTL", y->deny_ttl, &c->cache_deny_ttl_ms) < 0 ||
+        conv_duration(v, "grace", y->grace, &c->cache_grace_ms) < 0)
+        return -1;
+    if (y->max_entries) {
+        if (tg_parse_int(y->max_entries, 0, 100000000, &max, msg, sizeof(msg)) < 0)
+            return conv_fail(v, "maxEntries", msg);
+        c->cache_max_entries = (size_t)max;
+    }
+    return 0;
+}
+
+static int conv_kube(struct conv *v, const struct y_kube *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "kubernetes");
+    return conv_duration(v, "timeout", y->timeout, &c->kube_timeout_ms) < 0 ||
+                   conv_int(v, "qps", y->qps, 0, 100000, &c->kube_qps) < 0 ||
+                   conv_int(v, "burst", y->burst, 0, 100000, &c->kube_burst) < 0 ||
+                   conv_int(v, "retries", y->retries, 0, 10, &c->kube_retries) < 0
+               ? -1
+               : 0;
+}
+
+static int conv_server(struct conv *v, const struct y_server *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "server");
+    return conv_size(v, "maxHeaderBytes", y->max_header_bytes, &c->max_header_bytes) < 0 ||
+                   conv_size(v, "maxBodyBytes", y->max_body_bytes, &c->max_body_bytes) < 0 ||
+                   conv_duration(v, "headerTimeout", y->header_timeout, &c->header_timeout_ms) <
+                       0 ||
+                   conv_duration(v, "idleTimeout", y->idle_timeout, &c->idle_timeout_ms) < 0 ||
+                   conv_int(v, "maxConnections", y->max_connections, 1, 1000000,
+                            &c->max_connections) < 0 ||
+                   conv_duration(v, "shutdownGrace", y->shutdown_grace, &c->shutdown_grace_ms) <
+                       0 ||
+                   conv_duration(v, "tlsReloadInterval", y->tls_reload_interval,
+                                 &c->tls_reload_interval_ms) < 0
+               ? -1
+               : 0;
+}
+
+static int conv_upstream(struct conv *v, const struct y_upstream *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "upstream");
+    if (conv_duration(v, "timeout", y->timeout, &c->upstream_timeout_ms) < 0 ||
+        conv_int(v, "maxIdleConns", y->max_idle_conns, 0, 100000, &c->upstream_max_idle) < 0)
+        return -1;
+    conv_string(y->tenant_header, &c->upstream_tenant_header);
+    return 0;
+}
+
+static int conv_tenancy(struct conv *v, const struct y_tenancy *y)
+{
+    struct tg_config *c = v->cfg;
+    char msg[256];
+    unsigned i;
+    section(v, "tenancy");
+    if (conv_bool(v, "errorOnReplace", y->error_on_replace, &c->error_on_replace) < 0 ||
+        conv_bool(v, "serviceAccountNamespaceDefault", y->sa_namespace_default,
+                  &c->sa_namespace_default) < 0 ||
+        conv_bool(v, "allowInfo", y->allow_info, &c->allow_info_function) < 0 ||
+        conv_bool(v, "enableLabelAPIs", y->enable_label_apis, &c->enable_label_apis) < 0)
+        return -1;
+    if (y->verb_mode && tg_parse_verb_mode(y->verb_mode, &c->verb_mode, msg, sizeof(msg)) < 0)
+        return conv_fail(v, "verbMode", msg);
+    conv_string(y->label, &c->label);
+    conv_string(y->query_param, &c->query_param);
+    for (i = 0; i < y->label_values_count; i++) {
+        if (y->label_values[i] == NULL || y->label_values[i][0] == '\0') {
+            snprintf(msg, sizeof(msg), "labelValues[%u]", i);
+            return conv_fail(v, msg, "empty label value");
+        }
+        tg_strlist_push(&c->label_values, &c->n_label_values, y->label_values[i],
+                        strlen(y->label_values[i]));
+    }
+    return 0;
+}
+
+static int conv_promql(struct conv *v, const struct y_promql *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "promql");
+    return conv_size(v, "maxQueryBytes", y->max_query_bytes, &c->max_query_bytes) < 0 ||
+                   conv_int(v, "maxDepth", y->max_depth, 1, 100000, &c->max_query_depth) < 0 ||
+                   conv_bool(v, "durationExpressions", y->duration_expr,
+                             &c->promql_duration_expr) < 0 ||
+                   conv_bool(v, "experimentalFunctions", y->experimental_functions,
+                             &c->promql_experimental_functions) < 0 ||
+                   conv_bool(v, "extendedRangeSelectors", y->extended_range_selectors,
+                             &c->promql_extended_range_selectors) < 0 ||
+                   conv_bool(v, "binopFillModifiers", y->binop_fill_modifiers,
+                             &c->promql_binop_fill_modifiers) < 0
+               ? -1
+               : 0;
+}
+
+static int conv_log(struct conv *v, const struct y_log *y)
+{
+    char msg[256];
+    section(v, "log");
+    if (y->level && tg_parse_log_level(y->level, &v->cfg->log_level, msg, sizeof(msg)) < 0)
+        return conv_fail(v, "level", msg);
+    return conv_bool(v, "accessLog", y->access_log, &v->cfg->access_log);
+}
+
+/* One resourceAttributes value: template check and normalisation. */
+static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
+{
+    char msg[300];
+    int has;
+    if (s == NULL)
+        return 0;
+    if (tg_normalize_template(s, out, &has, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    if (has && !v->x->has_template) {
+        char full[600];
+        snprintf(full, sizeof(full), "%s.%s", v->path, key);
+        v->x->has_template = 1;
+        v->x->template_line = index_line(v->c, full);
+        v->x->template_key = tg_xstrdup(full);
+    }
+    return 0;
+}
+
+static int conv_resattrs(struct conv *v, const struct y_resattrs *y)
+{
+    struct tg_resource_attributes *r = &v->cfg->resource_attributes;
+    section(v, "authorization.resourceAttributes");
+    v->cfg->has_resource_attributes = 1;
+    return conv_attr(v, "namespace", y->namespace_, &r->namespace_) < 0 ||
+                   conv_attr(v, "apiGroup", y->api_group, &r->api_group) < 0 ||
+                   conv_attr(v, "apiVersion", y->api_version, &r->api_version) < 0 ||
+                   conv_attr(v, "resource", y->resource, &r->resource) < 0 ||
+                   conv_attr(v, "subresource", y->subresource, &r->subresource) < 0 ||
+                   conv_attr(v, "name", y->name, &r->name) < 0
+               ? -1
+               : 0;
+}
+
+/* "" and NULL both mean "any" in a static rule; keep NULL for those. */
+static char *nonempty_dup(const char *s)
+{
+    return s && *s ? tg_xstrdup(s) : NULL;
+}
+
+static int conv_static_rule(struct conv *v, const struct y_static *y, struct tg_static_rule *r)
+{
+    unsigned i;
+    memset(r, 0, sizeof(*r));
+    if (conv_bool(v, "resourceRequest", y->resource_request, &r->resource_request) < 0)
+        return -1;
+    /* kube-rbac-proxy's NewStaticAuthorizer rule: resourceRequest <=> no path */
+    if (r->resource_request && y->path && *y->path)
+        return conv_fail(v, "path", "a rule with resourceRequest: true must not have a path");
+    if (!r->resource_request && !(y->path && *y->path))
+        return conv_fail(v, "resourceRequest",
+                         "a non-resource rule (resourceRequest: false) needs a path");
+    if (y->user) {
+        r->user_name = nonempty_dup(y->user->name);
+        for (i = 0; i < y->user->groups_count; i++)
+            if (y->user->groups[i] && *y->user->groups[i])
+                tg_strlist_push(&r->user_groups, &r->n_user_groups, y->user->groups[i],
+                                strlen(y->user->groups[i]));
+    }
+    r->verb = nonempty_dup(y->verb);
+    r->namespace_ = nonempty_dup(y->namespace_);
+    r->api_group = nonempty_dup(y->api_group);
+    r->resource = nonempty_dup(y->resource);
+    r->subresource = nonempty_dup(y->subresource);
+    r->name = nonempty_dup(y->name);
+    r->path = nonempty_dup(y->path);
+    return 0;
+}
+
+static void free_static_rule(struct tg_static_rule *r);
+
+static int conv_authz(struct conv *v, const struct y_authz *y)
+{
+    struct tg_config *c = v->cfg;
+    unsigned i;
+
+    if (y->rewrites && y->rewrites->by_query_parameter)
+        conv_string(y->rewrites->by_query_parameter->name, &v->x->rewrite_query_param);
+    if (y->rewrites && y->rewrites->by_http_header)
+        conv_string(y->rewrites->by_http_header->name, &v->x->rewrite_header);
+    /* kube-rbac-proxy ignores an empty rewrite name */
+    if (v->x->rewrite_query_param && !*v->x->rewrite_query_param) {
+        free(v->x->rewrite_query_param);
+        v->x->rewrite_query_param = NULL;
+    }
+    if (v->x->rewrite_header && !*v->x->rewrite_header) {
+        free(v->x->rewrite_header);
+        v->x->rewrite_header = NULL;
+    }
+    /* `resourceAttributes: {}` switches to resource attributes (kube-rbac-proxy's
+     * pointer is non-nil), `resourceAttributes:` (null) does not */
+    if (y->resource_attributes && conv_resattrs(v, y->resource_attributes) < 0)
+        return -1;
+    if (y->static__count == 0)
+        return 0;
+    c->static_rules = calloc(y->static__count, sizeof(*c->static_rules));
+    if (c->static_rules == NULL)
+        abort();
+    for (i = 0; i < y->static__count; i++) {
+        snprintf(v->path, sizeof(v->path), "authorization.static[%u]", i);
+        if (conv_static_rule(v, &y->static_[i], &c->static_rules[i]) < 0) {
+            free_static_rule(&c->static_rules[i]);
+            return -1;
+        }
+        c->n_static_rules = i + 1;
+    }
+    return 0;
+}
+
+static void free_static_rule(struct tg_static_rule *r)
+{
+    free(r->user_name);
+    tg_strlist_free(r->user_groups, r->n_user_groups);
+    free(r->verb);
+    free(r->namespace_);
+    free(r->api_group);
+    free(r->resource);
+    free(r->subresource);
+    free(r->name);
+    free(r->path);
+}
+
+static int convert(struct conv *v, const struct y_root *y)
+{
+    return (y->authorization && conv_authz(v, y->authorization) < 0) ||
+                   (y->cache && conv_cache(v, y->cache) < 0) ||
+                   (y->kubernetes && conv_kube(v, y->kubernetes) < 0) ||
+                   (y->server && conv_server(v, y->server) < 0) ||
+                   (y->upstream && conv_upstream(v, y->upstream) < 0) ||
+                   (y->tenancy && conv_tenancy(v, y->tenancy) < 0) ||
+                   (y->promql && conv_promql(v, y->promql) < 0) ||
+                   (y->log && conv_log(v, y->log) < 0)
+               ? -1
+               : 0;
+}
+
+/* ---- pass 2 and the entry points ---- */
+
+struct cyaml_log_buf {
+    char text[256];
+};
+
+/* libcyaml's first error line, kept in case it fails where check() did not. */
+static void cyaml_log_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+    struct cyaml_log_buf *b = ctx;
+    if (level >= CYAML_LOG_ERROR && b->text[0] == '\0') {
+        vsnprintf(b->text, sizeof(b->text), fmt, args);
+        b->text[strcspn(b->text, "\n")] = '\0';
+    }
+}
+
+void tg_yaml_extra_free(struct tg_yaml_extra *x)
+{
+    free(x->rewrite_query_param);
+    free(x->rewrite_header);
+    free(x->template_key);
+    memset(x, 0, sizeof(*x));
+}
+
+static void ycheck_free(struct ycheck *c)
+{
+    size_t i;
+    for (i = 0; i < c->n_lines; i++)
+        free(c->lines[i].path);
+    free(c->lines);
+    yaml_parser_delete(&c->parser);
+}
+
+int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *data, size_t len,
+                 const char *name, char *err, size_t errlen)
+{
+    struct ycheck c = {.name = name, .err = err, .errlen = errlen};
+    struct cyaml_log_buf logbuf = {{0}};
+    cyaml_config_t ycfg = {
+        .log_fn = cyaml_log_capture,
+        .log_ctx = &logbuf,
+        .mem_fn = cyaml_mem,
+        .log_level = CYAML_LOG_ERROR,
+        .flags = CYAML_CFG_CASE_INSENSITIVE | CYAML_CFG_NO_ALIAS,
+    };
+    struct y_root *root = NULL;
+    struct conv v = {.c = &c, .cfg = cfg, .x = x};
+    cyaml_err_t cerr;
+    int rc = -1, has_root;
+
+    if (!yaml_parser_initialize(&c.parser))
+        abort();
+    yaml_parser_set_input_string(&c.parser, (const unsigned char *)data, len);
+    has_root = check_document(&c);
+    if (has_root <= 0) {
+        rc = has_root; /* 0: empty file, nothing to do */
+        goto out;
+    }
+    cerr = cyaml_load_data((const uint8_t *)data, len, &ycfg, &root_schema,
+                           (cyaml_data_t **)&root, NULL);
+    if (cerr != CYAML_OK) {
+        tg_cfg_err(err, errlen, "%s: %s%s%s", name, cyaml_strerror(cerr),
+                   logbuf.text[0] ? ": " : "", logbuf.text);
+        goto out;
+    }
+    rc = root ? convert(&v, root) : 0;
+    cyaml_free(&ycfg, &root_schema, root, 0);
+out:
+    ycheck_free(&c);
+    return rc;
+}
+
+int tg_yaml_load_file(struct tg_config *cfg, struct tg_yaml_extra *x, const char *path, char *err,
+                      size_t errlen)
+{
+    char *data;
+    size_t len;
+    int rc;
+    if (tg_read_file(path, &data, &len, err, errlen) < 0)
+        return -1;
+    rc = tg_yaml_load(cfg, x, data, len, path, err, errlen);
+    free(data);
+    return rc;
+}
+
+/* ---- schema walk for the docs test ---- */
+
+static void leaves(const cyaml_schema_field_t *fields, char *path, size_t cap,
+                   void (*fn)(const char *, void *), void *ctx)
+{
+    const cyaml_schema_field_t *f;
+    for (f = fields; f->key; f++) {
+        size_t len = strlen(path);
+        snprintf(path + len, cap - len, "%s%s", len ? "." : "", f->key);
+        if (f->value.type == CYAML_MAPPING) {
+            leaves(f->value.mapping.fields, path, cap, fn, ctx);
+        } else if (f->value.type == CYAML_SEQUENCE) {
+            size_t l2 = strlen(path);
+            snprintf(path + l2, cap - l2, "[]");
+            if (f->value.sequence.entry->type == CYAML_MAPPING)
+                leaves(f->value.sequence.entry->mapping.fields, path, cap, fn, ctx);
+            else
+                fn(path, ctx);
+        } else {
+            fn(path, ctx);
+        }
+        path[len] = '\0';
+    }
+}
+
+void tg_yaml_schema_leaves(void (*fn)(const char *path, void *ctx), void *ctx)
+{
+    char path[256] = "";
+    leaves(root_fields, path, sizeof(path), fn, ctx);
+}
+
+/* ---- documentation of every key (checked against the schema by a test) ---- */
+
+const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
+    {"authorization.rewrites.byQueryParameter.name", "string", NULL,
+     "kube-rbac-proxy: query parameter whose values fill {{ .Value }}; also the tenant "
+     "parameter (must agree with --query-param)"},
+    {"authorization.rewrites.byHttpHeader.name", "string", NULL,
+     "kube-rbac-proxy: header whose values fill {{ .Value }}; also the tenant header "
+     "(must agree with --header-name)"},
+    {"authorization.resourceAttributes.namespace", "template", NULL,
+     "SubjectAccessReview namespace, e.g. \"{{ .Value }}\""},
+    {"authorization.resourceAttributes.apiGroup", "template", NULL, "SAR apiGroup"},
+    {"authorization.resourceAttributes.apiVersion", "template", NULL, "SAR apiVersion"},
+    {"authorization.resourceAttributes.resource", "template", NULL, "SAR resource, e.g. pods"},
+    {"authorization.resourceAttributes.subresource", "template", NULL,
+     "SAR subresource, e.g. metrics"},
+    {"authorization.resourceAttributes.name", "template", NULL, "SAR resource name"},
+    {"authorization.static[].user.name", "string", "any", "static rule: user name"},
+    {"authorization.static[].user.groups[]", "list", "any",
+     "static rule: the user must be in one of these groups (honoured, unlike kube-rbac-proxy)"},
+    {"authorization.static[].verb", "string", "any", "static rule: verb"},
+    {"authorization.static[].namespace", "string", "any", "static rule: namespace"},
+    {"authorization.static[].apiGroup", "string", "any", "static rule: apiGroup"},
+    {"authorization.static[].resource", "string", "any", "static rule: resource"},
+    {"authorization.static[].subresource", "string", "any", "static rule: subresource"},
+    {"authorization.static[].name", "string", "any", "static rule: resource name"},
+    {"authorization.static[].resourceRequest", "bool", "false",
+     "static rule: matches resource requests (true, no path) or path requests (false)"},
+    {"authorization.static[].path", "string", NULL,
+     "static rule: request path, required when resourceRequest is false"},
+    {"cache.authnTTL", "duration", "2m", "how long a successful TokenReview is cached"},
+    {"cache.unauthnTTL", "duration", "30s", "how long a failed TokenReview is cached"},
+    {"cache.allowTTL", "duration", "5m", "how long an allowing SubjectAccessReview is cached"},
+    {"cache.denyTTL", "duration", "30s", "how long a denying SubjectAccessReview is cached"},
+    {"cache.maxEntries", "int", "10000", "entries per cache (0 disables caching)"},
+    {"cache.grace", "duration", "0s",
+     "serve an expired allow entry this long while the API server is unreachable"},
+    {"kubernetes.timeout", "duration", "10s", "timeout of one TokenReview/SAR call"},
+    {"kubernetes.qps", "int", "0", "client-side rate limit toward the API server (0 = none)"},
+    {"kubernetes.burst", "int", "0", "burst above qps"},
+    {"kubernetes.retries", "int", "3", "retries of a failed API call (0-10)"},
+    {"server.maxHeaderBytes", "size", "64Ki", "request line + headers limit"},
+    {"server.maxBodyBytes", "size", "4Mi", "request body limit (POST form queries)"},
+    {"server.headerTimeout", "duration", "10s", "time to receive the request headers"},
+    {"server.idleTimeout", "duration", "10m", "keep-alive connection idle timeout"},
+    {"server.maxConnections", "int", "16384", "concurrent client connections"},
+    {"server.shutdownGrace", "duration", "30s", "drain time on SIGTERM"},
+    {"server.tlsReloadInterval", "duration", "1m", "how often cert/key files are re-read"},
+    {"upstream.timeout", "duration", "5m", "timeout of one upstream request"},
+    {"upstream.maxIdleConns", "int", "64", "idle keep-alive connections kept to the upstream"},
+    {"upstream.tenantHeader", "string", NULL,
+     "send the tenant value(s) upstream in this header (e.g. THANOS-TENANT)"},
+    {"tenancy.label", "string", "namespace", "the label enforced in queries (--label)"},
+    {"tenancy.queryParam", "string", "the label", "tenant query parameter (--query-param)"},
+    {"tenancy.labelValues[]", "list", NULL, "fixed tenant values (--label-value)"},
+    {"tenancy.errorOnReplace", "bool", "false",
+     "400 when a query has a conflicting tenant matcher (--error-on-replace)"},
+    {"tenancy.serviceAccountNamespaceDefault", "bool", "true",
+     "a service account without a tenant parameter gets its own namespace"},
+    {"tenancy.verbMode", "enum", "get",
+     "get: every read is verb get; http: kube-rbac-proxy's mapping (POST -> create)"},
+    {"tenancy.allowInfo", "bool", "false", "allow PromQL info() (it can reach other tenants)"},
+    {"tenancy.enableLabelAPIs", "bool", "false",
+     "accepted for prom-label-proxy; label APIs are enforced either way"},
+    {"promql.maxQueryBytes", "size", "256Ki", "longest accepted query"},
+    {"promql.maxDepth", "int", "1000", "deepest accepted expression nesting"},
+    {"promql.durationExpressions", "bool", "false", "duration arithmetic ([5m * 2])"},
+    {"promql.experimentalFunctions", "bool", "false", "Prometheus experimental functions"},
+    {"promql.extendedRangeSelectors", "bool", "false", "extended range selectors"},
+    {"promql.binopFillModifiers", "bool", "false", "binary operator fill modifiers"},
+    {"log.level", "enum", "info", "error, warn, info or debug"},
+    {"log.accessLog", "bool", "true", "JSON access log on stdout"},
+    {NULL, NULL, NULL, NULL},
+};
