@@ -35,48 +35,21 @@ struct tg_upstream {
     int timeout_s;
 };
 
-static int parse_target(struct tg_upstream *u, const char *url, char *err, size_t errlen)
+/* The URL was validated when the config was loaded. */
+static int set_target(struct tg_upstream *u, const struct tg_url *url)
 {
-    struct evhttp_uri *uri = evhttp_uri_parse(url);
-    const char *scheme, *host, *path;
-    size_t plen;
-    int https;
+    size_t plen = strlen(url->path);
 
-    if (uri == NULL || (scheme = evhttp_uri_get_scheme(uri)) == NULL ||
-        (host = evhttp_uri_get_host(uri)) == NULL || *host == '\0') {
-        snprintf(err, errlen, "--upstream %s: not an http(s) URL", url);
-        goto fail;
-    }
-    https = strcmp(scheme, "https") == 0;
-    if (!https && strcmp(scheme, "http") != 0) {
-        snprintf(err, errlen, "--upstream %s: scheme must be http or https", url);
-        goto fail;
-    }
-    if (evhttp_uri_get_query(uri) || evhttp_uri_get_fragment(uri) || evhttp_uri_get_userinfo(uri)) {
-        snprintf(err, errlen, "--upstream %s: no query, fragment or user info allowed", url);
-        goto fail;
-    }
-    u->host = strdup(host);
-    u->port = evhttp_uri_get_port(uri);
-    if (u->port < 0)
-        u->port = https ? 443 : 80;
-    u->host_header = malloc(strlen(host) + 16);
-    if (strchr(host, ':'))
-        sprintf(u->host_header, "[%s]:%d", host, u->port);
-    else
-        sprintf(u->host_header, "%s:%d", host, u->port);
-    path = evhttp_uri_get_path(uri);
-    path = path ? path : "";
-    plen = strlen(path);
-    while (plen > 0 && path[plen - 1] == '/')
+    u->host = strdup(url->host);
+    u->port = url->port;
+    u->host_header = malloc(strlen(url->host) + 16);
+    if (u->host == NULL || u->host_header == NULL)
+        abort();
+    sprintf(u->host_header, strchr(url->host, ':') ? "[%s]:%d" : "%s:%d", url->host, u->port);
+    while (plen > 0 && url->path[plen - 1] == '/')
         plen--;
-    u->prefix = strndup(path, plen);
-    evhttp_uri_free(uri);
-    return https;
-fail:
-    if (uri)
-        evhttp_uri_free(uri);
-    return -1;
+    u->prefix = strndup(url->path, plen);
+    return url->https;
 }
 
 struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
@@ -91,9 +64,7 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
     u->dns = dns;
     u->max_idle = cfg->upstream_max_idle > 0 ? cfg->upstream_max_idle : 64;
     u->timeout_s = cfg->upstream_timeout_ms > 0 ? (cfg->upstream_timeout_ms + 999) / 1000 : 300;
-    https = parse_target(u, cfg->upstream, err, errlen);
-    if (https < 0)
-        goto fail;
+    https = set_target(u, &cfg->upstream_url);
     if (https) {
         u->ssl_ctx = tg_tls_client_ctx_new(cfg->upstream_ca_file, cfg->upstream_client_cert_file,
                                            cfg->upstream_client_key_file, err, errlen);

@@ -40,10 +40,10 @@ static int run_proxy(int argc, char **argv)
     struct tg_server *srv;
 
     if (cfg == NULL) {
-        if (exit_now)
+        if (exit_now == TG_CONFIG_EXIT_OK)
             return 0;
         fprintf(stderr, "tenantgate: %s\n", err);
-        return 2;
+        return exit_now == TG_CONFIG_USAGE_ERROR ? 2 : 1;
     }
     tg_log_set_level((enum tg_log_level)cfg->log_level);
     raise_nofile();
