@@ -232,6 +232,33 @@ static void flush(struct tg_jf *f)
     }
 }
 
+/* Emit what is decided: everything, or the bytes before the outermost open
+ * item (the response head), so the client sees progress early. */
+static void flush_decided(struct tg_jf *f)
+{
+    size_t n = f->out.len;
+    int i;
+
+    if (f->open_items == 0) {
+        flush(f);
+        return;
+    }
+    for (i = 0; i < f->depth; i++) {
+        if (is_item(f->st[i].role) && !f->st[i].silent) {
+            n = f->st[i].item_start;
+            break;
+        }
+    }
+    if (n == 0)
+        return;
+    f->emit(f->arg, f->out.base, n);
+    memmove(f->out.base, f->out.base + n, f->out.len - n + 1);
+    f->out.len -= n;
+    for (; i < f->depth; i++)
+        if (is_item(f->st[i].role) && !f->st[i].silent)
+            f->st[i].item_start -= n;
+}
+
 /* Called after every token. */
 static int after_token(struct tg_jf *f)
 {
@@ -480,8 +507,11 @@ static int parse_failed(struct tg_jf *f, const unsigned char *buf, size_t len)
         snprintf(f->errbuf, sizeof(f->errbuf), "offset %zu: %s", off, f->cb_error);
     } else {
         unsigned char *msg = yajl_get_error(f->y, 0, buf, len);
-        snprintf(f->errbuf, sizeof(f->errbuf), "offset %zu: invalid JSON: %s", off,
-                 msg ? (const char *)msg : "?");
+        size_t n = msg ? strlen((const char *)msg) : 0;
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            n--; /* yajl ends its messages with a newline */
+        snprintf(f->errbuf, sizeof(f->errbuf), "offset %zu: invalid JSON: %.*s", off, (int)n,
+                 msg ? (const char *)msg : "");
         if (msg)
             yajl_free_error(f->y, msg);
     }
@@ -497,8 +527,7 @@ int tg_jf_feed(struct tg_jf *f, const void *buf, size_t len)
     if (yajl_parse(f->y, buf, len) != yajl_status_ok)
         return parse_failed(f, buf, len);
     f->consumed += len;
-    if (f->open_items == 0)
-        flush(f);
+    flush_decided(f);
     return 0;
 }
 
