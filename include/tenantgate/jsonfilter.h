@@ -42,8 +42,9 @@ enum tg_jf_kind { TG_JF_RULES, TG_JF_ALERTS, TG_JF_METADATA };
 
 struct tg_jf;
 
-/* `label` is the tenant label name (e.g. "namespace"), `values` the tenant's
- * values. Returns NULL only when yajl cannot allocate. */
+/* `label` is the tenant label name (e.g. "namespace", non-empty), `values`
+ * the tenant's values. Returns NULL for an empty label, a NULL emit, or when
+ * yajl cannot allocate. */
 struct tg_jf *tg_jf_new(enum tg_jf_kind kind, tg_iovec_t label, const tg_iovec_t *values,
                         size_t n_values, tg_jf_emit_fn emit, void *arg);
 

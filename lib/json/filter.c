@@ -464,9 +464,11 @@ static const yajl_callbacks callbacks = {
 struct tg_jf *tg_jf_new(enum tg_jf_kind kind, tg_iovec_t label, const tg_iovec_t *values,
                         size_t n_values, tg_jf_emit_fn emit, void *arg)
 {
-    struct tg_jf *f = calloc(1, sizeof(*f));
+    struct tg_jf *f;
 
-    if (f == NULL)
+    if (label.len == 0 || emit == NULL)
+        return NULL; /* an empty label name would match {"":...} */
+    if ((f = calloc(1, sizeof(*f))) == NULL)
         return NULL;
     f->y = yajl_alloc(&callbacks, NULL, f);
     if (f->y == NULL) {

@@ -611,6 +611,17 @@ static void test_metadata_many_names(void **state)
     tg_sb_free(&out);
 }
 
+static void test_new_rejects_bad_arguments(void **state)
+{
+    tg_iovec_t v = IOV("alpha");
+    tg_sb_t out;
+    tg_sb_init(&out, NULL, 0);
+    assert_null(tg_jf_new(TG_JF_RULES, IOV(""), &v, 1, collect, &out));
+    assert_null(tg_jf_new(TG_JF_RULES, IOV("namespace"), &v, 1, NULL, &out));
+    tg_jf_free(NULL);
+    tg_sb_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_metadata_fixture),
         cmocka_unit_test(test_metadata_shapes),
         cmocka_unit_test(test_metadata_many_names),
+        cmocka_unit_test(test_new_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
