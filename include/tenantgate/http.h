@@ -1,0 +1,146 @@
+/*
+ * HTTP request utilities with no libevent dependency: form/query parameters,
+ * request-target and path checks, Prometheus-style error bodies, header
+ * policy for the upstream request, Authorization parsing.
+ *
+ * Ownership: every tg_iovec_t produced here points into the arena passed in
+ * (NUL-terminated copies) unless a function says otherwise. Inputs are only
+ * read, never kept, except where noted.
+ */
+#ifndef TENANTGATE_HTTP_H
+#define TENANTGATE_HTTP_H
+
+#include <stddef.h>
+#include "tenantgate/arena.h"
+#include "tenantgate/iovec.h"
+#include "tenantgate/sb.h"
+
+/* ---- form / query parameters ------------------------------------------ */
+
+struct tg_param {
+    tg_iovec_t name;  /* decoded, arena copy, NUL-terminated */
+    tg_iovec_t value; /* decoded, arena copy, NUL-terminated */
+    int from_body;    /* 1: came from an x-www-form-urlencoded body */
+};
+
+/* Growable list in an arena, in the order the parameters were seen. */
+struct tg_params {
+    struct tg_param *items; /* arena */
+    size_t n, cap;
+    tg_arena_t *arena;
+};
+
+void tg_params_init(struct tg_params *p, tg_arena_t *a);
+
+/* Parse a URL query string or an x-www-form-urlencoded body and append to
+ * `out` (initialised on first use if out->arena is NULL). Semantics follow
+ * Go's url.ParseQuery (which Prometheus uses): '&' separates, '+' is a space,
+ * %XX decodes, empty pieces are skipped, a piece without '=' has an empty
+ * value. Errors (whole input rejected; `out` may hold a prefix): a malformed
+ * % escape, a ';' anywhere in a piece (Go >= 1.17). On error *err (if not
+ * NULL) is a static message. Returns 0 / -1. */
+int tg_params_parse(tg_arena_t *a, tg_iovec_t raw, int from_body, struct tg_params *out,
+                    const char **err);
+
+/* Append one parameter; name/value are NOT copied (caller guarantees they
+ * live as long as the list, e.g. arena or config strings). */
+void tg_params_add(struct tg_params *p, tg_iovec_t name, tg_iovec_t value, int from_body);
+
+/* First parameter named `name`, or NULL. */
+const struct tg_param *tg_params_get(const struct tg_params *p, tg_iovec_t name);
+/* Number of parameters named `name`. */
+size_t tg_params_count(const struct tg_params *p, tg_iovec_t name);
+/* Iterate over parameters named `name`: pass prev = NULL to start; returns
+ * NULL when done. */
+const struct tg_param *tg_params_next(const struct tg_params *p, tg_iovec_t name,
+                                      const struct tg_param *prev);
+/* Remove every parameter named `name` (order of the rest kept); returns how
+ * many were removed. */
+size_t tg_params_remove(struct tg_params *p, tg_iovec_t name);
+
+/* Return non-zero to leave `param` out of the encoding. */
+typedef int (*tg_params_skip_fn)(void *arg, const struct tg_param *param);
+
+/* Append "n1=v1&n2=v2..." (percent-encoded, in list order) to `out`,
+ * leaving out parameters for which skip(arg, param) is non-zero (skip may be
+ * NULL). Nothing is appended for an empty list. */
+void tg_params_encode(const struct tg_params *p, tg_sb_t *out, tg_params_skip_fn skip,
+                      void *arg);
+
+/* ---- request target ---------------------------------------------------- */
+
+/* Split an origin-form request target "/path?query" into its path and query
+ * (without '?'; empty when absent). Both point into `target`. Rejects (-1)
+ * anything not starting with '/' (absolute-form, authority-form, '*'), a
+ * '#', and control characters, space or DEL anywhere. The path still needs
+ * tg_http_path_is_canonical(). */
+int tg_http_split_target(tg_iovec_t target, tg_iovec_t *path, tg_iovec_t *query);
+
+/* 1 if `path` (raw, before '?') is canonical: starts with '/', no empty
+ * segment ("//"), no "." or ".." segment, no '%' (no percent-encoding at
+ * all), no ';', '\\', '#', '?', space, control character, DEL or non-ASCII
+ * byte. Else 0. */
+int tg_http_path_is_canonical(tg_iovec_t path);
+
+/* ---- error bodies -------------------------------------------------------- */
+
+/* Prometheus API errorType for an HTTP status we answer with (see
+ * docs/http.md): 400 bad_data, 401 unauthorized, 403 forbidden, 404
+ * not_found, 406 not_acceptable, 422 execution, 499 canceled, 500 internal,
+ * 502/503 unavailable, 504 timeout; other 4xx bad_data, other 5xx internal.
+ * Static string. */
+const char *tg_http_error_type(int status);
+
+/* Append {"status":"error","errorType":"<type>","error":"<message>"} with
+ * both strings JSON-escaped. */
+void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message);
+
+/* ---- headers ------------------------------------------------------------- */
+
+/* Case-insensitive ASCII comparison. */
+int tg_http_iequal(tg_iovec_t a, tg_iovec_t b);
+
+/* 1 for the fixed hop-by-hop headers (Connection, Proxy-Connection,
+ * Keep-Alive, Proxy-Authenticate, Proxy-Authorization, TE, Trailer,
+ * Transfer-Encoding, Upgrade), case-insensitive. Names listed in the
+ * request's Connection header are hop-by-hop too: check them with
+ * tg_http_connection_lists(). */
+int tg_http_header_is_hop_by_hop(tg_iovec_t name);
+
+/* Iterate over the comma-separated tokens of a header value such as
+ * Connection ("keep-alive, X-Foo"): returns 1 and sets *tok (pointing into
+ * the value, whitespace trimmed, never empty) and advances *rest; returns 0
+ * at the end. Start with *rest = the header value. */
+int tg_http_next_token(tg_iovec_t *rest, tg_iovec_t *tok);
+
+/* 1 if the Connection header value `connection` lists `name`. */
+int tg_http_connection_lists(tg_iovec_t connection, tg_iovec_t name);
+
+/* 1 for headers that carry the client's credentials or identity and must
+ * never reach the upstream: Authorization, Proxy-Authorization, Cookie, and
+ * the prefixes X-Remote- and Impersonate- (case-insensitive). The configured
+ * upstream tenant header is the caller's business. */
+int tg_http_header_is_credential(tg_iovec_t name);
+
+/* ---- Authorization ------------------------------------------------------- */
+
+/* Strict standard base64 (RFC 4648 alphabet, '=' padding required, no
+ * whitespace, zero pad bits). Decoded bytes go in the arena, NUL-terminated.
+ * Returns 0 / -1. */
+int tg_base64_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
+
+/* Parse an Authorization header value. Leading/trailing spaces and tabs are
+ * trimmed; the scheme is case-insensitive and followed by one or more spaces.
+ *   "Bearer <token>"           -> *token = <token> (visible ASCII, no spaces)
+ *   "Basic base64(user:pass)"  -> *token = pass (user ignored; must be non-empty)
+ * Returns 0 with *token an arena copy, or -1 (other scheme, missing/empty
+ * token, trailing garbage, bad base64, no ':'). */
+int tg_http_parse_authorization(tg_arena_t *a, tg_iovec_t header_value, tg_iovec_t *token);
+
+/* 1 if a Content-Type value is application/x-www-form-urlencoded
+ * (case-insensitive, optional whitespace, optional ";param=value" parameters
+ * with token or quoted-string values; a charset other than utf-8 or
+ * us-ascii is refused). */
+int tg_http_is_form_content_type(tg_iovec_t content_type);
+
+#endif

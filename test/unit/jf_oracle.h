@@ -1,0 +1,253 @@
+/*
+ * Reference implementation of the jsonfilter rules on a yajl_tree DOM, for
+ * tests and the fuzzer only: written separately from the streaming filter
+ * so that the two can be compared on any input. Prints compact JSON the way
+ * lib/json/filter.c does (numbers as received, strings re-escaped).
+ *
+ * Limits of the oracle (callers skip such inputs): yajl_tree's strings are
+ * NUL-terminated, so input containing NUL bytes or "\u0000" is not
+ * representable.
+ */
+#ifndef TG_JF_ORACLE_H
+#define TG_JF_ORACLE_H
+
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "tenantgate/jsonfilter.h"
+#include "tenantgate/sb.h"
+
+struct jfo {
+    enum tg_jf_kind kind;
+    const char *label;
+    const char *const *values;
+    size_t n_values;
+    const char *const *names;
+    size_t n_names;
+    tg_sb_t *out;
+};
+
+static int jfo_in(const char *s, const char *const *set, size_t n)
+{
+    size_t i;
+    if (s[0] == '\0')
+        return 0;
+    for (i = 0; i < n; i++)
+        if (strcmp(s, set[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void jfo_str(tg_sb_t *out, const char *s)
+{
+    tg_sb_addc(out, '"');
+    tg_sb_add_json_escaped(out, tg_iov_str(s));
+    tg_sb_addc(out, '"');
+}
+
+static void jfo_print(tg_sb_t *out, yajl_val v)
+{
+    size_t i;
+    switch (v->type) {
+    case yajl_t_string: jfo_str(out, v->u.string); break;
+    case yajl_t_number: tg_sb_adds(out, v->u.number.r); break;
+    case yajl_t_true: tg_sb_adds(out, "true"); break;
+    case yajl_t_false: tg_sb_adds(out, "false"); break;
+    case yajl_t_null: tg_sb_adds(out, "null"); break;
+    case yajl_t_object:
+        tg_sb_addc(out, '{');
+        for (i = 0; i < v->u.object.len; i++) {
+            if (i)
+                tg_sb_addc(out, ',');
+            jfo_str(out, v->u.object.keys[i]);
+            tg_sb_addc(out, ':');
+            jfo_print(out, v->u.object.values[i]);
+        }
+        tg_sb_addc(out, '}');
+        break;
+    case yajl_t_array:
+        tg_sb_addc(out, '[');
+        for (i = 0; i < v->u.array.len; i++) {
+            if (i)
+                tg_sb_addc(out, ',');
+            jfo_print(out, v->u.array.values[i]);
+        }
+        tg_sb_addc(out, ']');
+        break;
+    default: break;
+    }
+}
+
+/* 1: keep the item whose object is `item` (labels rule). -1: bad shape. */
+static int jfo_labels_ok(const struct jfo *o, yajl_val item)
+{
+    size_t i, j, hits = 0, bad = 0;
+    for (i = 0; i < item->u.object.len; i++) {
+        yajl_val l = item->u.object.values[i];
+        if (strcmp(item->u.object.keys[i], "labels") != 0)
+            continue;
+        if (l->type == yajl_t_null)
+            continue;
+        if (l->type != yajl_t_object)
+            return -1;
+        for (j = 0; j < l->u.object.len; j++) {
+            yajl_val lv = l->u.object.values[j];
+            if (strcmp(l->u.object.keys[j], o->label) != 0)
+                continue;
+            if (lv->type == yajl_t_string && jfo_in(lv->u.string, o->values, o->n_values))
+                hits++;
+            else
+                bad++;
+        }
+    }
+    return hits > 0 && bad == 0;
+}
+
+static int jfo_item(const struct jfo *o, tg_sb_t *out, yajl_val item, int role);
+
+/* An array of items (role 'g' group, 'r' rule, 'a' alert); null passes. */
+static int jfo_items(const struct jfo *o, tg_sb_t *out, yajl_val arr, int role, size_t *kept)
+{
+    size_t i, n = 0;
+    if (arr->type == yajl_t_null) {
+        tg_sb_adds(out, "null");
+        return 0;
+    }
+    if (arr->type != yajl_t_array)
+        return -1;
+    tg_sb_addc(out, '[');
+    for (i = 0; i < arr->u.array.len; i++) {
+        tg_sb_t tmp;
+        int r;
+        tg_sb_init(&tmp, NULL, 0);
+        r = jfo_item(o, &tmp, arr->u.array.values[i], role);
+        if (r < 0) {
+            tg_sb_free(&tmp);
+            return -1;
+        }
+        if (r > 0) {
+            if (n++)
+                tg_sb_addc(out, ',');
+            tg_sb_addiov(out, tg_sb_iov(&tmp));
+        }
+        tg_sb_free(&tmp);
+    }
+    tg_sb_addc(out, ']');
+    if (kept)
+        *kept += n;
+    return 0;
+}
+
+/* Print one item into out; returns 1 keep, 0 drop, -1 error. */
+static int jfo_item(const struct jfo *o, tg_sb_t *out, yajl_val item, int role)
+{
+    size_t i, kept = 0;
+    int keep;
+    if (item->type != yajl_t_object)
+        return -1;
+    if (role == 'g') {
+        keep = 1;
+    } else if ((keep = jfo_labels_ok(o, item)) < 0) {
+        return -1;
+    }
+    tg_sb_addc(out, '{');
+    for (i = 0; i < item->u.object.len; i++) {
+        const char *k = item->u.object.keys[i];
+        yajl_val v = item->u.object.values[i];
+        if (i)
+            tg_sb_addc(out, ',');
+        jfo_str(out, k);
+        tg_sb_addc(out, ':');
+        if (role == 'g' && strcmp(k, "rules") == 0) {
+            if (jfo_items(o, out, v, 'r', &kept) < 0)
+                return -1;
+        } else if (role == 'r' && strcmp(k, "alerts") == 0) {
+            if (jfo_items(o, out, v, 'a', NULL) < 0)
+                return -1;
+        } else {
+            jfo_print(out, v);
+        }
+    }
+    tg_sb_addc(out, '}');
+    return role == 'g' ? kept > 0 : keep;
+}
+
+static int jfo_data(const struct jfo *o, tg_sb_t *out, yajl_val d)
+{
+    size_t i, n = 0;
+    if (d->type == yajl_t_null) {
+        tg_sb_adds(out, "null");
+        return 0;
+    }
+    if (d->type != yajl_t_object)
+        return -1;
+    tg_sb_addc(out, '{');
+    for (i = 0; i < d->u.object.len; i++) {
+        const char *k = d->u.object.keys[i];
+        yajl_val v = d->u.object.values[i];
+        int keep = 0, items = 0;
+        if (o->kind == TG_JF_METADATA) {
+            if (v->type != yajl_t_array)
+                return -1;
+            keep = jfo_in(k, o->names, o->n_names);
+        } else if (o->kind == TG_JF_RULES) {
+            items = keep = strcmp(k, "groups") == 0 ? 'g' : 0;
+            keep = keep || strcmp(k, "groupNextToken") == 0;
+        } else {
+            items = keep = strcmp(k, "alerts") == 0 ? 'a' : 0;
+        }
+        if (items && v->type != yajl_t_array && v->type != yajl_t_null)
+            return -1;
+        if (!keep)
+            continue;
+        if (n++)
+            tg_sb_addc(out, ',');
+        jfo_str(out, k);
+        tg_sb_addc(out, ':');
+        if (items) {
+            if (jfo_items(o, out, v, items, NULL) < 0)
+                return -1;
+        } else {
+            jfo_print(out, v);
+        }
+    }
+    tg_sb_addc(out, '}');
+    return 0;
+}
+
+/* Filter `json` (NUL-terminated) into o->out. Returns 0 / -1. */
+static int jfo_run(const struct jfo *o, const char *json)
+{
+    static const char *const pass[] = {"status", "errorType", "error", "warnings", "infos"};
+    char err[128];
+    yajl_val root = yajl_tree_parse(json, err, sizeof(err));
+    size_t i, n = 0;
+    int rc = 0;
+
+    if (root == NULL)
+        return -1;
+    if (root->type != yajl_t_object) {
+        yajl_tree_free(root);
+        return -1;
+    }
+    tg_sb_addc(o->out, '{');
+    for (i = 0; i < root->u.object.len && rc == 0; i++) {
+        const char *k = root->u.object.keys[i];
+        int is_data = strcmp(k, "data") == 0;
+        if (!is_data && !jfo_in(k, pass, 5))
+            continue;
+        if (n++)
+            tg_sb_addc(o->out, ',');
+        jfo_str(o->out, k);
+        tg_sb_addc(o->out, ':');
+        if (is_data)
+            rc = jfo_data(o, o->out, root->u.object.values[i]);
+        else
+            jfo_print(o->out, root->u.object.values[i]);
+    }
+    tg_sb_addc(o->out, '}');
+    yajl_tree_free(root);
+    return rc;
+}
+
+#endif

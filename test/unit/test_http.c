@@ -1,0 +1,408 @@
+/* Unit tests for lib/http/: parameters, targets, paths, error bodies,
+ * header policy, Authorization, Content-Type. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tenantgate/http.h"
+
+#define IOV(s) tg_iov_str(s)
+
+static int setup(void **state)
+{
+    static tg_arena_t a;
+    tg_arena_init(&a, NULL, 0);
+    *state = &a;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tg_arena_destroy(*state);
+    return 0;
+}
+
+static void assert_iov(tg_iovec_t v, const char *s)
+{
+    if (!tg_iov_eq_str(v, s))
+        fail_msg("got \"%.*s\" (%zu bytes), want \"%s\"", TG_IOV_FMT(v), v.len, s);
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+static void test_params_basic(void **state)
+{
+    struct tg_params p = {0};
+    const char *err = NULL;
+
+    assert_int_equal(tg_params_parse(*state, IOV("query=up&time=123&&x&=v&a=1+2%20%2B3"), 0, &p,
+                                     &err),
+                     0);
+    assert_int_equal(p.n, 5);
+    assert_iov(p.items[0].name, "query");
+    assert_iov(p.items[0].value, "up");
+    assert_iov(p.items[1].name, "time");
+    assert_iov(p.items[2].name, "x");
+    assert_iov(p.items[2].value, "");
+    assert_iov(p.items[3].name, "");
+    assert_iov(p.items[3].value, "v");
+    assert_iov(p.items[4].value, "1 2 +3");
+    assert_int_equal(p.items[4].from_body, 0);
+    assert_int_equal(p.items[4].value.base[p.items[4].value.len], '\0');
+}
+
+static void test_params_empty_and_separators(void **state)
+{
+    struct tg_params p = {0};
+    assert_int_equal(tg_params_parse(*state, IOV(""), 0, &p, NULL), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(tg_params_parse(*state, IOV("&&&"), 0, &p, NULL), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(tg_params_parse(*state, IOV("a=b=c&"), 0, &p, NULL), 0);
+    assert_int_equal(p.n, 1);
+    assert_iov(p.items[0].value, "b=c");
+}
+
+static void test_params_errors(void **state)
+{
+    static const char *const bad[] = {
+        "a=%", "a=%4", "a=%zz", "%=1", "a=1;b=2", "a;=1", "x=1&a=%g0", "a=%%41", "q=up%", NULL,
+    };
+    size_t i;
+    for (i = 0; bad[i]; i++) {
+        struct tg_params p = {0};
+        const char *err = NULL;
+        if (tg_params_parse(*state, IOV(bad[i]), 0, &p, &err) != -1)
+            fail_msg("accepted %s", bad[i]);
+        assert_non_null(err);
+    }
+    {
+        struct tg_params p = {0};
+        const char *err = NULL;
+        assert_int_equal(tg_params_parse(*state, IOV("a=1;b"), 0, &p, &err), -1);
+        assert_string_equal(err, "invalid semicolon separator in query");
+    }
+}
+
+static void test_params_binary_values(void **state)
+{
+    struct tg_params p = {0};
+    assert_int_equal(tg_params_parse(*state, IOV("n%00me=%ff%3B%26%3D"), 1, &p, NULL), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.items[0].name.len, 4);
+    assert_memory_equal(p.items[0].name.base, "n\0me", 4);
+    assert_memory_equal(p.items[0].value.base, "\xff;&=", 4);
+    assert_int_equal(p.items[0].from_body, 1);
+}
+
+static void test_params_lookup(void **state)
+{
+    struct tg_params p = {0};
+    const struct tg_param *it;
+    int n = 0;
+
+    assert_int_equal(tg_params_parse(*state, IOV("match[]=a&x=1&match[]=b"), 0, &p, NULL), 0);
+    assert_int_equal(tg_params_parse(*state, IOV("match[]=c"), 1, &p, NULL), 0);
+    assert_int_equal(tg_params_count(&p, IOV("match[]")), 3);
+    assert_int_equal(tg_params_count(&p, IOV("nope")), 0);
+    assert_null(tg_params_get(&p, IOV("nope")));
+    assert_iov(tg_params_get(&p, IOV("match[]"))->value, "a");
+    for (it = NULL; (it = tg_params_next(&p, IOV("match[]"), it)) != NULL; n++)
+        assert_int_equal(it->value.base[0], "abc"[n]);
+    assert_int_equal(n, 3);
+    assert_int_equal(tg_params_remove(&p, IOV("match[]")), 3);
+    assert_int_equal(p.n, 1);
+    assert_iov(p.items[0].name, "x");
+}
+
+static int skip_x(void *arg, const struct tg_param *q)
+{
+    (*(int *)arg)++;
+    return tg_iov_eq_str(q->name, "x");
+}
+
+static void test_params_encode_roundtrip(void **state)
+{
+    struct tg_params p = {0}, q = {0};
+    tg_sb_t sb;
+    int calls = 0;
+    size_t i;
+
+    assert_int_equal(tg_params_parse(*state, IOV("query=sum(rate(x%7Bns%3D%22a%22%7D[5m]))+by+(a)"
+                                                  "&x=drop&e=&%C3%A9=%E2%82%AC&sp=a+b%2Bc"),
+                                     0, &p, NULL),
+                     0);
+    tg_sb_init(&sb, *state, 0);
+    tg_params_encode(&p, &sb, skip_x, &calls);
+    assert_int_equal(calls, 5);
+    assert_string_equal(tg_sb_cstr(&sb), "query=sum%28rate%28x%7Bns%3D%22a%22%7D%5B5m%5D%29%29%20by%20"
+                                         "%28a%29&e=&%C3%A9=%E2%82%AC&sp=a%20b%2Bc");
+    assert_int_equal(tg_params_parse(*state, tg_sb_iov(&sb), 0, &q, NULL), 0);
+    assert_int_equal(q.n, 4);
+    for (i = 0; i < q.n; i++) {
+        const struct tg_param *orig = &p.items[i < 1 ? i : i + 1];
+        assert_true(tg_iov_eq(q.items[i].name, orig->name));
+        assert_true(tg_iov_eq(q.items[i].value, orig->value));
+    }
+    tg_sb_clear(&sb);
+    tg_params_init(&q, *state);
+    tg_params_encode(&q, &sb, NULL, NULL);
+    assert_int_equal(sb.len, 0);
+}
+
+static void test_params_many(void **state)
+{
+    tg_sb_t sb;
+    struct tg_params p = {0};
+    int i;
+    tg_sb_init(&sb, *state, 0);
+    for (i = 0; i < 1000; i++)
+        tg_sb_printf(&sb, "%sk%d=v%d", i ? "&" : "", i, i);
+    assert_int_equal(tg_params_parse(*state, tg_sb_iov(&sb), 0, &p, NULL), 0);
+    assert_int_equal(p.n, 1000);
+    assert_iov(p.items[999].value, "v999");
+    assert_iov(tg_params_get(&p, IOV("k500"))->value, "v500");
+}
+
+/* ---- request target and path -------------------------------------------- */
+
+static void test_split_target(void **state)
+{
+    tg_iovec_t path, query;
+    assert_int_equal(tg_http_split_target(IOV("/api/v1/query?query=up&x=1"), &path, &query), 0);
+    assert_iov(path, "/api/v1/query");
+    assert_iov(query, "query=up&x=1");
+    assert_int_equal(tg_http_split_target(IOV("/a"), &path, &query), 0);
+    assert_iov(path, "/a");
+    assert_iov(query, "");
+    assert_int_equal(tg_http_split_target(IOV("/a?"), &path, &query), 0);
+    assert_iov(query, "");
+    assert_int_equal(tg_http_split_target(IOV("/a?b?c"), &path, &query), 0);
+    assert_iov(path, "/a");
+    assert_iov(query, "b?c");
+    assert_int_equal(tg_http_split_target(IOV("http://evil/api/v1/query"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("*"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV(""), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("example.com:443"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("/a#frag"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("/a?q=1 2"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("/a?q=\t"), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(tg_iov("/a?q\0", 5), &path, &query), -1);
+    assert_int_equal(tg_http_split_target(IOV("/a?q=\x7f"), &path, &query), -1);
+}
+
+static void test_path_canonical(void **state)
+{
+    static const char *const good[] = {
+        "/", "/api/v1/query", "/api/v1/label/__name__/values", "/a/b/", "/.well-known",
+        "/a/..b", "/a/b..", "/a/.../b", "/federate", "/-/healthy", NULL,
+    };
+    static const char *const bad[] = {
+        "", "api", "//", "//api/v1/query", "/api//v1", "/api/v1/query//", "/./api", "/api/./v1",
+        "/api/../v1", "/api/.", "/api/..", "/.", "/..", "/api/v1/%71uery", "/api%2Fv1", "/a;b",
+        "/api/v1/query;x=1", "/a\\b", "/a#b", "/a?b", "/a b", "/a\tb", "/a\x7f", "/a\x01",
+        "/\xc3\xa9", NULL,
+    };
+    size_t i;
+    for (i = 0; good[i]; i++)
+        if (!tg_http_path_is_canonical(IOV(good[i])))
+            fail_msg("rejected %s", good[i]);
+    for (i = 0; bad[i]; i++)
+        if (tg_http_path_is_canonical(IOV(bad[i])))
+            fail_msg("accepted %s", bad[i]);
+    assert_false(tg_http_path_is_canonical(tg_iov("/a\0b", 4)));
+}
+
+/* ---- error bodies -------------------------------------------------------- */
+
+static void test_error_body(void **state)
+{
+    tg_sb_t sb;
+    tg_sb_init(&sb, *state, 0);
+    tg_http_error_body(&sb, "bad_data", IOV("parse error: unexpected \"}\"\n\\ at char 3"));
+    assert_string_equal(tg_sb_cstr(&sb), "{\"status\":\"error\",\"errorType\":\"bad_data\","
+                                         "\"error\":\"parse error: unexpected \\\"}\\\"\\n\\\\ "
+                                         "at char 3\"}");
+    tg_sb_clear(&sb);
+    /* invalid UTF-8 (lone continuation, overlong, surrogate, truncated) -> U+FFFD; valid kept */
+    tg_http_error_body(&sb, "x", IOV("a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xc3\xa9\xe2\x82"));
+    assert_string_equal(tg_sb_cstr(&sb),
+                        "{\"status\":\"error\",\"errorType\":\"x\",\"error\":\"a\\ufffdb\\ufffd\\ufffdc"
+                        "\\ufffd\\ufffd\\ufffdd\xc3\xa9\\ufffd\\ufffd\"}");
+}
+
+static void test_error_types(void **state)
+{
+    assert_string_equal(tg_http_error_type(400), "bad_data");
+    assert_string_equal(tg_http_error_type(401), "unauthorized");
+    assert_string_equal(tg_http_error_type(403), "forbidden");
+    assert_string_equal(tg_http_error_type(404), "not_found");
+    assert_string_equal(tg_http_error_type(405), "bad_data");
+    assert_string_equal(tg_http_error_type(406), "not_acceptable");
+    assert_string_equal(tg_http_error_type(413), "bad_data");
+    assert_string_equal(tg_http_error_type(422), "execution");
+    assert_string_equal(tg_http_error_type(499), "canceled");
+    assert_string_equal(tg_http_error_type(500), "internal");
+    assert_string_equal(tg_http_error_type(502), "unavailable");
+    assert_string_equal(tg_http_error_type(503), "unavailable");
+    assert_string_equal(tg_http_error_type(504), "timeout");
+    assert_string_equal(tg_http_error_type(507), "internal");
+}
+
+/* ---- headers --------------------------------------------------------------- */
+
+static void test_hop_by_hop(void **state)
+{
+    static const char *const hop[] = {"Connection", "connection", "KEEP-ALIVE", "te", "Trailer",
+                                      "transfer-encoding", "Upgrade", "Proxy-Authorization",
+                                      "proxy-authenticate", "Proxy-Connection", NULL};
+    static const char *const end[] = {"Content-Type", "Accept", "Trailers", "Connectio", "T",
+                                      "Host", "Content-Length", "", NULL};
+    size_t i;
+    for (i = 0; hop[i]; i++)
+        assert_true(tg_http_header_is_hop_by_hop(IOV(hop[i])));
+    for (i = 0; end[i]; i++)
+        assert_false(tg_http_header_is_hop_by_hop(IOV(end[i])));
+}
+
+static void test_connection_tokens(void **state)
+{
+    tg_iovec_t rest = IOV(" keep-alive ,, X-Foo\t,close,"), tok;
+    assert_true(tg_http_next_token(&rest, &tok));
+    assert_iov(tok, "keep-alive");
+    assert_true(tg_http_next_token(&rest, &tok));
+    assert_iov(tok, "X-Foo");
+    assert_true(tg_http_next_token(&rest, &tok));
+    assert_iov(tok, "close");
+    assert_false(tg_http_next_token(&rest, &tok));
+    assert_false(tg_http_next_token(&rest, &tok));
+    rest = IOV(" , ,");
+    assert_false(tg_http_next_token(&rest, &tok));
+    assert_true(tg_http_connection_lists(IOV("close, x-secret-hop"), IOV("X-Secret-Hop")));
+    assert_false(tg_http_connection_lists(IOV("close, x-secret-hop"), IOV("X-Secret")));
+    assert_false(tg_http_connection_lists(IOV(""), IOV("")));
+}
+
+static void test_credential_headers(void **state)
+{
+    static const char *const yes[] = {"Authorization", "authorization", "COOKIE",
+                                      "Proxy-Authorization", "X-Remote-User", "x-remote-group",
+                                      "X-Remote-Extra-Scopes", "Impersonate-User", NULL};
+    static const char *const no[] = {"X-Remote", "X-Remot-User", "Cookie2x", "Authorizatio",
+                                     "Content-Type", "X-Forwarded-For", "Set-Cookie", NULL};
+    size_t i;
+    for (i = 0; yes[i]; i++)
+        assert_true(tg_http_header_is_credential(IOV(yes[i])));
+    for (i = 0; no[i]; i++)
+        assert_false(tg_http_header_is_credential(IOV(no[i])));
+}
+
+/* ---- Authorization ----------------------------------------------------------- */
+
+static void test_base64(void **state)
+{
+    static const struct { const char *in, *out; } ok[] = {
+        {"", ""}, {"Zg==", "f"}, {"Zm8=", "fo"}, {"Zm9v", "foo"}, {"Zm9vYg==", "foob"},
+        {"Zm9vYmE=", "fooba"}, {"Zm9vYmFy", "foobar"}, {"+/+/", "\xfb\xff\xbf"},
+    };
+    static const char *const bad[] = {"Zg", "Zg=", "Zg===", "Zh==", "Zm9=", "Z===", "====",
+                                      "Zm9v\n", "Zm 9v", "Zm9v-_==", "Zg==Zg==", "=Zg=", NULL};
+    size_t i;
+    tg_iovec_t out;
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(tg_base64_decode(*state, IOV(ok[i].in), &out), 0);
+        assert_iov(out, ok[i].out);
+    }
+    for (i = 0; bad[i]; i++)
+        if (tg_base64_decode(*state, IOV(bad[i]), &out) != -1)
+            fail_msg("accepted %s", bad[i]);
+}
+
+static void test_authorization(void **state)
+{
+    tg_iovec_t tok;
+    assert_int_equal(tg_http_parse_authorization(*state, IOV("Bearer abc.def-_~+/="), &tok), 0);
+    assert_iov(tok, "abc.def-_~+/=");
+    assert_int_equal(tg_http_parse_authorization(*state, IOV("  bearer \t tok  "), &tok), 0);
+    assert_iov(tok, "tok");
+    assert_int_equal(tg_http_parse_authorization(*state, IOV("BEARER x"), &tok), 0);
+    assert_iov(tok, "x");
+    /* base64("grafana:s3cr:et") */
+    assert_int_equal(tg_http_parse_authorization(*state, IOV("Basic Z3JhZmFuYTpzM2NyOmV0"), &tok),
+                     0);
+    assert_iov(tok, "s3cr:et");
+    /* base64(":pw"): empty user is fine, the password is the token */
+    assert_int_equal(tg_http_parse_authorization(*state, IOV("basic OnB3"), &tok), 0);
+    assert_iov(tok, "pw");
+}
+
+static void test_authorization_rejects(void **state)
+{
+    static const char *const bad[] = {
+        "", "Bearer", "Bearer ", "Bearer  ", "Bearertok", "Bearer a b", "Bearer a\x01",
+        "Bearer \xc3\xa9", "Token abc", "Digest x", "Basic", "Basic Zm9v" /* no ':' */,
+        "Basic dXNlcjo=" /* empty password */, "Basic Zm9v YmFy", "Basic !!!!", " Basic",
+        "Negotiate abc", NULL,
+    };
+    size_t i;
+    tg_iovec_t tok;
+    for (i = 0; bad[i]; i++)
+        if (tg_http_parse_authorization(*state, IOV(bad[i]), &tok) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void test_form_content_type(void **state)
+{
+    static const char *const yes[] = {
+        "application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "application/x-www-form-urlencoded;charset=UTF-8",
+        " application/x-www-form-urlencoded ; charset=\"utf-8\" ",
+        "application/x-www-form-urlencoded;", "application/x-www-form-urlencoded; a=b; c=\"d;e\"",
+        NULL,
+    };
+    static const char *const no[] = {
+        "", "application/json", "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencodedx", "application/x-www-form-urlencoded charset=utf-8",
+        "application/x-www-form-urlencoded; charset=latin1",
+        "application/x-www-form-urlencoded; charset", "application/x-www-form-urlencoded; =x",
+        "application/x-www-form-urlencoded; a=\"unterminated",
+        "application/x-www-form-urlencoded; a=b c", "application /x-www-form-urlencoded",
+        "text/plain", NULL,
+    };
+    size_t i;
+    for (i = 0; yes[i]; i++)
+        if (!tg_http_is_form_content_type(IOV(yes[i])))
+            fail_msg("rejected %s", yes[i]);
+    for (i = 0; no[i]; i++)
+        if (tg_http_is_form_content_type(IOV(no[i])))
+            fail_msg("accepted %s", no[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_params_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_empty_and_separators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_binary_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_encode_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_many, setup, teardown),
+        cmocka_unit_test(test_split_target),
+        cmocka_unit_test(test_path_canonical),
+        cmocka_unit_test_setup_teardown(test_error_body, setup, teardown),
+        cmocka_unit_test(test_error_types),
+        cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_connection_tokens),
+        cmocka_unit_test(test_credential_headers),
+        cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorization_rejects, setup, teardown),
+        cmocka_unit_test(test_form_content_type),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
