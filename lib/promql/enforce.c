@@ -1,0 +1,251 @@
+/*
+ * Tenant enforcement: every vector and matrix selector gets the tenant
+ * matcher. Selectors are conjunctions, so an added matcher can only narrow;
+ * the one thing that could widen is losing the injected matcher, which this
+ * code never does. Matchers on the tenant label are compared after unquoting,
+ * so {"namespace"=...} is caught like {namespace=...}.
+ */
+#include "promql-int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct enforcer {
+    tg_arena_t *a;
+    const struct tg_promql_enforce *e;
+    struct tg_promql_matcher inject; /* template; copied into each selector */
+    struct tg_promql_error *err;
+};
+
+static int enforce_error(struct tg_promql_error *err, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int enforce_error(struct tg_promql_error *err, size_t pos, const char *fmt, ...)
+{
+    va_list ap;
+    char msg[220];
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    err->pos = pos;
+    err->line = err->col = 0;
+    snprintf(err->msg, sizeof(err->msg), "enforce error: %s", msg);
+    return -1;
+}
+
+static void matcher_text(tg_arena_t *a, char *buf, size_t n, const struct tg_promql_matcher *m)
+{
+    tg_sb_t sb;
+    static const char *const ops[] = {"=", "!=", "=~", "!~"};
+
+    tg_sb_init(&sb, a, 64);
+    tg_promql_label_name(&sb, m->name);
+    tg_sb_adds(&sb, ops[m->op]);
+    tg_promql_quote(&sb, m->value);
+    snprintf(buf, n, "%s", tg_sb_cstr(&sb));
+}
+
+/* error_on_replace: keep an existing matcher on the label when it matches
+ * some tenant value (it only narrows), refuse it when it matches none or when
+ * that cannot be decided (a regex we do not model). */
+static int check_existing(struct enforcer *en, const struct tg_promql_node *vs, const struct tg_promql_matcher *m)
+{
+    char have[100], want[100];
+    size_t i;
+    int unknown = 0;
+
+    for (i = 0; i < en->e->n_values; i++) {
+        int r = pq_matcher_matches(m, en->e->values[i]);
+        if (r == 1)
+            return 0;
+        unknown |= r < 0;
+    }
+    matcher_text(en->a, have, sizeof(have), m);
+    matcher_text(en->a, want, sizeof(want), &en->inject);
+    return enforce_error(en->err, vs->pos, "label matcher %s %s injected matcher %s", have,
+                         unknown ? "cannot be checked against" : "conflicts with", want);
+}
+
+static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
+{
+    struct tg_promql_matcher **pp = &vs->u.vs.matchers, *m, *inj;
+
+    /* a tenant label of __name__ would make the bare metric name a matcher on it */
+    if (vs->u.vs.name.len > 0 && tg_iov_eq(en->e->label, TG_IOV_LIT("__name__"))) {
+        struct tg_promql_matcher *nm = tg_arena_calloc(en->a, sizeof(*nm));
+        nm->name = en->e->label;
+        nm->value = vs->u.vs.name;
+        nm->op = TG_PROMQL_EQ;
+        nm->next = vs->u.vs.matchers;
+        vs->u.vs.matchers = nm;
+        vs->u.vs.n_matchers++;
+        vs->u.vs.name = TG_IOV_NULL;
+    }
+    while ((m = *pp) != NULL) {
+        if (!tg_iov_eq(m->name, en->e->label)) {
+            pp = &m->next;
+            continue;
+        }
+        if (en->e->error_on_replace) {
+            if (check_existing(en, vs, m) < 0)
+                return -1;
+            pp = &m->next;
+            continue;
+        }
+        *pp = m->next; /* replace mode: drop it */
+        vs->u.vs.n_matchers--;
+    }
+    inj = tg_arena_alloc(en->a, sizeof(*inj));
+    *inj = en->inject;
+    inj->next = NULL;
+    *pp = inj;
+    vs->u.vs.n_matchers++;
+    return 0;
+}
+
+static int walk(struct enforcer *en, struct tg_promql_node *n)
+{
+    struct tg_promql_node *a;
+
+    switch (n->kind) {
+    case TG_PROMQL_VECTOR:
+        return enforce_vs(en, n);
+    case TG_PROMQL_MATRIX:
+        return enforce_vs(en, n->u.matrix.vs);
+    case TG_PROMQL_SUBQUERY:
+        return walk(en, n->u.subquery.expr);
+    case TG_PROMQL_PAREN:
+        return walk(en, n->u.paren.expr);
+    case TG_PROMQL_UNARY:
+        return walk(en, n->u.unary.expr);
+    case TG_PROMQL_BINARY:
+        return walk(en, n->u.binary.lhs) < 0 ? -1 : walk(en, n->u.binary.rhs);
+    case TG_PROMQL_AGGREGATE:
+        if (n->u.agg.param != NULL && walk(en, n->u.agg.param) < 0)
+            return -1;
+        return walk(en, n->u.agg.expr);
+    case TG_PROMQL_CALL:
+        /* info() joins target_info series that the tenant matcher cannot scope */
+        if (!en->e->allow_info && strcmp(n->u.call.func->name, "info") == 0)
+            return enforce_error(en->err, n->pos, "info() is not allowed");
+        for (a = n->u.call.args; a != NULL; a = a->next)
+            if (walk(en, a) < 0)
+                return -1;
+        return 0;
+    case TG_PROMQL_NUMBER:
+    case TG_PROMQL_STRING:
+    case TG_PROMQL_DURATION:
+        return 0;
+    }
+    return 0;
+}
+
+/* Validates e and builds the matcher to inject. */
+static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct tg_promql_matcher *m,
+                       struct tg_promql_error *err)
+{
+    size_t i;
+    tg_sb_t re;
+
+    if (e == NULL || e->label.len == 0 || e->n_values == 0 || e->values == NULL)
+        return enforce_error(err, 0, "no tenant label or value");
+    for (i = 0; i < e->n_values; i++)
+        if (e->values[i].len == 0)
+            return enforce_error(err, 0, "empty tenant value");
+    memset(m, 0, sizeof(*m));
+    m->name = e->label;
+    if (e->n_values == 1) {
+        m->op = TG_PROMQL_EQ;
+        m->value = e->values[0];
+        return 0;
+    }
+    tg_sb_init(&re, a, 64);
+    for (i = 0; i < e->n_values; i++) {
+        if (i > 0)
+            tg_sb_addc(&re, '|');
+        pq_quote_meta(&re, e->values[i]);
+    }
+    m->op = TG_PROMQL_RE;
+    m->value = tg_sb_iov(&re);
+    return 0;
+}
+
+int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct tg_promql_enforce *e,
+                      struct tg_promql_error *err)
+{
+    struct enforcer en;
+
+    memset(err, 0, sizeof(*err));
+    if (make_inject(a, e, &en.inject, err) < 0)
+        return -1;
+    en.a = a;
+    en.e = e;
+    en.err = err;
+    return walk(&en, root);
+}
+
+static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, size_t hint, tg_iovec_t *out)
+{
+    tg_sb_t sb;
+    tg_sb_init(&sb, a, hint + 64);
+    tg_promql_print(root, &sb);
+    *out = tg_sb_iov(&sb);
+}
+
+int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                            const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
+{
+    struct tg_promql_node *root;
+
+    *out = TG_IOV_NULL;
+    if (tg_promql_parse(a, query, o, &root, err) < 0 || tg_promql_enforce(a, root, e, err) < 0)
+        return -1;
+    print_to_arena(a, root, query.len, out);
+    return 0;
+}
+
+int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct tg_promql_opts *o,
+                               const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
+{
+    struct tg_promql_node *root;
+    const struct tg_promql_mods *m;
+
+    *out = TG_IOV_NULL;
+    if (pq_parse(a, selector, o, 1, &root, err) < 0)
+        return -1;
+    m = &root->u.vs.mods;
+    if (root->kind != TG_PROMQL_VECTOR || m->offset.ns != 0 || m->offset.expr != NULL ||
+        m->at != TG_PROMQL_AT_NONE || m->anchored || m->smoothed) {
+        snprintf(err->msg, sizeof(err->msg), "1:1: parse error: expected a single vector selector");
+        err->pos = 0;
+        err->line = err->col = 1;
+        return -1;
+    }
+    if (tg_promql_enforce(a, root, e, err) < 0)
+        return -1;
+    print_to_arena(a, root, selector.len, out);
+    return 0;
+}
+
+int tg_promql_tenant_selector(tg_arena_t *a, const struct tg_promql_enforce *e, tg_iovec_t *out,
+                              struct tg_promql_error *err)
+{
+    struct tg_promql_matcher m;
+    tg_sb_t sb;
+    static const char *const ops[] = {"=", "!=", "=~", "!~"};
+
+    memset(err, 0, sizeof(*err));
+    *out = TG_IOV_NULL;
+    if (make_inject(a, e, &m, err) < 0)
+        return -1;
+    tg_sb_init(&sb, a, 64);
+    tg_sb_addc(&sb, '{');
+    tg_promql_label_name(&sb, m.name);
+    tg_sb_adds(&sb, ops[m.op]);
+    tg_promql_quote(&sb, m.value);
+    tg_sb_addc(&sb, '}');
+    *out = tg_sb_iov(&sb);
+    return 0;
+}

@@ -1,0 +1,1100 @@
+/*
+ * Printers. The canonical printer (tg_promql_print) is what the proxy sends
+ * upstream: it keeps matchers in AST order, numbers in their source spelling
+ * and durations exact, and it protects the few spots where Prometheus'
+ * grammar would read the text differently. The "prom" mode reproduces
+ * Prometheus' own Expr.String() (sorted matchers, model.Duration) for
+ * format_query's Pretty().
+ */
+#include "promql-int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct printer {
+    tg_sb_t *sb;
+    int prom; /* Prometheus String() spelling */
+};
+
+static void print_node(const struct printer *pr, const struct tg_promql_node *n, int tail);
+static void print_dur(const struct printer *pr, const struct tg_promql_node *n);
+
+void pq_format_g(tg_sb_t *sb, double v)
+{
+    char buf[40], digits[24];
+    int prec, exp10, nd = 0, i;
+    char *p, *e;
+
+    if (isnan(v) || isinf(v) || v == 0) {
+        pq_format_float(sb, v);
+        return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    p = buf;
+    if (*p == '-') {
+        tg_sb_addc(sb, '-');
+        p++;
+    }
+    e = strchr(p, 'e');
+    exp10 = atoi(e + 1);
+    for (; p < e; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (exp10 < -4 || exp10 >= 6) { /* strconv shortest %g */
+        tg_sb_addc(sb, digits[0]);
+        if (nd > 1) {
+            tg_sb_addc(sb, '.');
+            tg_sb_add(sb, digits + 1, (size_t)nd - 1);
+        }
+        tg_sb_printf(sb, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+        return;
+    }
+    if (exp10 < 0) {
+        tg_sb_add(sb, "0.", 2);
+        for (i = 0; i < -exp10 - 1; i++)
+            tg_sb_addc(sb, '0');
+        tg_sb_add(sb, digits, (size_t)nd);
+        return;
+    }
+    for (i = 0; i <= exp10; i++)
+        tg_sb_addc(sb, i < nd ? digits[i] : '0');
+    if (nd > exp10 + 1) {
+        tg_sb_addc(sb, '.');
+        tg_sb_add(sb, digits + exp10 + 1, (size_t)(nd - exp10 - 1));
+    }
+}
+
+/* model.Duration spelling (milliseconds, truncating) for prom mode. */
+static void prom_duration(tg_sb_t *sb, int64_t ns)
+{
+    pq_print_duration(sb, ns - ns % 1000000);
+}
+
+static void print_number(const struct printer *pr, const struct tg_promql_node *n)
+{
+    if (pr->prom || n->u.num.text.len == 0) {
+        if (n->u.num.duration && !isnan(n->u.num.val) && fabs(n->u.num.val) < 9.2e9)
+            prom_duration(pr->sb, (int64_t)(n->u.num.val * 1e9));
+        else
+            pq_format_float(pr->sb, n->u.num.val);
+        return;
+    }
+    if (n->u.num.neg)
+        tg_sb_addc(pr->sb, '-');
+    tg_sb_addiov(pr->sb, n->u.num.text);
+}
+
+static void print_ns(const struct printer *pr, int64_t ns)
+{
+    if (pr->prom)
+        prom_duration(pr->sb, ns);
+    else
+        pq_print_duration(pr->sb, ns);
+}
+
+static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) {
+        if (i > 0)
+            tg_sb_add(sb, ", ", 2);
+        tg_promql_label_name(sb, l->names[i]);
+    }
+}
+
+static const char *match_str(enum tg_promql_match op)
+{
+    switch (op) {
+    case TG_PROMQL_EQ: return "=";
+    case TG_PROMQL_NE: return "!=";
+    case TG_PROMQL_RE: return "=~";
+    case TG_PROMQL_NRE: return "!~";
+    }
+    return "=";
+}
+
+static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op, tg_iovec_t value)
+{
+    tg_promql_label_name(sb, name);
+    tg_sb_adds(sb, match_str(op));
+    tg_promql_quote(sb, value);
+}
+
+/* The name may stay before the braces only if the lexer reads it back as a
+ * plain identifier: not a keyword (sum, offset, inf, ...) in any case. */
+static int name_outside(tg_iovec_t name)
+{
+    return name.len > 0 && pq_is_legacy_metric(name) && pq_keyword(name.base, name.len) == T_IDENT;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const tg_iovec_t *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->base, y->base, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Prometheus prints matchers sorted by their text. */
+static void prom_matchers(const struct printer *pr, const struct tg_promql_node *n)
+{
+    tg_arena_t *a = pr->sb->arena;
+    tg_iovec_t small[16], *v = small;
+    const struct tg_promql_matcher *m;
+    size_t i = 0, k;
+    tg_sb_t tmp;
+
+    if (n->u.vs.n_matchers > 16)
+        v = a ? tg_arena_alloc(a, n->u.vs.n_matchers * sizeof(*v)) : malloc(n->u.vs.n_matchers * sizeof(*v));
+    tg_sb_init(&tmp, a, 64);
+    for (m = n->u.vs.matchers; m != NULL; m = m->next) {
+        size_t start = tmp.len;
+        print_matcher(&tmp, m->name, m->op, m->value);
+        v[i++] = tg_iov((const char *)(uintptr_t)start, tmp.len - start);
+    }
+    for (k = 0; k < i; k++)
+        v[k].base = tmp.base + (uintptr_t)v[k].base;
+    qsort(v, i, sizeof(*v), cmp_str);
+    tg_sb_addc(pr->sb, '{');
+    for (k = 0; k < i; k++) {
+        if (k > 0)
+            tg_sb_addc(pr->sb, ',');
+        tg_sb_addiov(pr->sb, v[k]);
+    }
+    tg_sb_addc(pr->sb, '}');
+    tg_sb_free(&tmp);
+    if (v != small && a == NULL)
+        free(v);
+}
+
+static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
+{
+    const struct tg_promql_matcher *m;
+    int outside = pr->prom ? n->u.vs.name.len > 0 : name_outside(n->u.vs.name);
+    int first = 1;
+
+    if (outside)
+        tg_sb_addiov(pr->sb, n->u.vs.name);
+    if (pr->prom) {
+        if (n->u.vs.n_matchers > 0 || n->u.vs.name.len == 0)
+            prom_matchers(pr, n);
+        return;
+    }
+    if (outside && n->u.vs.n_matchers == 0)
+        return;
+    tg_sb_addc(pr->sb, '{');
+    for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
+        if (!first)
+            tg_sb_addc(pr->sb, ',');
+        print_matcher(pr->sb, m->name, m->op, m->value);
+    }
+    if (!outside && n->u.vs.name.len > 0) {
+        if (!first)
+            tg_sb_addc(pr->sb, ',');
+        print_matcher(pr->sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, n->u.vs.name);
+    }
+    tg_sb_addc(pr->sb, '}');
+}
+
+static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
+{
+    uint64_t mag;
+    switch (m->at) {
+    case TG_PROMQL_AT_NONE: return;
+    case TG_PROMQL_AT_START: tg_sb_adds(pr->sb, " @ start()"); return;
+    case TG_PROMQL_AT_END: tg_sb_adds(pr->sb, " @ end()"); return;
+    case TG_PROMQL_AT_TIME:
+        mag = m->at_ms < 0 ? (uint64_t)0 - (uint64_t)m->at_ms : (uint64_t)m->at_ms;
+        tg_sb_printf(pr->sb, " @ %s%llu.%03llu", m->at_ms < 0 ? "-" : "", (unsigned long long)(mag / 1000),
+                     (unsigned long long)(mag % 1000));
+        return;
+    }
+}
+
+static int is_dur_leaf_call(const struct tg_promql_node *e)
+{
+    return e->kind == TG_PROMQL_DURATION &&
+           (e->u.dur.op == TG_PROMQL_STEP || e->u.dur.op == TG_PROMQL_RANGE ||
+            e->u.dur.op == TG_PROMQL_MIN_OF || e->u.dur.op == TG_PROMQL_MAX_OF);
+}
+
+/* Offset operands that Prometheus' grammar ends right after (see
+ * offset_duration in parse.c); anything else keeps taking operators. */
+static int offset_self_delimited(const struct tg_promql_node *e)
+{
+    if (is_dur_leaf_call(e))
+        return 1;
+    return e->kind == TG_PROMQL_DURATION && e->u.dur.lhs == NULL && !e->u.dur.wrapped &&
+           e->u.dur.rhs != NULL && (is_dur_leaf_call(e->u.dur.rhs) || e->u.dur.rhs->u.dur.wrapped) &&
+           e->u.dur.rhs->kind == TG_PROMQL_DURATION;
+}
+
+static void print_dur_inner(const struct printer *pr, const struct tg_promql_node *n)
+{
+    struct tg_promql_node copy = *n;
+    copy.u.dur.wrapped = 0;
+    print_dur(pr, &copy);
+}
+
+static void print_offset(const struct printer *pr, const struct tg_promql_dur *d, int tail)
+{
+    if (d->expr == NULL) {
+        if (d->ns == 0)
+            return;
+        tg_sb_adds(pr->sb, " offset ");
+        print_ns(pr, d->ns);
+        return;
+    }
+    tg_sb_adds(pr->sb, " offset ");
+    if (pr->prom || offset_self_delimited(d->expr) || (d->expr->kind == TG_PROMQL_DURATION &&
+                                                       d->expr->u.dur.wrapped && !tail)) {
+        print_dur(pr, d->expr);
+        return;
+    }
+    /* "+(...)" is a complete offset operand whatever follows */
+    tg_sb_add(pr->sb, "+(", 2);
+    if (d->expr->kind == TG_PROMQL_DURATION)
+        print_dur_inner(pr, d->expr);
+    else
+        print_dur(pr, d->expr);
+    tg_sb_addc(pr->sb, ')');
+}
+
+static void print_mods(const struct printer *pr, const struct tg_promql_mods *m, int tail)
+{
+    print_at(pr, m);
+    if (m->anchored)
+        tg_sb_adds(pr->sb, " anchored");
+    else if (m->smoothed)
+        tg_sb_adds(pr->sb, " smoothed");
+    print_offset(pr, &m->offset, tail);
+}
+
+static void print_range(const struct printer *pr, const struct tg_promql_dur *d)
+{
+    if (d->expr != NULL)
+        print_dur(pr, d->expr);
+    else
+        print_ns(pr, d->ns);
+}
+
+static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
+{
+    if (n->kind == TG_PROMQL_NUMBER) {
+        print_number(pr, n);
+        return;
+    }
+    if (n->u.dur.wrapped)
+        tg_sb_addc(pr->sb, '(');
+    switch (n->u.dur.op) {
+    case TG_PROMQL_STEP: tg_sb_adds(pr->sb, "step()"); break;
+    case TG_PROMQL_RANGE: tg_sb_adds(pr->sb, "range()"); break;
+    case TG_PROMQL_MIN_OF:
+    case TG_PROMQL_MAX_OF:
+        tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+        tg_sb_addc(pr->sb, '(');
+        print_dur(pr, n->u.dur.lhs);
+        tg_sb_add(pr->sb, ", ", 2);
+        print_dur(pr, n->u.dur.rhs);
+        tg_sb_addc(pr->sb, ')');
+        break;
+    default:
+        if (n->u.dur.lhs == NULL) {
+            /* a wrapped unary plus is just the parentheses */
+            if (n->u.dur.op == TG_PROMQL_SUB || (!n->u.dur.wrapped && !pr->prom))
+                tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+            print_dur(pr, n->u.dur.rhs);
+        } else {
+            print_dur(pr, n->u.dur.lhs);
+            tg_sb_addc(pr->sb, ' ');
+            tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+            tg_sb_addc(pr->sb, ' ');
+            print_dur(pr, n->u.dur.rhs);
+        }
+    }
+    if (n->u.dur.wrapped)
+        tg_sb_addc(pr->sb, ')');
+}
+
+static void print_matching(const struct printer *pr, const struct tg_promql_node *n)
+{
+    int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
+
+    if (!n->u.binary.has_matching)
+        return;
+    if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
+        tg_sb_adds(pr->sb, n->u.binary.on ? " on (" : " ignoring (");
+        print_labels(pr->sb, &n->u.binary.matching);
+        tg_sb_addc(pr->sb, ')');
+    }
+    if (group) {
+        tg_sb_adds(pr->sb, n->u.binary.card == TG_PROMQL_MANY_TO_ONE ? " group_left (" : " group_right (");
+        print_labels(pr->sb, &n->u.binary.include);
+        tg_sb_addc(pr->sb, ')');
+    }
+    if (n->u.binary.has_fill_lhs && n->u.binary.has_fill_rhs &&
+        (n->u.binary.fill_lhs == n->u.binary.fill_rhs ||
+         (isnan(n->u.binary.fill_lhs) && isnan(n->u.binary.fill_rhs)))) {
+        tg_sb_adds(pr->sb, " fill (");
+        pq_format_g(pr->sb, n->u.binary.fill_lhs);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    }
+    if (n->u.binary.has_fill_lhs) {
+        tg_sb_adds(pr->sb, " fill_left (");
+        pq_format_g(pr->sb, n->u.binary.fill_lhs);
+        tg_sb_addc(pr->sb, ')');
+    }
+    if (n->u.binary.has_fill_rhs) {
+        tg_sb_adds(pr->sb, " fill_right (");
+        pq_format_g(pr->sb, n->u.binary.fill_rhs);
+        tg_sb_addc(pr->sb, ')');
+    }
+}
+
+/* "op", "op bool on (..) group_left (..)" */
+static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
+{
+    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.binary.op));
+    if (n->u.binary.return_bool)
+        tg_sb_adds(pr->sb, " bool");
+    print_matching(pr, n);
+}
+
+/* "sum", "sum by (a) ", "sum without () " */
+static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
+{
+    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.agg.op));
+    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
+        tg_sb_adds(pr->sb, n->u.agg.without ? " without (" : " by (");
+        print_labels(pr->sb, &n->u.agg.grouping);
+        tg_sb_add(pr->sb, ") ", 2);
+    }
+}
+
+static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
+{
+    tg_sb_addc(pr->sb, '[');
+    print_range(pr, &n->u.subquery.range);
+    tg_sb_addc(pr->sb, ':');
+    if (n->u.subquery.step.expr != NULL || n->u.subquery.step.ns != 0)
+        print_range(pr, &n->u.subquery.step);
+    tg_sb_addc(pr->sb, ']');
+    print_mods(pr, &n->u.subquery.mods, tail);
+}
+
+/* tail: a binary operator follows (matters for offset expressions). */
+static void print_node(const struct printer *pr, const struct tg_promql_node *n, int tail)
+{
+    const struct tg_promql_node *a;
+
+    switch (n->kind) {
+    case TG_PROMQL_NUMBER:
+        print_number(pr, n);
+        return;
+    case TG_PROMQL_STRING:
+        tg_promql_quote(pr->sb, n->u.str.val);
+        return;
+    case TG_PROMQL_VECTOR:
+        print_selector(pr, n);
+        print_mods(pr, &n->u.vs.mods, tail);
+        return;
+    case TG_PROMQL_MATRIX:
+        print_selector(pr, n->u.matrix.vs);
+        tg_sb_addc(pr->sb, '[');
+        print_range(pr, &n->u.matrix.range);
+        tg_sb_addc(pr->sb, ']');
+        print_mods(pr, &n->u.matrix.vs->u.vs.mods, tail);
+        return;
+    case TG_PROMQL_SUBQUERY:
+        print_node(pr, n->u.subquery.expr, 0);
+        print_subquery_suffix(pr, n, tail);
+        return;
+    case TG_PROMQL_PAREN:
+        tg_sb_addc(pr->sb, '(');
+        print_node(pr, n->u.paren.expr, 0);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_UNARY:
+        tg_sb_adds(pr->sb, tg_promql_op_str(n->u.unary.op));
+        print_node(pr, n->u.unary.expr, tail);
+        return;
+    case TG_PROMQL_BINARY:
+        print_node(pr, n->u.binary.lhs, 1);
+        tg_sb_addc(pr->sb, ' ');
+        print_binop(pr, n);
+        tg_sb_addc(pr->sb, ' ');
+        print_node(pr, n->u.binary.rhs, tail);
+        return;
+    case TG_PROMQL_AGGREGATE:
+        print_aggop(pr, n);
+        tg_sb_addc(pr->sb, '(');
+        if (n->u.agg.param != NULL) {
+            print_node(pr, n->u.agg.param, 0);
+            tg_sb_add(pr->sb, ", ", 2);
+        }
+        print_node(pr, n->u.agg.expr, 0);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_CALL:
+        tg_sb_adds(pr->sb, n->u.call.func->name);
+        tg_sb_addc(pr->sb, '(');
+        for (a = n->u.call.args; a != NULL; a = a->next) {
+            print_node(pr, a, 0);
+            if (a->next != NULL)
+                tg_sb_add(pr->sb, ", ", 2);
+        }
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_DURATION:
+        print_dur(pr, n);
+        return;
+    }
+}
+
+void tg_promql_print(const struct tg_promql_node *root, tg_sb_t *out)
+{
+    struct printer pr = {out, 0};
+    print_node(&pr, root, 0);
+}
+
+/* ---- Pretty (format_query) ------------------------------------------ */
+
+#define PRETTY_MAX_LINE 100
+
+static size_t prom_len(const struct printer *pr, const struct tg_promql_node *n)
+{
+    tg_sb_t tmp;
+    struct printer p2 = {&tmp, 1};
+    size_t len;
+
+    tg_sb_init(&tmp, pr->sb->arena, 256);
+    print_node(&p2, n, 0);
+    len = tmp.len;
+    tg_sb_free(&tmp);
+    return len;
+}
+
+static void indent(tg_sb_t *sb, int level)
+{
+    int i;
+    for (i = 0; i < level; i++)
+        tg_sb_add(sb, "  ", 2);
+}
+
+static void pretty(const struct printer *pr, const struct tg_promql_node *n, int level);
+
+static void pretty_unary(const struct printer *pr, const struct tg_promql_node *n, int level)
+{
+    tg_sb_t tmp;
+    struct printer p2 = {&tmp, 1};
+    size_t s = 0, e;
+
+    tg_sb_init(&tmp, pr->sb->arena, 256);
+    pretty(&p2, n->u.unary.expr, level);
+    e = tmp.len;
+    while (s < e && (tmp.base[s] == ' ' || tmp.base[s] == '\n' || tmp.base[s] == '\t' || tmp.base[s] == '\r'))
+        s++;
+    while (e > s && (tmp.base[e - 1] == ' ' || tmp.base[e - 1] == '\n' || tmp.base[e - 1] == '\t' ||
+                     tmp.base[e - 1] == '\r'))
+        e--;
+    indent(pr->sb, level);
+    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.unary.op));
+    tg_sb_add(pr->sb, tmp.base + s, e - s);
+    tg_sb_free(&tmp);
+}
+
+static void pretty(const struct printer *pr, const struct tg_promql_node *n, int level)
+{
+    const struct tg_promql_node *a;
+    int split = n->kind != TG_PROMQL_UNARY && prom_len(pr, n) > PRETTY_MAX_LINE;
+
+    switch (n->kind) {
+    case TG_PROMQL_AGGREGATE:
+        if (!split)
+            break;
+        indent(pr->sb, level);
+        print_aggop(pr, n);
+        tg_sb_add(pr->sb, "(\n", 2);
+        if (n->u.agg.param != NULL) {
+            pretty(pr, n->u.agg.param, level + 1);
+            tg_sb_add(pr->sb, ",\n", 2);
+        }
+        pretty(pr, n->u.agg.expr, level + 1);
+        tg_sb_addc(pr->sb, '\n');
+        indent(pr->sb, level);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_BINARY:
+        if (!split)
+            break;
+        pretty(pr, n->u.binary.lhs, level + 1);
+        tg_sb_addc(pr->sb, '\n');
+        indent(pr->sb, level);
+        print_binop(pr, n);
+        tg_sb_addc(pr->sb, '\n');
+        pretty(pr, n->u.binary.rhs, level + 1);
+        return;
+    case TG_PROMQL_CALL:
+        if (!split)
+            break;
+        indent(pr->sb, level);
+        tg_sb_adds(pr->sb, n->u.call.func->name);
+        tg_sb_add(pr->sb, "(\n", 2);
+        for (a = n->u.call.args; a != NULL; a = a->next) {
+            pretty(pr, a, level + 1);
+            if (a->next != NULL)
+                tg_sb_add(pr->sb, ",\n", 2);
+        }
+        tg_sb_addc(pr->sb, '\n');
+        indent(pr->sb, level);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_PAREN:
+        if (!split)
+            break;
+        indent(pr->sb, level);
+        tg_sb_add(pr->sb, "(\n", 2);
+        pretty(pr, n->u.paren.expr, level + 1);
+        tg_sb_addc(pr->sb, '\n');
+        indent(pr->sb, level);
+        tg_sb_addc(pr->sb, ')');
+        return;
+    case TG_PROMQL_SUBQUERY:
+        if (!split) {
+            print_node(pr, n, 0);
+            return;
+        }
+        pretty(pr, n->u.subquery.expr, level);
+        print_subquery_suffix(pr, n, 0);
+        return;
+    case TG_PROMQL_UNARY:
+        pretty_unary(pr, n, level);
+        return;
+    default:
+        break;
+    }
+    indent(pr->sb, level);
+    print_node(pr, n, 0);
+}
+
+void tg_promql_format(const struct tg_promql_node *root, tg_sb_t *out)
+{
+    struct printer pr = {out, 1};
+    pretty(&pr, root, 0);
+}
+
+/* ---- parse_query JSON ------------------------------------------------ */
+
+/* Go's encoding/json string (HTML-safe, invalid UTF-8 as U+FFFD). */
+static void json_str(tg_sb_t *sb, tg_iovec_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)v.base;
+    size_t i = 0;
+
+    tg_sb_addc(sb, '"');
+    while (i < v.len) {
+        unsigned char c = p[i];
+        if (c >= 0x80) {
+            size_t w = 1;
+            while (i + w < v.len && w < 4 && (p[i + w] & 0xC0) == 0x80)
+                w++;
+            while (w > 1 && !pq_utf8_valid(v.base + i, w))
+                w--;
+            if (w == 1) {
+                tg_sb_adds(sb, "\\ufffd");
+            } else if (w == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+                tg_sb_adds(sb, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+            } else {
+                tg_sb_add(sb, v.base + i, w);
+            }
+            i += w;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            tg_sb_addc(sb, '\\');
+            tg_sb_addc(sb, (char)c);
+        } else if (c == '\n') {
+            tg_sb_adds(sb, "\\n");
+        } else if (c == '\r') {
+            tg_sb_adds(sb, "\\r");
+        } else if (c == '\t') {
+            tg_sb_adds(sb, "\\t");
+        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            tg_sb_add(sb, e, 6);
+        } else {
+            tg_sb_addc(sb, (char)c);
+        }
+        i++;
+    }
+    tg_sb_addc(sb, '"');
+}
+
+static void json_key(tg_sb_t *sb, const char *k, int *first)
+{
+    if (!*first)
+        tg_sb_addc(sb, ',');
+    *first = 0;
+    tg_sb_addc(sb, '"');
+    tg_sb_adds(sb, k);
+    tg_sb_add(sb, "\":", 2);
+}
+
+static void json_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
+{
+    size_t i;
+    tg_sb_addc(sb, '[');
+    for (i = 0; i < l->n; i++) {
+        if (i > 0)
+            tg_sb_addc(sb, ',');
+        json_str(sb, l->names[i]);
+    }
+    tg_sb_addc(sb, ']');
+}
+
+static void json_float_str(tg_sb_t *sb, double v)
+{
+    tg_sb_addc(sb, '"');
+    pq_format_float(sb, v);
+    tg_sb_addc(sb, '"');
+}
+
+static void json_number(tg_sb_t *sb, double v)
+{
+    if (isnan(v) || isinf(v))
+        tg_sb_adds(sb, "null");
+    else if (v != 0 && (fabs(v) < 1e-6 || fabs(v) >= 1e21))
+        tg_sb_printf(sb, "%.17g", v);
+    else
+        pq_format_float(sb, v);
+}
+
+static void json_node(tg_sb_t *sb, const struct tg_promql_node *n);
+
+static void json_dur(tg_sb_t *sb, const struct tg_promql_node *n)
+{
+    int f = 1;
+    if (n == NULL) {
+        tg_sb_adds(sb, "null");
+        return;
+    }
+    tg_sb_addc(sb, '{');
+    if (n->kind == TG_PROMQL_NUMBER) {
+        json_key(sb, "duration", &f);
+        tg_sb_adds(sb, n->u.num.duration ? "true" : "false");
+        json_key(sb, "type", &f);
+        tg_sb_adds(sb, "\"numberLiteral\"");
+        json_key(sb, "val", &f);
+        json_float_str(sb, n->u.num.val);
+    } else {
+        json_key(sb, "lhs", &f);
+        json_dur(sb, n->u.dur.lhs);
+        json_key(sb, "op", &f);
+        tg_sb_printf(sb, "\"%s\"", tg_promql_op_str(n->u.dur.op));
+        json_key(sb, "rhs", &f);
+        json_dur(sb, n->u.dur.rhs);
+        json_key(sb, "type", &f);
+        tg_sb_adds(sb, "\"durationExpr\"");
+        json_key(sb, "wrapped", &f);
+        tg_sb_adds(sb, n->u.dur.wrapped ? "true" : "false");
+    }
+    tg_sb_addc(sb, '}');
+}
+
+static int64_t ns_to_ms(int64_t ns)
+{
+    return ns / 1000000; /* Duration.Milliseconds() truncates */
+}
+
+static void json_mods(tg_sb_t *sb, const struct tg_promql_mods *m, int *f, int extended)
+{
+    if (extended) {
+        json_key(sb, "anchored", f);
+        tg_sb_adds(sb, m->anchored ? "true" : "false");
+    }
+    json_key(sb, "offset", f);
+    tg_sb_printf(sb, "%lld", (long long)ns_to_ms(m->offset.ns));
+    json_key(sb, "offsetExpr", f);
+    json_dur(sb, m->offset.expr);
+}
+
+static void json_at(tg_sb_t *sb, const struct tg_promql_mods *m, int *f)
+{
+    json_key(sb, "startOrEnd", f);
+    tg_sb_adds(sb, m->at == TG_PROMQL_AT_START ? "\"start\"" : m->at == TG_PROMQL_AT_END ? "\"end\"" : "null");
+    json_key(sb, "timestamp", f);
+    if (m->at == TG_PROMQL_AT_TIME)
+        tg_sb_printf(sb, "%lld", (long long)m->at_ms);
+    else
+        tg_sb_adds(sb, "null");
+}
+
+static void json_matchers(tg_sb_t *sb, const struct tg_promql_node *vs)
+{
+    const struct tg_promql_matcher *m;
+    int first = 1;
+
+    tg_sb_addc(sb, '[');
+    for (m = vs->u.vs.matchers; m != NULL; m = m->next) {
+        if (!first)
+            tg_sb_addc(sb, ',');
+        first = 0;
+        tg_sb_adds(sb, "{\"name\":");
+        json_str(sb, m->name);
+        tg_sb_printf(sb, ",\"type\":\"%s\",\"value\":", match_str(m->op));
+        json_str(sb, m->value);
+        tg_sb_addc(sb, '}');
+    }
+    if (vs->u.vs.name.len > 0) {
+        if (!first)
+            tg_sb_addc(sb, ',');
+        tg_sb_adds(sb, "{\"name\":\"__name__\",\"type\":\"=\",\"value\":");
+        json_str(sb, vs->u.vs.name);
+        tg_sb_addc(sb, '}');
+    }
+    tg_sb_addc(sb, ']');
+}
+
+static void json_selector(tg_sb_t *sb, const struct tg_promql_node *vs, const struct tg_promql_dur *range)
+{
+    const struct tg_promql_mods *m = &vs->u.vs.mods;
+    int f = 1;
+
+    tg_sb_addc(sb, '{');
+    json_key(sb, "anchored", &f);
+    tg_sb_adds(sb, m->anchored ? "true" : "false");
+    json_key(sb, "matchers", &f);
+    json_matchers(sb, vs);
+    json_key(sb, "name", &f);
+    json_str(sb, vs->u.vs.name);
+    json_mods(sb, m, &f, 0);
+    if (range != NULL) {
+        json_key(sb, "range", &f);
+        tg_sb_printf(sb, "%lld", (long long)ns_to_ms(range->ns));
+        json_key(sb, "rangeExpr", &f);
+        json_dur(sb, range->expr);
+    }
+    json_key(sb, "smoothed", &f);
+    tg_sb_adds(sb, m->smoothed ? "true" : "false");
+    json_at(sb, m, &f);
+    json_key(sb, "type", &f);
+    tg_sb_adds(sb, range ? "\"matrixSelector\"" : "\"vectorSelector\"");
+    tg_sb_addc(sb, '}');
+}
+
+static const char *letter_name(char c)
+{
+    switch (c) {
+    case 'v': return "vector";
+    case 'm': return "matrix";
+    case 's': return "scalar";
+    case 'S': return "string";
+    }
+    return "none";
+}
+
+static void json_call(tg_sb_t *sb, const struct tg_promql_node *n)
+{
+    const struct tg_promql_func *fn = n->u.call.func;
+    const struct tg_promql_node *a;
+    const char *t;
+    int f = 1;
+
+    tg_sb_addc(sb, '{');
+    json_key(sb, "args", &f);
+    tg_sb_addc(sb, '[');
+    for (a = n->u.call.args; a != NULL; a = a->next) {
+        json_node(sb, a);
+        if (a->next)
+            tg_sb_addc(sb, ',');
+    }
+    tg_sb_addc(sb, ']');
+    json_key(sb, "func", &f);
+    tg_sb_adds(sb, "{\"argTypes\":[");
+    for (t = fn->args; *t; t++)
+        tg_sb_printf(sb, "%s\"%s\"", t == fn->args ? "" : ",", letter_name(*t));
+    tg_sb_printf(sb, "],\"name\":\"%s\",\"returnType\":\"%s\",\"variadic\":%d}", fn->name, letter_name(fn->ret),
+                 fn->variadic);
+    json_key(sb, "type", &f);
+    tg_sb_adds(sb, "\"call\"}");
+}
+
+static void json_binary(tg_sb_t *sb, const struct tg_promql_node *n)
+{
+    static const char *const card[] = {"one-to-one", "many-to-one", "one-to-many", "many-to-many"};
+    int f = 1;
+
+    tg_sb_addc(sb, '{');
+    json_key(sb, "bool", &f);
+    tg_sb_adds(sb, n->u.binary.return_bool ? "true" : "false");
+    json_key(sb, "lhs", &f);
+    json_node(sb, n->u.binary.lhs);
+    json_key(sb, "matching", &f);
+    if (!n->u.binary.has_matching) {
+        tg_sb_adds(sb, "null");
+    } else {
+        tg_sb_printf(sb, "{\"card\":\"%s\",\"fillValues\":{\"lhs\":", card[n->u.binary.card]);
+        if (n->u.binary.has_fill_lhs)
+            json_number(sb, n->u.binary.fill_lhs);
+        else
+            tg_sb_adds(sb, "null");
+        tg_sb_adds(sb, ",\"rhs\":");
+        if (n->u.binary.has_fill_rhs)
+            json_number(sb, n->u.binary.fill_rhs);
+        else
+            tg_sb_adds(sb, "null");
+        tg_sb_adds(sb, "},\"include\":");
+        json_labels(sb, &n->u.binary.include);
+        tg_sb_adds(sb, ",\"labels\":");
+        json_labels(sb, &n->u.binary.matching);
+        tg_sb_printf(sb, ",\"on\":%s}", n->u.binary.on ? "true" : "false");
+    }
+    json_key(sb, "op", &f);
+    tg_sb_printf(sb, "\"%s\"", tg_promql_op_str(n->u.binary.op));
+    json_key(sb, "rhs", &f);
+    json_node(sb, n->u.binary.rhs);
+    json_key(sb, "type", &f);
+    tg_sb_adds(sb, "\"binaryExpr\"}");
+}
+
+static void json_node(tg_sb_t *sb, const struct tg_promql_node *n)
+{
+    int f = 1;
+
+    if (n == NULL) {
+        tg_sb_adds(sb, "null");
+        return;
+    }
+    switch (n->kind) {
+    case TG_PROMQL_AGGREGATE:
+        tg_sb_addc(sb, '{');
+        json_key(sb, "expr", &f);
+        json_node(sb, n->u.agg.expr);
+        json_key(sb, "grouping", &f);
+        json_labels(sb, &n->u.agg.grouping);
+        json_key(sb, "op", &f);
+        tg_sb_printf(sb, "\"%s\"", tg_promql_op_str(n->u.agg.op));
+        json_key(sb, "param", &f);
+        json_node(sb, n->u.agg.param);
+        tg_sb_printf(sb, ",\"type\":\"aggregation\",\"without\":%s}", n->u.agg.without ? "true" : "false");
+        return;
+    case TG_PROMQL_BINARY:
+        json_binary(sb, n);
+        return;
+    case TG_PROMQL_CALL:
+        json_call(sb, n);
+        return;
+    case TG_PROMQL_MATRIX:
+        json_selector(sb, n->u.matrix.vs, &n->u.matrix.range);
+        return;
+    case TG_PROMQL_VECTOR:
+        json_selector(sb, n, NULL);
+        return;
+    case TG_PROMQL_SUBQUERY:
+        tg_sb_addc(sb, '{');
+        json_key(sb, "expr", &f);
+        json_node(sb, n->u.subquery.expr);
+        json_mods(sb, &n->u.subquery.mods, &f, 0);
+        json_key(sb, "range", &f);
+        tg_sb_printf(sb, "%lld", (long long)ns_to_ms(n->u.subquery.range.ns));
+        json_key(sb, "rangeExpr", &f);
+        json_dur(sb, n->u.subquery.range.expr);
+        json_at(sb, &n->u.subquery.mods, &f);
+        json_key(sb, "step", &f);
+        tg_sb_printf(sb, "%lld", (long long)ns_to_ms(n->u.subquery.step.ns));
+        json_key(sb, "stepExpr", &f);
+        json_dur(sb, n->u.subquery.step.expr);
+        json_key(sb, "type", &f);
+        tg_sb_adds(sb, "\"subquery\"}");
+        return;
+    case TG_PROMQL_DURATION:
+        json_dur(sb, n);
+        return;
+    case TG_PROMQL_NUMBER:
+        tg_sb_adds(sb, "{\"type\":\"numberLiteral\",\"val\":");
+        json_float_str(sb, n->u.num.val);
+        tg_sb_addc(sb, '}');
+        return;
+    case TG_PROMQL_PAREN:
+        tg_sb_adds(sb, "{\"expr\":");
+        json_node(sb, n->u.paren.expr);
+        tg_sb_adds(sb, ",\"type\":\"parenExpr\"}");
+        return;
+    case TG_PROMQL_STRING:
+        tg_sb_adds(sb, "{\"type\":\"stringLiteral\",\"val\":");
+        json_str(sb, n->u.str.val);
+        tg_sb_addc(sb, '}');
+        return;
+    case TG_PROMQL_UNARY:
+        tg_sb_adds(sb, "{\"expr\":");
+        json_node(sb, n->u.unary.expr);
+        tg_sb_printf(sb, ",\"op\":\"%s\",\"type\":\"unaryExpr\"}", tg_promql_op_str(n->u.unary.op));
+        return;
+    }
+}
+
+void tg_promql_ast_json(const struct tg_promql_node *root, tg_sb_t *out)
+{
+    json_node(out, root);
+}
+
+/* ---- structural equality --------------------------------------------- */
+
+static int labels_eq(const struct tg_promql_labels *a, const struct tg_promql_labels *b)
+{
+    size_t i;
+    if (a->n != b->n)
+        return 0;
+    for (i = 0; i < a->n; i++)
+        if (!tg_iov_eq(a->names[i], b->names[i]))
+            return 0;
+    return 1;
+}
+
+/* Duration trees compare modulo parentheses and unary plus. */
+static const struct tg_promql_node *dur_skip(const struct tg_promql_node *n)
+{
+    while (n != NULL && n->kind == TG_PROMQL_DURATION && n->u.dur.op == TG_PROMQL_ADD && n->u.dur.lhs == NULL)
+        n = n->u.dur.rhs;
+    return n;
+}
+
+static int num_eq(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static int dur_eq(const struct tg_promql_node *a, const struct tg_promql_node *b)
+{
+    a = dur_skip(a);
+    b = dur_skip(b);
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (a->kind != b->kind)
+        return 0;
+    if (a->kind == TG_PROMQL_NUMBER)
+        return num_eq(a->u.num.val, b->u.num.val);
+    return a->u.dur.op == b->u.dur.op && dur_eq(a->u.dur.lhs, b->u.dur.lhs) && dur_eq(a->u.dur.rhs, b->u.dur.rhs);
+}
+
+static int durv_eq(const struct tg_promql_dur *a, const struct tg_promql_dur *b)
+{
+    return a->ns == b->ns && dur_eq(a->expr, b->expr);
+}
+
+static int mods_eq(const struct tg_promql_mods *a, const struct tg_promql_mods *b)
+{
+    return durv_eq(&a->offset, &b->offset) && a->at == b->at &&
+           (a->at != TG_PROMQL_AT_TIME || a->at_ms == b->at_ms) && a->anchored == b->anchored &&
+           a->smoothed == b->smoothed;
+}
+
+/* i-th matcher of the effective list: matchers, then the name as __name__= */
+static int nth_matcher(const struct tg_promql_node *vs, size_t i, struct tg_promql_matcher *out)
+{
+    const struct tg_promql_matcher *m = vs->u.vs.matchers;
+    for (; m != NULL && i > 0; m = m->next, i--)
+        ;
+    if (m != NULL) {
+        *out = *m;
+        return 1;
+    }
+    if (i == 0 && vs->u.vs.name.len > 0) {
+        out->name = TG_IOV_LIT("__name__");
+        out->value = vs->u.vs.name;
+        out->op = TG_PROMQL_EQ;
+        return 1;
+    }
+    return 0;
+}
+
+static int vs_eq(const struct tg_promql_node *a, const struct tg_promql_node *b)
+{
+    struct tg_promql_matcher ma, mb;
+    const struct tg_promql_matcher *x, *y;
+    size_t i;
+
+    if (!mods_eq(&a->u.vs.mods, &b->u.vs.mods))
+        return 0;
+    if (a->u.vs.n_matchers + (a->u.vs.name.len > 0) != b->u.vs.n_matchers + (b->u.vs.name.len > 0))
+        return 0;
+    if (tg_iov_eq(a->u.vs.name, b->u.vs.name) && a->u.vs.n_matchers == b->u.vs.n_matchers) {
+        for (x = a->u.vs.matchers, y = b->u.vs.matchers; x != NULL; x = x->next, y = y->next)
+            if (x->op != y->op || !tg_iov_eq(x->name, y->name) || !tg_iov_eq(x->value, y->value))
+                return 0;
+        return 1;
+    }
+    for (i = 0; nth_matcher(a, i, &ma); i++) {
+        if (!nth_matcher(b, i, &mb) || ma.op != mb.op || !tg_iov_eq(ma.name, mb.name) ||
+            !tg_iov_eq(ma.value, mb.value))
+            return 0;
+    }
+    return 1;
+}
+
+int tg_promql_equal(const struct tg_promql_node *a, const struct tg_promql_node *b)
+{
+    const struct tg_promql_node *x, *y;
+
+    if (a == NULL || b == NULL)
+        return a == b;
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case TG_PROMQL_NUMBER:
+        return num_eq(a->u.num.val, b->u.num.val) && a->u.num.duration == b->u.num.duration;
+    case TG_PROMQL_STRING:
+        return tg_iov_eq(a->u.str.val, b->u.str.val);
+    case TG_PROMQL_VECTOR:
+        return vs_eq(a, b);
+    case TG_PROMQL_MATRIX:
+        return durv_eq(&a->u.matrix.range, &b->u.matrix.range) && vs_eq(a->u.matrix.vs, b->u.matrix.vs);
+    case TG_PROMQL_SUBQUERY:
+        return durv_eq(&a->u.subquery.range, &b->u.subquery.range) &&
+               durv_eq(&a->u.subquery.step, &b->u.subquery.step) &&
+               mods_eq(&a->u.subquery.mods, &b->u.subquery.mods) &&
+               tg_promql_equal(a->u.subquery.expr, b->u.subquery.expr);
+    case TG_PROMQL_PAREN:
+        return tg_promql_equal(a->u.paren.expr, b->u.paren.expr);
+    case TG_PROMQL_UNARY:
+        return a->u.unary.op == b->u.unary.op && tg_promql_equal(a->u.unary.expr, b->u.unary.expr);
+    case TG_PROMQL_BINARY:
+        if (a->u.binary.op != b->u.binary.op || a->u.binary.return_bool != b->u.binary.return_bool ||
+            a->u.binary.has_matching != b->u.binary.has_matching)
+            return 0;
+        if (a->u.binary.has_matching &&
+            (a->u.binary.card != b->u.binary.card || a->u.binary.on != b->u.binary.on ||
+             !labels_eq(&a->u.binary.matching, &b->u.binary.matching) ||
+             !labels_eq(&a->u.binary.include, &b->u.binary.include) ||
+             a->u.binary.has_fill_lhs != b->u.binary.has_fill_lhs ||
+             a->u.binary.has_fill_rhs != b->u.binary.has_fill_rhs ||
+             (a->u.binary.has_fill_lhs && !num_eq(a->u.binary.fill_lhs, b->u.binary.fill_lhs)) ||
+             (a->u.binary.has_fill_rhs && !num_eq(a->u.binary.fill_rhs, b->u.binary.fill_rhs))))
+            return 0;
+        return tg_promql_equal(a->u.binary.lhs, b->u.binary.lhs) && tg_promql_equal(a->u.binary.rhs, b->u.binary.rhs);
+    case TG_PROMQL_AGGREGATE:
+        return a->u.agg.op == b->u.agg.op && a->u.agg.without == b->u.agg.without &&
+               labels_eq(&a->u.agg.grouping, &b->u.agg.grouping) && tg_promql_equal(a->u.agg.param, b->u.agg.param) &&
+               tg_promql_equal(a->u.agg.expr, b->u.agg.expr);
+    case TG_PROMQL_CALL:
+        if (a->u.call.func != b->u.call.func || a->u.call.n_args != b->u.call.n_args)
+            return 0;
+        for (x = a->u.call.args, y = b->u.call.args; x != NULL && y != NULL; x = x->next, y = y->next)
+            if (!tg_promql_equal(x, y))
+                return 0;
+        return x == y;
+    case TG_PROMQL_DURATION:
+        return dur_eq(a, b);
+    }
+    return 0;
+}

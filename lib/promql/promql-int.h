@@ -1,0 +1,88 @@
+/* Internals shared by the lib/promql sources; not part of the public API. */
+#ifndef TENANTGATE_PROMQL_INT_H
+#define TENANTGATE_PROMQL_INT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include "tenantgate/promql.h"
+
+/* Token types, after Prometheus' lexer items. Order matters: the ranges
+ * below classify operators, aggregators and keywords. */
+enum pq_tok {
+    T_EOF = 0, T_ERROR, T_IDENT, T_METRIC_IDENT, T_NUMBER, T_DURATION, T_STRING,
+    T_LPAREN, T_RPAREN, T_LBRACE, T_RBRACE, T_LBRACKET, T_RBRACKET, T_COMMA, T_COLON, T_EQL,
+    /* operators */
+    T_ADD, T_SUB, T_MUL, T_DIV, T_MOD, T_POW, T_EQLC, T_NEQ, T_LSS, T_LTE, T_GTR, T_GTE,
+    T_TRIM_UPPER, T_TRIM_LOWER, T_EQL_REGEX, T_NEQ_REGEX, T_AT, T_ATAN2, T_LAND, T_LOR,
+    T_LUNLESS,
+    /* aggregators */
+    T_SUM, T_AVG, T_COUNT, T_MIN, T_MAX, T_GROUP, T_STDDEV, T_STDVAR, T_TOPK, T_BOTTOMK,
+    T_COUNT_VALUES, T_QUANTILE, T_LIMITK, T_LIMIT_RATIO,
+    /* keywords */
+    T_BOOL, T_BY, T_GROUP_LEFT, T_GROUP_RIGHT, T_FILL, T_FILL_LEFT, T_FILL_RIGHT, T_IGNORING,
+    T_OFFSET, T_SMOOTHED, T_ANCHORED, T_ON, T_WITHOUT,
+    /* preprocessors */
+    T_START, T_END, T_STEP, T_RANGE, T_MAX_OF, T_MIN_OF,
+    T__COUNT
+};
+
+#define PQ_IS_OPERATOR(t)   ((t) >= T_ADD && (t) <= T_LUNLESS)
+#define PQ_IS_AGGREGATOR(t) ((t) >= T_SUM && (t) <= T_LIMIT_RATIO)
+#define PQ_IS_KEYWORD(t)    ((t) >= T_BOOL && (t) <= T_WITHOUT)
+
+struct pq_token {
+    uint16_t type;
+    uint32_t pos, len;
+};
+
+/* The lexer turns the whole query into tokens up front (comments dropped).
+ * A lexing error becomes a final T_ERROR token whose message is in msg, so
+ * the parser reports it only when it gets there, as Prometheus does. */
+struct pq_lexed {
+    struct pq_token *toks;
+    size_t n;
+    char msg[160];       /* message of the T_ERROR token */
+};
+
+void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out);
+
+/* Keyword lookup (case-insensitive); T_IDENT if none. inf/nan give T_NUMBER. */
+int pq_keyword(const char *s, size_t len);
+
+/* Unquote a STRING token (with its quotes, already validated by the lexer). */
+tg_iovec_t pq_unquote(tg_arena_t *a, const char *s, size_t len);
+
+/* Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64): 0 or -1. */
+int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out);
+/* prometheus/common model.ParseDuration: 0 or -1 with msg. */
+int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t msglen);
+
+/* Duration in model.Duration spelling when it is a whole number of
+ * milliseconds, else seconds as a decimal number (exact, re-parses). */
+void pq_print_duration(tg_sb_t *sb, int64_t ns);
+/* strconv.FormatFloat(v, 'f', -1, 64) */
+void pq_format_float(tg_sb_t *sb, double v);
+/* Go's %q of a byte string (for error messages). */
+void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max_runes);
+
+int pq_is_legacy_label(tg_iovec_t s);
+int pq_is_legacy_metric(tg_iovec_t s);
+int pq_utf8_valid(const char *s, size_t len);
+
+/* Does the fully anchored RE2 regex `re` match `s`? 1 yes, 0 no, -1 unknown
+ * (syntax we do not model, or too much backtracking). */
+int pq_regex_match(tg_iovec_t re, tg_iovec_t s);
+/* Append Go's regexp.QuoteMeta(s). */
+void pq_quote_meta(tg_sb_t *sb, tg_iovec_t s);
+
+/* Does matcher m match the label value s (-1: unknown, regex only)? */
+int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s);
+
+/* tg_promql_parse with selector_only: no empty-matcher rule (match[]). */
+int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, int selector_only,
+             struct tg_promql_node **out, struct tg_promql_error *err);
+
+/* Go's %v of a float64 (strconv 'g', shortest). */
+void pq_format_g(tg_sb_t *sb, double v);
+
+#endif
