@@ -168,13 +168,15 @@ static void h_user(EVP_MD_CTX *h, const struct tg_user *u)
     h_iov(h, u->uid);
     if (ng)
         memcpy(g, u->groups, ng * sizeof(*g));
-    qsort(g, ng, sizeof(*g), iov_cmp);
+    if (ng > 1)
+        qsort(g, ng, sizeof(*g), iov_cmp);
     h_bytes(h, &ng, sizeof(ng));
     for (size_t i = 0; i < ng; i++)
         h_iov(h, g[i]);
     for (size_t i = 0; i < ne; i++)
         e[i] = &u->extra[i];
-    qsort(e, ne, sizeof(*e), kv_cmp);
+    if (ne > 1)
+        qsort(e, ne, sizeof(*e), kv_cmp);
     h_bytes(h, &ne, sizeof(ne));
     for (size_t i = 0; i < ne; i++) {
         h_iov(h, e[i]->key);

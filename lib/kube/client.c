@@ -453,6 +453,8 @@ static void call_finish(struct tg_kube_call *call, enum tg_kube_result res, cons
 
     tg_arena_init(&a, NULL, 0);
     memset(&user, 0, sizeof(user));
+    if (reason) /* it may point into the call, released before the callback */
+        reason = tg_arena_strndup(&a, reason, strlen(reason));
     if (body) {
         if (kind == CALL_AUTHN)
             res = tg_kube_tokenreview_parse(body, len, (const char *const *)call->audiences,

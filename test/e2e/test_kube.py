@@ -72,13 +72,20 @@ class Driver:
         for line in self.p.stderr:
             self.stderr.append(line.rstrip("\n"))
 
+    def crash_report(self):
+        """The sanitizer report if there is one, else the last lines."""
+        for i, line in enumerate(self.stderr):
+            if "ERROR: AddressSanitizer" in line or "runtime error" in line:
+                return "\n".join(self.stderr[i:i + 25])
+        return "\n".join(self.stderr[-5:])
+
     def read(self, timeout=20):
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"driver silent for {timeout}s; stderr: {self.stderr[-5:]}")
         if line is None:
-            raise AssertionError(f"driver exited; stderr: {self.stderr[-5:]}")
+            raise AssertionError(f"driver exited; stderr: {self.crash_report()}")
         return line
 
     def cmd(self, line, timeout=20):
@@ -141,8 +148,9 @@ class KubeE2E(unittest.TestCase):
         self.drivers = []
 
     def tearDown(self):
-        for d in self.drivers:
-            d.close()
+        for d in self.drivers:  # non-zero: a sanitizer report (leaks are found at exit)
+            rc = d.close()
+            self.assertEqual(rc, 0, d.crash_report())
 
     # -- helpers --
 
