@@ -130,4 +130,15 @@ enum tg_authcache_status tg_authcache_authorize(struct tg_authcache *c, const st
 /* Guarantees the callback is never called. Only valid before it ran. */
 void tg_pending_cancel(struct tg_pending *p);
 
+/* Server start-up in one call: find the API server (cfg->kubeconfig, else
+ * in-cluster), create the client (opts from cfg->kube_*) and the cache
+ * (cfg->cache_*, cfg->auth_token_audiences) on `base`.
+ * Returns 0 with both set; 1 when Kubernetes is not configured (both NULL:
+ * no kubeconfig and not in a cluster); -1 with a message in err. */
+int tg_kube_auth_new(struct event_base *base, const struct tg_config *cfg,
+                     struct tg_kube_client **kc, struct tg_authcache **cache, char *err,
+                     size_t errlen);
+/* Free both (the cache first: it cancels its calls on the client). NULLs ok. */
+void tg_kube_auth_free(struct tg_kube_client *kc, struct tg_authcache *cache);
+
 #endif

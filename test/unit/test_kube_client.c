@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "tenantgate/authcache.h"
 #include "tenantgate/kube.h"
 
 static const char *TR_OK = "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":true,"
@@ -258,6 +260,42 @@ static void test_free_with_calls_outstanding(void **state)
     assert_int_equal(r.calls, 0);
 }
 
+static void test_setup_helper(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct tg_config cfg;
+    struct tg_kube_client *kc;
+    struct tg_authcache *cache;
+    char err[256] = "", path[] = "/tmp/tgkcXXXXXX";
+    char *aud[] = {"tenantgate"};
+    int fd = mkstemp(path);
+    const char *kcfg = "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, "
+                       "user: u}\nclusters:\n- name: c\n  cluster: {server: "
+                       "'http://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\n";
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, kcfg, strlen(kcfg)), (ssize_t)strlen(kcfg));
+    close(fd);
+    memset(&cfg, 0, sizeof(cfg));
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), 1);
+    assert_null(kc);
+    assert_null(cache);
+    cfg.kubeconfig = path;
+    cfg.auth_token_audiences = aud;
+    cfg.n_auth_token_audiences = 1;
+    cfg.cache_max_entries = 5;
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), 0);
+    assert_non_null(kc);
+    assert_non_null(cache);
+    tg_kube_auth_free(kc, cache);
+    cfg.kubeconfig = "/nonexistent/kubeconfig";
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/kubeconfig"));
+    unlink(path);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_429_then_ok),
         cmocka_unit_test(test_errors_without_retry),
         cmocka_unit_test(test_free_with_calls_outstanding),
+        cmocka_unit_test(test_setup_helper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
