@@ -1,0 +1,18 @@
+/* Helpers shared by the lib/kube sources; not part of the public API. */
+#ifndef TENANTGATE_KUBE_INT_H
+#define TENANTGATE_KUBE_INT_H
+
+#include <stddef.h>
+
+/* Read a whole file (at most maxlen bytes) into a NUL-terminated heap buffer.
+ * Returns NULL with errno set (EFBIG when too large). */
+char *tg_kube_read_file(const char *path, size_t maxlen, size_t *len_out);
+
+/* Standard base64 (whitespace ignored) into a NUL-terminated heap buffer.
+ * Returns NULL on malformed input. */
+char *tg_kube_base64_decode(const char *in, size_t *len_out);
+
+/* Trim ASCII whitespace at both ends, in place; returns the new length. */
+size_t tg_kube_trim(char *s);
+
+#endif

@@ -1,0 +1,312 @@
+/* Unit tests for lib/kube/client.c against an in-process evhttp server (plain
+ * HTTP on loopback; TLS is covered by test/e2e/test_kube.py). The target's
+ * path prefix picks the server's behaviour. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tenantgate/authcache.h"
+#include "tenantgate/kube.h"
+
+static const char *TR_OK = "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":true,"
+                           "\"user\":{\"username\":\"alice\",\"groups\":[\"g\"]},"
+                           "\"audiences\":[\"tenantgate\"]}}";
+
+struct srv {
+    struct event_base *base;
+    struct evhttp *http;
+    int port;
+    int requests;
+    int count429;
+    struct evhttp_request *held;
+    char last_auth[64];
+};
+
+static void reply(struct evhttp_request *req, int code, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, body, strlen(body));
+    evhttp_send_reply(req, code, "x", b);
+    evbuffer_free(b);
+}
+
+static void on_req(struct evhttp_request *req, void *arg)
+{
+    struct srv *s = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    s->requests++;
+    snprintf(s->last_auth, sizeof(s->last_auth), "%s", auth ? auth : "");
+    if (strncmp(uri, "/chunked/", 9) == 0) {
+        struct evbuffer *b = evbuffer_new();
+        size_t n = strlen(TR_OK);
+        evhttp_send_reply_start(req, 201, "Created");
+        evbuffer_add(b, TR_OK, n / 2);
+        evhttp_send_reply_chunk(req, b);
+        evbuffer_add(b, TR_OK + n / 2, n - n / 2);
+        evhttp_send_reply_chunk(req, b);
+        evhttp_send_reply_end(req);
+        evbuffer_free(b);
+    } else if (strncmp(uri, "/slow/", 6) == 0) {
+        s->held = req; /* never answered */
+    } else if (strncmp(uri, "/retry429/", 10) == 0 && s->count429++ == 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "0");
+        reply(req, 429, "{}");
+    } else if (strncmp(uri, "/bad/", 5) == 0) {
+        reply(req, 200, "<html>not json</html>");
+    } else if (strncmp(uri, "/forbidden/", 11) == 0) {
+        reply(req, 403, "{\"kind\":\"Status\"}");
+    } else if (strstr(uri, "subjectaccessreviews")) {
+        reply(req, 201, "{\"status\":{\"allowed\":false,\"reason\":\"no rule\"}}");
+    } else {
+        reply(req, 201, TR_OK);
+    }
+}
+
+struct result {
+    int calls;
+    enum tg_kube_result res;
+    char user[32];
+    char reason[128];
+    struct event_base *base;
+};
+
+static void on_authn(void *arg, enum tg_kube_result res, const struct tg_user *u,
+                     const char *reason)
+{
+    struct result *r = arg;
+    r->calls++;
+    r->res = res;
+    if (u)
+        snprintf(r->user, sizeof(r->user), "%.*s", TG_IOV_FMT(u->name));
+    snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+    event_base_loopbreak(r->base);
+}
+
+static void on_authz(void *arg, enum tg_kube_result res, const char *reason)
+{
+    on_authn(arg, res, NULL, reason);
+}
+
+struct env {
+    struct srv s;
+    struct tg_kube_client *kc;
+};
+
+static struct env *env_new(const char *prefix, int max_conns, int timeout_ms)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    struct tg_kube_target t;
+    struct tg_kube_opts o;
+    char err[256];
+
+    e->s.base = event_base_new();
+    e->s.http = evhttp_new(e->s.base);
+    evhttp_set_gencb(e->s.http, on_req, &e->s);
+    bs = evhttp_bind_socket_with_handle(e->s.http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &sl);
+    e->s.port = ntohs(sin.sin_port);
+
+    memset(&t, 0, sizeof(t));
+    t.https = 0;
+    t.host = "127.0.0.1";
+    t.port = (uint16_t)e->s.port;
+    t.path_prefix = (char *)prefix;
+    t.token = "proxy-token";
+    tg_kube_opts_init(&o, NULL);
+    o.max_conns = max_conns;
+    o.timeout_ms = timeout_ms;
+    o.backoff_base_ms = 5;
+    e->kc = tg_kube_client_new(e->s.base, &t, &o, err, sizeof(err));
+    assert_non_null(e->kc);
+    return e;
+}
+
+static void env_free(struct env *e)
+{
+    tg_kube_client_free(e->kc);
+    evhttp_free(e->s.http);
+    event_base_free(e->s.base);
+    free(e);
+}
+
+static void run_for(struct event_base *b, int ms)
+{
+    struct timeval tv = {0, ms * 1000};
+    event_base_loopexit(b, &tv);
+    event_base_dispatch(b);
+}
+
+static void test_chunked_and_never_synchronous(void **state)
+{
+    struct env *e = env_new("/chunked", 4, 2000);
+    struct result r = {.base = e->s.base};
+    const char *aud[] = {"tenantgate"};
+    assert_non_null(tg_kube_tokenreview(e->kc, TG_IOV_LIT("tok"), aud, 1, on_authn, &r));
+    assert_int_equal(r.calls, 0); /* never from inside the start function */
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.res, TG_KUBE_OK);
+    assert_string_equal(r.user, "alice");
+    assert_string_equal(e->s.last_auth, "Bearer proxy-token");
+    env_free(e);
+}
+
+static void test_keepalive_reuse(void **state)
+{
+    struct env *e = env_new("", 4, 2000);
+    struct result r = {.base = e->s.base};
+    struct tg_user u = {.name = TG_IOV_LIT("alice")};
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .namespace_ = TG_IOV_LIT("a"),
+                                .resource = TG_IOV_LIT("pods"), .resource_request = 1};
+    for (int i = 0; i < 3; i++) {
+        tg_kube_sar(e->kc, &u, &at, on_authz, &r);
+        event_base_dispatch(e->s.base);
+        assert_int_equal(r.res, TG_KUBE_DENIED);
+        assert_string_equal(r.reason, "no rule");
+    }
+    assert_int_equal(r.calls, 3);
+    assert_int_equal(tg_kube_client_stats(e->kc)->connects, 1);
+    env_free(e);
+}
+
+static void test_cancel_inflight_and_queued(void **state)
+{
+    struct env *e = env_new("/slow", 1, 5000);
+    struct result r1 = {.base = e->s.base}, r2 = {.base = e->s.base};
+    struct tg_kube_call *c1 = tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r1);
+    struct tg_kube_call *c2 = tg_kube_tokenreview(e->kc, TG_IOV_LIT("b"), NULL, 0, on_authn, &r2);
+    run_for(e->s.base, 100); /* c1 in flight (held by the server), c2 queued behind it */
+    assert_int_equal(e->s.requests, 1);
+    tg_kube_call_cancel(c2);
+    tg_kube_call_cancel(c1);
+    run_for(e->s.base, 100);
+    assert_int_equal(r1.calls, 0);
+    assert_int_equal(r2.calls, 0);
+    assert_int_equal(e->s.requests, 1);
+    env_free(e);
+}
+
+static void test_timeout(void **state)
+{
+    struct env *e = env_new("/slow", 1, 150);
+    struct result r = {.base = e->s.base};
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_ERROR);
+    assert_non_null(strstr(r.reason, "timeout"));
+    assert_int_equal(tg_kube_client_stats(e->kc)->timeouts, 1);
+    env_free(e);
+}
+
+static void test_429_then_ok(void **state)
+{
+    struct env *e = env_new("/retry429", 4, 2000);
+    struct result r = {.base = e->s.base};
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_OK);
+    assert_int_equal(e->s.requests, 2);
+    assert_int_equal(tg_kube_client_stats(e->kc)->status_429, 1);
+    assert_int_equal(tg_kube_client_stats(e->kc)->retries, 1);
+    env_free(e);
+}
+
+static void test_errors_without_retry(void **state)
+{
+    struct env *e = env_new("/bad", 4, 2000);
+    struct result r = {.base = e->s.base};
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_ERROR);
+    assert_non_null(strstr(r.reason, "JSON"));
+    assert_int_equal(e->s.requests, 1);
+    env_free(e);
+
+    e = env_new("/forbidden", 4, 2000); /* our own SA may not create reviews */
+    r.base = e->s.base;
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_ERROR);
+    assert_non_null(strstr(r.reason, "403"));
+    assert_int_equal(e->s.requests, 1);
+    env_free(e);
+}
+
+static void test_free_with_calls_outstanding(void **state)
+{
+    struct env *e = env_new("/slow", 2, 5000);
+    struct result r = {.base = e->s.base};
+    for (int i = 0; i < 5; i++)
+        tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    run_for(e->s.base, 50);
+    env_free(e); /* no callback, no leak (ASan build) */
+    assert_int_equal(r.calls, 0);
+}
+
+static void test_setup_helper(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct tg_config cfg;
+    struct tg_kube_client *kc;
+    struct tg_authcache *cache;
+    char err[256] = "", path[] = "/tmp/tgkcXXXXXX";
+    char *aud[] = {"tenantgate"};
+    int fd = mkstemp(path);
+    const char *kcfg = "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, "
+                       "user: u}\nclusters:\n- name: c\n  cluster: {server: "
+                       "'http://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\n";
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, kcfg, strlen(kcfg)), (ssize_t)strlen(kcfg));
+    close(fd);
+    memset(&cfg, 0, sizeof(cfg));
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), 1);
+    assert_null(kc);
+    assert_null(cache);
+    cfg.kubeconfig = path;
+    cfg.auth_token_audiences = aud;
+    cfg.n_auth_token_audiences = 1;
+    cfg.cache_max_entries = 5;
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), 0);
+    assert_non_null(kc);
+    assert_non_null(cache);
+    tg_kube_auth_free(kc, cache);
+    cfg.kubeconfig = "/nonexistent/kubeconfig";
+    assert_int_equal(tg_kube_auth_new(base, &cfg, &kc, &cache, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/kubeconfig"));
+    unlink(path);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunked_and_never_synchronous),
+        cmocka_unit_test(test_keepalive_reuse),
+        cmocka_unit_test(test_cancel_inflight_and_queued),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_429_then_ok),
+        cmocka_unit_test(test_errors_without_retry),
+        cmocka_unit_test(test_free_with_calls_outstanding),
+        cmocka_unit_test(test_setup_helper),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
