@@ -1,12 +1,15 @@
 /*
  * Client connection lifecycle around evhttp; see include/tenantgate/conn.h.
  *
- * Why a filter bufferevent: libevent 2.1's evhttp tells us nothing about a
- * connection until a whole request has been read, and nothing when a
- * connection without a request in progress goes away. The pass-through filter
- * (no copy: evbuffer chains are moved) gives us both: its input callback sees
- * each byte arriving and its free callback runs when evhttp frees the
- * connection.
+ * libevent 2.1's evhttp tells us nothing about a connection until a whole
+ * request has been read, and nothing when a connection without a request in
+ * progress goes away. So we create each connection's bufferevent ourselves
+ * (evhttp_set_bevcb) and keep a reference on it: evhttp's bufferevent_free()
+ * then leaves it (and its socket) alive until we release it, which we do when
+ * evhttp's close callback fires or, for connections that never completed a
+ * request, when a sweep finds evhttp has dropped it (its callbacks are
+ * cleared). A callback on its input buffer shows when the bytes of a new
+ * request start arriving, which arms the header-read deadline (slowloris).
  */
 #include "tenantgate/conn.h"
 
@@ -20,7 +23,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
 #include <openssl/ssl.h>
 
 #include "tenantgate/log.h"
@@ -34,11 +36,14 @@
 
 struct tg_conn {
     struct tg_server *srv;
-    struct bufferevent *bev;        /* the filter evhttp reads and writes */
+    struct bufferevent *bev;        /* evhttp's, with one reference of ours */
+    struct evbuffer_cb_entry *input_cb;
     struct evhttp_connection *evcon;/* known once a first request arrived */
     struct tg_req *req;             /* request in progress */
     struct event *deadline;         /* header-read deadline (slowloris) */
     struct event *close_watch;      /* EV_CLOSED while a request waits */
+    struct event *release_ev;       /* runs release() after evhttp let go */
+    struct tg_conn *prev, *next;    /* all connections, for the sweep */
     int fd;                         /* -1 until the socket is known */
     int reading;                    /* bytes of a new request are arriving */
 };
@@ -64,89 +69,129 @@ static void conn_register(struct tg_conn *c)
     srv->conn_by_fd[fd] = c;
 }
 
+/* evhttp dropped the bufferevent: bufferevent_free() cleared its callbacks. */
+static int orphaned(const struct tg_conn *c)
+{
+    bufferevent_event_cb eventcb = NULL;
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    return eventcb == NULL;
+}
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct tg_conn *c = arg;
+
+    if (info->n_added == 0 || orphaned(c))
+        return;
+    if (c->fd < 0)
+        conn_register(c);
+    if (!c->reading && c->req == NULL) {
+        struct timeval tv = {c->srv->cfg->header_timeout_ms / 1000,
+                             (c->srv->cfg->header_timeout_ms % 1000) * 1000};
+        c->reading = 1;
+        evtimer_add(c->deadline, &tv);
+    }
+}
+
+/* Drop our reference: the bufferevent and its socket go now. */
+static void release(struct tg_conn *c)
+{
+    struct tg_server *srv = c->srv;
+
+    assert(c->req == NULL);
+    if (c->fd >= 0 && (size_t)c->fd < srv->conn_by_fd_len && srv->conn_by_fd[c->fd] == c)
+        srv->conn_by_fd[c->fd] = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    event_free(c->deadline);
+    event_free(c->release_ev);
+    if (c->close_watch)
+        event_free(c->close_watch);
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_decref(c->bev);
+    srv->stats.open_connections--;
+    tg_server_conn_closed(srv);
+    free(c);
+}
+
+static void on_release(evutil_socket_t fd, short what, void *arg)
+{
+    release(arg);
+}
+
 static void on_header_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct tg_conn *c = arg;
+    if (orphaned(c)) {
+        release(c);
+        return;
+    }
     tg_debug("conn fd %d: request headers not complete in time, closing", c->fd);
     /* evhttp owns the connection and notices the shutdown as an EOF */
     if (c->fd >= 0)
         shutdown(c->fd, SHUT_RDWR);
 }
 
-static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct evbuffer *dst,
-                                                 ev_ssize_t limit,
-                                                 enum bufferevent_flush_mode mode, void *arg)
+/* Connections evhttp dropped before any request completed have no close
+ * callback: find them here. */
+void tg_conn_sweep(struct tg_server *srv)
 {
-    struct tg_conn *c = arg;
-
-    if (c->fd < 0)
-        conn_register(c);
-    if (!c->reading && c->req == NULL && evbuffer_get_length(src) > 0) {
-        struct timeval tv = {c->srv->cfg->header_timeout_ms / 1000,
-                             (c->srv->cfg->header_timeout_ms % 1000) * 1000};
-        c->reading = 1;
-        evtimer_add(c->deadline, &tv);
+    struct tg_conn *c = srv->conns, *next;
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (c->req == NULL && orphaned(c))
+            release(c);
     }
-    if (evbuffer_remove_buffer(src, dst, limit < 0 ? (size_t)-1 : (size_t)limit) < 0)
-        return BEV_ERROR;
-    return BEV_OK;
 }
 
-static void conn_free(void *arg)
-{
-    struct tg_conn *c = arg;
-    struct tg_server *srv = c->srv;
-
-    assert(c->req == NULL);
-    if (c->fd >= 0 && (size_t)c->fd < srv->conn_by_fd_len && srv->conn_by_fd[c->fd] == c)
-        srv->conn_by_fd[c->fd] = NULL;
-    event_free(c->deadline);
-    if (c->close_watch)
-        event_free(c->close_watch);
-    srv->stats.open_connections--;
-    tg_server_conn_closed(srv);
-    free(c);
-}
-
-static struct bufferevent *wrap(struct tg_server *srv, struct bufferevent *under)
+static struct bufferevent *track(struct tg_server *srv, struct bufferevent *bev)
 {
     struct tg_conn *c = calloc(1, sizeof(*c));
-    if (c == NULL || under == NULL)
+    if (c == NULL || bev == NULL)
         abort();
     c->srv = srv;
+    c->bev = bev;
     c->fd = -1;
     c->deadline = evtimer_new(srv->base, on_header_deadline, c);
-    /* deferred callbacks: evhttp must never finish a request inside our own
-     * call to send it, or the chain would touch a freed request */
-    c->bev = bufferevent_filter_new(under, conn_input, NULL,
-                                    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, conn_free, c);
-    if (c->bev == NULL)
-        abort();
+    c->release_ev = evtimer_new(srv->base, on_release, c);
+    c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
+    bufferevent_incref(bev);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
     srv->stats.open_connections++;
     tg_server_conn_opened(srv);
-    return c->bev;
+    return bev;
 }
 
 struct bufferevent *tg_conn_new_plain(struct event_base *base, void *arg)
 {
-    return wrap(arg, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+    return track(arg, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 }
 
 struct bufferevent *tg_conn_new_tls(struct event_base *base, void *arg)
 {
     struct tg_server *srv = arg;
     SSL *ssl = tg_tls_server_new_ssl(srv->tls);
-    return wrap(srv, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                    BEV_OPT_CLOSE_ON_FREE));
+    return track(srv, bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                     BEV_OPT_CLOSE_ON_FREE));
 }
 
 /* evhttp is freeing the connection (client gone, error, or keep-alive over). */
 static void on_evcon_close(struct evhttp_connection *evcon, void *arg)
 {
+    static const struct timeval now = {0, 0};
     struct tg_conn *c = arg;
     struct tg_req *r = c->req;
 
     c->evcon = NULL;
+    evtimer_add(c->release_ev, &now); /* after evhttp has finished freeing */
     if (r == NULL)
         return;
     /* A request evhttp detached from the failed connection is ours to free;
@@ -236,11 +281,7 @@ struct bufferevent *tg_conn_client_bev(struct tg_req *r)
 
 void *tg_conn_client_ssl(struct tg_req *r)
 {
-    struct bufferevent *under;
-    if (r->conn == NULL)
-        return NULL;
-    under = bufferevent_get_underlying(r->conn->bev);
-    return under ? bufferevent_openssl_get_ssl(under) : NULL;
+    return r->conn ? bufferevent_openssl_get_ssl(r->conn->bev) : NULL;
 }
 
 const char *tg_conn_peer(struct tg_req *r)

@@ -18,7 +18,8 @@ int tg_json_string_array(tg_arena_t *a, const char *json, size_t len, tg_iovec_t
         return -1;
     status = yajl_tree_get(root, status_path, yajl_t_string);
     data = yajl_tree_get(root, data_path, yajl_t_array);
-    if (status == NULL || strcmp(YAJL_GET_STRING(status), "success") != 0 || data == NULL)
+    if (status == NULL || data == NULL || !YAJL_IS_STRING(status) ||
+        strcmp(status->u.string, "success") != 0)
         goto out;
     *n = 0;
     *out = tg_arena_alloc(a, (YAJL_GET_ARRAY(data)->len + 1) * sizeof(**out));
@@ -26,7 +27,7 @@ int tg_json_string_array(tg_arena_t *a, const char *json, size_t len, tg_iovec_t
         yajl_val v = YAJL_GET_ARRAY(data)->values[i];
         if (!YAJL_IS_STRING(v))
             goto out;
-        (*out)[(*n)++] = tg_arena_iovdup(a, tg_iov_str(YAJL_GET_STRING(v)));
+        (*out)[(*n)++] = tg_arena_iovdup(a, tg_iov_str(v->u.string));
     }
     rc = 0;
 out:

@@ -19,6 +19,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "tenantgate/authcache.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
@@ -276,8 +277,15 @@ static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
     tg_tls_server_maybe_reload(srv->tls);
 }
 
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    tg_conn_sweep(arg);
+}
+
 static int setup_signals(struct tg_server *srv)
 {
+    struct timeval second = {1, 0};
+
     signal(SIGPIPE, SIG_IGN);
     srv->ev_sigterm = evsignal_new(srv->base, SIGTERM, on_sigterm, srv);
     srv->ev_sigint = evsignal_new(srv->base, SIGINT, on_sigterm, srv);
@@ -287,6 +295,8 @@ static int setup_signals(struct tg_server *srv)
     event_add(srv->ev_sigterm, NULL);
     event_add(srv->ev_sigint, NULL);
     event_add(srv->ev_sighup, NULL);
+    srv->ev_sweep = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
+    event_add(srv->ev_sweep, &second);
     if (srv->tls && srv->boot_cfg->tls_cert_file) {
         struct timeval tv = ms_tv(srv->boot_cfg->tls_reload_interval_ms > 0
                                       ? srv->boot_cfg->tls_reload_interval_ms
@@ -311,6 +321,10 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
     if (srv->dns == NULL)
         srv->dns = evdns_base_new(base, 0); /* no resolv.conf: IP literals still work */
     srv->metrics = tg_server_metrics_new();
+    if (tg_kube_auth_new(base, cfg, &srv->kube, &srv->authcache, err, errlen) < 0) {
+        tg_server_free(srv);
+        return NULL;
+    }
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {
@@ -339,6 +353,7 @@ void tg_server_free(struct tg_server *srv)
         evhttp_free(srv->http_internal);
     /* the listeners went with their evhttp (LEV_OPT_CLOSE_ON_FREE) */
     tg_upstream_free(srv->upstream);
+    tg_kube_auth_free(srv->kube, srv->authcache);
     tg_tls_server_free(srv->tls);
     if (srv->dns)
         evdns_base_free(srv->dns, 0);
@@ -352,6 +367,9 @@ void tg_server_free(struct tg_server *srv)
         event_free(srv->ev_drain);
     if (srv->ev_tls_reload)
         event_free(srv->ev_tls_reload);
+    if (srv->ev_sweep)
+        event_free(srv->ev_sweep);
+    tg_conn_sweep(srv); /* evhttp_free() dropped every connection */
     tg_server_metrics_free(srv->metrics);
     free(srv->conn_by_fd);
     tg_config_unref(srv->cfg);

@@ -56,17 +56,13 @@ static void sync_gauges(struct tg_server *srv)
     tg_metric_set(tg_metric_get0(m->std.requests_in_flight), (double)srv->stats.in_flight);
     tg_metric_set(tg_metric_get0(m->std.open_connections), (double)srv->stats.open_connections);
     if (srv->authcache != NULL) {
+        /* one cache serves both kinds of decision: its counters go to the
+         * authz families, which is where a miss costs an API call */
         const struct tg_authcache_stats *s = tg_authcache_stats(srv->authcache);
-        tg_metric_set(tg_metric_get0(m->std.authn_cache_hits_total), (double)s->authn_hits);
-        tg_metric_set(tg_metric_get0(m->std.authn_cache_misses_total), (double)s->authn_misses);
-        tg_metric_set(tg_metric_get0(m->std.authn_cache_evictions_total),
-                      (double)s->authn_evictions);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_hits_total), (double)s->authz_hits);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_misses_total), (double)s->authz_misses);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_evictions_total),
-                      (double)s->authz_evictions);
-        tg_metric_set(tg_metric_get0(m->std.cache_coalesced_waits_total),
-                      (double)s->coalesced_waits);
+        tg_metric_set(tg_metric_get0(m->std.authz_cache_hits_total), (double)s->hits);
+        tg_metric_set(tg_metric_get0(m->std.authz_cache_misses_total), (double)s->misses);
+        tg_metric_set(tg_metric_get0(m->std.authz_cache_evictions_total), (double)s->evictions);
+        tg_metric_set(tg_metric_get0(m->std.cache_coalesced_waits_total), (double)s->coalesced);
         tg_metric_set(tg_metric_get0(m->std.cache_grace_served_total), (double)s->grace_served);
     }
 }

@@ -1,13 +1,13 @@
 /*
  * Client connections of the proxy listeners. evhttp owns the connection; we
- * wrap its bufferevent in a pass-through filter so that we learn when the
- * connection is freed (to count connections and free our per-connection
- * state), when bytes of a new request arrive (header-read deadline against
- * slowloris), and can watch the socket for an early close while a request
- * waits on the Kubernetes API or the upstream.
+ * hold a reference on its bufferevent so that we learn when the connection
+ * goes (to count connections and free our per-connection state), see when
+ * the bytes of a new request arrive (header-read deadline against slowloris),
+ * and can watch the socket for an early close while a request waits on the
+ * Kubernetes API or the upstream.
  *
- * Ownership: struct tg_conn is owned by the filter bufferevent and freed with
- * it; a request points to its connection only while it is attached.
+ * Ownership: struct tg_conn is owned by the server's connection list and freed
+ * when released; a request points to its connection only while attached.
  */
 #ifndef TENANTGATE_CONN_H
 #define TENANTGATE_CONN_H
@@ -18,6 +18,8 @@ struct evhttp_request;
 struct tg_req;
 struct tg_server;
 
+/* Release connections evhttp dropped without our noticing (run periodically). */
+void tg_conn_sweep(struct tg_server *srv);
 /* evhttp_set_bevcb() callbacks: `arg` is the struct tg_server. */
 struct bufferevent *tg_conn_new_plain(struct event_base *base, void *arg);
 struct bufferevent *tg_conn_new_tls(struct event_base *base, void *arg);

@@ -17,6 +17,8 @@ struct ssl_ctx_st;
 struct tg_upstream;
 struct tg_server_metrics;
 struct tg_tls_server;
+struct tg_authcache;
+struct tg_kube_client;
 
 struct tg_server_stats {
     uint64_t requests;
@@ -39,16 +41,17 @@ struct tg_server {
     struct tg_tls_server *tls;      /* server certificate, reloaded on change */
     struct tg_upstream *upstream;   /* keep-alive pool toward --upstream */
     struct tg_server_metrics *metrics; /* lib/server_metrics.c */
-    void *authcache;                /* struct tg_authcache *, when Kubernetes is on */
-    void *kube;                     /* struct tg_kube_client * */
+    struct tg_authcache *authcache; /* decision cache, when Kubernetes is on */
+    struct tg_kube_client *kube;    /* API client, when Kubernetes is on */
 
     struct tg_server_stats stats;
     uint64_t next_req_id;
-    struct tg_conn **conn_by_fd;    /* open client connections, by socket (see conn.c) */
+    struct tg_conn *conns;          /* every open client connection (see conn.c) */
+    struct tg_conn **conn_by_fd;    /* the same, by socket, once it is known */
     size_t conn_by_fd_len;
     int draining;
     int exit_code;
-    struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload;
+    struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload, *ev_sweep;
     uint64_t drain_deadline_ns;
     int listeners_paused;           /* at --max-connections */
 };
