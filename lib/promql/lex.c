@@ -67,7 +67,8 @@ int pq_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
-        if (decode_rune((const unsigned char *)s + i, len - i, &w) == R_ERROR)
+        /* a well-formed U+FFFD is valid; R_ERROR of width 1 is not */
+        if (decode_rune((const unsigned char *)s + i, len - i, &w) == R_ERROR && w == 1)
             return 0;
         i += w;
     }
@@ -199,6 +200,13 @@ static void lex_error(struct lexer *l, const char *fmt, ...)
     t->pos = (uint32_t)l->start;
     t->len = 0;
     l->done = 1;
+}
+
+/* Go's errorf right after emit overwrites the item just emitted. */
+static void lex_error_replace(struct lexer *l, const char *msg)
+{
+    l->out->n--;
+    lex_error(l, "%s", msg);
 }
 
 static void skip_spaces(struct lexer *l)
@@ -514,9 +522,9 @@ static void lex_duration_expr(struct lexer *l)
     } else if (r == ':') {
         emit(l, T_COLON);
         if (!l->got_duration)
-            lex_error(l, "unexpected colon before duration in duration expression");
+            lex_error_replace(l, "unexpected colon before duration in duration expression");
         else if (l->got_colon)
-            lex_error(l, "unexpected repeated colon in duration expression");
+            lex_error_replace(l, "unexpected repeated colon in duration expression");
         l->got_colon = 1;
     } else if (r == '(') {
         emit(l, T_LPAREN);
@@ -524,7 +532,7 @@ static void lex_duration_expr(struct lexer *l)
     } else if (r == ')') {
         emit(l, T_RPAREN);
         if (--l->paren_depth < 0)
-            lex_error(l, "unexpected right parenthesis ')'");
+            lex_error_replace(l, "unexpected right parenthesis ')'");
     } else if (is_space(r)) {
         skip_spaces(l);
     } else if (r == '+' || r == '-' || r == '*' || r == '/' || r == '%' || r == '^' || r == ',') {
@@ -651,7 +659,7 @@ static void lex_statements(struct lexer *l)
     } else if (r == ')') {
         emit(l, T_RPAREN);
         if (--l->paren_depth < 0)
-            lex_error(l, "unexpected right parenthesis ')'");
+            lex_error_replace(l, "unexpected right parenthesis ')'");
     } else if (r == '{') {
         emit(l, T_LBRACE);
         l->brace_open = 1;

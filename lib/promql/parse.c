@@ -230,6 +230,7 @@ static struct tg_promql_node *number_literal(struct parser *p)
     const struct pq_token *t = cur(p);
     struct tg_promql_node *n = new_node(p, TG_PROMQL_NUMBER, t->pos);
     char msg[128], q[96];
+    int r;
 
     n->type = TG_PROMQL_VSCALAR;
     n->u.num.text = tok_text(p, t);
@@ -242,9 +243,10 @@ static struct tg_promql_node *number_literal(struct parser *p)
             return NULL;
         }
         n->u.num.val = (double)ns / 1e9;
-    } else if (pq_parse_number(p->a, p->s + t->pos, t->len, &n->u.num.val) < 0) {
+    } else if ((r = pq_parse_number(p->a, p->s + t->pos, t->len, &n->u.num.val)) < 0) {
         pq_go_quote(q, sizeof(q), p->s + t->pos, t->len, 64);
-        perr(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: invalid syntax", q);
+        perr(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: %s", q,
+             r == -2 ? "value out of range" : "invalid syntax");
         return NULL;
     }
     adv(p);

@@ -240,6 +240,10 @@ static int offset_self_delimited(const struct tg_promql_node *e)
 static void print_dur_inner(const struct printer *pr, const struct tg_promql_node *n)
 {
     struct tg_promql_node copy = *n;
+    if (n->u.dur.op == TG_PROMQL_ADD && n->u.dur.lhs == NULL) {
+        print_dur(pr, n->u.dur.rhs);
+        return;
+    }
     copy.u.dur.wrapped = 0;
     print_dur(pr, &copy);
 }
@@ -259,8 +263,9 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
         print_dur(pr, d->expr);
         return;
     }
-    /* "+(...)" is a complete offset operand whatever follows */
-    tg_sb_add(pr->sb, "+(", 2);
+    /* "(...)" keeps taking duration operators, fine when none follows;
+     * "+(...)" is a complete offset operand whatever follows */
+    tg_sb_add(pr->sb, tail ? "+(" : "(", tail ? 2 : 1);
     if (d->expr->kind == TG_PROMQL_DURATION)
         print_dur_inner(pr, d->expr);
     else

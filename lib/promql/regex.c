@@ -457,6 +457,7 @@ static int is_word(const struct rx *r, size_t pos)
 }
 
 static int run_cont(struct rx *r, const struct cont *k, size_t pos);
+static int match_seq(struct rx *r, int node, size_t pos, const struct cont *k);
 
 static int match_rep(struct rx *r, int node, int count, size_t pos, size_t start, const struct cont *k)
 {
@@ -481,7 +482,7 @@ static int run_cont(struct rx *r, const struct cont *k, size_t pos)
         return pos == r->tlen;
     if (k->is_rep)
         return match_rep(r, k->node, k->rep_count, pos, k->rep_start, k->next);
-    return match_node(r, k->node, pos, k->next);
+    return match_seq(r, k->node, pos, k->next);
 }
 
 /* Match `node` then its siblings (when in a concatenation) then k. */

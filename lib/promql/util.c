@@ -192,8 +192,10 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
         return -1;
     errno = 0;
     d = strtod(buf, &end);
-    if (end == buf || *end != '\0' || (errno == ERANGE && isinf(d)))
+    if (end == buf || *end != '\0')
         return -1;
+    if (errno == ERANGE && isinf(d))
+        return -2;
     *out = d;
     return 0;
 }
