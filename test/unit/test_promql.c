@@ -522,6 +522,9 @@ static void test_errors(void **state)
         {"x[5m:0s]", "duration must be greater than 0"},
         {"x[9.5e10]", "duration out of range"},
         {"x offset 9.5e10", "duration out of range"},
+        {"x offset NaN", "duration out of range"},      /* fuzz: UB converting NaN */
+        {"x[5m:NaN]", "unexpected character: 'N', expected ':'"},
+        {"x @ NaN", "timestamp out of bounds"},
         {"x[5m+1m]", "experimental duration expression is not enabled"},
         {"x offset (1h)", "experimental duration expression is not enabled"},
         {"x[step()]", "experimental duration expression is not enabled"},
