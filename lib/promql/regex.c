@@ -15,6 +15,7 @@
 #define RX_MAX_PAT    512
 #define RX_BUDGET     10000
 #define RX_MAX_TEXT   256
+#define RX_MAX_STACK  400 /* nested matcher calls; each frame holds a continuation */
 
 enum { N_EMPTY, N_LIT, N_ANY, N_CLASS, N_CAT, N_ALT, N_REP, N_BOT, N_EOT, N_BOL, N_EOL, N_WB, N_NWB };
 
@@ -39,6 +40,7 @@ struct rx {
     const unsigned char *t;
     size_t tlen;
     int budget;
+    int depth;
 };
 
 struct flags { int i, s, m, U; };
@@ -365,6 +367,10 @@ static int parse_repeat(struct rx *r, struct flags *f)
             ;
         else
             break;
+        if (r->n[id].type == N_REP) {
+            r->unknown = 1; /* RE2: invalid nested repetition operator */
+            break;
+        }
         rep = new_node(r, N_REP);
         r->n[rep].first = id;
         r->n[rep].min = min;
@@ -495,7 +501,23 @@ static int match_seq(struct rx *r, int node, size_t pos, const struct cont *k)
     return match_node(r, node, pos, k);
 }
 
+static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k);
+
+/* Depth-bounded: the continuations live on the C stack. */
 static int match_node(struct rx *r, int node, size_t pos, const struct cont *k)
+{
+    int m;
+    if (r->unknown || ++r->depth > RX_MAX_STACK) {
+        r->unknown = 1;
+        r->depth--;
+        return 0;
+    }
+    m = match_node_(r, node, pos, k);
+    r->depth--;
+    return m;
+}
+
+static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k)
 {
     const struct rx_node *n = &r->n[node];
     int32_t c = -1;
@@ -564,6 +586,7 @@ int pq_regex_match(tg_iovec_t re, tg_iovec_t s)
     r.t = (const unsigned char *)s.base;
     r.tlen = s.len;
     r.budget = RX_BUDGET;
+    r.depth = 0;
     m = match_node(&r, root, 0, NULL);
     if (r.unknown)
         return -1;

@@ -856,7 +856,10 @@ static void test_regex(void **state)
         {"\\d+", "123", 1}, {"\\w+-\\d", "ab-1", 1}, {"a{2}", "aa", 1}, {"a{2}", "aaa", 0},
         {"(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaac", -1}, {"\\pL", "a", -1}, {"[[:alpha:]]", "a", -1},
         {".", "\n", 1}, {"(?-s).", "\n", 0}, {"a*?", "aaa", 1}, {"(?:ab)+", "abab", 1}, {"(?P<x>a)", "a", 1},
-        {"(", "", -1}, {"*", "", -1}, {"é+", "éé", 1},
+        {"(", "", -1}, {"*", "", -1}, {"é+", "éé", 1}, {"a**", "", -1},
+        /* fuzz: nested repetitions overflowed the stack */
+        {"((((((((((((((((((((a?)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*", "aaaaaaaaaaaaaaaaaaaaaaaab", -1},
+        {"^^**+++", "", -1},
     };
     size_t i;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
