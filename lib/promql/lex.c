@@ -769,27 +769,34 @@ void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
     }
 }
 
-struct kw { const char *name; uint8_t len; uint8_t type; };
+struct kw { const char *name; uint8_t type; };
 
-/* Lower-case keyword table; lookups compare case-insensitively. */
-static const struct kw keywords[] = {
-    {"and", 3, T_LAND}, {"or", 2, T_LOR}, {"unless", 6, T_LUNLESS}, {"atan2", 5, T_ATAN2},
-    {"sum", 3, T_SUM}, {"avg", 3, T_AVG}, {"count", 5, T_COUNT}, {"min", 3, T_MIN},
-    {"max", 3, T_MAX}, {"group", 5, T_GROUP}, {"stddev", 6, T_STDDEV}, {"stdvar", 6, T_STDVAR},
-    {"topk", 4, T_TOPK}, {"bottomk", 7, T_BOTTOMK}, {"count_values", 12, T_COUNT_VALUES},
-    {"quantile", 8, T_QUANTILE}, {"limitk", 6, T_LIMITK}, {"limit_ratio", 11, T_LIMIT_RATIO},
-    {"offset", 6, T_OFFSET}, {"smoothed", 8, T_SMOOTHED}, {"anchored", 8, T_ANCHORED},
-    {"by", 2, T_BY}, {"without", 7, T_WITHOUT}, {"on", 2, T_ON}, {"ignoring", 8, T_IGNORING},
-    {"group_left", 10, T_GROUP_LEFT}, {"group_right", 11, T_GROUP_RIGHT}, {"fill", 4, T_FILL},
-    {"fill_left", 9, T_FILL_LEFT}, {"fill_right", 10, T_FILL_RIGHT}, {"bool", 4, T_BOOL},
-    {"start", 5, T_START}, {"end", 3, T_END}, {"step", 4, T_STEP}, {"range", 5, T_RANGE},
-    {"max_of", 6, T_MAX_OF}, {"min_of", 6, T_MIN_OF}, {"inf", 3, T_NUMBER}, {"nan", 3, T_NUMBER},
-};
+/* Lower-case keywords by length (2..12); lookups compare case-insensitively. */
+static const struct kw kw2[] = {{"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {NULL, 0}};
+static const struct kw kw3[] = {{"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG}, {"min", T_MIN},
+                                {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER},
+                                {NULL, 0}};
+static const struct kw kw4[] = {{"topk", T_TOPK}, {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP},
+                                {NULL, 0}};
+static const struct kw kw5[] = {{"atan2", T_ATAN2}, {"count", T_COUNT}, {"group", T_GROUP},
+                                {"start", T_START}, {"range", T_RANGE}, {NULL, 0}};
+static const struct kw kw6[] = {{"unless", T_LUNLESS}, {"stddev", T_STDDEV}, {"stdvar", T_STDVAR},
+                                {"limitk", T_LIMITK}, {"offset", T_OFFSET}, {"max_of", T_MAX_OF},
+                                {"min_of", T_MIN_OF}, {NULL, 0}};
+static const struct kw kw7[] = {{"bottomk", T_BOTTOMK}, {"without", T_WITHOUT}, {NULL, 0}};
+static const struct kw kw8[] = {{"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
+                                {"ignoring", T_IGNORING}, {NULL, 0}};
+static const struct kw kw9[] = {{"fill_left", T_FILL_LEFT}, {NULL, 0}};
+static const struct kw kw10[] = {{"group_left", T_GROUP_LEFT}, {"fill_right", T_FILL_RIGHT}, {NULL, 0}};
+static const struct kw kw11[] = {{"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT}, {NULL, 0}};
+static const struct kw kw12[] = {{"count_values", T_COUNT_VALUES}, {NULL, 0}};
+static const struct kw *const kw_by_len[13] = {NULL, NULL, kw2, kw3, kw4, kw5, kw6, kw7, kw8, kw9, kw10, kw11, kw12};
 
 int pq_keyword(const char *s, size_t len)
 {
-    size_t i, j;
+    const struct kw *k;
     char low[12];
+    size_t j;
 
     if (len < 2 || len > 12)
         return T_IDENT;
@@ -797,13 +804,8 @@ int pq_keyword(const char *s, size_t len)
         char c = s[j];
         low[j] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
-    /* every keyword starts with one of these letters */
-    if (strchr("abcefgilmnoqrstuw", low[0]) == NULL || low[0] == '\0')
-        return T_IDENT;
-    for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
-        const struct kw *k = &keywords[i];
-        if (k->len == len && k->name[0] == low[0] && memcmp(k->name, low, len) == 0)
+    for (k = kw_by_len[len]; k->name != NULL; k++)
+        if (k->name[0] == low[0] && memcmp(k->name, low, len) == 0)
             return k->type;
-    }
     return T_IDENT;
 }

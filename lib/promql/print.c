@@ -136,8 +136,9 @@ static const char *match_str(enum tg_promql_match op)
 
 static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op, tg_iovec_t value)
 {
+    const char *ops = match_str(op);
     tg_promql_label_name(sb, name);
-    tg_sb_adds(sb, match_str(op));
+    tg_sb_add(sb, ops, op == TG_PROMQL_EQ ? 1 : 2);
     tg_promql_quote(sb, value);
 }
 
