@@ -71,6 +71,13 @@ static int feature_flag(struct cli *c, const char *a)
     return 1;
 }
 
+/* Queries may start with '-' ("-x > 0"): only --word, -0 and -h are options. */
+static int is_option(const char *a)
+{
+    return (a[0] == '-' && a[1] == '-' && ((a[2] >= 'a' && a[2] <= 'z') || (a[2] >= 'A' && a[2] <= 'Z'))) ||
+           strcmp(a, "-h") == 0;
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     int i;
@@ -94,9 +101,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
             c->mode = FMT_PRETTY;
         } else if (!c->enforce && strcmp(a, "--json") == 0) {
             c->mode = FMT_JSON;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            return -1;
         } else if (strcmp(a, "--") == 0 && i + 2 == argc && c->query == NULL) {
             c->query = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
+        } else if (is_option(a)) {
             fprintf(stderr, "tenantgate %s: unknown or incomplete option %s\n", argv[0], a);
             return -1;
         } else if (c->query == NULL) {

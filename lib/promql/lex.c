@@ -67,40 +67,81 @@ int pq_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
-        if (decode_rune((const unsigned char *)s + i, len - i, &w) == R_ERROR)
+        /* a well-formed U+FFFD is valid; R_ERROR of width 1 is not */
+        if (decode_rune((const unsigned char *)s + i, len - i, &w) == R_ERROR && w == 1)
             return 0;
         i += w;
     }
     return 1;
 }
 
-static int32_t next(struct lexer *l)
+static inline int32_t next(struct lexer *l)
 {
+    unsigned char c;
     int32_t r;
     if (l->pos >= l->len) {
         l->width = 0;
         return R_EOF;
+    }
+    c = (unsigned char)l->s[l->pos];
+    if (c < 0x80) {
+        l->width = 1;
+        l->pos++;
+        return c;
     }
     r = decode_rune((const unsigned char *)l->s + l->pos, l->len - l->pos, &l->width);
     l->pos += l->width;
     return r;
 }
 
-static void backup(struct lexer *l)
+static inline void backup(struct lexer *l)
 {
     l->pos -= l->width;
 }
 
-static int32_t peek(struct lexer *l)
+static inline int32_t peek(struct lexer *l)
 {
     int32_t r = next(l);
     backup(l);
     return r;
 }
 
-static int in_set(int32_t r, const char *set)
+static inline int in_set(int32_t r, const char *set)
 {
-    return r > 0 && r < 128 && strchr(set, (int)r) != NULL;
+    if (r <= 0 || r >= 128)
+        return 0;
+    for (; *set; set++)
+        if (*set == (char)r)
+            return 1;
+    return 0;
+}
+
+/* Character classes of ASCII bytes. */
+enum { C_ALPHA = 1, C_DIGIT = 2, C_SPACE = 4, C_HEX = 8, C_STR_STOP = 16 };
+
+static const uint8_t cclass[256] = {
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE | C_STR_STOP, ['\r'] = C_SPACE, [' '] = C_SPACE,
+    ['"'] = C_STR_STOP, ['\''] = C_STR_STOP, ['\\'] = C_STR_STOP,
+    ['0'] = C_DIGIT | C_HEX, ['1'] = C_DIGIT | C_HEX, ['2'] = C_DIGIT | C_HEX, ['3'] = C_DIGIT | C_HEX,
+    ['4'] = C_DIGIT | C_HEX, ['5'] = C_DIGIT | C_HEX, ['6'] = C_DIGIT | C_HEX, ['7'] = C_DIGIT | C_HEX,
+    ['8'] = C_DIGIT | C_HEX, ['9'] = C_DIGIT | C_HEX, ['_'] = C_ALPHA,
+    ['a'] = C_ALPHA | C_HEX, ['b'] = C_ALPHA | C_HEX, ['c'] = C_ALPHA | C_HEX, ['d'] = C_ALPHA | C_HEX,
+    ['e'] = C_ALPHA | C_HEX, ['f'] = C_ALPHA | C_HEX, ['g'] = C_ALPHA, ['h'] = C_ALPHA, ['i'] = C_ALPHA,
+    ['j'] = C_ALPHA, ['k'] = C_ALPHA, ['l'] = C_ALPHA, ['m'] = C_ALPHA, ['n'] = C_ALPHA, ['o'] = C_ALPHA,
+    ['p'] = C_ALPHA, ['q'] = C_ALPHA, ['r'] = C_ALPHA, ['s'] = C_ALPHA, ['t'] = C_ALPHA, ['u'] = C_ALPHA,
+    ['v'] = C_ALPHA, ['w'] = C_ALPHA, ['x'] = C_ALPHA, ['y'] = C_ALPHA, ['z'] = C_ALPHA,
+    ['A'] = C_ALPHA | C_HEX, ['B'] = C_ALPHA | C_HEX, ['C'] = C_ALPHA | C_HEX, ['D'] = C_ALPHA | C_HEX,
+    ['E'] = C_ALPHA | C_HEX, ['F'] = C_ALPHA | C_HEX, ['G'] = C_ALPHA, ['H'] = C_ALPHA, ['I'] = C_ALPHA,
+    ['J'] = C_ALPHA, ['K'] = C_ALPHA, ['L'] = C_ALPHA, ['M'] = C_ALPHA, ['N'] = C_ALPHA, ['O'] = C_ALPHA,
+    ['P'] = C_ALPHA, ['Q'] = C_ALPHA, ['R'] = C_ALPHA, ['S'] = C_ALPHA, ['T'] = C_ALPHA, ['U'] = C_ALPHA,
+    ['V'] = C_ALPHA, ['W'] = C_ALPHA, ['X'] = C_ALPHA, ['Y'] = C_ALPHA, ['Z'] = C_ALPHA,
+};
+
+/* Bytes of class `cls` from pos on; stops at anything else (incl. non-ASCII). */
+static inline void skip_class(struct lexer *l, uint8_t cls)
+{
+    while (l->pos < l->len && (cclass[(unsigned char)l->s[l->pos]] & cls))
+        l->pos++;
 }
 
 static int accept(struct lexer *l, const char *set)
@@ -113,29 +154,27 @@ static int accept(struct lexer *l, const char *set)
 
 static void accept_run(struct lexer *l, const char *set)
 {
-    while (in_set(next(l), set))
-        ;
-    backup(l);
+    skip_class(l, set[10] ? C_HEX : C_DIGIT); /* only digit sets are run */
 }
 
-static int is_space(int32_t r)
+static inline int is_space(int32_t r)
 {
     return r == ' ' || r == '\t' || r == '\n' || r == '\r';
 }
 
-static int is_alpha(int32_t r)
+static inline int is_alpha(int32_t r)
 {
-    return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
+    return r >= 0 && r < 128 && (cclass[r] & C_ALPHA);
 }
 
-static int is_digit(int32_t r)
+static inline int is_digit(int32_t r)
 {
     return r >= '0' && r <= '9';
 }
 
-static int is_alnum(int32_t r)
+static inline int is_alnum(int32_t r)
 {
-    return is_alpha(r) || is_digit(r);
+    return r >= 0 && r < 128 && (cclass[r] & (C_ALPHA | C_DIGIT));
 }
 
 static void emit(struct lexer *l, int type)
@@ -201,10 +240,16 @@ static void lex_error(struct lexer *l, const char *fmt, ...)
     l->done = 1;
 }
 
+/* Go's errorf right after emit overwrites the item just emitted. */
+static void lex_error_replace(struct lexer *l, const char *msg)
+{
+    l->out->n--;
+    lex_error(l, "%s", msg);
+}
+
 static void skip_spaces(struct lexer *l)
 {
-    while (is_space(peek(l)))
-        next(l);
+    skip_class(l, C_SPACE);
     l->start = l->pos;
 }
 
@@ -219,16 +264,16 @@ static void lex_comment(struct lexer *l)
 static int scan_number(struct lexer *l)
 {
     static const char dec[] = "0123456789", hex[] = "0123456789abcdefABCDEF";
-    const char *digits = dec;
-    char set[40];
+    static const char dec_set[] = "0123456789._eE", hex_set[] = "0123456789abcdefABCDEF._eE";
+    const char *digits = dec, *set = dec_set;
     size_t initial = l->pos;
     int dot = 0, expo = 0;
 
     if (accept(l, "0") && accept(l, "xX")) {
         accept(l, "_");
         digits = hex;
+        set = hex_set;
     }
-    snprintf(set, sizeof(set), "%s._eE", digits);
     accept(l, ".");
     accept(l, digits);
     while (in_set(peek(l), set)) {
@@ -366,7 +411,11 @@ static int lex_escape(struct lexer *l, int32_t quote)
 static void lex_string(struct lexer *l, int32_t quote)
 {
     for (;;) {
-        int32_t r = next(l);
+        int32_t r;
+        while (l->pos < l->len && (unsigned char)l->s[l->pos] < 0x80 &&
+               !(cclass[(unsigned char)l->s[l->pos]] & C_STR_STOP))
+            l->pos++;
+        r = next(l);
         if (r == '\\') {
             if (lex_escape(l, quote) < 0)
                 return;
@@ -412,11 +461,16 @@ static int followed_by_lparen(const struct lexer *l)
 static void lex_keyword_or_identifier(struct lexer *l)
 {
     int kw, colon = 0;
-    int32_t r;
 
-    while ((r = next(l)) != R_EOF && (is_alnum(r) || r == ':'))
-        colon |= r == ':';
-    backup(l);
+    for (;;) {
+        skip_class(l, C_ALPHA | C_DIGIT);
+        if (l->pos < l->len && l->s[l->pos] == ':') {
+            colon = 1;
+            l->pos++;
+            continue;
+        }
+        break;
+    }
     kw = pq_keyword(l->s + l->start, l->pos - l->start);
     if (kw == T_FILL || kw == T_FILL_LEFT || kw == T_FILL_RIGHT) {
         /* only a keyword before '(' so that "fill" stays a metric name */
@@ -463,9 +517,7 @@ static void lex_inside_braces(struct lexer *l)
     } else if (is_space(r)) {
         skip_spaces(l);
     } else if (is_alpha(r)) {
-        while (is_alnum(next(l)))
-            ;
-        backup(l);
+        skip_class(l, C_ALPHA | C_DIGIT);
         emit(l, T_IDENT);
     } else if (r == ',') {
         emit(l, T_COMMA);
@@ -514,9 +566,9 @@ static void lex_duration_expr(struct lexer *l)
     } else if (r == ':') {
         emit(l, T_COLON);
         if (!l->got_duration)
-            lex_error(l, "unexpected colon before duration in duration expression");
+            lex_error_replace(l, "unexpected colon before duration in duration expression");
         else if (l->got_colon)
-            lex_error(l, "unexpected repeated colon in duration expression");
+            lex_error_replace(l, "unexpected repeated colon in duration expression");
         l->got_colon = 1;
     } else if (r == '(') {
         emit(l, T_LPAREN);
@@ -524,7 +576,7 @@ static void lex_duration_expr(struct lexer *l)
     } else if (r == ')') {
         emit(l, T_RPAREN);
         if (--l->paren_depth < 0)
-            lex_error(l, "unexpected right parenthesis ')'");
+            lex_error_replace(l, "unexpected right parenthesis ')'");
     } else if (is_space(r)) {
         skip_spaces(l);
     } else if (r == '+' || r == '-' || r == '*' || r == '/' || r == '%' || r == '^' || r == ',') {
@@ -606,8 +658,6 @@ static void lex_in_bracket_word(struct lexer *l, int32_t r)
 
 static void lex_statements(struct lexer *l)
 {
-    static const char simple[] = ",*/%+-^@";
-    static const int simple_types[] = {T_COMMA, T_MUL, T_DIV, T_MOD, T_ADD, T_SUB, T_POW, T_AT};
     char q[16];
     int32_t r;
 
@@ -616,7 +666,8 @@ static void lex_statements(struct lexer *l)
         return;
     }
     r = next(l);
-    if (r == R_EOF) {
+    switch (r) {
+    case R_EOF:
         if (l->paren_depth != 0) {
             lex_error(l, "unclosed left parenthesis");
         } else if (l->bracket_open) {
@@ -625,37 +676,41 @@ static void lex_statements(struct lexer *l)
             emit(l, T_EOF);
             l->done = 1;
         }
-    } else if (r > 0 && r < 128 && strchr(simple, (int)r) != NULL) {
-        emit(l, simple_types[strchr(simple, (int)r) - simple]);
-    } else if (is_space(r)) {
+        return;
+    case ',': emit(l, T_COMMA); return;
+    case '*': emit(l, T_MUL); return;
+    case '/': emit(l, T_DIV); return;
+    case '%': emit(l, T_MOD); return;
+    case '+': emit(l, T_ADD); return;
+    case '-': emit(l, T_SUB); return;
+    case '^': emit(l, T_POW); return;
+    case '@': emit(l, T_AT); return;
+    case ' ': case '\t': case '\n': case '\r':
         skip_spaces(l);
-    } else if (r == '=' || r == '!' || r == '<' || r == '>') {
+        return;
+    case '=': case '!': case '<': case '>':
         lex_operator(l, r);
-    } else if (is_digit(r) || (r == '.' && is_digit(peek(l)))) {
-        backup(l);
-        lex_number_or_duration(l);
-    } else if (r == '"' || r == '\'') {
+        return;
+    case '"': case '\'':
         lex_string(l, r);
-    } else if (r == '`') {
+        return;
+    case '`':
         lex_raw_string(l);
-    } else if (is_alpha(r) || r == ':') {
-        if (l->bracket_open) {
-            lex_in_bracket_word(l, r);
-        } else {
-            backup(l);
-            lex_keyword_or_identifier(l);
-        }
-    } else if (r == '(') {
+        return;
+    case '(':
         emit(l, T_LPAREN);
         l->paren_depth++;
-    } else if (r == ')') {
+        return;
+    case ')':
         emit(l, T_RPAREN);
         if (--l->paren_depth < 0)
-            lex_error(l, "unexpected right parenthesis ')'");
-    } else if (r == '{') {
+            lex_error_replace(l, "unexpected right parenthesis ')'");
+        return;
+    case '{':
         emit(l, T_LBRACE);
         l->brace_open = 1;
-    } else if (r == '[') {
+        return;
+    case '[':
         if (l->bracket_open) {
             lex_error(l, "unexpected left bracket '['");
             return;
@@ -665,13 +720,26 @@ static void lex_statements(struct lexer *l)
         skip_spaces(l);
         l->bracket_open = 1;
         l->dur_mode = 1;
-    } else if (r == ']') {
+        return;
+    case ']':
         if (!l->bracket_open) {
             lex_error(l, "unexpected right bracket ']'");
             return;
         }
         emit(l, T_RBRACKET);
         l->bracket_open = 0;
+        return;
+    }
+    if (is_digit(r) || (r == '.' && is_digit(peek(l)))) {
+        backup(l);
+        lex_number_or_duration(l);
+    } else if (is_alpha(r) || r == ':') {
+        if (l->bracket_open) {
+            lex_in_bracket_word(l, r);
+        } else {
+            backup(l);
+            lex_keyword_or_identifier(l);
+        }
     } else {
         quote_rune(q, sizeof(q), r);
         lex_error(l, "unexpected character: %s", q);
@@ -701,41 +769,43 @@ void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
     }
 }
 
-struct kw { const char *name; uint8_t len; uint8_t type; };
+struct kw { const char *name; uint8_t type; };
 
-/* Lower-case keyword table; lookups compare case-insensitively. */
-static const struct kw keywords[] = {
-    {"and", 3, T_LAND}, {"or", 2, T_LOR}, {"unless", 6, T_LUNLESS}, {"atan2", 5, T_ATAN2},
-    {"sum", 3, T_SUM}, {"avg", 3, T_AVG}, {"count", 5, T_COUNT}, {"min", 3, T_MIN},
-    {"max", 3, T_MAX}, {"group", 5, T_GROUP}, {"stddev", 6, T_STDDEV}, {"stdvar", 6, T_STDVAR},
-    {"topk", 4, T_TOPK}, {"bottomk", 7, T_BOTTOMK}, {"count_values", 12, T_COUNT_VALUES},
-    {"quantile", 8, T_QUANTILE}, {"limitk", 6, T_LIMITK}, {"limit_ratio", 11, T_LIMIT_RATIO},
-    {"offset", 6, T_OFFSET}, {"smoothed", 8, T_SMOOTHED}, {"anchored", 8, T_ANCHORED},
-    {"by", 2, T_BY}, {"without", 7, T_WITHOUT}, {"on", 2, T_ON}, {"ignoring", 8, T_IGNORING},
-    {"group_left", 10, T_GROUP_LEFT}, {"group_right", 11, T_GROUP_RIGHT}, {"fill", 4, T_FILL},
-    {"fill_left", 9, T_FILL_LEFT}, {"fill_right", 10, T_FILL_RIGHT}, {"bool", 4, T_BOOL},
-    {"start", 5, T_START}, {"end", 3, T_END}, {"step", 4, T_STEP}, {"range", 5, T_RANGE},
-    {"max_of", 6, T_MAX_OF}, {"min_of", 6, T_MIN_OF}, {"inf", 3, T_NUMBER}, {"nan", 3, T_NUMBER},
-};
+/* Lower-case keywords by length (2..12); lookups compare case-insensitively. */
+static const struct kw kw2[] = {{"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {NULL, 0}};
+static const struct kw kw3[] = {{"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG}, {"min", T_MIN},
+                                {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER},
+                                {NULL, 0}};
+static const struct kw kw4[] = {{"topk", T_TOPK}, {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP},
+                                {NULL, 0}};
+static const struct kw kw5[] = {{"atan2", T_ATAN2}, {"count", T_COUNT}, {"group", T_GROUP},
+                                {"start", T_START}, {"range", T_RANGE}, {NULL, 0}};
+static const struct kw kw6[] = {{"unless", T_LUNLESS}, {"stddev", T_STDDEV}, {"stdvar", T_STDVAR},
+                                {"limitk", T_LIMITK}, {"offset", T_OFFSET}, {"max_of", T_MAX_OF},
+                                {"min_of", T_MIN_OF}, {NULL, 0}};
+static const struct kw kw7[] = {{"bottomk", T_BOTTOMK}, {"without", T_WITHOUT}, {NULL, 0}};
+static const struct kw kw8[] = {{"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
+                                {"ignoring", T_IGNORING}, {NULL, 0}};
+static const struct kw kw9[] = {{"fill_left", T_FILL_LEFT}, {NULL, 0}};
+static const struct kw kw10[] = {{"group_left", T_GROUP_LEFT}, {"fill_right", T_FILL_RIGHT}, {NULL, 0}};
+static const struct kw kw11[] = {{"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT}, {NULL, 0}};
+static const struct kw kw12[] = {{"count_values", T_COUNT_VALUES}, {NULL, 0}};
+static const struct kw *const kw_by_len[13] = {NULL, NULL, kw2, kw3, kw4, kw5, kw6, kw7, kw8, kw9, kw10, kw11, kw12};
 
 int pq_keyword(const char *s, size_t len)
 {
-    size_t i, j;
+    const struct kw *k;
+    char low[12];
+    size_t j;
+
     if (len < 2 || len > 12)
         return T_IDENT;
-    for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
-        const struct kw *k = &keywords[i];
-        if (k->len != len)
-            continue;
-        for (j = 0; j < len; j++) {
-            char c = s[j];
-            if (c >= 'A' && c <= 'Z')
-                c = (char)(c - 'A' + 'a');
-            if (c != k->name[j])
-                break;
-        }
-        if (j == len)
-            return k->type;
+    for (j = 0; j < len; j++) {
+        char c = s[j];
+        low[j] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
+    for (k = kw_by_len[len]; k->name != NULL; k++)
+        if (k->name[0] == low[0] && memcmp(k->name, low, len) == 0)
+            return k->type;
     return T_IDENT;
 }

@@ -218,6 +218,8 @@ static const double dur_limit = 9223372036.854775807; /* 1<<63 ns in seconds */
 static int64_t seconds_to_ns(double v)
 {
     double r = round(v * 1e9);
+    if (isnan(r))
+        return 0;
     if (r >= 9223372036854775807.0)
         return INT64_MAX;
     if (r <= -9223372036854775808.0)
@@ -230,6 +232,7 @@ static struct tg_promql_node *number_literal(struct parser *p)
     const struct pq_token *t = cur(p);
     struct tg_promql_node *n = new_node(p, TG_PROMQL_NUMBER, t->pos);
     char msg[128], q[96];
+    int r;
 
     n->type = TG_PROMQL_VSCALAR;
     n->u.num.text = tok_text(p, t);
@@ -242,9 +245,10 @@ static struct tg_promql_node *number_literal(struct parser *p)
             return NULL;
         }
         n->u.num.val = (double)ns / 1e9;
-    } else if (pq_parse_number(p->a, p->s + t->pos, t->len, &n->u.num.val) < 0) {
+    } else if ((r = pq_parse_number(p->a, p->s + t->pos, t->len, &n->u.num.val)) < 0) {
         pq_go_quote(q, sizeof(q), p->s + t->pos, t->len, 64);
-        perr(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: invalid syntax", q);
+        perr(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: %s", q,
+             r == -2 ? "value out of range" : "invalid syntax");
         return NULL;
     }
     adv(p);
@@ -270,7 +274,8 @@ static void experimental_dur(struct parser *p, const struct tg_promql_node *n)
 static struct tg_promql_node *dur_literal(struct parser *p)
 {
     struct tg_promql_node *n = number_literal(p);
-    if (n != NULL && (n->u.num.val > dur_limit || n->u.num.val < -dur_limit)) {
+    /* NaN is refused too: it has no duration (Go would turn it into INT64_MIN) */
+    if (n != NULL && (n->u.num.val > dur_limit || n->u.num.val < -dur_limit || isnan(n->u.num.val))) {
         perr(p, n->pos, "duration out of range");
         return NULL;
     }
@@ -409,25 +414,21 @@ static int dur_prec(int t)
 
 static enum tg_promql_op tok_op(int t)
 {
-    static const struct { int t; enum tg_promql_op op; } map[] = {
-        {T_ADD, TG_PROMQL_ADD}, {T_SUB, TG_PROMQL_SUB}, {T_MUL, TG_PROMQL_MUL},
-        {T_DIV, TG_PROMQL_DIV}, {T_MOD, TG_PROMQL_MOD}, {T_POW, TG_PROMQL_POW},
-        {T_ATAN2, TG_PROMQL_ATAN2}, {T_EQLC, TG_PROMQL_EQLC}, {T_NEQ, TG_PROMQL_NEQ},
-        {T_LSS, TG_PROMQL_LSS}, {T_LTE, TG_PROMQL_LTE}, {T_GTR, TG_PROMQL_GTR},
-        {T_GTE, TG_PROMQL_GTE}, {T_TRIM_UPPER, TG_PROMQL_TRIM_UPPER},
-        {T_TRIM_LOWER, TG_PROMQL_TRIM_LOWER}, {T_LAND, TG_PROMQL_LAND}, {T_LOR, TG_PROMQL_LOR},
-        {T_LUNLESS, TG_PROMQL_LUNLESS}, {T_SUM, TG_PROMQL_SUM}, {T_AVG, TG_PROMQL_AVG},
-        {T_COUNT, TG_PROMQL_COUNT}, {T_MIN, TG_PROMQL_MIN}, {T_MAX, TG_PROMQL_MAX},
-        {T_GROUP, TG_PROMQL_GROUP}, {T_STDDEV, TG_PROMQL_STDDEV}, {T_STDVAR, TG_PROMQL_STDVAR},
-        {T_TOPK, TG_PROMQL_TOPK}, {T_BOTTOMK, TG_PROMQL_BOTTOMK},
-        {T_COUNT_VALUES, TG_PROMQL_COUNT_VALUES}, {T_QUANTILE, TG_PROMQL_QUANTILE},
-        {T_LIMITK, TG_PROMQL_LIMITK}, {T_LIMIT_RATIO, TG_PROMQL_LIMIT_RATIO},
+    static const uint8_t map[T__COUNT] = {
+        [T_ADD] = TG_PROMQL_ADD, [T_SUB] = TG_PROMQL_SUB, [T_MUL] = TG_PROMQL_MUL,
+        [T_DIV] = TG_PROMQL_DIV, [T_MOD] = TG_PROMQL_MOD, [T_POW] = TG_PROMQL_POW,
+        [T_ATAN2] = TG_PROMQL_ATAN2, [T_EQLC] = TG_PROMQL_EQLC, [T_NEQ] = TG_PROMQL_NEQ,
+        [T_LSS] = TG_PROMQL_LSS, [T_LTE] = TG_PROMQL_LTE, [T_GTR] = TG_PROMQL_GTR,
+        [T_GTE] = TG_PROMQL_GTE, [T_TRIM_UPPER] = TG_PROMQL_TRIM_UPPER,
+        [T_TRIM_LOWER] = TG_PROMQL_TRIM_LOWER, [T_LAND] = TG_PROMQL_LAND, [T_LOR] = TG_PROMQL_LOR,
+        [T_LUNLESS] = TG_PROMQL_LUNLESS, [T_SUM] = TG_PROMQL_SUM, [T_AVG] = TG_PROMQL_AVG,
+        [T_COUNT] = TG_PROMQL_COUNT, [T_MIN] = TG_PROMQL_MIN, [T_MAX] = TG_PROMQL_MAX,
+        [T_GROUP] = TG_PROMQL_GROUP, [T_STDDEV] = TG_PROMQL_STDDEV, [T_STDVAR] = TG_PROMQL_STDVAR,
+        [T_TOPK] = TG_PROMQL_TOPK, [T_BOTTOMK] = TG_PROMQL_BOTTOMK,
+        [T_COUNT_VALUES] = TG_PROMQL_COUNT_VALUES, [T_QUANTILE] = TG_PROMQL_QUANTILE,
+        [T_LIMITK] = TG_PROMQL_LIMITK, [T_LIMIT_RATIO] = TG_PROMQL_LIMIT_RATIO,
     };
-    size_t i;
-    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (map[i].t == t)
-            return map[i].op;
-    return TG_PROMQL_OP_NONE;
+    return t >= 0 && t < T__COUNT ? (enum tg_promql_op)map[t] : TG_PROMQL_OP_NONE;
 }
 
 static struct tg_promql_node *dur_binary(struct parser *p, int min_prec)
@@ -750,13 +751,12 @@ static struct tg_promql_node *function_call(struct parser *p)
     char q[96];
 
     n->u.call.func = tg_promql_func_lookup(name);
-    pq_go_quote(q, sizeof(q), name.base, name.len, 64);
-    if (n->u.call.func == NULL) {
-        perr(p, t->pos, "unknown function with name %s", q);
-        return NULL;
-    }
-    if (n->u.call.func->experimental && !p->o.experimental_functions) {
-        perr(p, t->pos, "function %s is not enabled", q);
+    if (n->u.call.func == NULL || (n->u.call.func->experimental && !p->o.experimental_functions)) {
+        pq_go_quote(q, sizeof(q), name.base, name.len, 64);
+        if (n->u.call.func == NULL)
+            perr(p, t->pos, "unknown function with name %s", q);
+        else
+            perr(p, t->pos, "function %s is not enabled", q);
         return NULL;
     }
     adv(p);

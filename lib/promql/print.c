@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Hot-path appends: one capacity check inline, the builder grows otherwise. */
+static inline void put_c(tg_sb_t *sb, char c)
+{
+    if (sb->len < sb->cap) {
+        sb->base[sb->len++] = c;
+        sb->base[sb->len] = '\0';
+    } else {
+        tg_sb_addc(sb, c);
+    }
+}
+
+#define PUT_LIT(sb, lit) tg_sb_add((sb), (lit), sizeof(lit) - 1)
+
 struct printer {
     tg_sb_t *sb;
     int prom; /* Prometheus String() spelling */
@@ -88,7 +101,7 @@ static void print_number(const struct printer *pr, const struct tg_promql_node *
         return;
     }
     if (n->u.num.neg)
-        tg_sb_addc(pr->sb, '-');
+        put_c(pr->sb, '-');
     tg_sb_addiov(pr->sb, n->u.num.text);
 }
 
@@ -123,8 +136,9 @@ static const char *match_str(enum tg_promql_match op)
 
 static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op, tg_iovec_t value)
 {
+    const char *ops = match_str(op);
     tg_promql_label_name(sb, name);
-    tg_sb_adds(sb, match_str(op));
+    tg_sb_add(sb, ops, op == TG_PROMQL_EQ ? 1 : 2);
     tg_promql_quote(sb, value);
 }
 
@@ -163,13 +177,13 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
     for (k = 0; k < i; k++)
         v[k].base = tmp.base + (uintptr_t)v[k].base;
     qsort(v, i, sizeof(*v), cmp_str);
-    tg_sb_addc(pr->sb, '{');
+    put_c(pr->sb, '{');
     for (k = 0; k < i; k++) {
         if (k > 0)
-            tg_sb_addc(pr->sb, ',');
+            put_c(pr->sb, ',');
         tg_sb_addiov(pr->sb, v[k]);
     }
-    tg_sb_addc(pr->sb, '}');
+    put_c(pr->sb, '}');
     tg_sb_free(&tmp);
     if (v != small && a == NULL)
         free(v);
@@ -190,18 +204,18 @@ static void print_selector(const struct printer *pr, const struct tg_promql_node
     }
     if (outside && n->u.vs.n_matchers == 0)
         return;
-    tg_sb_addc(pr->sb, '{');
+    put_c(pr->sb, '{');
     for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
         if (!first)
-            tg_sb_addc(pr->sb, ',');
+            put_c(pr->sb, ',');
         print_matcher(pr->sb, m->name, m->op, m->value);
     }
     if (!outside && n->u.vs.name.len > 0) {
         if (!first)
-            tg_sb_addc(pr->sb, ',');
+            put_c(pr->sb, ',');
         print_matcher(pr->sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, n->u.vs.name);
     }
-    tg_sb_addc(pr->sb, '}');
+    put_c(pr->sb, '}');
 }
 
 static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
@@ -209,8 +223,8 @@ static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
     uint64_t mag;
     switch (m->at) {
     case TG_PROMQL_AT_NONE: return;
-    case TG_PROMQL_AT_START: tg_sb_adds(pr->sb, " @ start()"); return;
-    case TG_PROMQL_AT_END: tg_sb_adds(pr->sb, " @ end()"); return;
+    case TG_PROMQL_AT_START: PUT_LIT(pr->sb, " @ start()"); return;
+    case TG_PROMQL_AT_END: PUT_LIT(pr->sb, " @ end()"); return;
     case TG_PROMQL_AT_TIME:
         mag = m->at_ms < 0 ? (uint64_t)0 - (uint64_t)m->at_ms : (uint64_t)m->at_ms;
         tg_sb_printf(pr->sb, " @ %s%llu.%03llu", m->at_ms < 0 ? "-" : "", (unsigned long long)(mag / 1000),
@@ -240,6 +254,10 @@ static int offset_self_delimited(const struct tg_promql_node *e)
 static void print_dur_inner(const struct printer *pr, const struct tg_promql_node *n)
 {
     struct tg_promql_node copy = *n;
+    if (n->u.dur.op == TG_PROMQL_ADD && n->u.dur.lhs == NULL) {
+        print_dur(pr, n->u.dur.rhs);
+        return;
+    }
     copy.u.dur.wrapped = 0;
     print_dur(pr, &copy);
 }
@@ -249,32 +267,33 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
     if (d->expr == NULL) {
         if (d->ns == 0)
             return;
-        tg_sb_adds(pr->sb, " offset ");
+        PUT_LIT(pr->sb, " offset ");
         print_ns(pr, d->ns);
         return;
     }
-    tg_sb_adds(pr->sb, " offset ");
+    PUT_LIT(pr->sb, " offset ");
     if (pr->prom || offset_self_delimited(d->expr) || (d->expr->kind == TG_PROMQL_DURATION &&
                                                        d->expr->u.dur.wrapped && !tail)) {
         print_dur(pr, d->expr);
         return;
     }
-    /* "+(...)" is a complete offset operand whatever follows */
-    tg_sb_add(pr->sb, "+(", 2);
+    /* "(...)" keeps taking duration operators, fine when none follows;
+     * "+(...)" is a complete offset operand whatever follows */
+    tg_sb_add(pr->sb, tail ? "+(" : "(", tail ? 2 : 1);
     if (d->expr->kind == TG_PROMQL_DURATION)
         print_dur_inner(pr, d->expr);
     else
         print_dur(pr, d->expr);
-    tg_sb_addc(pr->sb, ')');
+    put_c(pr->sb, ')');
 }
 
 static void print_mods(const struct printer *pr, const struct tg_promql_mods *m, int tail)
 {
     print_at(pr, m);
     if (m->anchored)
-        tg_sb_adds(pr->sb, " anchored");
+        PUT_LIT(pr->sb, " anchored");
     else if (m->smoothed)
-        tg_sb_adds(pr->sb, " smoothed");
+        PUT_LIT(pr->sb, " smoothed");
     print_offset(pr, &m->offset, tail);
 }
 
@@ -293,18 +312,18 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
         return;
     }
     if (n->u.dur.wrapped)
-        tg_sb_addc(pr->sb, '(');
+        put_c(pr->sb, '(');
     switch (n->u.dur.op) {
-    case TG_PROMQL_STEP: tg_sb_adds(pr->sb, "step()"); break;
-    case TG_PROMQL_RANGE: tg_sb_adds(pr->sb, "range()"); break;
+    case TG_PROMQL_STEP: PUT_LIT(pr->sb, "step()"); break;
+    case TG_PROMQL_RANGE: PUT_LIT(pr->sb, "range()"); break;
     case TG_PROMQL_MIN_OF:
     case TG_PROMQL_MAX_OF:
         tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
-        tg_sb_addc(pr->sb, '(');
+        put_c(pr->sb, '(');
         print_dur(pr, n->u.dur.lhs);
         tg_sb_add(pr->sb, ", ", 2);
         print_dur(pr, n->u.dur.rhs);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         break;
     default:
         if (n->u.dur.lhs == NULL) {
@@ -314,14 +333,14 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
             print_dur(pr, n->u.dur.rhs);
         } else {
             print_dur(pr, n->u.dur.lhs);
-            tg_sb_addc(pr->sb, ' ');
+            put_c(pr->sb, ' ');
             tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
-            tg_sb_addc(pr->sb, ' ');
+            put_c(pr->sb, ' ');
             print_dur(pr, n->u.dur.rhs);
         }
     }
     if (n->u.dur.wrapped)
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
 }
 
 static void print_matching(const struct printer *pr, const struct tg_promql_node *n)
@@ -333,30 +352,30 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
     if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
         tg_sb_adds(pr->sb, n->u.binary.on ? " on (" : " ignoring (");
         print_labels(pr->sb, &n->u.binary.matching);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
     }
     if (group) {
         tg_sb_adds(pr->sb, n->u.binary.card == TG_PROMQL_MANY_TO_ONE ? " group_left (" : " group_right (");
         print_labels(pr->sb, &n->u.binary.include);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
     }
     if (n->u.binary.has_fill_lhs && n->u.binary.has_fill_rhs &&
         (n->u.binary.fill_lhs == n->u.binary.fill_rhs ||
          (isnan(n->u.binary.fill_lhs) && isnan(n->u.binary.fill_rhs)))) {
-        tg_sb_adds(pr->sb, " fill (");
+        PUT_LIT(pr->sb, " fill (");
         pq_format_g(pr->sb, n->u.binary.fill_lhs);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     }
     if (n->u.binary.has_fill_lhs) {
-        tg_sb_adds(pr->sb, " fill_left (");
+        PUT_LIT(pr->sb, " fill_left (");
         pq_format_g(pr->sb, n->u.binary.fill_lhs);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
     }
     if (n->u.binary.has_fill_rhs) {
-        tg_sb_adds(pr->sb, " fill_right (");
+        PUT_LIT(pr->sb, " fill_right (");
         pq_format_g(pr->sb, n->u.binary.fill_rhs);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
     }
 }
 
@@ -365,7 +384,7 @@ static void print_binop(const struct printer *pr, const struct tg_promql_node *n
 {
     tg_sb_adds(pr->sb, tg_promql_op_str(n->u.binary.op));
     if (n->u.binary.return_bool)
-        tg_sb_adds(pr->sb, " bool");
+        PUT_LIT(pr->sb, " bool");
     print_matching(pr, n);
 }
 
@@ -382,12 +401,12 @@ static void print_aggop(const struct printer *pr, const struct tg_promql_node *n
 
 static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
 {
-    tg_sb_addc(pr->sb, '[');
+    put_c(pr->sb, '[');
     print_range(pr, &n->u.subquery.range);
-    tg_sb_addc(pr->sb, ':');
+    put_c(pr->sb, ':');
     if (n->u.subquery.step.expr != NULL || n->u.subquery.step.ns != 0)
         print_range(pr, &n->u.subquery.step);
-    tg_sb_addc(pr->sb, ']');
+    put_c(pr->sb, ']');
     print_mods(pr, &n->u.subquery.mods, tail);
 }
 
@@ -409,9 +428,9 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         return;
     case TG_PROMQL_MATRIX:
         print_selector(pr, n->u.matrix.vs);
-        tg_sb_addc(pr->sb, '[');
+        put_c(pr->sb, '[');
         print_range(pr, &n->u.matrix.range);
-        tg_sb_addc(pr->sb, ']');
+        put_c(pr->sb, ']');
         print_mods(pr, &n->u.matrix.vs->u.vs.mods, tail);
         return;
     case TG_PROMQL_SUBQUERY:
@@ -419,9 +438,9 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         print_subquery_suffix(pr, n, tail);
         return;
     case TG_PROMQL_PAREN:
-        tg_sb_addc(pr->sb, '(');
+        put_c(pr->sb, '(');
         print_node(pr, n->u.paren.expr, 0);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_UNARY:
         tg_sb_adds(pr->sb, tg_promql_op_str(n->u.unary.op));
@@ -429,30 +448,30 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         return;
     case TG_PROMQL_BINARY:
         print_node(pr, n->u.binary.lhs, 1);
-        tg_sb_addc(pr->sb, ' ');
+        put_c(pr->sb, ' ');
         print_binop(pr, n);
-        tg_sb_addc(pr->sb, ' ');
+        put_c(pr->sb, ' ');
         print_node(pr, n->u.binary.rhs, tail);
         return;
     case TG_PROMQL_AGGREGATE:
         print_aggop(pr, n);
-        tg_sb_addc(pr->sb, '(');
+        put_c(pr->sb, '(');
         if (n->u.agg.param != NULL) {
             print_node(pr, n->u.agg.param, 0);
             tg_sb_add(pr->sb, ", ", 2);
         }
         print_node(pr, n->u.agg.expr, 0);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_CALL:
         tg_sb_adds(pr->sb, n->u.call.func->name);
-        tg_sb_addc(pr->sb, '(');
+        put_c(pr->sb, '(');
         for (a = n->u.call.args; a != NULL; a = a->next) {
             print_node(pr, a, 0);
             if (a->next != NULL)
                 tg_sb_add(pr->sb, ", ", 2);
         }
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_DURATION:
         print_dur(pr, n);
@@ -529,18 +548,18 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
             tg_sb_add(pr->sb, ",\n", 2);
         }
         pretty(pr, n->u.agg.expr, level + 1);
-        tg_sb_addc(pr->sb, '\n');
+        put_c(pr->sb, '\n');
         indent(pr->sb, level);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_BINARY:
         if (!split)
             break;
         pretty(pr, n->u.binary.lhs, level + 1);
-        tg_sb_addc(pr->sb, '\n');
+        put_c(pr->sb, '\n');
         indent(pr->sb, level);
         print_binop(pr, n);
-        tg_sb_addc(pr->sb, '\n');
+        put_c(pr->sb, '\n');
         pretty(pr, n->u.binary.rhs, level + 1);
         return;
     case TG_PROMQL_CALL:
@@ -554,9 +573,9 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
             if (a->next != NULL)
                 tg_sb_add(pr->sb, ",\n", 2);
         }
-        tg_sb_addc(pr->sb, '\n');
+        put_c(pr->sb, '\n');
         indent(pr->sb, level);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_PAREN:
         if (!split)
@@ -564,9 +583,9 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
         indent(pr->sb, level);
         tg_sb_add(pr->sb, "(\n", 2);
         pretty(pr, n->u.paren.expr, level + 1);
-        tg_sb_addc(pr->sb, '\n');
+        put_c(pr->sb, '\n');
         indent(pr->sb, level);
-        tg_sb_addc(pr->sb, ')');
+        put_c(pr->sb, ')');
         return;
     case TG_PROMQL_SUBQUERY:
         if (!split) {

@@ -52,7 +52,7 @@ int pq_keyword(const char *s, size_t len);
 /* Unquote a STRING token (with its quotes, already validated by the lexer). */
 tg_iovec_t pq_unquote(tg_arena_t *a, const char *s, size_t len);
 
-/* Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64): 0 or -1. */
+/* Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64): 0, -1 syntax, -2 range. */
 int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out);
 /* prometheus/common model.ParseDuration: 0 or -1 with msg. */
 int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t msglen);

@@ -15,6 +15,7 @@
 #define RX_MAX_PAT    512
 #define RX_BUDGET     10000
 #define RX_MAX_TEXT   256
+#define RX_MAX_STACK  400 /* nested matcher calls; each frame holds a continuation */
 
 enum { N_EMPTY, N_LIT, N_ANY, N_CLASS, N_CAT, N_ALT, N_REP, N_BOT, N_EOT, N_BOL, N_EOL, N_WB, N_NWB };
 
@@ -39,6 +40,7 @@ struct rx {
     const unsigned char *t;
     size_t tlen;
     int budget;
+    int depth;
 };
 
 struct flags { int i, s, m, U; };
@@ -365,6 +367,10 @@ static int parse_repeat(struct rx *r, struct flags *f)
             ;
         else
             break;
+        if (r->n[id].type == N_REP) {
+            r->unknown = 1; /* RE2: invalid nested repetition operator */
+            break;
+        }
         rep = new_node(r, N_REP);
         r->n[rep].first = id;
         r->n[rep].min = min;
@@ -457,6 +463,7 @@ static int is_word(const struct rx *r, size_t pos)
 }
 
 static int run_cont(struct rx *r, const struct cont *k, size_t pos);
+static int match_seq(struct rx *r, int node, size_t pos, const struct cont *k);
 
 static int match_rep(struct rx *r, int node, int count, size_t pos, size_t start, const struct cont *k)
 {
@@ -481,7 +488,7 @@ static int run_cont(struct rx *r, const struct cont *k, size_t pos)
         return pos == r->tlen;
     if (k->is_rep)
         return match_rep(r, k->node, k->rep_count, pos, k->rep_start, k->next);
-    return match_node(r, k->node, pos, k->next);
+    return match_seq(r, k->node, pos, k->next);
 }
 
 /* Match `node` then its siblings (when in a concatenation) then k. */
@@ -494,7 +501,23 @@ static int match_seq(struct rx *r, int node, size_t pos, const struct cont *k)
     return match_node(r, node, pos, k);
 }
 
+static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k);
+
+/* Depth-bounded: the continuations live on the C stack. */
 static int match_node(struct rx *r, int node, size_t pos, const struct cont *k)
+{
+    int m;
+    if (r->unknown || ++r->depth > RX_MAX_STACK) {
+        r->unknown = 1;
+        r->depth--;
+        return 0;
+    }
+    m = match_node_(r, node, pos, k);
+    r->depth--;
+    return m;
+}
+
+static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k)
 {
     const struct rx_node *n = &r->n[node];
     int32_t c = -1;
@@ -563,6 +586,7 @@ int pq_regex_match(tg_iovec_t re, tg_iovec_t s)
     r.t = (const unsigned char *)s.base;
     r.tlen = s.len;
     r.budget = RX_BUDGET;
+    r.depth = 0;
     m = match_node(&r, root, 0, NULL);
     if (r.unknown)
         return -1;

@@ -192,8 +192,10 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
         return -1;
     errno = 0;
     d = strtod(buf, &end);
-    if (end == buf || *end != '\0' || (errno == ERANGE && isinf(d)))
+    if (end == buf || *end != '\0')
         return -1;
+    if (errno == ERANGE && isinf(d))
+        return -2;
     *out = d;
     return 0;
 }
@@ -297,8 +299,14 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
             continue;
         v = ms / (uint64_t)f[i].mult;
         if (v > 0) {
-            tg_sb_printf(sb, "%llu%s", (unsigned long long)v, f[i].u);
+            char d[24];
+            int k = (int)sizeof(d);
             ms -= v * (uint64_t)f[i].mult;
+            do
+                d[--k] = (char)('0' + v % 10);
+            while ((v /= 10) > 0);
+            tg_sb_add(sb, d + k, sizeof(d) - (size_t)k);
+            tg_sb_adds(sb, f[i].u);
         }
     }
 }
@@ -406,32 +414,38 @@ void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max
         put(dst, dstlen, &o, "...", 3);
 }
 
+/* 1: [a-zA-Z_], 2: [0-9], 4: ':' */
+static const uint8_t name_class[256] = {
+    ['_'] = 1, [':'] = 4,
+    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+
+static int name_ok(tg_iovec_t s, uint8_t first, uint8_t rest)
+{
+    const unsigned char *p = (const unsigned char *)s.base;
+    size_t i;
+    if (s.len == 0 || !(name_class[p[0]] & first))
+        return 0;
+    for (i = 1; i < s.len; i++)
+        if (!(name_class[p[i]] & rest))
+            return 0;
+    return 1;
+}
+
 int pq_is_legacy_label(tg_iovec_t s)
 {
-    size_t i;
-    if (s.len == 0)
-        return 0;
-    for (i = 0; i < s.len; i++) {
-        char c = s.base[i];
-        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (i > 0 && c >= '0' && c <= '9')))
-            return 0;
-    }
-    return 1;
+    return name_ok(s, 1, 1 | 2);
 }
 
 int pq_is_legacy_metric(tg_iovec_t s)
 {
-    size_t i;
-    if (s.len == 0)
-        return 0;
-    for (i = 0; i < s.len; i++) {
-        char c = s.base[i];
-        if (!(c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (i > 0 && c >= '0' && c <= '9')))
-            return 0;
-    }
-    return 1;
+    return name_ok(s, 1 | 4, 1 | 2 | 4);
 }
 
 /* Bytes that cannot be copied raw into a double-quoted PromQL string. */
