@@ -237,9 +237,13 @@ static void on_done(struct evhttp_request *ureq, void *arg)
 
     if (!ok) {
         const char *kind = f->error_kind ? f->error_kind : "connect";
+        int timeout = strcmp(kind, "timeout") == 0;
         tg_warn("req %llu: upstream %s error", (unsigned long long)r->id, kind);
         fwd_detach(f, 0);
-        fail(f, 502, kind, strcmp(kind, "connect") == 0 ? "connection failed" : "bad response");
+        fail(f, timeout ? 504 : 502, kind,
+             timeout                          ? "no response within --upstream-timeout"
+             : strcmp(kind, "connect") == 0 ? "connection failed"
+                                              : "bad response");
         return;
     }
     fwd_detach(f, 1);
@@ -301,6 +305,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
     struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
     struct evkeyvalq *out = evhttp_request_get_output_headers(ureq);
     const char *xff = evhttp_find_header(in, "X-Forwarded-For");
+    const char *conn = evhttp_find_header(in, "Connection");
     const char *peer = tg_conn_peer(r);
     struct evkeyval *h;
 
@@ -308,6 +313,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
     {
         tg_iovec_t name = tg_iov_str(h->key);
         if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
+            (conn && tg_http_connection_lists(tg_iov_str(conn), name)) ||
             !strcasecmp(h->key, "Host") || !strcasecmp(h->key, "Content-Length") ||
             !strcasecmp(h->key, "Content-Type") || !strcasecmp(h->key, "X-Forwarded-For") ||
             !strcasecmp(h->key, "Expect") ||

@@ -153,8 +153,9 @@ struct tg_upconn *tg_upstream_acquire(struct tg_upstream *u)
     if (c->evcon == NULL)
         abort();
     evhttp_connection_set_closecb(c->evcon, on_close, c);
-    /* inactivity limit once the response streams; the stage times the headers */
-    evhttp_connection_set_timeout(c->evcon, u->timeout_s);
+    /* inactivity limit once the response streams; the stage times the
+     * headers itself, so this one is set a little longer */
+    evhttp_connection_set_timeout(c->evcon, u->timeout_s + 1);
     return c;
 }
 

@@ -106,7 +106,7 @@ class InstantQuery(Case):
                      'sum by (namespace) (rate(http_requests_total[5m]))',
                      'topk(100, {__name__=~".+_info"})',
                      'max_over_time(tenant_secret_info[1h:5m])',
-                     'count_values("ns", {__name__=~".+"})',
+                     'count_values by (namespace) ("ns", {__name__=~".+"})',
                      'absent(tenant_secret_info{namespace="beta"})'):
             with self.subTest(expr=expr):
                 d = self.query(ALICE, expr)

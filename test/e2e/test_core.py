@@ -960,10 +960,12 @@ class CLI(unittest.TestCase):
         with open(toks, "w") as f:
             f.write(tg.tokens_csv())
         out = tg.run_cli("check-config", "--config-file", good, "--token-auth-file", toks,
-                         "--upstream", "http://127.0.0.1:9090")
+                         "--upstream", "http://127.0.0.1:9090",
+                         "--insecure-listen-address", "127.0.0.1:0")
         self.assertEqual(out.returncode, 0, out)
         out = tg.run_cli("check-config", "--config-file", bad, "--token-auth-file", toks,
-                         "--upstream", "http://127.0.0.1:9090")
+                         "--upstream", "http://127.0.0.1:9090",
+                         "--insecure-listen-address", "127.0.0.1:0")
         self.assertNotEqual(out.returncode, 0, out)
         self.assertIn("bad.yaml", out.stderr + out.stdout)
 
