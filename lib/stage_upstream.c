@@ -123,6 +123,16 @@ static void copy_response_headers(struct tg_req *r, struct evhttp_request *ureq)
     }
 }
 
+static void start_reply(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    if (f->started || r->ev == NULL)
+        return;
+    f->started = 1;
+    tg_conn_reply_started(r);
+    evhttp_send_reply_start(r->ev, r->status, NULL);
+}
+
 static int identity_encoding(struct evhttp_request *ureq)
 {
     const char *enc = evhttp_find_header(evhttp_request_get_input_headers(ureq),
@@ -151,9 +161,10 @@ static int on_headers(struct evhttp_request *ureq, void *arg)
     if (f->jf != NULL)
         evhttp_remove_header(evhttp_request_get_output_headers(r->ev), "Content-Length");
     r->status = evhttp_request_get_response_code(ureq);
-    f->started = 1;
-    tg_conn_reply_started(r);
-    evhttp_send_reply_start(r->ev, r->status, evhttp_request_get_response_code_line(ureq));
+    /* a filtered answer starts with its first filtered bytes, so that a body
+     * the filter rejects early still gets a clean 502 */
+    if (f->jf == NULL)
+        start_reply(f);
     return 0;
 }
 
@@ -201,12 +212,13 @@ static void on_chunk(struct evhttp_request *ureq, void *arg)
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
-    if (r->ev == NULL || !f->started)
+    if (r->ev == NULL)
         return;
     if (f->jf != NULL)
         in = filter_chunk(f, in);
     if (f->broken || evbuffer_get_length(in) == 0)
         return;
+    start_reply(f);
     r->bytes_out += evbuffer_get_length(in);
     evhttp_send_reply_chunk_with_cb(r->ev, in, on_client_drained, f);
     if (cb != NULL && evbuffer_get_length(bufferevent_get_output(cb)) > HIGH_WATER) {
@@ -257,6 +269,7 @@ static void on_done(struct evhttp_request *ureq, void *arg)
         fail(f, 502, "protocol", "response could not be filtered");
         return;
     }
+    start_reply(f);
     if (f->jf != NULL && evbuffer_get_length(f->out) > 0 && r->ev != NULL) {
         r->bytes_out += evbuffer_get_length(f->out);
         evhttp_send_reply_chunk(r->ev, f->out);
