@@ -748,7 +748,8 @@ class TLS(unittest.TestCase):
 
     def test_serves_given_cert_and_reloads(self):
         self._install(self.a)
-        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls")
+        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls",
+                          extra_args=["--tls-reload-interval=1s"])
         try:
             self.assertEqual(tg.peer_cert_der(t.host, t.tls_port), tg.cert_der(self.a[0]))
             ctx = ssl.create_default_context(cafile=self.a[0])
