@@ -149,7 +149,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void fail(const char *what, const struct tg_req *r, tg_iovec_t detail)
+static void __attribute__((noreturn)) fail(const char *what, const struct tg_req *r, tg_iovec_t detail)
 {
     fprintf(stderr, "PROPERTY VIOLATED: %s\n  uri: %s\n  upstream args: %.*s\n  detail: %.*s\n",
             what, r->uri ? r->uri : "", (int)r->up_args.len, r->up_args.base ? r->up_args.base : "",
