@@ -52,8 +52,10 @@ struct tg_conn {
     int fd;                         /* -1 until the socket is known */
     int reading;                    /* bytes of a new request are arriving */
     struct tg_http_framing framing; /* what the client sent so far is well framed */
+    uint64_t stream_end;            /* bytes received on the connection */
     int refused;                    /* framing refused: the input is dropped */
-    int refuse_pending;             /* ... and the answer waits for the request in progress */
+    int refuse_pending;             /* ... and the answer waits for earlier requests */
+    int refilling;                  /* on_input: we are putting good bytes back */
 };
 
 static void conn_register(struct tg_conn *c)
@@ -154,11 +156,36 @@ unreadable:
     return f->status;
 }
 
+/* Drop every byte of the refused request and what follows it, keeping the
+ * complete requests before it (pipelined) for evhttp to answer first. Returns
+ * how many bytes were kept. */
+static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+    uint64_t buf_start = c->stream_end - len;
+    size_t keep = c->framing.req_start > buf_start ? (size_t)(c->framing.req_start - buf_start) : 0;
+    struct evbuffer *good;
+
+    if (keep == 0 || keep > len) {
+        evbuffer_drain(buf, len);
+        return 0;
+    }
+    good = evbuffer_new();
+    evbuffer_remove_buffer(buf, good, keep);
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    c->refilling = 1;
+    evbuffer_add_buffer(buf, good);
+    c->refilling = 0;
+    evbuffer_free(good);
+    return keep;
+}
+
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct tg_conn *c = arg;
+    size_t kept;
 
-    if (info->n_added == 0 || orphaned(c))
+    if (info->n_added == 0 || c->refilling || orphaned(c))
         return;
     if (c->fd < 0)
         conn_register(c);
@@ -166,17 +193,18 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         evbuffer_drain(buf, evbuffer_get_length(buf));
         return;
     }
+    c->stream_end += info->n_added;
     if (check_framing(c, buf, info->n_added) != 0) {
         tg_info("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
                 c->framing.error);
-        /* evhttp must never parse what follows */
+        /* evhttp must never parse the refused request or what follows */
         c->refused = 1;
-        evbuffer_drain(buf, evbuffer_get_length(buf));
+        kept = drop_refused(c, buf);
         evtimer_del(c->deadline);
-        if (c->req == NULL)
+        if (c->req == NULL && kept == 0)
             refuse_and_close(c);
         else
-            c->refuse_pending = 1; /* after the response in progress */
+            c->refuse_pending = 1; /* after the responses to the requests before it */
         return;
     }
     if (!c->reading && c->req == NULL) {
@@ -404,9 +432,11 @@ void tg_conn_request_done(struct tg_req *r)
         tg_conn_unwatch_close(r);
         c->req = NULL;
         r->conn = NULL;
-        /* a pipelined request after this one was refused: answer it now that
-         * this response is out (evcon NULL: the connection is going anyway) */
-        if (c->refuse_pending && c->evcon != NULL) {
+        /* a pipelined request after this one was refused: answer it once the
+         * requests before it are answered (evcon NULL: the connection is
+         * going anyway) */
+        if (c->refuse_pending && c->evcon != NULL &&
+            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
             c->refuse_pending = 0;
             refuse_and_close(c);
         }

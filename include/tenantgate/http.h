@@ -179,6 +179,8 @@ struct tg_http_framing {
     uint64_t body;        /* chunked body bytes so far */
     int digits;           /* hex digits of the current chunk size */
     uint64_t requests;    /* complete requests seen */
+    uint64_t fed;         /* bytes of the stream looked at */
+    uint64_t req_start;   /* stream offset where the current request starts */
     int status;           /* 0, or the HTTP status the stream was refused with */
     const char *error;    /* static message once refused */
 };

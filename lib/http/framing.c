@@ -57,10 +57,12 @@ static int refuse(struct tg_http_framing *f, int status, const char *why)
 static void next_request(struct tg_http_framing *f)
 {
     size_t max_head = f->max_head;
-    uint64_t max_body = f->max_body, requests = f->requests + 1;
+    uint64_t max_body = f->max_body, requests = f->requests + 1, fed = f->fed;
 
     tg_http_framing_init(f, max_head, max_body);
     f->requests = requests;
+    f->fed = fed;
+    f->req_start = fed;
 }
 
 void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t max_body)
@@ -290,6 +292,7 @@ int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n)
             /* body bytes are not looked at: skip them in one go */
             size_t take = n - i < f->left ? n - i : (size_t)f->left;
             f->left -= take;
+            f->fed += take;
             i += take;
             if (f->left == 0) {
                 if (f->state == F_BODY)
@@ -299,6 +302,7 @@ int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n)
             }
             continue;
         }
+        f->fed++;
         if (byte(f, (unsigned char)p[i++]) != 0)
             return f->status;
     }
