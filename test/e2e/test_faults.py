@@ -274,6 +274,31 @@ class Smuggling(FaultCase):
         self.assertServes()
 
 
+class FuzzRegressions(FaultCase):
+    def test_unenforced_promql_parameters_never_forwarded(self):
+        # fuzz_request: /api/v1/rules forwarded a `query` parameter as it came
+        for path in ("/api/v1/rules", "/api/v1/alerts", "/api/v1/status/buildinfo",
+                     "/api/v1/query", "/api/v1/series"):
+            with self.subTest(path=path):
+                self.up.reset_state()
+                self.up.mode = "echo"
+                q = [("namespace", "alpha"), ("query", 'up{namespace="beta"}'),
+                     ("match[]", '{namespace="beta"}')]
+                r = self.tg.get(path, q, token=ALICE)
+                self.assertEqual(r.status, 200, r)
+                for rec in self.up.requests:
+                    for k, v in rec["params"] + rec["form"]:
+                        if k in ("query", "match[]"):
+                            self.assertIn('namespace="alpha"', v, (path, rec["target"]))
+                            self.assertNotIn("beta", v, (path, rec["target"]))
+
+    def test_post_without_query_string(self):
+        # fuzz_request: a target without '?' (UBSan: arithmetic on NULL)
+        r = self.tg.post("/api/v1/query", form={"query": "up", "namespace": "alpha"},
+                         token=ALICE)
+        self.assertEqual(r.status, 200, r)
+
+
 class Limits(FaultCase):
     def test_oversized_head_431(self):
         data = SMUGGLED[:-2] + b"X-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"

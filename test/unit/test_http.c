@@ -59,6 +59,10 @@ static void test_params_empty_and_separators(void **state)
     struct tg_params p = {0};
     assert_int_equal(tg_params_parse(*state, IOV(""), 0, &p, NULL), 0);
     assert_int_equal(p.n, 0);
+    /* a request without '?' has no query at all (fuzz finding: pointer
+     * arithmetic on NULL, reported by UBSan) */
+    assert_int_equal(tg_params_parse(*state, TG_IOV_NULL, 0, &p, NULL), 0);
+    assert_int_equal(p.n, 0);
     assert_int_equal(tg_params_parse(*state, IOV("&&&"), 0, &p, NULL), 0);
     assert_int_equal(p.n, 0);
     assert_int_equal(tg_params_parse(*state, IOV("a=b=c&"), 0, &p, NULL), 0);
@@ -521,6 +525,14 @@ static void test_framing_nul_and_limits(void **state)
             assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
         assert_int_equal(f.requests, 100);
     }
+    /* where the current request starts, for dropping a refused one and
+     * keeping the complete ones before it */
+    tg_http_framing_init(&f, 1024, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 58), 0);
+    assert_int_equal(f.requests, 2);
+    assert_int_equal(f.req_start, 58);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 56), 400);
+    assert_int_equal(f.req_start, 58);
     /* chunked body total over the limit */
     tg_http_framing_init(&f, 1024, 1000);
     assert_int_equal(tg_http_framing_feed(&f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 47), 0);
