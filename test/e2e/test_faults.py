@@ -299,6 +299,45 @@ class FuzzRegressions(FaultCase):
         self.assertEqual(r.status, 200, r)
 
 
+class TLSSmuggling(unittest.TestCase):
+    """Over TLS a refused stream is closed without an answer (the answer
+    cannot be written past evhttp's TLS bufferevent); nothing reaches the
+    upstream and the proxy keeps serving."""
+
+    def test_refused_over_tls_closes(self):
+        import ssl
+        up = fake_upstream.FakeUpstream()
+        t = tg.TenantGate(up.url, tls=True, name="tg-tls-smuggling")
+        try:
+            ctx = ssl._create_unverified_context()
+            for name in ("cl_then_te", "bare_lf", "head_with_body", "chunk_trailer"):
+                with self.subTest(name):
+                    up.reset_state()
+                    raw = socket.create_connection((t.host, t.tls_port), timeout=10 * SLOW)
+                    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+                    out = b""
+                    try:
+                        s.sendall(SMUGGLING[name])
+                        while True:
+                            b = s.recv(65536)
+                            if not b:
+                                break
+                            out += b
+                    except (OSError, ssl.SSLError):
+                        pass
+                    finally:
+                        s.close()
+                    self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 400 "), out[:300])
+                    self.assertEqual(up.count(), 0, name)
+            up.reset_state()
+            r = t.request("GET", "/api/v1/query", query=dict(A, query="up"), token=ALICE, tls=True)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(t.stop(timeout=30 * SLOW), 0)
+        finally:
+            t.stop()
+            up.stop()
+
+
 class Limits(FaultCase):
     def test_oversized_head_431(self):
         data = SMUGGLED[:-2] + b"X-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n"
