@@ -195,7 +195,8 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     }
     c->stream_end += info->n_added;
     if (check_framing(c, buf, info->n_added) != 0) {
-        tg_info("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
+        /* debug like every other refusal: clients must not be able to flood the log */
+        tg_debug("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
                 c->framing.error);
         /* evhttp must never parse the refused request or what follows */
         c->refused = 1;
@@ -339,6 +340,7 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     int fd = (int)bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
     struct tg_conn *c = NULL;
     struct tg_req *r;
+    enum evhttp_cmd_type cmd;
 
     if (fd >= 0 && (size_t)fd < srv->conn_by_fd_len)
         c = srv->conn_by_fd[fd];
@@ -357,9 +359,8 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     r->cfg = tg_config_ref(srv->cfg);
     r->ev = ev;
     r->conn = c;
-    r->method = evhttp_request_get_command(ev) == EVHTTP_REQ_GET    ? TG_M_GET
-                : evhttp_request_get_command(ev) == EVHTTP_REQ_POST ? TG_M_POST
-                                                                    : 0;
+    cmd = evhttp_request_get_command(ev);
+    r->method = cmd == EVHTTP_REQ_GET ? TG_M_GET : cmd == EVHTTP_REQ_POST ? TG_M_POST : 0;
     r->uri = evhttp_request_get_uri(ev);
     r->in_headers = evhttp_request_get_input_headers(ev);
     r->in_body = evhttp_request_get_input_buffer(ev);
