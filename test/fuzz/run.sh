@@ -29,7 +29,7 @@ for name in $targets; do
   mkdir -p "$scratch/$name"
   [ -d "$seeds" ] && cp -r "$seeds"/. "$scratch/$name/"
   dict=()
-  [ -f "test/fuzz/$name.dict" ] && dict=(-dict="test/fuzz/$name.dict")
+  [ -f "test/fuzz/$name.dict" ] && dict=(-dict="$PWD/test/fuzz/$name.dict")
   log="$scratch/$name.log"
   # stdin from /dev/null: a fuzzed path such as /dev/stdin must not block
   if (cd "$scratch" && "$OLDPWD/$build/$name" "${dict[@]}" -max_total_time="$secs" -timeout=10 \
