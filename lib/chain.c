@@ -96,6 +96,12 @@ static void send_body(struct tg_req *r, int status, tg_iovec_t body)
     evbuffer_free(buf);
 }
 
+void tg_req_add_header(struct tg_req *r, const char *name, const char *value)
+{
+    if (r->ev != NULL)
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
 enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body)
 {
     send_body(r, status, body);

@@ -9,11 +9,16 @@
  * evhttp's close callback fires or, for connections that never completed a
  * request, when a sweep finds evhttp has dropped it (its callbacks are
  * cleared). A callback on its input buffer shows when the bytes of a new
- * request start arriving, which arms the header-read deadline (slowloris).
+ * request start arriving, which arms the header-read deadline (slowloris),
+ * and runs every byte through the framing check (lib/http/framing.c) before
+ * evhttp parses it: a request that could be framed two ways (smuggling), or
+ * whose head or announced body is over the limits, is answered with a JSON
+ * error and the connection closed, without evhttp ever seeing it.
  */
 #include "tenantgate/conn.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +51,11 @@ struct tg_conn {
     struct tg_conn *prev, *next;    /* all connections, for the sweep */
     int fd;                         /* -1 until the socket is known */
     int reading;                    /* bytes of a new request are arriving */
+    struct tg_http_framing framing; /* what the client sent so far is well framed */
+    uint64_t stream_end;            /* bytes received on the connection */
+    int refused;                    /* framing refused: the input is dropped */
+    int refuse_pending;             /* ... and the answer waits for earlier requests */
+    int refilling;                  /* on_input: we are putting good bytes back */
 };
 
 static void conn_register(struct tg_conn *c)
@@ -77,14 +87,127 @@ static int orphaned(const struct tg_conn *c)
     return eventcb == NULL;
 }
 
+/* Answer a refused stream and close the connection. The answer is written
+ * straight to the socket: evhttp's bufferevent would call evhttp's own write
+ * callback, which expects a response of its making. Over TLS (no plain
+ * socket to write to) the connection is only closed. evhttp sees the shutdown
+ * as an EOF and frees the connection. */
+static void refuse_and_close(struct tg_conn *c)
+{
+    const struct tg_http_framing *f = &c->framing;
+    tg_sb_t body;
+    char head[256];
+    int n;
+
+    if (c->fd < 0)
+        return;
+    if (bufferevent_openssl_get_ssl(c->bev) == NULL &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        tg_sb_init(&body, NULL, 256);
+        tg_http_error_body(&body, tg_http_error_type(f->status), tg_iov_str(f->error));
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     f->status,
+                     f->status == 413   ? "Payload Too Large"
+                     : f->status == 431 ? "Request Header Fields Too Large"
+                                        : "Bad Request",
+                     body.len);
+        /* a fresh answer on an idle socket: the send buffer takes it whole,
+         * and if not the client gets a truncated answer before the close */
+        if (send(c->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n)
+            (void)send(c->fd, body.base, body.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        tg_sb_free(&body);
+    }
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Run the bytes just added to the input through the framing check; returns
+ * the status to refuse the connection with, or 0. */
+static int check_framing(struct tg_conn *c, struct evbuffer *buf, size_t n_added)
+{
+    struct tg_http_framing *f = &c->framing;
+    struct evbuffer_ptr pos;
+    struct evbuffer_iovec v[8];
+    size_t len = evbuffer_get_length(buf), left = n_added;
+
+    /* callbacks run right after each change, so the new bytes are the last */
+    if (n_added > len || evbuffer_ptr_set(buf, &pos, len - n_added, EVBUFFER_PTR_SET) != 0)
+        goto unreadable;
+    while (left > 0) {
+        int i, nv = evbuffer_peek(buf, (ev_ssize_t)left, &pos, v, 8);
+        size_t done = 0;
+        if (nv <= 0)
+            goto unreadable;
+        for (i = 0; i < nv && i < 8 && done < left; i++) {
+            size_t take = v[i].iov_len < left - done ? v[i].iov_len : left - done;
+            if (tg_http_framing_feed(f, v[i].iov_base, take) != 0)
+                return f->status;
+            done += take;
+        }
+        left -= done;
+        if (left > 0 && evbuffer_ptr_set(buf, &pos, done, EVBUFFER_PTR_ADD) != 0)
+            goto unreadable;
+    }
+    return 0;
+unreadable:
+    f->status = 400;
+    f->error = "unreadable request";
+    return f->status;
+}
+
+/* Drop every byte of the refused request and what follows it, keeping the
+ * complete requests before it (pipelined) for evhttp to answer first. Returns
+ * how many bytes were kept. */
+static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+    uint64_t buf_start = c->stream_end - len;
+    size_t keep = c->framing.req_start > buf_start ? (size_t)(c->framing.req_start - buf_start) : 0;
+    struct evbuffer *good;
+
+    if (keep == 0 || keep > len) {
+        evbuffer_drain(buf, len);
+        return 0;
+    }
+    good = evbuffer_new();
+    evbuffer_remove_buffer(buf, good, keep);
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    c->refilling = 1;
+    evbuffer_add_buffer(buf, good);
+    c->refilling = 0;
+    evbuffer_free(good);
+    return keep;
+}
+
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct tg_conn *c = arg;
+    size_t kept;
 
-    if (info->n_added == 0 || orphaned(c))
+    if (info->n_added == 0 || c->refilling || orphaned(c))
         return;
     if (c->fd < 0)
         conn_register(c);
+    if (c->refused) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
+    }
+    c->stream_end += info->n_added;
+    if (check_framing(c, buf, info->n_added) != 0) {
+        /* debug like every other refusal: clients must not be able to flood the log */
+        tg_debug("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
+                c->framing.error);
+        /* evhttp must never parse the refused request or what follows */
+        c->refused = 1;
+        kept = drop_refused(c, buf);
+        evtimer_del(c->deadline);
+        if (c->req == NULL && kept == 0)
+            refuse_and_close(c);
+        else
+            c->refuse_pending = 1; /* after the responses to the requests before it */
+        return;
+    }
     if (!c->reading && c->req == NULL) {
         struct timeval tv = {c->srv->cfg->header_timeout_ms / 1000,
                              (c->srv->cfg->header_timeout_ms % 1000) * 1000};
@@ -160,6 +283,8 @@ static struct bufferevent *track(struct tg_server *srv, struct bufferevent *bev)
     c->deadline = evtimer_new(srv->base, on_header_deadline, c);
     c->release_ev = evtimer_new(srv->base, on_release, c);
     c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
+    tg_http_framing_init(&c->framing, srv->boot_cfg->max_header_bytes,
+                         srv->boot_cfg->max_body_bytes);
     bufferevent_incref(bev);
     c->next = srv->conns;
     if (srv->conns)
@@ -215,6 +340,7 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     int fd = (int)bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
     struct tg_conn *c = NULL;
     struct tg_req *r;
+    enum evhttp_cmd_type cmd;
 
     if (fd >= 0 && (size_t)fd < srv->conn_by_fd_len)
         c = srv->conn_by_fd[fd];
@@ -233,6 +359,11 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     r->cfg = tg_config_ref(srv->cfg);
     r->ev = ev;
     r->conn = c;
+    cmd = evhttp_request_get_command(ev);
+    r->method = cmd == EVHTTP_REQ_GET ? TG_M_GET : cmd == EVHTTP_REQ_POST ? TG_M_POST : 0;
+    r->uri = evhttp_request_get_uri(ev);
+    r->in_headers = evhttp_request_get_input_headers(ev);
+    r->in_body = evhttp_request_get_input_buffer(ev);
     r->id = ++srv->next_req_id;
     r->start_ns = tg_now_ns();
     c->req = r;
@@ -298,9 +429,18 @@ const char *tg_conn_peer(struct tg_req *r)
 void tg_conn_request_done(struct tg_req *r)
 {
     if (r->conn) {
+        struct tg_conn *c = r->conn;
         tg_conn_unwatch_close(r);
-        r->conn->req = NULL;
+        c->req = NULL;
         r->conn = NULL;
+        /* a pipelined request after this one was refused: answer it once the
+         * requests before it are answered (evcon NULL: the connection is
+         * going anyway) */
+        if (c->refuse_pending && c->evcon != NULL &&
+            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+            c->refuse_pending = 0;
+            refuse_and_close(c);
+        }
     }
     r->srv->stats.in_flight--;
 }

@@ -18,14 +18,13 @@
 
 static enum tg_verdict unauthorized(struct tg_req *r, const char *why)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
-                      "Bearer realm=\"tenantgate\"");
+    tg_req_add_header(r, "WWW-Authenticate", "Bearer realm=\"tenantgate\"");
     return tg_req_error(r, 401, "unauthorized", "%s", why);
 }
 
 enum tg_verdict tg_stage_authn(struct tg_req *r)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    const char *h = evhttp_find_header(r->in_headers, "Authorization");
     const struct tg_static_token *t;
 
     if (tg_tls_peer_user(tg_conn_client_ssl(r), &r->arena, &r->user) == 0) {

@@ -51,7 +51,7 @@ static enum tg_verdict collect_tenants(struct tg_req *r)
     }
     if (cfg->header_name) {
         struct evkeyval *h;
-        TAILQ_FOREACH(h, evhttp_request_get_input_headers(r->ev), next)
+        TAILQ_FOREACH(h, r->in_headers, next)
         {
             if (strcasecmp(h->key, cfg->header_name) != 0)
                 continue;

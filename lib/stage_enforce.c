@@ -47,15 +47,15 @@ static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
     tg_sb_add_urlencoded(&r->up_args, value);
 }
 
-/* Parameters never copied as they came: the enforced ones (rewritten), and
+/* Parameters never copied as they came: the PromQL ones, enforced where the
+ * route uses them and dropped where it does not (an upstream that reads them
+ * anyway, now or in a later version, must never get one unenforced), and
  * metadata's limit, which upstream would apply before our filter. */
 static int is_enforced_name(const struct tg_req *r, tg_iovec_t name)
 {
-    if (r->route->kind == TG_ROUTE_QUERY)
-        return tg_iov_eq_str(name, "query");
-    if (r->route->kind == TG_ROUTE_METADATA && tg_iov_eq_str(name, "limit"))
+    if (tg_iov_eq_str(name, "query") || tg_iov_eq_str(name, "match[]"))
         return 1;
-    return tg_iov_eq_str(name, "match[]");
+    return r->route->kind == TG_ROUTE_METADATA && tg_iov_eq_str(name, "limit");
 }
 
 /* Copy every parameter we do not rewrite, body ones first. */

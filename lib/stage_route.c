@@ -66,15 +66,10 @@ const struct tg_route *tg_route_find(tg_iovec_t path, tg_iovec_t *label_name)
     return NULL;
 }
 
-static unsigned method_bit(enum evhttp_cmd_type m)
-{
-    return m == EVHTTP_REQ_GET ? TG_M_GET : m == EVHTTP_REQ_POST ? TG_M_POST : 0;
-}
-
 static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
 {
-    struct evbuffer *body = evhttp_request_get_input_buffer(r->ev);
-    size_t blen = evbuffer_get_length(body);
+    struct evbuffer *body = r->in_body;
+    size_t blen = body ? evbuffer_get_length(body) : 0;
     const char *err = NULL;
 
     tg_params_init(&r->params, &r->arena);
@@ -83,8 +78,7 @@ static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
     if (r->method != TG_M_POST || blen == 0)
         return TG_NEXT;
     {
-        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
-                                            "Content-Type");
+        const char *ct = evhttp_find_header(r->in_headers, "Content-Type");
         char *copy;
         if (ct == NULL || !tg_http_is_form_content_type(tg_iov_str(ct)))
             return tg_req_error(r, 415, "bad_data",
@@ -100,12 +94,11 @@ static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
 
 enum tg_verdict tg_stage_route(struct tg_req *r)
 {
-    const char *uri = evhttp_request_get_uri(r->ev);
+    const char *uri = r->uri;
     const char *q = strchr(uri, '?');
     tg_iovec_t path = tg_iov(uri, q ? (size_t)(q - uri) : strlen(uri));
     tg_iovec_t query = q ? tg_iov_str(q + 1) : TG_IOV_NULL;
 
-    r->method = method_bit(evhttp_request_get_command(r->ev));
     if (!tg_http_path_is_canonical(path))
         return tg_req_error(r, 400, "bad_data", "non-canonical request path");
     r->path = tg_arena_iovdup(&r->arena, path);
@@ -114,8 +107,7 @@ enum tg_verdict tg_stage_route(struct tg_req *r)
         return tg_req_error(r, 404, "not_found", "%.*s is not served by tenantgate",
                             TG_IOV_FMT(r->path));
     if (!(r->route->methods & r->method)) {
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow",
-                          r->route->methods & TG_M_POST ? "GET, POST" : "GET");
+        tg_req_add_header(r, "Allow", r->route->methods & TG_M_POST ? "GET, POST" : "GET");
         return tg_req_error(r, 405, "bad_data", "method not allowed");
     }
     return read_params(r, query);

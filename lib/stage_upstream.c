@@ -315,7 +315,7 @@ static int filtered(const struct tg_req *r)
 
 static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, size_t body_len)
 {
-    struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
+    const struct evkeyvalq *in = r->in_headers;
     struct evkeyvalq *out = evhttp_request_get_output_headers(ureq);
     const char *xff = evhttp_find_header(in, "X-Forwarded-For");
     const char *conn = evhttp_find_header(in, "Connection");

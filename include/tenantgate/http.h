@@ -11,6 +11,7 @@
 #define TENANTGATE_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "tenantgate/arena.h"
 #include "tenantgate/iovec.h"
 #include "tenantgate/sb.h"
@@ -142,5 +143,52 @@ int tg_http_parse_authorization(tg_arena_t *a, tg_iovec_t header_value, tg_iovec
  * with token or quoted-string values; a charset other than utf-8 or
  * us-ascii is refused). */
 int tg_http_is_form_content_type(tg_iovec_t content_type);
+
+/* ---- request framing (smuggling guard) --------------------------------- */
+
+/* Incremental check of the bytes a client sends on one connection, run
+ * before evhttp parses them. Only messages whose framing no two HTTP/1.1
+ * parsers can read differently pass:
+ *   request line   METHOD SP origin-or-other-target SP HTTP/1.0|HTTP/1.1
+ *   header lines   token ":" value; no obs-fold, no NUL or other control
+ *                  character but HTAB, no whitespace before the colon
+ *   line ends      CRLF only (no bare LF, no bare CR)
+ *   body           none; or one Content-Length (1-18 digits); or one
+ *                  Transfer-Encoding that is exactly "chunked" (HTTP/1.1,
+ *                  never together with Content-Length), chunk sizes of hex
+ *                  digits only (no extensions), each chunk followed by CRLF,
+ *                  no trailer fields. HEAD, TRACE and unknown methods, for
+ *                  which evhttp reads no body, may not announce one.
+ * Limits: the head (request line + headers) at most max_head bytes (431),
+ * the body at most max_body bytes (413), told as soon as the head says so.
+ * Pipelined requests are followed one after the other. */
+struct tg_http_framing {
+    size_t max_head;
+    uint64_t max_body;
+    int state;
+    int cr;               /* the previous byte was CR: LF must follow */
+    size_t head_len;      /* bytes of the current head so far */
+    size_t tok_len;       /* bytes of the current token (method, version, name) */
+    char tok[24];         /* its first bytes, lower-cased for header names */
+    int field;            /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding */
+    char val[24];         /* value of that header, spaces trimmed at the start */
+    size_t val_len;       /* may exceed sizeof(val): then the value is invalid */
+    int n_cl, n_te, te_chunked, no_body, http10;
+    uint64_t cl;          /* the Content-Length */
+    uint64_t left;        /* body or chunk bytes still to come */
+    uint64_t body;        /* chunked body bytes so far */
+    int digits;           /* hex digits of the current chunk size */
+    uint64_t requests;    /* complete requests seen */
+    uint64_t fed;         /* bytes of the stream looked at */
+    uint64_t req_start;   /* stream offset where the current request starts */
+    int status;           /* 0, or the HTTP status the stream was refused with */
+    const char *error;    /* static message once refused */
+};
+
+void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t max_body);
+/* Feed the next n bytes of the stream. Returns 0 (fine so far), or the status
+ * to refuse the connection with (400, 413, 431); once refused, every call
+ * returns the same status. */
+int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n);
 
 #endif

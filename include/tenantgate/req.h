@@ -28,7 +28,9 @@
 #include "tenantgate/http.h"
 #include "tenantgate/iovec.h"
 
+struct evbuffer;
 struct evhttp_request;
+struct evkeyvalq;
 struct tg_server;
 struct tg_conn;
 struct tg_req;
@@ -80,9 +82,16 @@ struct tg_req {
     struct tg_conn *conn;           /* NULL once the client has gone away */
     uint64_t id;
 
+    /* The client's request as evhttp parsed it (owned by evhttp, valid while
+     * the request lives). Stages read these rather than r->ev so that they
+     * also run on a request built without a connection (test/fuzz). */
+    unsigned method;                /* TG_M_GET / TG_M_POST / 0 for others */
+    const char *uri;                /* request target, as received */
+    const struct evkeyvalq *in_headers;
+    struct evbuffer *in_body;
+
     /* route */
     const struct tg_route *route;
-    unsigned method;                /* TG_M_GET / TG_M_POST / 0 for others */
     tg_iovec_t path;                /* canonical request path */
     tg_iovec_t label_name;          /* for /api/v1/label/<name>/values, decoded */
     struct tg_params params;        /* URL query, then urlencoded body */
@@ -132,6 +141,9 @@ void tg_req_on_cancel(struct tg_req *r, tg_cancel_fn fn, void *arg);
  * stage can `return tg_req_error(...)`. */
 enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Add a header to the response; nothing once the client has gone away (or
+ * for a request without a connection). */
+void tg_req_add_header(struct tg_req *r, const char *name, const char *value);
 /* Answer with a complete JSON body (a local response). */
 enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body);
 

@@ -64,10 +64,13 @@ static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
 int tg_params_parse(tg_arena_t *a, tg_iovec_t raw, int from_body, struct tg_params *out,
                     const char **err)
 {
-    const char *p = raw.base, *end = raw.base + raw.len, *msg = NULL;
+    const char *p = raw.base, *end, *msg = NULL;
 
     if (out->arena == NULL)
         tg_params_init(out, a);
+    if (raw.len == 0) /* and maybe raw.base == NULL: no arithmetic on it */
+        return 0;
+    end = raw.base + raw.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *piece_end = amp ? amp : end;

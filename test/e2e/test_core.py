@@ -98,11 +98,11 @@ class Routes(FakeUpstreamCase):
                 self.up.reset_state()
                 if path == "/federate":
                     self.up.body = b'up{namespace="alpha"} 1\n'
-                if path == "/api/v1/metadata":
+                if path == "/api/v1/metadata":  # the filter refuses any other shape
                     self.up.body = {"status": "success", "data": {}}
                 r = self.tg.get(path, dict(params, **A), token=ALICE)
                 self.assertEqual(r.status, 200, r)
-                # metadata first asks for the tenant's metric names
+                # metadata first asks which metric names the tenant has
                 self.assertEqual(self.up.count(), 2 if path == "/api/v1/metadata" else 1, path)
                 self.assertEqual(self.up.last()["path"], path)
                 self.assertEqual(self.up.last()["method"] in ("GET", "POST"), True)
@@ -748,8 +748,7 @@ class TLS(unittest.TestCase):
 
     def test_serves_given_cert_and_reloads(self):
         self._install(self.a)
-        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls",
-                          extra_args=["--tls-reload-interval=1s"])
+        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls")
         try:
             self.assertEqual(tg.peer_cert_der(t.host, t.tls_port), tg.cert_der(self.a[0]))
             ctx = ssl.create_default_context(cafile=self.a[0])

@@ -59,6 +59,10 @@ static void test_params_empty_and_separators(void **state)
     struct tg_params p = {0};
     assert_int_equal(tg_params_parse(*state, IOV(""), 0, &p, NULL), 0);
     assert_int_equal(p.n, 0);
+    /* a request without '?' has no query at all (fuzz finding: pointer
+     * arithmetic on NULL, reported by UBSan) */
+    assert_int_equal(tg_params_parse(*state, TG_IOV_NULL, 0, &p, NULL), 0);
+    assert_int_equal(p.n, 0);
     assert_int_equal(tg_params_parse(*state, IOV("&&&"), 0, &p, NULL), 0);
     assert_int_equal(p.n, 0);
     assert_int_equal(tg_params_parse(*state, IOV("a=b=c&"), 0, &p, NULL), 0);
@@ -382,6 +386,162 @@ static void test_form_content_type(void **state)
             fail_msg("accepted %s", no[i]);
 }
 
+/* ---- request framing ---- */
+
+static int framing(const char *raw, size_t max_head, uint64_t max_body, uint64_t *requests)
+{
+    struct tg_http_framing f, g;
+    int whole, bytes = 0;
+    size_t i, n = strlen(raw);
+
+    tg_http_framing_init(&f, max_head, max_body);
+    tg_http_framing_init(&g, max_head, max_body);
+    whole = tg_http_framing_feed(&f, raw, n);
+    for (i = 0; i < n && bytes == 0; i++)
+        bytes = tg_http_framing_feed(&g, raw + i, 1);
+    assert_int_equal(whole, bytes);
+    if (whole)
+        assert_non_null(f.error);
+    if (requests)
+        *requests = f.requests;
+    return whole;
+}
+
+static void test_framing_accepts(void **state)
+{
+    static const struct {
+        const char *raw;
+        uint64_t requests;
+    } ok[] = {
+        {"GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+        {"GET / HTTP/1.0\r\n\r\n", 1},
+        {"POST /q HTTP/1.1\r\nContent-Length: 5\r\nX: a\tb \x80\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n", 2},
+        {"POST /q HTTP/1.1\r\ncontent-length:  3  \r\n\r\nabc", 1},
+        {"POST /q HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0A\r\n0123456789\r\n0\r\n\r\n", 1},
+        {"HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1},
+        {"POST /q HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\nGET /", 2},
+        {"GET / HTTP/1.1\r\nX-Content-Length: -1\r\nTransfer-Encodings: x\r\n\r\n", 1},
+    };
+    size_t i;
+    uint64_t n;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (framing(ok[i].raw, 4096, 1000, &n) != 0)
+            fail_msg("refused: %s", ok[i].raw);
+        assert_int_equal(n, ok[i].requests);
+    }
+}
+
+static void test_framing_refuses(void **state)
+{
+    static const struct {
+        const char *raw;
+        int status;
+    } bad[] = {
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413},
+        {"POST / HTTP/1.1\r\nContent-Length:\t5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding:\tchunked\r\n\r\n", 400},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n", 413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n", 413},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1f4\r\n", 0}, /* 500: fine so far */
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Tenant: beta\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n\tfolded\r\n\r\n", 400},
+        {"GET / HTTP/1.1\nHost: x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 0}, /* strlen stops at the NUL: see below */
+        {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n: x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX: \x01\r\n\r\n", 400},
+        {"GET /a b HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/1.1 \r\n\r\n", 400},
+        {"GET  / HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\n\r\n", 400},
+        {"GET / HTTP/1.10\r\n\r\n", 400},
+        {"GET /\r\n\r\n", 400},
+        {"\r\nGET / HTTP/1.1\r\n\r\n", 400},
+        {"G(T / HTTP/1.1\r\n\r\n", 400},
+        {"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400},
+        {"HEAD / HTTP/1.1\r\nContent-Length: 30\r\n\r\n", 400},
+        {"TRACE / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"BREW / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int got = framing(bad[i].raw, 4096, 1000, NULL);
+        if (got != bad[i].status)
+            fail_msg("want %d, got %d: %s", bad[i].status, got, bad[i].raw);
+    }
+}
+
+static void test_framing_nul_and_limits(void **state)
+{
+    static const char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
+    struct tg_http_framing f;
+    char big[2048];
+
+    tg_http_framing_init(&f, 4096, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, nul, sizeof(nul) - 1), 400);
+    tg_http_framing_init(&f, 4096, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\n\0", 17), 400);
+    /* the head limit counts every byte of the head, CRLFs included */
+    memset(big, 'a', sizeof(big));
+    tg_http_framing_init(&f, 1024, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nX: ", 19), 0);
+    assert_int_equal(tg_http_framing_feed(&f, big, sizeof(big)), 431);
+    /* sticky */
+    assert_int_equal(tg_http_framing_feed(&f, "\r\n\r\n", 4), 431);
+    /* the limit is per request: many pipelined small heads are fine */
+    tg_http_framing_init(&f, 1024, 1000);
+    {
+        int i;
+        for (i = 0; i < 100; i++)
+            assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 0);
+        assert_int_equal(f.requests, 100);
+    }
+    /* where the current request starts, for dropping a refused one and
+     * keeping the complete ones before it */
+    tg_http_framing_init(&f, 1024, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 58), 0);
+    assert_int_equal(f.requests, 2);
+    assert_int_equal(f.req_start, 58);
+    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 56), 400);
+    assert_int_equal(f.req_start, 58);
+    /* chunked body total over the limit */
+    tg_http_framing_init(&f, 1024, 1000);
+    assert_int_equal(tg_http_framing_feed(&f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 47), 0);
+    memset(big, 'b', 600);
+    assert_int_equal(tg_http_framing_feed(&f, "258\r\n", 5), 0);
+    assert_int_equal(tg_http_framing_feed(&f, big, 600), 0);
+    assert_int_equal(tg_http_framing_feed(&f, "\r\n258\r\n", 7), 413);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +563,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization_rejects, setup, teardown),
         cmocka_unit_test(test_form_content_type),
+        cmocka_unit_test(test_framing_accepts),
+        cmocka_unit_test(test_framing_refuses),
+        cmocka_unit_test(test_framing_nul_and_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

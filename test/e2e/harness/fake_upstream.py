@@ -12,6 +12,9 @@ Modes:
   garbage  answer non-HTTP bytes and close
   trickle  200 with `trickle_bytes` bytes, one every `trickle_interval` seconds
   echo     200 JSON describing the request (what the upstream saw)
+  close    read the request, close without answering
+  truncate 200 announcing Content-Length 1000, send 100 bytes, close cleanly (FIN)
+  badchunk 200 chunked with a chunk-size line that is not hex
 """
 import http.server
 import json
@@ -176,6 +179,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _mode_garbage(self, up, rec):
         self.wfile.write(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _mode_close(self, up, rec):
+        self.close_connection = True
+
+    def _mode_truncate(self, up, rec):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b'{"status":"success","data":' + b" " * 73)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _mode_badchunk(self, up, rec):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"5\r\n{\"sta\r\nzz-not-hex\r\nxx\r\n0\r\n\r\n")
         self.wfile.flush()
         self.close_connection = True
 

@@ -18,6 +18,10 @@ BIN = os.environ.get("TG_BIN") or os.path.join(
     os.environ.get("TG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build")),
     "tenantgate")
 
+# TG_WRAPPER: a command prefixed to tenantgate's (e.g. "valgrind --leak-check=full"),
+# split on spaces; readiness then gets more time.
+WRAPPER = os.environ.get("TG_WRAPPER", "").split()
+
 # token -> (user, uid, groups); tenants each may read (see CONFIG below)
 TOKENS = {
     "alice-token": ("alice", "1001", ["devs"]),                       # alpha
@@ -164,7 +168,11 @@ class TenantGate:
         if client_ca:
             flag("client-ca-file", client_ca)
         self.argv = [BIN] + args + list(extra_args)
-        self.proc = Proc(name, self.argv, env=env)
+        if WRAPPER:
+            ready_timeout *= 6
+        self.proc = Proc(name, WRAPPER + self.argv, env=env)
+        if WRAPPER:
+            self.proc.min_stop_timeout = 60
         self.pid = self.proc.pid
         wait_until(self.healthy, ready_timeout, "tenantgate /healthz", proc=self.proc)
 
@@ -231,7 +239,10 @@ class TenantGate:
 
 def sanitized():
     """True when $TG_BIN was built with ASan (its quarantine and shadow memory make
-    RSS measurements meaningless at the MiB scale)."""
+    RSS measurements meaningless at the MiB scale) or runs under TG_WRAPPER
+    (valgrind: the same)."""
+    if WRAPPER:
+        return True
     try:
         with open(BIN, "rb") as f:
             return b"__asan_init" in f.read()
