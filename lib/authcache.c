@@ -354,6 +354,7 @@ static void evict_over_limit(struct tg_authcache *c)
 {
     while (c->ready > c->o.max_entries && c->lru_tail) {
         c->st.evictions++;
+        c->st.authn_evictions += c->lru_tail->kind == K_AUTHN;
         entry_drop(c, c->lru_tail);
     }
     update_gauges(c);
@@ -519,6 +520,7 @@ static struct entry *lookup_or_start(struct tg_authcache *c, const unsigned char
         lru_unlink(c, e);
         lru_push_front(c, e);
         c->st.hits++;
+        c->st.authn_hits += l->kind == K_AUTHN;
         *hit = 1;
         return e;
     }
@@ -541,6 +543,7 @@ static struct entry *lookup_or_start(struct tg_authcache *c, const unsigned char
     e->state = E_PENDING;
     e->from_grace = 0;
     c->st.misses++;
+    c->st.authn_misses += l->kind == K_AUTHN;
     c->st.pending++;
     update_gauges(c);
     e->call = start_call(c, e, l);

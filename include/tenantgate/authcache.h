@@ -76,6 +76,11 @@ struct tg_authcache_stats {
     uint64_t cancelled;       /* waiters cancelled */
     uint64_t entries;         /* ready entries now */
     uint64_t pending;         /* backend calls in flight now */
+    /* the TokenReview share of hits, misses and evictions (the rest are
+     * SubjectAccessReviews), for the authn_* / authz_* metric families */
+    uint64_t authn_hits;
+    uint64_t authn_misses;
+    uint64_t authn_evictions;
 };
 
 /* Returns NULL only on invalid options. `be` is copied. */
