@@ -202,6 +202,36 @@ static void test_authn_miss_then_hit(void **state)
     env_free(e);
 }
 
+/* The TokenReview share of the counters is kept apart (the authn_* and
+ * authz_* metric families are computed from it). */
+static void test_stats_by_kind(void **state)
+{
+    struct env *e = env_new(2, 0);
+    struct rec rc = {0};
+    struct tg_authn_result aout;
+    struct tg_authz_result zout;
+    struct tg_pending *p;
+    const struct tg_authcache_stats *st = tg_authcache_stats(e->c);
+
+    assert_int_equal(authn(e, "tok", &rc, &aout, &p), TG_AC_PENDING);
+    complete_authn(&e->f.calls[0], TG_KUBE_OK);
+    assert_int_equal(authn(e, "tok", &rc, &aout, &p), TG_AC_DONE);
+    assert_int_equal(authz(e, "alpha", &rc, &zout, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[1], TG_KUBE_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(authz(e, "alpha", &rc, &zout, &p), TG_AC_DONE);
+    assert_int_equal(st->hits, 4);
+    assert_int_equal(st->authn_hits, 1);
+    assert_int_equal(st->misses, 2);
+    assert_int_equal(st->authn_misses, 1);
+    /* a third entry evicts the least recently used: the TokenReview */
+    assert_int_equal(authz(e, "beta", &rc, &zout, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[2], TG_KUBE_OK);
+    assert_int_equal(st->evictions, 1);
+    assert_int_equal(st->authn_evictions, 1);
+    env_free(e);
+}
+
 /* TTL boundary: hit just before, miss at expiry. */
 static void check_ttl_authn(enum tg_kube_result r, uint64_t ttl)
 {
@@ -507,6 +537,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authn_miss_then_hit),
+        cmocka_unit_test(test_stats_by_kind),
         cmocka_unit_test(test_ttls),
         cmocka_unit_test(test_errors_not_cached),
         cmocka_unit_test(test_coalescing_100),
