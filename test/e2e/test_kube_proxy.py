@@ -334,6 +334,13 @@ class Cache(KubeProxyBase):
         self.assertEnforced(self.query(g, "k-new", ["alpha"]), "alpha")
         self.assertCounts(3, 3)
 
+    def test_max_entries_zero_disables_caching(self):
+        # docs/config.md: "maxEntries ... (0 disables caching)"
+        g = self.gate(proxy_config(cache={"maxEntries": 0}))
+        for i in range(3):
+            self.assertEnforced(self.query(g, ALICE), "alpha")
+            self.assertCounts(i + 1, i + 1)
+
     def test_100_parallel_cold_requests_coalesce(self):
         g = self.gate()
         self.fk.state.configure({"delay_ms": 300})  # keep the first calls in flight

@@ -428,6 +428,33 @@ static void test_grace(void **state)
     env_free(e);
 }
 
+/* maxEntries 0 (docs/config.md: "disables caching"): every request asks,
+ * identical concurrent ones still share one call; the answer reaches every
+ * waiter although nothing keeps it (ASan: no use after free). */
+static void test_caching_off(void **state)
+{
+    struct env *e = env_new(0, 0);
+    struct rec r1 = {0}, r2 = {0};
+    struct tg_authn_result out;
+    struct tg_pending *p;
+
+    assert_int_equal(authn(e, "t", &r1, &out, &p), TG_AC_PENDING);
+    assert_int_equal(authn(e, "t", &r2, &out, &p), TG_AC_PENDING);
+    assert_int_equal(e->f.n, 1);
+    complete_authn(&e->f.calls[0], TG_KUBE_OK);
+    assert_int_equal(r1.calls, 1);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.res, TG_KUBE_OK);
+    assert_string_equal(r2.name, "alice");
+    assert_int_equal(tg_authcache_stats(e->c)->entries, 0);
+    assert_int_equal(authn(e, "t", &r1, &out, &p), TG_AC_PENDING);
+    assert_int_equal(e->f.n, 2);
+    complete_authn(&e->f.calls[1], TG_KUBE_DENIED);
+    assert_int_equal(r1.res, TG_KUBE_DENIED);
+    assert_int_equal(tg_authcache_stats(e->c)->evictions, 0);
+    env_free(e);
+}
+
 static void test_backend_unavailable(void **state)
 {
     struct env *e = env_new(100, 0);
@@ -544,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_lru_eviction),
         cmocka_unit_test(test_grace),
+        cmocka_unit_test(test_caching_off),
         cmocka_unit_test(test_backend_unavailable),
         cmocka_unit_test(test_canonical_key),
         cmocka_unit_test(test_reentrant_callback),
