@@ -198,6 +198,7 @@ def subject_access_review(policy, spec):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the API server
+    disable_nagle_algorithm = True  # as Go: no 40 ms delayed-ACK stall between head and body
     timeout = 30
 
     def setup(self):
