@@ -483,6 +483,30 @@ class Failures(KubeProxyBase):
         check_error(self, r, 503, "unavailable", contains="401")
 
 
+class TokenPeriodicReload(KubeProxyBase):
+    def test_own_token_reread_every_60s(self):
+        """Graceful rotation (old token still valid): no 401 ever, the file
+        is re-read on the 60 s period (client-go's). Takes a minute."""
+        self.fk.state.policy["callers"] = ["proxy-token-1", "proxy-token-2"]
+        tokfile = os.path.join(self.dir, "proxy-token-periodic")
+        with open(tokfile, "w") as f:
+            f.write("proxy-token-1\n")
+        started = time.monotonic()
+        g = self.gate(kubeconfig=self.kubeconfig("kc-periodic", user={"tokenFile": tokfile}))
+        self.assertEnforced(self.query(g, ALICE), "alpha")
+        with open(tokfile + ".tmp", "w") as f:
+            f.write("proxy-token-2\n")
+        os.rename(tokfile + ".tmp", tokfile)
+        self.assertEnforced(self.query(g, BOB, ["beta"]), "beta")  # cold: asks the API
+        self.assertEqual(self.fk.state.stats()["callers"], {"proxy-token-1": 4})
+        time.sleep(max(0, started + 61 - time.monotonic()))
+        self.assertEnforced(self.query(g, CAROL, ["beta"]), "beta")
+        st = self.fk.state.stats()
+        self.assertEqual(st["callers"], {"proxy-token-1": 4, "proxy-token-2": 2})
+        self.assertEqual(st["unauthorized"], 0)
+        self.assertIn("changed, using the new token", g.proc.log())
+
+
 class InCluster(KubeProxyBase):
     def sa_dir(self, name, token, ca=True):
         d = os.path.join(self.dir, name)
