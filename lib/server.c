@@ -21,6 +21,7 @@
 
 #include "tenantgate/authcache.h"
 #include "tenantgate/conn.h"
+#include "tenantgate/kube.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
@@ -325,6 +326,8 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
         tg_server_free(srv);
         return NULL;
     }
+    if (srv->kube)
+        tg_kube_client_set_observer(srv->kube, tg_server_kube_observed, srv);
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {

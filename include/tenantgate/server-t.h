@@ -61,6 +61,8 @@ struct tg_req;
 void tg_server_conn_opened(struct tg_server *srv);
 void tg_server_conn_closed(struct tg_server *srv);
 void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t dur_ns);
+/* tg_kube_observe_cb for srv's Kubernetes client: API latency and errors. */
+void tg_server_kube_observed(void *arg, const char *call, int status, double seconds);
 
 /* lib/server_metrics.c: the /metrics families of the server. */
 struct tg_sb;
