@@ -115,9 +115,14 @@ def nginx_proxy(up_port):
     return p, port
 
 
-def tenantgate(upstream_url, extra=()):
-    t = htg.TenantGate(upstream_url, extra_args=list(extra), name="tenantgate")
-    return t
+def tenantgate(upstream_url, extra=(), binary=None, name="tenantgate"):
+    if binary:
+        old, htg.BIN = htg.BIN, binary
+    try:
+        return htg.TenantGate(upstream_url, extra_args=list(extra), name=name)
+    finally:
+        if binary:
+            htg.BIN = old
 
 
 def rss_kib(pid):
@@ -237,6 +242,68 @@ def bench_proxy(args):
     ngx.stop()
     up.stop()
     return out
+
+
+# ---------------------------------------------------------------- A/B of two builds
+
+def syscalls_per_request(pid, url, secs=2):
+    """strace -c of pid during a short wrk run: {syscall: calls per request}."""
+    out = os.path.join(OUT, "strace-%d.txt" % pid)
+    os.makedirs(OUT, exist_ok=True)
+    st = subprocess.Popen(["strace", "-c", "-p", str(pid), "-o", out],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    w = wrk(url, secs)
+    st.terminate()
+    st.wait(10)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[-1].isidentifier() and p[3].isdigit():
+                calls[p[-1]] = int(p[3]) / max(w["requests"], 1)
+    return calls
+
+
+def bench_ab(args):
+    """Baseline build ($TG_BENCH_BASE_BIN) against this build, same load as `proxy`."""
+    base_bin = os.environ.get("TG_BENCH_BASE_BIN")
+    if not base_bin:
+        sys.exit("ab: set TG_BENCH_BASE_BIN to the baseline tenantgate binary")
+    rounds = args.rounds or (3 if args.quick else 6)
+    secs = args.seconds or (4 if args.quick else 8)
+    up, up_port = static_upstream()
+    tgs = {"base": tenantgate("http://127.0.0.1:%d" % up_port, binary=base_bin, name="tg-base"),
+           "new": tenantgate("http://127.0.0.1:%d" % up_port, name="tg-new")}
+    for t in tgs.values():
+        wrk(t.url, 2)
+    sc = {}
+    if shutil.which("strace"):
+        for k, t in tgs.items():
+            sc[k] = syscalls_per_request(t.pid, t.url)
+    res = {k: [] for k in tgs}
+    order = list(tgs)
+    for i in range(rounds):
+        for k in (order if i % 2 == 0 else order[::-1]):
+            w = wrk(tgs[k].url, secs)
+            res[k].append(w)
+            print("  round %d %-5s %8.0f req/s  p50 %s  p99 %s" % (i + 1, k, w["rps"],
+                  fmt_ms(w["p50"]), fmt_ms(w["p99"])), flush=True)
+    print("\n| build | req/s | p50 | p99 | syscalls/request |")
+    print("|---|---:|---:|---:|---|")
+    for k in tgs:
+        s = sc.get(k, {})
+        print("| %s | %.0f | %s | %s | %s |" % (k, med([w["rps"] for w in res[k]]),
+              fmt_ms(med([w["p50"] for w in res[k]])), fmt_ms(med([w["p99"] for w in res[k]])),
+              ", ".join("%s %.2f" % (n, v) for n, v in sorted(s.items(), key=lambda x: -x[1])
+                        if v >= 0.05 and n != "total")))
+    rr = med([b["rps"] / a["rps"] for a, b in zip(res["base"], res["new"])])
+    rp = med([b["p99"] / a["p99"] for a, b in zip(res["base"], res["new"])])
+    print("| new/base | **%.2f** | | **%.2f** | |" % (rr, rp))
+    save("ab", {"res": res, "syscalls": sc, "ratio_rps": rr, "ratio_p99": rp})
+    for t in tgs.values():
+        t.stop()
+    up.stop()
 
 
 # ---------------------------------------------------------------- profile
@@ -479,7 +546,8 @@ def bench_load(args):
 # ---------------------------------------------------------------- main
 
 BENCHES = {"proxy": bench_proxy, "memory": bench_memory, "stream": bench_stream,
-           "promql": bench_promql, "load": bench_load, "profile": bench_profile}
+           "promql": bench_promql, "load": bench_load, "profile": bench_profile,
+           "ab": bench_ab}
 DEFAULT = ["proxy", "memory", "stream", "promql", "load"]
 
 
