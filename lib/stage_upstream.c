@@ -55,7 +55,7 @@ struct fwd {
 static void fwd_free(struct fwd *f)
 {
     if (f->timer)
-        event_free(f->timer);
+        event_del(f->timer); /* its memory is the request's arena */
     if (f->jf)
         tg_jf_free(f->jf);
     if (f->out)
@@ -470,7 +470,9 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
     int rc;
 
     f->r = r;
-    f->timer = evtimer_new(r->srv->base, on_timeout, f);
+    /* in the request's arena: one malloc/free pair less per request */
+    f->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
+    evtimer_assign(f->timer, r->srv->base, on_timeout, f);
     r->stage_data = f;
     rc = r->filter == TG_ROUTE_METADATA ? send_names(f) : send_main(f);
     if (rc != 0) {

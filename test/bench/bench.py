@@ -306,6 +306,55 @@ def bench_ab(args):
     up.stop()
 
 
+# ---------------------------------------------------------------- instructions
+
+def callgrind_ir(binary, up_port, secs, conns=16):
+    """Run `binary` under callgrind (collecting inside tg_server_run only) while
+    wrk drives the proxy load; returns (instructions, requests, out file)."""
+    d = subdir("callgrind")
+    out = os.path.join(d, "callgrind.out")
+    wrapper = os.path.join(d, "tg.sh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec valgrind --tool=callgrind --collect-atstart=no "
+                "--toggle-collect=tg_server_run --callgrind-out-file=%s %s \"$@\"\n"
+                % (out, binary))
+    os.chmod(wrapper, 0o755)
+    t = tenantgate("http://127.0.0.1:%d" % up_port, binary=wrapper, name="tg-callgrind")
+    w = wrk(t.url, secs, conns=conns)
+    t.stop(timeout=60)
+    with open(out) as f:
+        m = re.search(r"^summary:\s*(\d+)", f.read(), re.M)
+    return int(m.group(1)), w["requests"], out
+
+
+def bench_instr(args):
+    """Instructions per proxied request (callgrind): noise-free, unlike req/s on a shared box."""
+    secs = args.seconds or (5 if args.quick else 10)
+    up, up_port = static_upstream()
+    bins = [("new", htg.BIN)]
+    if os.environ.get("TG_BENCH_BASE_BIN"):
+        bins.insert(0, ("base", os.environ["TG_BENCH_BASE_BIN"]))
+    out = {}
+    for name, b in bins:
+        ir, n, f = callgrind_ir(b, up_port, secs)
+        out[name] = {"ir": ir, "requests": n, "ir_per_request": ir / max(n, 1), "file": f}
+        print("  %-4s %d requests, %.0f instructions/request" % (name, n, ir / max(n, 1)),
+              flush=True)
+        top = subprocess.run(["callgrind_annotate", "--inclusive=yes", f], capture_output=True,
+                             text=True).stdout
+        with open(os.path.join(OUT, "callgrind-%s.txt" % name), "w") as fo:
+            fo.write(top)
+    up.stop()
+    save("instr", out)
+    print("\n| build | instructions per request (callgrind, %d s of load) |" % secs)
+    print("|---|---:|")
+    for name, _ in bins:
+        print("| %s | %.0f |" % (name, out[name]["ir_per_request"]))
+    if "base" in out:
+        print("| new/base | **%.2f** |" % (out["new"]["ir_per_request"] / out["base"]["ir_per_request"]))
+    return out
+
+
 # ---------------------------------------------------------------- profile
 
 def bench_profile(args):
@@ -341,32 +390,41 @@ def bench_profile(args):
 
 # ---------------------------------------------------------------- 2. memory
 
-def open_idle_clients(port, n, path):
-    """n keep-alive connections that each made one request and read its answer."""
+def read_answer(s):
+    """Read one HTTP/1.1 answer with a Content-Length; raise unless 200."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed before the answer")
+        buf += chunk
+    head, body = buf.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError("answer: %r" % head[:200])
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    need = int(m.group(1)) if m else 0
+    while len(body) < need:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("short body")
+        body += chunk
+
+
+def open_idle_clients(port, n, path, burst):
+    """n keep-alive connections that each made one request and read its answer.
+    burst: all n requests in flight at once; else one connection after the other."""
     socks = []
     req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer alice-token\r\n\r\n"
            % path).encode()
     for _ in range(n):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(req)
+        if not burst:
+            read_answer(s)
         socks.append(s)
-    for s in socks:  # read each answer (Content-Length from the upstream)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise RuntimeError("connection closed before the answer")
-            buf += chunk
-        head, body = buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError("answer: %r" % head[:200])
-        m = re.search(rb"(?i)content-length:\s*(\d+)", head)
-        need = int(m.group(1)) if m else 0
-        while len(body) < need:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise RuntimeError("short body")
-            body += chunk
+    if burst:
+        for s in socks:
+            read_answer(s)
     return socks
 
 
@@ -374,43 +432,51 @@ def bench_memory(args):
     reps = 1 if args.quick else 3
     up, up_port = static_upstream()
     path = "/api/v1/query?query=up&namespace=alpha"
-    rows = []
+    rows = {"sequential": [], "burst": []}
     for i in range(reps):
-        tg = tenantgate("http://127.0.0.1:%d" % up_port)
-        time.sleep(0.5)
-        idle0 = rss_kib(tg.pid)
-        # one request first: the idle figure after the first request's one-time allocations
-        socks = open_idle_clients(tg.port, 1, path)
-        for s in socks:
-            s.close()
-        time.sleep(0.3)
-        idle1 = rss_kib(tg.pid)
-        socks = open_idle_clients(tg.port, 1000, path)
-        time.sleep(1.0)
-        held = rss_kib(tg.pid)
-        open_now = len(os.listdir("/proc/%d/fd" % tg.pid))
-        for s in socks:
-            s.close()
-        time.sleep(1.5)
-        after = rss_kib(tg.pid)
-        rows.append({"idle_start": idle0, "idle_after_1": idle1, "with_1000": held,
-                     "after_close": after, "fds": open_now})
-        print("  rep %d: idle %d KiB, after 1 request %d KiB, 1000 idle conns %d KiB (%d fds), "
-              "after close %d KiB" % (i + 1, idle0, idle1, held, open_now, after), flush=True)
-        tg.stop()
+        for mode in rows:
+            tg = tenantgate("http://127.0.0.1:%d" % up_port)
+            time.sleep(0.5)
+            idle0 = rss_kib(tg.pid)
+            for s in open_idle_clients(tg.port, 1, path, False):  # one-time allocations
+                s.close()
+            time.sleep(0.3)
+            idle1 = rss_kib(tg.pid)
+            socks = open_idle_clients(tg.port, 1000, path, mode == "burst")
+            time.sleep(1.0)
+            held = rss_kib(tg.pid)
+            time.sleep(1.5)  # a sweep (1 s) later
+            held2 = rss_kib(tg.pid)
+            fds = len(os.listdir("/proc/%d/fd" % tg.pid))
+            for s in socks:
+                s.close()
+            time.sleep(1.5)
+            after = rss_kib(tg.pid)
+            rows[mode].append({"idle_start": idle0, "idle_after_1": idle1, "with_1000": held,
+                               "with_1000_later": held2, "after_close": after, "fds": fds})
+            print("  rep %d %-10s: idle %d KiB, after 1 request %d KiB, 1000 idle conns %d KiB, "
+                  "%.1f s later %d KiB (%d fds), after close %d KiB"
+                  % (i + 1, mode, idle0, idle1, held, 1.5, held2, fds, after), flush=True)
+            tg.stop()
     up.stop()
-    out = {k: med([r[k] for r in rows]) for k in rows[0]}
+    out = {m: {k: med([r[k] for r in rows[m]]) for k in rows[m][0]} for m in rows}
     out["runs"] = rows
     save("memory", out)
-    print("\n### 2. Memory (VmRSS, median of %d fresh starts)\n" % reps)
-    print("| state | RSS |")
-    print("|---|---:|")
-    print("| idle, just started | %.1f MiB |" % (out["idle_start"] / 1024))
-    print("| idle, after one request | %.1f MiB |" % (out["idle_after_1"] / 1024))
-    print("| 1000 idle keep-alive client connections (each made one request) | **%.1f MiB** |"
-          % (out["with_1000"] / 1024))
-    print("| per connection | %.1f KiB |" % ((out["with_1000"] - out["idle_after_1"]) / 1000))
-    print("| after the 1000 closed | %.1f MiB |" % (out["after_close"] / 1024))
+    q, b = out["sequential"], out["burst"]
+    print("\n### 2. Memory (VmRSS, median of %d fresh starts per column)\n" % reps)
+    print("| state | sequential: one connection after the other | burst: 1000 requests in flight at once |")
+    print("|---|---:|---:|")
+    row = lambda label, k, bold=False: print("| %s | %s%.1f MiB%s | %s%.1f MiB%s |" % (
+        label, "**" if bold else "", q[k] / 1024, "**" if bold else "",
+        "**" if bold else "", b[k] / 1024, "**" if bold else ""))
+    row("idle, just started", "idle_start")
+    row("idle, after one request", "idle_after_1")
+    row("1000 idle keep-alive client connections, 1 s after the last answer", "with_1000")
+    row("the same, 2.5 s after", "with_1000_later", True)
+    print("| per idle connection | %.1f KiB | %.1f KiB |" % (
+        (q["with_1000_later"] - q["idle_after_1"]) / 1000,
+        (b["with_1000_later"] - b["idle_after_1"]) / 1000))
+    row("after the 1000 closed", "after_close")
     return out
 
 
@@ -547,7 +613,7 @@ def bench_load(args):
 
 BENCHES = {"proxy": bench_proxy, "memory": bench_memory, "stream": bench_stream,
            "promql": bench_promql, "load": bench_load, "profile": bench_profile,
-           "ab": bench_ab}
+           "ab": bench_ab, "instr": bench_instr}
 DEFAULT = ["proxy", "memory", "stream", "promql", "load"]
 
 
