@@ -133,6 +133,13 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """user + system CPU time of pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid, interval=0.1):
         super().__init__(daemon=True)
@@ -199,6 +206,7 @@ def bench_proxy(args):
     ngx, ngx_port = nginx_proxy(up_port)
     tg = tenantgate("http://127.0.0.1:%d" % up_port)
     targets = {"nginx": "http://127.0.0.1:%d" % ngx_port, "tenantgate": tg.url}
+    pids = {"nginx": ngx.pid, "tenantgate": tg.pid}
     # sanity: the full chain answers 200 with the upstream's body
     r = tg.get("/api/v1/query", query={"query": "up", "namespace": "alpha"}, token="alice-token")
     assert r.status == 200 and len(r.body) >= 1000, r
@@ -208,35 +216,43 @@ def bench_proxy(args):
     order = list(targets)
     for i in range(rounds):
         for name in (order if i % 2 == 0 else order[::-1]):
+            c0 = cpu_seconds(pids[name])
             w = wrk(targets[name], secs)
+            w["cpu_us_per_req"] = (cpu_seconds(pids[name]) - c0) * 1e6 / max(w["requests"], 1)
             res[name].append(w)
-            print("  round %d %-10s %8.0f req/s  p50 %s  p99 %s  non-2xx %d  socket errors %d"
-                  % (i + 1, name, w["rps"], fmt_ms(w["p50"]), fmt_ms(w["p99"]), w["status"],
-                     w["errors"]), flush=True)
+            print("  round %d %-10s %8.0f req/s  p50 %s  p99 %s  CPU %.1f us/req  non-2xx %d  "
+                  "socket errors %d" % (i + 1, name, w["rps"], fmt_ms(w["p50"]), fmt_ms(w["p99"]),
+                                        w["cpu_us_per_req"], w["status"], w["errors"]), flush=True)
     out = {"rounds": rounds, "seconds": secs, "conns": 64, "tg_rss_kib": rss_kib(tg.pid)}
     for name in targets:
         out[name] = {"rps": med([w["rps"] for w in res[name]]),
                      "p50_us": med([w["p50"] for w in res[name]]),
                      "p99_us": med([w["p99"] for w in res[name]]),
+                     "cpu_us": med([w["cpu_us_per_req"] for w in res[name]]),
                      "non2xx": sum(w["status"] for w in res[name]),
                      "errors": sum(w["errors"] for w in res[name]),
                      "runs": res[name]}
     ratio_rps = [t["rps"] / n["rps"] for t, n in zip(res["tenantgate"], res["nginx"])]
     ratio_p99 = [t["p99"] / n["p99"] for t, n in zip(res["tenantgate"], res["nginx"])]
     ratio_p50 = [t["p50"] / n["p50"] for t, n in zip(res["tenantgate"], res["nginx"])]
+    ratio_cpu = [t["cpu_us_per_req"] / n["cpu_us_per_req"]
+                 for t, n in zip(res["tenantgate"], res["nginx"])]
     out["ratio_rps"], out["ratio_p50"], out["ratio_p99"] = med(ratio_rps), med(ratio_p50), med(ratio_p99)
+    out["ratio_cpu"] = med(ratio_cpu)
     save("proxy", out)
     n, t = out["nginx"], out["tenantgate"]
     print("\n### 1. Proxy throughput and latency (%d rounds x %d s, 64 connections, wrk -t1)\n"
           % (rounds, secs))
-    print("| | req/s | p50 | p99 | non-2xx | socket errors |")
-    print("|---|---:|---:|---:|---:|---:|")
-    print("| nginx proxy_pass (1 worker, keepalive 64) | %.0f | %s | %s | %d | %d |"
-          % (n["rps"], fmt_ms(n["p50_us"]), fmt_ms(n["p99_us"]), n["non2xx"], n["errors"]))
-    print("| tenantgate full chain | %.0f | %s | %s | %d | %d |"
-          % (t["rps"], fmt_ms(t["p50_us"]), fmt_ms(t["p99_us"]), t["non2xx"], t["errors"]))
-    print("| **ratio tenantgate/nginx** (median of per-round ratios) | **%.2f** | %.2f | **%.2f** | | |"
-          % (out["ratio_rps"], out["ratio_p50"], out["ratio_p99"]))
+    print("| | req/s | p50 | p99 | CPU per request | non-2xx | socket errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| nginx proxy_pass (1 worker, keepalive 64) | %.0f | %s | %s | %.1f us | %d | %d |"
+          % (n["rps"], fmt_ms(n["p50_us"]), fmt_ms(n["p99_us"]), n["cpu_us"], n["non2xx"],
+             n["errors"]))
+    print("| tenantgate full chain | %.0f | %s | %s | %.1f us | %d | %d |"
+          % (t["rps"], fmt_ms(t["p50_us"]), fmt_ms(t["p99_us"]), t["cpu_us"], t["non2xx"],
+             t["errors"]))
+    print("| **ratio tenantgate/nginx** (median of per-round ratios) | **%.2f** | %.2f | **%.2f** "
+          "| %.2f | | |" % (out["ratio_rps"], out["ratio_p50"], out["ratio_p99"], out["ratio_cpu"]))
     print("\ntenantgate RSS after the runs: %.1f MiB" % (out["tg_rss_kib"] / 1024))
     tg.stop()
     ngx.stop()
