@@ -578,12 +578,13 @@ def bench_promql(args):
 
 # ---------------------------------------------------------------- 5. load
 
+# Every answer keeps the namespace label, so the check below sees the tenant's data only.
 LOAD_QUERIES = [
     'up',
     'rate(http_requests_total[5m])',
-    'sum by (pod) (rate(http_requests_total[5m]))',
-    'histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))',
-    'count(tenant_secret_info)',
+    'sum by (namespace, pod) (rate(http_requests_total[5m]))',
+    'histogram_quantile(0.9, sum by (namespace, le) (rate(http_request_duration_seconds_bucket[5m])))',
+    'count by (namespace) (tenant_secret_info)',
 ]
 
 
