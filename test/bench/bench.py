@@ -328,7 +328,8 @@ def callgrind_ir(binary, up_port, secs, conns=16):
     """Run `binary` under callgrind (collecting inside tg_server_run only) while
     wrk drives the proxy load; returns (instructions, requests, out file)."""
     d = subdir("callgrind")
-    out = os.path.join(d, "callgrind.out")
+    os.makedirs(OUT, exist_ok=True)
+    out = os.path.join(OUT, "callgrind.out.%d" % len(os.listdir(OUT)))
     wrapper = os.path.join(d, "tg.sh")
     with open(wrapper, "w") as f:
         f.write("#!/bin/sh\nexec valgrind --tool=callgrind --collect-atstart=no "
