@@ -213,9 +213,11 @@ def bench_proxy(args):
     for name, url in targets.items():  # warm-up (pools, caches, page faults)
         wrk(url, 2)
     res = {k: [] for k in targets}
+    light = {k: [] for k in targets}  # 4 connections: far from saturation
     order = list(targets)
     for i in range(rounds):
         for name in (order if i % 2 == 0 else order[::-1]):
+            light[name].append(wrk(targets[name], max(2, secs // 2), conns=4))
             c0 = cpu_seconds(pids[name])
             w = wrk(targets[name], secs)
             w["cpu_us_per_req"] = (cpu_seconds(pids[name]) - c0) * 1e6 / max(w["requests"], 1)
@@ -235,6 +237,14 @@ def bench_proxy(args):
     ratio_rps = [t["rps"] / n["rps"] for t, n in zip(res["tenantgate"], res["nginx"])]
     ratio_p99 = [t["p99"] / n["p99"] for t, n in zip(res["tenantgate"], res["nginx"])]
     ratio_p50 = [t["p50"] / n["p50"] for t, n in zip(res["tenantgate"], res["nginx"])]
+    for name in targets:
+        out[name]["light"] = {"rps": med([w["rps"] for w in light[name]]),
+                              "p50_us": med([w["p50"] for w in light[name]]),
+                              "p99_us": med([w["p99"] for w in light[name]]),
+                              "non2xx": sum(w["status"] for w in light[name]),
+                              "runs": light[name]}
+    out["light_ratio_p50"] = med([t["p50"] / n["p50"] for t, n in zip(light["tenantgate"], light["nginx"])])
+    out["light_ratio_p99"] = med([t["p99"] / n["p99"] for t, n in zip(light["tenantgate"], light["nginx"])])
     ratio_cpu = [t["cpu_us_per_req"] / n["cpu_us_per_req"]
                  for t, n in zip(res["tenantgate"], res["nginx"])]
     out["ratio_rps"], out["ratio_p50"], out["ratio_p99"] = med(ratio_rps), med(ratio_p50), med(ratio_p99)
@@ -253,6 +263,13 @@ def bench_proxy(args):
              t["errors"]))
     print("| **ratio tenantgate/nginx** (median of per-round ratios) | **%.2f** | %.2f | **%.2f** "
           "| %.2f | | |" % (out["ratio_rps"], out["ratio_p50"], out["ratio_p99"], out["ratio_cpu"]))
+    nl, tl = n["light"], t["light"]
+    print("\nSame load at 4 connections (%d s per run, before each 64-connection run): nginx "
+          "%.0f req/s, p50 %s, p99 %s; tenantgate %.0f req/s, p50 %s, p99 %s; "
+          "ratio p50 %.2f, p99 %.2f." % (max(2, secs // 2), nl["rps"], fmt_ms(nl["p50_us"]),
+                                         fmt_ms(nl["p99_us"]), tl["rps"], fmt_ms(tl["p50_us"]),
+                                         fmt_ms(tl["p99_us"]), out["light_ratio_p50"],
+                                         out["light_ratio_p99"]))
     print("\ntenantgate RSS after the runs: %.1f MiB" % (out["tg_rss_kib"] / 1024))
     tg.stop()
     ngx.stop()
