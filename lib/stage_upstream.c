@@ -126,16 +126,29 @@ static const char *http_date(void)
 
 static void copy_response_headers(struct tg_req *r, struct evhttp_request *ureq)
 {
-    static const char *const keep[] = {"Content-Type", "Content-Encoding", "Content-Length",
-                                       "Cache-Control", "Vary", "Warning", NULL};
+    static const struct {
+        const char *name;
+        size_t len;
+    } keep[] = {{"Content-Type", 12}, {"Content-Encoding", 16}, {"Content-Length", 14},
+                {"Cache-Control", 13}, {"Vary", 4}, {"Warning", 7}};
     struct evkeyvalq *in = evhttp_request_get_input_headers(ureq);
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    const char *const *k;
+    struct evkeyval *h;
+    unsigned copied = 0; /* the first of each name only, as evhttp_find_header gives */
+    size_t k;
 
-    for (k = keep; *k; k++) {
-        const char *v = evhttp_find_header(in, *k);
-        if (v != NULL)
-            evhttp_add_header(out, *k, v);
+    /* one pass over the upstream's headers (six evhttp_find_header calls
+     * were six passes of case-insensitive compares) */
+    TAILQ_FOREACH(h, in, next)
+    {
+        size_t len = strlen(h->key);
+        for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+            if (len == keep[k].len && !(copied & (1u << k)) && !strcasecmp(h->key, keep[k].name)) {
+                copied |= 1u << k;
+                evhttp_add_header(out, keep[k].name, h->value);
+                break;
+            }
+        }
     }
     evhttp_add_header(out, "Date", http_date());
 }
