@@ -318,21 +318,26 @@ def bench_ab(args):
     order = list(tgs)
     for i in range(rounds):
         for k in (order if i % 2 == 0 else order[::-1]):
+            c0 = cpu_seconds(tgs[k].pid)
             w = wrk(tgs[k].url, secs)
+            w["cpu_us_per_req"] = (cpu_seconds(tgs[k].pid) - c0) * 1e6 / max(w["requests"], 1)
             res[k].append(w)
-            print("  round %d %-5s %8.0f req/s  p50 %s  p99 %s" % (i + 1, k, w["rps"],
-                  fmt_ms(w["p50"]), fmt_ms(w["p99"])), flush=True)
-    print("\n| build | req/s | p50 | p99 | syscalls/request |")
-    print("|---|---:|---:|---:|---|")
+            print("  round %d %-5s %8.0f req/s  p50 %s  p99 %s  CPU %.1f us/req" % (
+                i + 1, k, w["rps"], fmt_ms(w["p50"]), fmt_ms(w["p99"]), w["cpu_us_per_req"]),
+                flush=True)
+    print("\n| build | req/s | p50 | p99 | CPU per request | syscalls/request |")
+    print("|---|---:|---:|---:|---:|---|")
     for k in tgs:
         s = sc.get(k, {})
-        print("| %s | %.0f | %s | %s | %s |" % (k, med([w["rps"] for w in res[k]]),
+        print("| %s | %.0f | %s | %s | %.1f us | %s |" % (k, med([w["rps"] for w in res[k]]),
               fmt_ms(med([w["p50"] for w in res[k]])), fmt_ms(med([w["p99"] for w in res[k]])),
+              med([w["cpu_us_per_req"] for w in res[k]]),
               ", ".join("%s %.2f" % (n, v) for n, v in sorted(s.items(), key=lambda x: -x[1])
                         if v >= 0.05 and n != "total")))
     rr = med([b["rps"] / a["rps"] for a, b in zip(res["base"], res["new"])])
     rp = med([b["p99"] / a["p99"] for a, b in zip(res["base"], res["new"])])
-    print("| new/base | **%.2f** | | **%.2f** | |" % (rr, rp))
+    rc = med([b["cpu_us_per_req"] / a["cpu_us_per_req"] for a, b in zip(res["base"], res["new"])])
+    print("| new/base (median of per-round ratios) | **%.2f** | | **%.2f** | %.2f | |" % (rr, rp, rc))
     save("ab", {"res": res, "syscalls": sc, "ratio_rps": rr, "ratio_p99": rp})
     for t in tgs.values():
         t.stop()
