@@ -360,9 +360,12 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
         c->evcon = evcon;
         evhttp_connection_set_closecb(evcon, on_evcon_close, c);
     }
-    r = calloc(1, REQ_BLOCK);
+    /* only the context is zeroed: the arena part needs no clearing (calloc
+     * of the whole block was ~6% of a request's instructions) */
+    r = malloc(REQ_BLOCK);
     if (r == NULL)
         abort();
+    memset(r, 0, sizeof(*r));
     tg_arena_init(&r->arena, (char *)(r + 1), REQ_BLOCK - sizeof(*r));
     r->srv = srv;
     r->cfg = tg_config_ref(srv->cfg);

@@ -52,6 +52,8 @@ struct tg_server {
     int draining;
     int exit_code;
     struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload, *ev_sweep;
+    struct event *ev_logflush;      /* flushes the buffered access log */
+    int log_pending;                /* access log lines not yet flushed */
     uint64_t drain_deadline_ns;
     int listeners_paused;           /* at --max-connections */
 };
