@@ -15,7 +15,8 @@ struct parser {
     const char *s;
     size_t len;
     struct pq_lexed lx;
-    size_t i;                 /* current token */
+    const struct pq_token *t; /* current token */
+    const struct pq_token *last; /* the final EOF or ERROR token */
     struct tg_promql_opts o;
     int rdepth;               /* recursion depth */
     int selector_only;        /* match[]: no empty-matcher check */
@@ -61,26 +62,25 @@ static void perr(struct parser *p, size_t pos, const char *fmt, ...)
     va_end(ap);
 }
 
-static const struct pq_token *cur(const struct parser *p)
+static inline const struct pq_token *cur(const struct parser *p)
 {
-    return &p->lx.toks[p->i];
+    return p->t;
 }
 
-static const struct pq_token *peek_tok(const struct parser *p, size_t ahead)
+static inline const struct pq_token *peek_tok(const struct parser *p, size_t ahead)
 {
-    size_t j = p->i + ahead;
-    return &p->lx.toks[j < p->lx.n ? j : p->lx.n - 1];
+    return (size_t)(p->last - p->t) > ahead ? p->t + ahead : p->last;
 }
 
-static int cur_type(const struct parser *p)
+static inline int cur_type(const struct parser *p)
 {
-    return cur(p)->type;
+    return p->t->type;
 }
 
-static void adv(struct parser *p)
+static inline void adv(struct parser *p)
 {
-    if (p->i + 1 < p->lx.n)
-        p->i++;
+    if (p->t < p->last)
+        p->t++;
 }
 
 static tg_iovec_t tok_text(const struct parser *p, const struct pq_token *t)
@@ -144,7 +144,8 @@ static int expect(struct parser *p, int type, const char *ctx, const char *exp)
 
 static struct tg_promql_node *new_node(struct parser *p, enum tg_promql_kind kind, size_t pos)
 {
-    struct tg_promql_node *n = tg_arena_calloc(p->a, sizeof(*n));
+    struct tg_promql_node *n = pq_alloc(p->a, sizeof(*n));
+    memset(n, 0, sizeof(*n));
     n->kind = kind;
     n->pos = n->end = (uint32_t)pos;
     n->depth = 1;
@@ -565,29 +566,38 @@ static int match_op(int t, enum tg_promql_match *op)
 static tg_iovec_t string_value(struct parser *p)
 {
     const struct pq_token *t = cur(p);
-    tg_iovec_t v = pq_unquote(p->a, p->s + t->pos, t->len);
+    tg_iovec_t v = (t->flags & PQ_TF_ESC) ? pq_unquote(p->a, p->s + t->pos, t->len)
+                                          : tg_iov(p->s + t->pos + 1, t->len - 2);
     adv(p);
     return v;
 }
 
 static struct tg_promql_matcher *label_matcher(struct parser *p)
 {
-    struct tg_promql_matcher *m = tg_arena_calloc(p->a, sizeof(*m));
+    struct tg_promql_matcher *m = pq_alloc(p->a, sizeof(*m));
     int t = cur_type(p), is_string = t == T_STRING;
+    unsigned name_flags = cur(p)->flags;
 
+    memset(m, 0, sizeof(*m));
     if (t != T_IDENT && t != T_STRING) {
         unexpected(p, "label matching", "identifier or \"}\"");
         return NULL;
     }
-    m->name = is_string ? string_value(p) : tok_text(p, cur(p));
-    if (!is_string)
+    if (is_string) {
+        m->name = string_value(p);
+    } else {
+        /* an identifier inside braces is [a-zA-Z_][a-zA-Z0-9_]* */
+        m->name = tok_text(p, cur(p));
+        m->pflags = PQ_MF_NAME_PLAIN;
         adv(p);
+    }
     if (match_op(cur_type(p), &m->op) < 0) {
         if (is_string) {
             /* {"metric.name"} */
             m->value = m->name;
             m->name = TG_IOV_LIT("__name__");
             m->op = TG_PROMQL_EQ;
+            m->pflags = PQ_MF_NAME_PLAIN | ((name_flags & PQ_TF_CLEAN) ? PQ_MF_VALUE_PLAIN : 0);
             return m;
         }
         unexpected(p, "label matching", "label matching operator");
@@ -598,6 +608,8 @@ static struct tg_promql_matcher *label_matcher(struct parser *p)
         unexpected(p, "label matching", "string");
         return NULL;
     }
+    if (cur(p)->flags & PQ_TF_CLEAN)
+        m->pflags |= PQ_MF_VALUE_PLAIN;
     m->value = string_value(p);
     return m;
 }
@@ -636,6 +648,7 @@ static struct tg_promql_node *vector_selector(struct parser *p)
     vs->type = TG_PROMQL_VVECTOR;
     if (cur_type(p) != T_LBRACE) {
         vs->u.vs.name = tok_text(p, cur(p));
+        vs->u.vs.name_plain = (cur(p)->flags & PQ_TF_PLAIN) != 0;
         vs->end = cur(p)->pos + cur(p)->len;
         adv(p);
     }
@@ -671,7 +684,8 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
         tg_iovec_t name;
         size_t pos = cur(p)->pos;
         char q[96];
-        if (cur_type(p) == T_STRING) {
+        int is_string = cur_type(p) == T_STRING;
+        if (is_string) {
             name = string_value(p);
         } else if (maybe_label(cur_type(p))) {
             name = tok_text(p, cur(p));
@@ -680,7 +694,8 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
             unexpected(p, "grouping opts", "label");
             return -1;
         }
-        if (name.len == 0 || !pq_utf8_valid(name.base, name.len)) {
+        /* identifiers and keywords are ASCII and never empty */
+        if (is_string && (name.len == 0 || !pq_utf8_valid(name.base, name.len))) {
             pq_go_quote(q, sizeof(q), name.base, name.len, 64);
             perr(p, pos, "invalid label name for grouping: %s", q);
             return -1;
@@ -764,7 +779,7 @@ static struct tg_promql_node *function_call(struct parser *p)
     if (p->failed)
         return NULL;
     n->type = letter_type(n->u.call.func->ret);
-    n->end = p->lx.toks[p->i - 1].pos + 1;
+    n->end = p->t[-1].pos + 1;
     for (a = n->u.call.args; a != NULL; a = a->next)
         if (set_depth(p, n, a, NULL) < 0)
             return NULL;
@@ -807,7 +822,7 @@ static struct tg_promql_node *aggregate_expr(struct parser *p)
     args = call_args(p, &nargs);
     if (p->failed)
         return NULL;
-    n->end = p->lx.toks[p->i - 1].pos + 1;
+    n->end = p->t[-1].pos + 1;
     if (!modifier && (cur_type(p) == T_BY || cur_type(p) == T_WITHOUT) && agg_modifier(p, n) < 0)
         return NULL;
     if (nargs == 0) {
@@ -1327,10 +1342,20 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
 static int check_call(struct parser *p, struct tg_promql_node *n)
 {
     const struct tg_promql_func *f = n->u.call.func;
-    size_t nargs = strlen(f->args), i = 0, k;
+    size_t nargs = f->n_args, i = 0, k;
     struct tg_promql_node *a, *second = n->u.call.args ? n->u.call.args->next : NULL;
     char q[64];
 
+    if (f->variadic == 0 && nargs == n->u.call.n_args && second == NULL && nargs <= 1) {
+        /* the common f() / f(x): only the argument type to check */
+        if (nargs == 0)
+            return 0;
+        a = n->u.call.args;
+        if (check(p, a) < 0)
+            return -1;
+        if (a->type == letter_type(f->args[0]))
+            return 0;
+    }
     snprintf(q, sizeof(q), "\"%s\"", f->name);
     if (f->variadic == 0) {
         if (nargs != n->u.call.n_args)
@@ -1345,7 +1370,7 @@ static int check_call(struct parser *p, struct tg_promql_node *n)
     }
     if (p->failed)
         return -1;
-    if (strcmp(f->name, "info") == 0 && second != NULL) {
+    if (second != NULL && f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
         if (second->type != TG_PROMQL_VVECTOR)
             perr(p, n->pos, "expected type instant vector in call to function %s, got %s", q,
                  vtype_doc(second->type));
@@ -1473,20 +1498,26 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
     struct parser p;
     struct tg_promql_node *root = NULL;
 
-    memset(&p, 0, sizeof(p));
     resolve_opts(&p.o, o);
     p.a = a;
     p.s = query.base ? query.base : "";
     p.len = query.len;
+    p.t = p.last = NULL;
+    p.rdepth = 0;
     p.err = err;
     p.selector_only = selector_only;
+    p.failed = 0;
     *out = NULL;
-    memset(err, 0, sizeof(*err));
+    err->pos = 0;
+    err->line = err->col = 0;
+    err->msg[0] = '\0';
     if (p.len > p.o.max_len) {
         perr(&p, 0, "query too long (%zu bytes, limit %zu)", p.len, p.o.max_len);
         goto fail;
     }
     pq_lex(a, p.s, p.len, &p.lx);
+    p.t = p.lx.toks;
+    p.last = p.lx.toks + p.lx.n - 1;
     if (cur_type(&p) == T_EOF) {
         perr(&p, 0, "no expression found in input");
         goto fail;

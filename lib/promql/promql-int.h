@@ -30,8 +30,15 @@ enum pq_tok {
 #define PQ_IS_AGGREGATOR(t) ((t) >= T_SUM && (t) <= T_LIMIT_RATIO)
 #define PQ_IS_KEYWORD(t)    ((t) >= T_BOOL && (t) <= T_WITHOUT)
 
+/* Token flags (strings): PQ_TF_ESC the literal has backslash escapes (so it
+ * must be unquoted); PQ_TF_CLEAN its content prints between double quotes
+ * unchanged (printable ASCII without '"' and '\\', no escapes).
+ * Identifiers: PQ_TF_PLAIN not a keyword in any case. */
+enum { PQ_TF_ESC = 1, PQ_TF_CLEAN = 2, PQ_TF_PLAIN = 4 };
+
 struct pq_token {
     uint16_t type;
+    uint16_t flags;
     uint32_t pos, len;
 };
 
@@ -43,6 +50,23 @@ struct pq_lexed {
     size_t n;
     char msg[160];       /* message of the T_ERROR token */
 };
+
+/* Bump allocation from the arena with the fast case inline (16-byte
+ * aligned, uninitialised; same semantics as tg_arena_alloc). */
+static inline void *pq_alloc(tg_arena_t *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if ((size_t)(a->end - a->cur) >= n) {
+        char *p = a->cur;
+        a->cur = p + n;
+        a->last = p;
+        return p;
+    }
+    return tg_arena_alloc(a, n);
+}
+
+/* Matcher printing hints (tg_promql_matcher.pflags), set by the parser. */
+enum { PQ_MF_NAME_PLAIN = 1, PQ_MF_VALUE_PLAIN = 2 };
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out);
 

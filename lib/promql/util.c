@@ -215,7 +215,6 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
     size_t i = 0, j, k;
     int last = 0;
 
-    pq_go_quote(q, sizeof(q), s, len, 64);
     if (len == 1 && s[0] == '0') {
         *ns = 0;
         return 0;
@@ -238,11 +237,21 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
             ;
         if (k == j)
             goto bad;
-        for (size_t x = 0; x < sizeof(units) / sizeof(units[0]); x++)
-            if (strlen(units[x].name) == k - j && memcmp(units[x].name, s + j, k - j) == 0)
-                u = &units[x];
+        if (k - j == 1) {
+            switch (s[j]) {
+            case 'y': u = &units[0]; break;
+            case 'w': u = &units[1]; break;
+            case 'd': u = &units[2]; break;
+            case 'h': u = &units[3]; break;
+            case 'm': u = &units[4]; break;
+            case 's': u = &units[5]; break;
+            }
+        } else if (k - j == 2 && s[j] == 'm' && s[j + 1] == 's') {
+            u = &units[6];
+        }
         if (u == NULL) {
             char uq[64];
+            pq_go_quote(q, sizeof(q), s, len, 64);
             pq_go_quote(uq, sizeof(uq), s + j, k - j, 16);
             snprintf(msg, msglen, "unknown unit %s in duration %s", uq, q);
             return -1;
@@ -260,6 +269,7 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
     *ns = (int64_t)dur;
     return 0;
 bad:
+    pq_go_quote(q, sizeof(q), s, len, 64);
     snprintf(msg, msglen, "not a valid duration string: %s", q);
     return -1;
 range:
