@@ -156,9 +156,13 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
             return enforce_error(err, 0, "empty tenant value");
     memset(m, 0, sizeof(*m));
     m->name = e->label;
+    if (pq_is_legacy_label(m->name))
+        m->pflags = PQ_MF_NAME_PLAIN;
     if (e->n_values == 1) {
         m->op = TG_PROMQL_EQ;
         m->value = e->values[0];
+        if (!pq_needs_escape(m->value))
+            m->pflags |= PQ_MF_VALUE_PLAIN;
         return 0;
     }
     tg_sb_init(&re, a, 64);
@@ -169,6 +173,8 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
     }
     m->op = TG_PROMQL_RE;
     m->value = tg_sb_iov(&re);
+    if (!pq_needs_escape(m->value))
+        m->pflags |= PQ_MF_VALUE_PLAIN;
     return 0;
 }
 

@@ -90,6 +90,8 @@ void pq_format_float(tg_sb_t *sb, double v);
 void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max_runes);
 
 int pq_is_legacy_label(tg_iovec_t s);
+/* Does s need escaping inside a double-quoted PromQL string? */
+int pq_needs_escape(tg_iovec_t s);
 int pq_is_legacy_metric(tg_iovec_t s);
 int pq_utf8_valid(const char *s, size_t len);
 

@@ -279,27 +279,29 @@ range:
 
 void pq_print_duration(tg_sb_t *sb, int64_t ns)
 {
-    static const struct { const char *u; int64_t mult; int exact; } f[] = {
-        {"y", 31536000000LL, 1}, {"w", 604800000LL, 1}, {"d", 86400000LL, 0},
-        {"h", 3600000LL, 0},     {"m", 60000LL, 0},     {"s", 1000LL, 0}, {"ms", 1, 0},
+    static const struct { char u[3]; uint8_t ulen; int64_t mult; int exact; } f[] = {
+        {"y", 1, 31536000000LL, 1}, {"w", 1, 604800000LL, 1}, {"d", 1, 86400000LL, 0},
+        {"h", 1, 3600000LL, 0},     {"m", 1, 60000LL, 0},     {"s", 1, 1000LL, 0}, {"ms", 2, 1, 0},
     };
     uint64_t ms, mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-    char buf[64];
-    size_t i;
+    char buf[96];
+    size_t i, o = 0;
 
     if (ns < 0)
-        tg_sb_addc(sb, '-');
+        buf[o++] = '-';
     if (mag % 1000000 != 0) {
         /* not whole milliseconds (a plain number of seconds): print seconds */
-        int n = snprintf(buf, sizeof(buf), "%llu.%09llu", (unsigned long long)(mag / 1000000000),
+        int n = snprintf(buf + o, sizeof(buf) - o, "%llu.%09llu", (unsigned long long)(mag / 1000000000),
                          (unsigned long long)(mag % 1000000000));
-        while (n > 0 && buf[n - 1] == '0')
-            n--;
-        tg_sb_add(sb, buf, (size_t)n);
+        o += (size_t)n;
+        while (buf[o - 1] == '0')
+            o--;
+        tg_sb_add(sb, buf, o);
         return;
     }
     ms = mag / 1000000;
     if (ms == 0) {
+        tg_sb_add(sb, buf, o);
         tg_sb_add(sb, "0s", 2);
         return;
     }
@@ -315,10 +317,24 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
             do
                 d[--k] = (char)('0' + v % 10);
             while ((v /= 10) > 0);
-            tg_sb_add(sb, d + k, sizeof(d) - (size_t)k);
-            tg_sb_adds(sb, f[i].u);
+            memcpy(buf + o, d + k, sizeof(d) - (size_t)k);
+            o += sizeof(d) - (size_t)k;
+            memcpy(buf + o, f[i].u, f[i].ulen);
+            o += f[i].ulen;
         }
     }
+    tg_sb_add(sb, buf, o);
+}
+
+/* Bytes that cannot be copied raw into a double-quoted PromQL string. */
+int pq_needs_escape(tg_iovec_t s)
+{
+    const unsigned char *p = (const unsigned char *)s.base;
+    size_t i;
+    for (i = 0; i < s.len; i++)
+        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\' || p[i] >= 0x7f)
+            return 1;
+    return 0;
 }
 
 void pq_format_float(tg_sb_t *sb, double v)
@@ -458,16 +474,6 @@ int pq_is_legacy_metric(tg_iovec_t s)
     return name_ok(s, 1 | 4, 1 | 2 | 4);
 }
 
-/* Bytes that cannot be copied raw into a double-quoted PromQL string. */
-static int needs_escape(const unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\' || p[i] >= 0x7f)
-            return 1;
-    return 0;
-}
-
 void tg_promql_quote(tg_sb_t *out, tg_iovec_t s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -476,7 +482,7 @@ void tg_promql_quote(tg_sb_t *out, tg_iovec_t s)
 
     tg_sb_reserve(out, s.len + 2);
     tg_sb_addc(out, '"');
-    if (!needs_escape(p, s.len)) {
+    if (!pq_needs_escape(s)) {
         tg_sb_add(out, s.base, s.len);
         tg_sb_addc(out, '"');
         return;
