@@ -99,6 +99,7 @@ struct tg_promql_matcher {
 struct tg_promql_labels {
     tg_iovec_t *names;
     size_t n;
+    int plain;   /* parser hint: every name is [a-zA-Z_][a-zA-Z0-9_]* (0 is always correct) */
 };
 
 struct tg_promql_node;

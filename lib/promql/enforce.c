@@ -183,7 +183,9 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
 {
     struct enforcer en;
 
-    memset(err, 0, sizeof(*err));
+    err->pos = 0;
+    err->line = err->col = 0;
+    err->msg[0] = '\0';
     if (make_inject(a, e, &en.inject, err) < 0)
         return -1;
     en.a = a;

@@ -477,7 +477,7 @@ static int lex_escape(struct lexer *l, int32_t quote)
 /* A quoted string; the opening quote has been read. The token gets
  * PQ_TF_ESC when it has escapes, PQ_TF_CLEAN when its content prints unchanged
  * between double quotes. */
-static void lex_string(struct lexer *l, int32_t quote)
+static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
 {
     const unsigned char *s = (const unsigned char *)l->s;
     size_t pos = l->pos, len = l->len, w;
@@ -527,7 +527,7 @@ static void lex_string(struct lexer *l, int32_t quote)
     emit_f(l, T_STRING, flags);
 }
 
-static void lex_raw_string(struct lexer *l)
+static __attribute__((noinline)) void lex_raw_string(struct lexer *l)
 {
     const unsigned char *s = (const unsigned char *)l->s;
     size_t pos = l->pos, len = l->len, w;
@@ -614,7 +614,7 @@ static int scan_duration_keyword(struct lexer *l)
     return 0;
 }
 
-static void lex_inside_braces(struct lexer *l)
+static __attribute__((noinline)) void lex_inside_braces(struct lexer *l)
 {
     char q[16];
     int32_t r;
@@ -665,7 +665,7 @@ static void lex_inside_braces(struct lexer *l)
     }
 }
 
-static void lex_duration_expr(struct lexer *l)
+static __attribute__((noinline)) void lex_duration_expr(struct lexer *l)
 {
     char q[16];
     int32_t r = next(l);
@@ -768,7 +768,7 @@ static void lex_in_bracket_word(struct lexer *l, int32_t r)
     lex_error(l, "unexpected character: %s, expected ':'", q);
 }
 
-static void lex_statements(struct lexer *l)
+static __attribute__((noinline)) void lex_statements(struct lexer *l)
 {
     char q[16];
     int32_t r;
@@ -1045,6 +1045,13 @@ statements:
             st = pos;
             l->got_colon = 0;
             l->bracket_open = 1;
+            if (pos < len && (cclass[s[pos]] & C_DIGIT) && (type = fast_number(s, len, pos, &p)) != 0) {
+                /* what the duration state does with a leading number */
+                l->got_duration = 1;
+                pos = p;
+                FAST_EMIT(type, 0);
+                continue;
+            }
             l->dur_mode = 1;
             slow = 0;
             goto out;
@@ -1092,8 +1099,14 @@ statements:
             FAST_EMIT(type, 0);
             continue;
         case K_IDENT:
-            if (l->bracket_open)
-                goto out;
+            if (l->bracket_open) {
+                if (c != ':' || l->got_colon)
+                    goto out;
+                pos++;
+                FAST_EMIT(T_COLON, 0);
+                l->got_colon = 1;
+                continue;
+            }
             acc = 0;
             p = skip_ident(s, pos + 1, len, 1, &acc);
             acc |= cclass[c] & C_COLON;

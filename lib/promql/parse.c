@@ -680,11 +680,15 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
     adv(p);
     l->n = 0;
     l->names = NULL;
+    l->plain = 1;
     while (cur_type(p) != T_RPAREN) {
         tg_iovec_t name;
         size_t pos = cur(p)->pos;
         char q[96];
         int is_string = cur_type(p) == T_STRING;
+        /* identifiers without ':' and keywords are legacy label names */
+        if (is_string || cur_type(p) == T_METRIC_IDENT)
+            l->plain = 0;
         if (is_string) {
             name = string_value(p);
         } else if (maybe_label(cur_type(p))) {

@@ -150,8 +150,11 @@ static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
     size_t i;
     for (i = 0; i < l->n; i++) {
         if (i > 0)
-            tg_sb_add(sb, ", ", 2);
-        tg_promql_label_name(sb, l->names[i]);
+            put_n(sb, ", ", 2);
+        if (l->plain || pq_is_legacy_label(l->names[i]))
+            put_iov(sb, l->names[i]);
+        else
+            tg_promql_label_name(sb, l->names[i]);
     }
 }
 

@@ -305,9 +305,9 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
         tg_sb_add(sb, "0s", 2);
         return;
     }
-    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (i = 0; i < sizeof(f) / sizeof(f[0]) && ms != 0; i++) {
         uint64_t v;
-        if (f[i].exact && ms % (uint64_t)f[i].mult != 0)
+        if (ms < (uint64_t)f[i].mult || (f[i].exact && ms % (uint64_t)f[i].mult != 0))
             continue;
         v = ms / (uint64_t)f[i].mult;
         if (v > 0) {
