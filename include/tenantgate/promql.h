@@ -92,7 +92,8 @@ struct tg_promql_matcher {
     struct tg_promql_matcher *next;
     tg_iovec_t name, value;
     enum tg_promql_match op;
-    unsigned pflags;   /* printing hints set by the parser (internal); 0 is always correct */
+    unsigned pflags;   /* printing hints set by the parser (internal); 0 is always correct;
+                        * code that edits name, op or value in place must clear it */
 };
 
 /* Grouping / on / ignoring / group_x label list, unquoted. */

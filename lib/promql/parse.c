@@ -621,12 +621,17 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
 
     adv(p); /* { */
     while (cur_type(p) != T_RBRACE) {
+        const struct pq_token *t0 = cur(p);
         struct tg_promql_matcher *m = label_matcher(p);
         if (m == NULL)
             return -1;
         *tail = m;
         tail = &m->next;
         vs->u.vs.n_matchers++;
+        /* name op "value" with nothing in between: the printer's spelling */
+        if (p->t == t0 + 3 && m->pflags == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN) && p->s[t0[2].pos] == '"' &&
+            t0[0].pos + t0[0].len == t0[1].pos && t0[1].pos + t0[1].len == t0[2].pos)
+            m->pflags |= PQ_MF_SRC;
         if (cur_type(p) == T_COMMA) {
             adv(p);
             continue;

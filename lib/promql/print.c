@@ -251,6 +251,12 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
         free(v);
 }
 
+/* End of the query text of a PQ_MF_SRC matcher (after the closing quote). */
+static inline const char *src_end(const struct tg_promql_matcher *m)
+{
+    return m->value.base + m->value.len + 1;
+}
+
 static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
 {
     const struct tg_promql_matcher *m;
@@ -270,6 +276,17 @@ static void print_selector(const struct printer *pr, const struct tg_promql_node
     for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
         if (!first)
             put_c(pr->sb, ',');
+        if (m->pflags & PQ_MF_SRC) {
+            /* the query has it (and maybe the next ones, one ',' apart) as
+             * the printer writes it: copy the run at once */
+            const char *a = m->name.base, *b = src_end(m);
+            while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+                m = m->next;
+                b = src_end(m);
+            }
+            put_n(pr->sb, a, (size_t)(b - a));
+            continue;
+        }
         put_matcher(pr->sb, m);
     }
     if (!outside && n->u.vs.name.len > 0) {

@@ -65,8 +65,12 @@ static inline void *pq_alloc(tg_arena_t *a, size_t n)
     return tg_arena_alloc(a, n);
 }
 
-/* Matcher printing hints (tg_promql_matcher.pflags), set by the parser. */
-enum { PQ_MF_NAME_PLAIN = 1, PQ_MF_VALUE_PLAIN = 2 };
+/* Matcher printing hints (tg_promql_matcher.pflags), set by the parser:
+ * the name needs no quotes, the value no escapes; PQ_MF_SRC: the matcher is
+ * written in the query exactly as the printer writes it, from name.base to
+ * the closing quote right after value (the printer copies runs of such
+ * matchers that are separated by a single ',' in the query at once). */
+enum { PQ_MF_NAME_PLAIN = 1, PQ_MF_VALUE_PLAIN = 2, PQ_MF_SRC = 4 };
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out);
 
