@@ -577,6 +577,7 @@ static struct tg_promql_matcher *label_matcher(struct parser *p)
     struct tg_promql_matcher *m = pq_alloc(p->a, sizeof(*m));
     int t = cur_type(p), is_string = t == T_STRING;
     unsigned name_flags = cur(p)->flags;
+    size_t name_pos = cur(p)->pos;
 
     memset(m, 0, sizeof(*m));
     if (t != T_IDENT && t != T_STRING) {
@@ -611,6 +612,15 @@ static struct tg_promql_matcher *label_matcher(struct parser *p)
     if (cur(p)->flags & PQ_TF_CLEAN)
         m->pflags |= PQ_MF_VALUE_PLAIN;
     m->value = string_value(p);
+    if (m->op == TG_PROMQL_RE || m->op == TG_PROMQL_NRE) {
+        /* Prometheus compiles the regex while parsing: refuse what it
+         * refuses, as written (before any enforcement) */
+        char msg[180];
+        if (pq_regex_check(p->a, m->value, msg, sizeof(msg)) < 0) {
+            perr(p, name_pos, "%s", msg);
+            return NULL;
+        }
+    }
     return m;
 }
 

@@ -102,6 +102,11 @@ int pq_utf8_valid(const char *s, size_t len);
 /* Does the fully anchored RE2 regex `re` match `s`? 1 yes, 0 no, -1 unknown
  * (syntax we do not model, or too much backtracking). */
 int pq_regex_match(tg_iovec_t re, tg_iovec_t s);
+/* Is `re` valid RE2 syntax as Prometheus compiles it (Go regexp/syntax,
+ * Perl flags)? 0 yes; -1 and msg set to Go's error text, e.g.
+ * "error parsing regexp: missing closing ): `(`". The arena is only used for
+ * groups nested deeper than 32. */
+int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen);
 /* Append Go's regexp.QuoteMeta(s). */
 void pq_quote_meta(tg_sb_t *sb, tg_iovec_t s);
 

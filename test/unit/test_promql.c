@@ -869,6 +869,141 @@ static void test_regex(void **state)
     }
 }
 
+/* RE2 syntax of =~ and !~ values, as Go's regexp/syntax (Perl flags) */
+static void test_regex_syntax(void **state)
+{
+    static const struct { const char *re, *err; } cases[] = {
+        /* valid */
+        {"", NULL}, {".*", NULL}, {"a|b|c", NULL}, {"kube-system|monitoring", NULL}, {"(a|b)+c?", NULL},
+        {"^$", NULL}, {"^*", NULL}, {"a{2}", NULL}, {"a{2,}", NULL}, {"a{2,5}?", NULL}, {"a{1000}", NULL},
+        {"((a{10}){10}){10}", NULL}, {"(a{0}){1000}", NULL}, {"x{,3}", NULL}, {"x{01}", NULL}, {"{", NULL},
+        {"a{", NULL}, {"a{1", NULL}, {"a{1,", NULL}, {"}", NULL}, {"]", NULL}, {"[]a]", NULL}, {"[^]a]", NULL},
+        {"[a-]", NULL}, {"[-a]", NULL}, {"[a\\-z]", NULL}, {"[[:alpha:][:^digit:]]", NULL}, {"[[:word:]]", NULL},
+        {"[\\d\\s\\w\\D\\S\\W]", NULL}, {"[\\pL\\p{Greek}]", NULL}, {"\\pL\\PL\\pN\\p{^Greek}\\P{Any}", NULL},
+        {"\\p{Han}\\p{latin}\\p{Lu}\\p{ASCII}", NULL}, {"\\d\\D\\s\\S\\w\\W\\b\\B\\A\\z", NULL},
+        {"\\Qa.b*c\\E+", NULL}, {"\\Q(", NULL}, {"\\Q\\E", NULL}, {"\\01\\123\\x41\\x{1F600}\\a\\f\\t\\n\\r\\v", NULL},
+        {"\\.\\+\\*\\?\\(\\)\\|\\[\\]\\{\\}\\^\\$\\\\\\_\\-\\/", NULL}, {"(?i)abc", NULL}, {"(?i:a)(?-s:b)(?U)c*", NULL},
+        {"(?im-sU:x)", NULL}, {"(?P<name>x)(?<n2>y)", NULL}, {"(?:)", NULL}, {"()", NULL}, {"(|)*", NULL},
+        {"a*?b+?c??", NULL}, {"\xc3\xa9+", NULL}, {"a\\Q\\E*", NULL}, {"\xff", NULL}, /* plain literal: never parsed */
+        {"[\\x00-\\x{10FFFF}]", NULL}, {"[\\]]", NULL}, {"[[]", NULL}, {"[a-b-c]", NULL},
+        /* invalid */
+        {"(", "missing closing ): `(`"},
+        {"(a|b", "missing closing ): `(a|b`"},
+        {"a)", "unexpected ): `a)`"},
+        {"*a", "missing argument to repetition operator: `*`"},
+        {"a|*", "missing argument to repetition operator: `*`"},
+        {"(*)", "missing argument to repetition operator: `*`"},
+        {"(?i)+", "missing argument to repetition operator: `+`"},
+        {"{2}", "missing argument to repetition operator: `{2}`"},
+        {"a**", "invalid nested repetition operator: `**`"},
+        {"a+?*", "invalid nested repetition operator: `+?*`"},
+        {"x{2}{3}", "invalid nested repetition operator: `{2}{3}`"},
+        {"a{1001}", "invalid repeat count: `{1001}`"},
+        {"a{2,1}", "invalid repeat count: `{2,1}`"},
+        {"a{0,1001}", "invalid repeat count: `{0,1001}`"},
+        {"a{99999999999}", "invalid repeat count: `{99999999999}`"},
+        {"(a{500}){3}", "invalid repeat count: `{3}`"},
+        {"((a{10}){10}){11}", "invalid repeat count: `{11}`"},
+        {"[a", "missing closing ]: `[a`"},
+        {"[]", "missing closing ]: `[]`"},
+        {"x[^", "missing closing ]: `[^`"},
+        {"[z-a]", "invalid character class range: `z-a`"},
+        {"[[:foo:]]", "invalid character class range: `[:foo:]`"},
+        {"[[:ALPHA:]]", "invalid character class range: `[:ALPHA:]`"},
+        {"\\p{Foo}", "invalid character class range: `\\p{Foo}`"},
+        {"\\pX", "invalid character class range: `\\pX`"},
+        {"\\p{", "invalid character class range: `\\p{`"},
+        {"\\p", "invalid character class range: `\\p`"},
+        {"\\8", "invalid escape sequence: `\\8`"},
+        {"\\1", "invalid escape sequence: `\\1`"},
+        {"\\q", "invalid escape sequence: `\\q`"},
+        {"\\C", "invalid escape sequence: `\\C`"},
+        {"[\\b]", "invalid escape sequence: `\\b`"},
+        {"[a-\\d]", "invalid escape sequence: `\\d`"},
+        {"\\x{}", "invalid escape sequence: `\\x{}`"},
+        {"\\x{110000}", "invalid escape sequence: `\\x{110000`"},
+        {"\\x{12", "invalid escape sequence: `\\x{12`"},
+        {"\\xg1", "invalid escape sequence: `\\xg1`"},
+        {"\\x4", "invalid escape sequence: `\\x4`"},
+        {"\\", "trailing backslash at end of expression: ``"},
+        {"(?x)", "invalid or unsupported Perl syntax: `(?x`"},
+        {"(?", "invalid or unsupported Perl syntax: `(?`"},
+        {"(?i", "invalid or unsupported Perl syntax: `(?i`"},
+        {"(?-)", "invalid or unsupported Perl syntax: `(?-)`"},
+        {"(?i--s)", "invalid or unsupported Perl syntax: `(?i--`"},
+        {"(?P=n)", "invalid or unsupported Perl syntax: `(?P`"},
+        {"(?'n'x)", "invalid or unsupported Perl syntax: `(?'`"},
+        {"(?P<n!>a)", "invalid named capture: `(?P<n!>`"},
+        {"(?P<>a)", "invalid named capture: `(?P<>`"},
+        {"(?P<name", "invalid named capture: `(?P<name`"},
+        {"a.\xff(", "invalid UTF-8: `\xef\xbf\xbd(`"},
+        {"\\Q\xff\\E.", "invalid UTF-8: `\xef\xbf\xbd`"},
+    };
+    tg_arena_t a;
+    size_t i;
+
+    tg_arena_init(&a, NULL, 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[180], want[180];
+        int r = pq_regex_check(&a, tg_iov_str(cases[i].re), msg, sizeof(msg));
+        if (cases[i].err == NULL) {
+            if (r != 0)
+                fail_msg("regex %s: unexpected error %s", cases[i].re, msg);
+            continue;
+        }
+        snprintf(want, sizeof(want), "error parsing regexp: %s", cases[i].err);
+        if (r == 0 || strcmp(msg, want) != 0)
+            fail_msg("regex %s: got %s, want %s", cases[i].re, r == 0 ? "(valid)" : msg, want);
+    }
+    {
+        /* nesting deeper than the frames on the stack (the arena takes over);
+         * non-capturing groups, which add no height in Go's tree */
+        char re[4010], msg[180];
+        size_t k;
+        for (k = 0; k < 1000; k++)
+            memcpy(re + 3 * k, "(?:", 3);
+        re[3000] = 'a';
+        memset(re + 3001, ')', 1000);
+        re[4001] = '\0';
+        assert_int_equal(pq_regex_check(&a, tg_iov_str(re), msg, sizeof(msg)), 0);
+        re[4000] = '\0';
+        assert_int_equal(pq_regex_check(&a, tg_iov_str(re), msg, sizeof(msg)), -1);
+        assert_true(strncmp(msg, "error parsing regexp: missing closing ): `(?:(?:", 48) == 0);
+        assert_true(strlen(msg) < sizeof(msg));
+    }
+    tg_arena_destroy(&a);
+}
+
+/* the parser refuses them where the matcher starts, also on the tenant label
+ * (the query must be valid as written) and in match[] selectors */
+static void test_regex_syntax_parse(void **state)
+{
+    static const tg_iovec_t values[] = {TG_IOV_LIT("alpha")};
+    const struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), values, 1, 0, 0};
+    struct tg_promql_node *root;
+    struct tg_promql_error err;
+    tg_arena_t a;
+    tg_iovec_t out;
+
+    tg_arena_init(&a, NULL, 0);
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"}"), NULL, &root, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("sum(rate(x{a=\"b\",\n  \"c\"!~\"a**\"}[5m]))"), NULL, &root,
+                                     &err), -1);
+    assert_string_equal(err.msg, "2:3: parse error: error parsing regexp: invalid nested repetition operator: `**`");
+    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{namespace=~\"[a\"}"), NULL, &e, &out, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ]: `[a`");
+    assert_int_equal(tg_promql_enforce_selector(&a, tg_iov_str("{job!~\"*\"}"), NULL, &e, &out, &err), -1);
+    assert_string_equal(err.msg, "1:2: parse error: error parsing regexp: missing argument to repetition operator: `*`");
+    /* a regex error comes before later syntax errors */
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"} +"), NULL, &root, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
+    /* valid ones still enforce */
+    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{job=~\"(?i)a.*|b{2}\"}"), NULL, &e, &out, &err), 0);
+    assert_string_equal(out.base, "up{job=~\"(?i)a.*|b{2}\",namespace=\"alpha\"}");
+    tg_arena_destroy(&a);
+}
+
 static void test_quote_and_numbers(void **state)
 {
     tg_arena_t a;
@@ -940,6 +1075,8 @@ int main(void)
         cmocka_unit_test(test_format_pretty),
         cmocka_unit_test(test_ast_json),
         cmocka_unit_test(test_regex),
+        cmocka_unit_test(test_regex_syntax),
+        cmocka_unit_test(test_regex_syntax_parse),
         cmocka_unit_test(test_quote_and_numbers),
         cmocka_unit_test(test_func_table),
     };
