@@ -1022,12 +1022,16 @@ int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
     struct rxc c = {(const unsigned char *)re.base, re.len, msg, msglen};
     struct rxc_frame small[32], *fr = small, *f;
     size_t cap = 32, depth = 0, i = 0, last_repeat = (size_t)-1;
-    static const char meta[] = "\\.+*?()[]{}^$";
+    /* regexp.QuoteMeta's special bytes but '|' */
+    static const uint8_t meta[256] = {
+        ['\\'] = 1, ['.'] = 1, ['+'] = 1, ['*'] = 1, ['?'] = 1, ['('] = 1, [')'] = 1,
+        ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['^'] = 1, ['$'] = 1,
+    };
 
     msg[0] = '\0';
     /* Prometheus matches alternations of plain literals without parsing */
     for (i = 0; i < c.n; i++)
-        if (memchr(meta, c.s[i], sizeof(meta) - 1) != NULL)
+        if (meta[c.s[i]])
             break;
     if (i == c.n)
         return 0;
@@ -1211,9 +1215,12 @@ int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
             goto push_one;
         default:
             /* '^', '$', '.' and literals */
-            if (rxc_rune(&c, i, &r, &w) < 0)
+            if (ch < 0x80)
+                i++;
+            else if (rxc_rune(&c, i, &r, &w) < 0)
                 return -1;
-            i += w;
+            else
+                i += w;
         push_one:
             if (f->last >= 0 && (uint32_t)f->last > f->prevmax)
                 f->prevmax = (uint32_t)f->last;
