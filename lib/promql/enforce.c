@@ -97,7 +97,7 @@ static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
         *pp = m->next; /* replace mode: drop it */
         vs->u.vs.n_matchers--;
     }
-    inj = tg_arena_alloc(en->a, sizeof(*inj));
+    inj = pq_alloc(en->a, sizeof(*inj));
     *inj = en->inject;
     inj->next = NULL;
     *pp = inj;

@@ -720,8 +720,9 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
             return -1;
         }
         if (l->n == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            l->names = tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names), ncap * sizeof(*l->names));
+            size_t ncap = cap ? cap * 2 : 8;
+            l->names = cap ? tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names), ncap * sizeof(*l->names))
+                           : pq_alloc(p->a, ncap * sizeof(*l->names));
             cap = ncap;
         }
         l->names[l->n++] = name;
@@ -1304,6 +1305,14 @@ static int is_set_op(enum tg_promql_op op)
     return op == TG_PROMQL_LAND || op == TG_PROMQL_LOR || op == TG_PROMQL_LUNLESS;
 }
 
+/* Error position of a binary operator: after the spaces that follow the lhs. */
+static size_t after_space(const struct parser *p, size_t pos)
+{
+    while (pos < p->len && (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
+        pos++;
+    return pos;
+}
+
 static int check_binary(struct parser *p, struct tg_promql_node *n)
 {
     enum tg_promql_op op = n->u.binary.op;
@@ -1315,12 +1324,10 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
         return -1;
     lt = n->u.binary.lhs->type;
     rt = n->u.binary.rhs->type;
-    while (pos < p->len && (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
-        pos++;
     if (n->u.binary.return_bool && !is_comparison(op))
-        perr(p, pos, "bool modifier can only be used on comparison operators");
+        perr(p, after_space(p, pos), "bool modifier can only be used on comparison operators");
     if (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR)
-        perr(p, pos, "comparisons between scalars must use BOOL modifier");
+        perr(p, after_space(p, pos), "comparisons between scalars must use BOOL modifier");
     if (is_set_op(op) && n->u.binary.card == TG_PROMQL_ONE_TO_ONE)
         n->u.binary.card = TG_PROMQL_MANY_TO_MANY;
     if (n->u.binary.on)
@@ -1330,7 +1337,7 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
                     char q[96];
                     pq_go_quote(q, sizeof(q), n->u.binary.matching.names[i].base,
                                 n->u.binary.matching.names[i].len, 64);
-                    perr(p, pos, "label %s must not occur in ON and GROUP clause at once", q);
+                    perr(p, after_space(p, pos), "label %s must not occur in ON and GROUP clause at once", q);
                 }
     if (lt != TG_PROMQL_VSCALAR && lt != TG_PROMQL_VVECTOR)
         perr(p, n->u.binary.lhs->pos, "binary expression must contain only scalar and instant vector types");
@@ -1563,24 +1570,26 @@ int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts
     return pq_parse(a, query, o, 0, out, err);
 }
 
+#define OPN(op, str) [op] = {str, sizeof(str) - 1}
+const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1] = {
+    OPN(TG_PROMQL_OP_NONE, ""), OPN(TG_PROMQL_ADD, "+"), OPN(TG_PROMQL_SUB, "-"),
+    OPN(TG_PROMQL_MUL, "*"), OPN(TG_PROMQL_DIV, "/"), OPN(TG_PROMQL_MOD, "%"),
+    OPN(TG_PROMQL_POW, "^"), OPN(TG_PROMQL_ATAN2, "atan2"), OPN(TG_PROMQL_EQLC, "=="),
+    OPN(TG_PROMQL_NEQ, "!="), OPN(TG_PROMQL_LSS, "<"), OPN(TG_PROMQL_LTE, "<="),
+    OPN(TG_PROMQL_GTR, ">"), OPN(TG_PROMQL_GTE, ">="), OPN(TG_PROMQL_TRIM_UPPER, "</"),
+    OPN(TG_PROMQL_TRIM_LOWER, ">/"), OPN(TG_PROMQL_LAND, "and"), OPN(TG_PROMQL_LOR, "or"),
+    OPN(TG_PROMQL_LUNLESS, "unless"), OPN(TG_PROMQL_STEP, "step"), OPN(TG_PROMQL_RANGE, "range"),
+    OPN(TG_PROMQL_MIN_OF, "min_of"), OPN(TG_PROMQL_MAX_OF, "max_of"), OPN(TG_PROMQL_SUM, "sum"),
+    OPN(TG_PROMQL_AVG, "avg"), OPN(TG_PROMQL_COUNT, "count"), OPN(TG_PROMQL_MIN, "min"),
+    OPN(TG_PROMQL_MAX, "max"), OPN(TG_PROMQL_GROUP, "group"), OPN(TG_PROMQL_STDDEV, "stddev"),
+    OPN(TG_PROMQL_STDVAR, "stdvar"), OPN(TG_PROMQL_TOPK, "topk"), OPN(TG_PROMQL_BOTTOMK, "bottomk"),
+    OPN(TG_PROMQL_COUNT_VALUES, "count_values"), OPN(TG_PROMQL_QUANTILE, "quantile"),
+    OPN(TG_PROMQL_LIMITK, "limitk"), OPN(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
+};
+
 const char *tg_promql_op_str(enum tg_promql_op op)
 {
-    static const char *const s[] = {
-        [TG_PROMQL_OP_NONE] = "", [TG_PROMQL_ADD] = "+", [TG_PROMQL_SUB] = "-",
-        [TG_PROMQL_MUL] = "*", [TG_PROMQL_DIV] = "/", [TG_PROMQL_MOD] = "%",
-        [TG_PROMQL_POW] = "^", [TG_PROMQL_ATAN2] = "atan2", [TG_PROMQL_EQLC] = "==",
-        [TG_PROMQL_NEQ] = "!=", [TG_PROMQL_LSS] = "<", [TG_PROMQL_LTE] = "<=",
-        [TG_PROMQL_GTR] = ">", [TG_PROMQL_GTE] = ">=", [TG_PROMQL_TRIM_UPPER] = "</",
-        [TG_PROMQL_TRIM_LOWER] = ">/", [TG_PROMQL_LAND] = "and", [TG_PROMQL_LOR] = "or",
-        [TG_PROMQL_LUNLESS] = "unless", [TG_PROMQL_STEP] = "step", [TG_PROMQL_RANGE] = "range",
-        [TG_PROMQL_MIN_OF] = "min_of", [TG_PROMQL_MAX_OF] = "max_of", [TG_PROMQL_SUM] = "sum",
-        [TG_PROMQL_AVG] = "avg", [TG_PROMQL_COUNT] = "count", [TG_PROMQL_MIN] = "min",
-        [TG_PROMQL_MAX] = "max", [TG_PROMQL_GROUP] = "group", [TG_PROMQL_STDDEV] = "stddev",
-        [TG_PROMQL_STDVAR] = "stdvar", [TG_PROMQL_TOPK] = "topk", [TG_PROMQL_BOTTOMK] = "bottomk",
-        [TG_PROMQL_COUNT_VALUES] = "count_values", [TG_PROMQL_QUANTILE] = "quantile",
-        [TG_PROMQL_LIMITK] = "limitk", [TG_PROMQL_LIMIT_RATIO] = "limit_ratio",
-    };
-    if ((size_t)op >= sizeof(s) / sizeof(s[0]) || s[op] == NULL)
+    if ((size_t)op >= sizeof(pq_ops) / sizeof(pq_ops[0]))
         return "";
-    return s[op];
+    return pq_ops[op].s;
 }

@@ -49,13 +49,10 @@ static inline void finish(tg_sb_t *sb)
 
 #define PUT_LIT(sb, lit) put_n((sb), (lit), sizeof(lit) - 1)
 
-/* Short constant strings (operators, keywords): no strlen call. */
-static inline void put_s(tg_sb_t *sb, const char *str)
+static inline void put_op(tg_sb_t *sb, enum tg_promql_op op)
 {
-    size_t n = 0;
-    while (str[n] != '\0')
-        n++;
-    put_n(sb, str, n);
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0]))
+        put_n(sb, pq_ops[op].s, pq_ops[op].n);
 }
 
 struct printer {
@@ -397,7 +394,7 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
     case TG_PROMQL_RANGE: PUT_LIT(pr->sb, "range()"); break;
     case TG_PROMQL_MIN_OF:
     case TG_PROMQL_MAX_OF:
-        put_s(pr->sb, tg_promql_op_str(n->u.dur.op));
+        put_op(pr->sb, n->u.dur.op);
         put_c(pr->sb, '(');
         print_dur(pr, n->u.dur.lhs);
         put_n(pr->sb, ", ", 2);
@@ -408,12 +405,12 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
         if (n->u.dur.lhs == NULL) {
             /* a wrapped unary plus is just the parentheses */
             if (n->u.dur.op == TG_PROMQL_SUB || (!n->u.dur.wrapped && !pr->prom))
-                put_s(pr->sb, tg_promql_op_str(n->u.dur.op));
+                put_op(pr->sb, n->u.dur.op);
             print_dur(pr, n->u.dur.rhs);
         } else {
             print_dur(pr, n->u.dur.lhs);
             put_c(pr->sb, ' ');
-            put_s(pr->sb, tg_promql_op_str(n->u.dur.op));
+            put_op(pr->sb, n->u.dur.op);
             put_c(pr->sb, ' ');
             print_dur(pr, n->u.dur.rhs);
         }
@@ -429,12 +426,18 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
     if (!n->u.binary.has_matching)
         return;
     if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
-        put_s(pr->sb, n->u.binary.on ? " on (" : " ignoring (");
+        if (n->u.binary.on)
+            PUT_LIT(pr->sb, " on (");
+        else
+            PUT_LIT(pr->sb, " ignoring (");
         print_labels(pr->sb, &n->u.binary.matching);
         put_c(pr->sb, ')');
     }
     if (group) {
-        put_s(pr->sb, n->u.binary.card == TG_PROMQL_MANY_TO_ONE ? " group_left (" : " group_right (");
+        if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
+            PUT_LIT(pr->sb, " group_left (");
+        else
+            PUT_LIT(pr->sb, " group_right (");
         print_labels(pr->sb, &n->u.binary.include);
         put_c(pr->sb, ')');
     }
@@ -461,7 +464,7 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
 /* "op", "op bool on (..) group_left (..)" */
 static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_s(pr->sb, tg_promql_op_str(n->u.binary.op));
+    put_op(pr->sb, n->u.binary.op);
     if (n->u.binary.return_bool)
         PUT_LIT(pr->sb, " bool");
     print_matching(pr, n);
@@ -470,9 +473,12 @@ static void print_binop(const struct printer *pr, const struct tg_promql_node *n
 /* "sum", "sum by (a) ", "sum without () " */
 static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_s(pr->sb, tg_promql_op_str(n->u.agg.op));
+    put_op(pr->sb, n->u.agg.op);
     if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-        put_s(pr->sb, n->u.agg.without ? " without (" : " by (");
+        if (n->u.agg.without)
+            PUT_LIT(pr->sb, " without (");
+        else
+            PUT_LIT(pr->sb, " by (");
         print_labels(pr->sb, &n->u.agg.grouping);
         put_n(pr->sb, ") ", 2);
     }
@@ -522,7 +528,7 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         put_c(pr->sb, ')');
         return;
     case TG_PROMQL_UNARY:
-        put_s(pr->sb, tg_promql_op_str(n->u.unary.op));
+        put_op(pr->sb, n->u.unary.op);
         print_node(pr, n->u.unary.expr, tail);
         return;
     case TG_PROMQL_BINARY:
@@ -606,7 +612,7 @@ static void pretty_unary(const struct printer *pr, const struct tg_promql_node *
                      tmp.base[e - 1] == '\r'))
         e--;
     indent(pr->sb, level);
-    put_s(pr->sb, tg_promql_op_str(n->u.unary.op));
+    put_op(pr->sb, n->u.unary.op);
     put_n(pr->sb, tmp.base + s, e - s);
     tg_sb_free(&tmp);
 }
@@ -646,7 +652,7 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
         if (!split)
             break;
         indent(pr->sb, level);
-        put_s(pr->sb, n->u.call.func->name);
+        put_n(pr->sb, n->u.call.func->name, n->u.call.func->name_len);
         put_n(pr->sb, "(\n", 2);
         for (a = n->u.call.args; a != NULL; a = a->next) {
             pretty(pr, a, level + 1);

@@ -117,6 +117,10 @@ int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s);
 int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, int selector_only,
              struct tg_promql_node **out, struct tg_promql_error *err);
 
+/* Operator spellings with their lengths (tg_promql_op_str). */
+struct pq_opname { const char *s; size_t n; };
+extern const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1];
+
 /* Go's %v of a float64 (strconv 'g', shortest). */
 void pq_format_g(tg_sb_t *sb, double v);
 
