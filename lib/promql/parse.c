@@ -1445,7 +1445,7 @@ static int check_vs(struct parser *p, struct tg_promql_node *n)
     if (n->u.vs.bypass_empty_check || p->selector_only)
         return 0;
     for (m = n->u.vs.matchers; m != NULL; m = m->next)
-        if (pq_matcher_matches(m, TG_IOV_LIT("")) == 0)
+        if (m->op == TG_PROMQL_EQ ? m->value.len > 0 : pq_matcher_matches(m, TG_IOV_LIT("")) == 0)
             return 0;
     /* unknown regexes count as non-empty: the injected matcher is never empty */
     for (m = n->u.vs.matchers; m != NULL; m = m->next)

@@ -174,6 +174,16 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
     int r;
     double d;
 
+    if (len >= 1 && len <= 15 && (len == 1 || s[0] != '0')) {
+        /* plain decimal integers (exact in a double) */
+        uint64_t v = 0;
+        for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        if (i == len) {
+            *out = (double)v;
+            return 0;
+        }
+    }
     if (memchr(s, '_', len) != NULL && !underscore_ok(s, len))
         return -1;
     if (len >= sizeof(small))
@@ -332,7 +342,7 @@ int pq_needs_escape(tg_iovec_t s)
     const unsigned char *p = (const unsigned char *)s.base;
     size_t i;
     for (i = 0; i < s.len; i++)
-        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\' || p[i] >= 0x7f)
+        if ((unsigned char)(p[i] - 0x20) >= 0x5f || p[i] == '"' || p[i] == '\\')
             return 1;
     return 0;
 }

@@ -869,6 +869,96 @@ static void test_regex(void **state)
     }
 }
 
+/* The printer's shortcuts (matchers copied from the query, plain names and
+ * values, operator tables) give exactly the canonical text. */
+static void test_print_fast_paths(void **state)
+{
+    static const tg_iovec_t values[] = {TG_IOV_LIT("alpha")};
+    const struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), values, 1, 0, 0};
+    static const char *const cases[][3] = {
+        {"foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a = \"b\" , c=\"d\",}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a='b',c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a=`b`,c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\", c=\"d\",namespace=\"x\",e=\"f\"}", "foo{a=\"b\",c=\"d\",namespace=\"x\",e=\"f\"}",
+         "foo{a=\"b\",c=\"d\",e=\"f\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",c=\"d\\n\",e=\"f\"}", "foo{a=\"b\",c=\"d\\n\",e=\"f\"}",
+         "foo{a=\"b\",c=\"d\\n\",e=\"f\",namespace=\"alpha\"}"},
+        {"foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\",namespace=\"alpha\"}"},
+        {"{\"foo.bar\",a=\"b\"}", "{__name__=\"foo.bar\",a=\"b\"}",
+         "{__name__=\"foo.bar\",a=\"b\",namespace=\"alpha\"}"},
+        {"foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",\nc=\"d\"} # comment", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+         "(fill{a=\"b\"})",
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+         "({a=\"b\",__name__=\"fill\"})",
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\",namespace=\"alpha\"}[5m] offset 1h)) > on (a) group_left (x) "
+         "count without () ({a=\"b\",namespace=\"alpha\",__name__=\"fill\"})"},
+        {"sum(foo) BY (x)", "sum by (x) (foo)", "sum by (x) (foo{namespace=\"alpha\"})"},
+        {"Sum by (ON, bool) (SUM)", "sum by (ON, bool) ({__name__=\"SUM\"})",
+         "sum by (ON, bool) ({namespace=\"alpha\",__name__=\"SUM\"})"},
+        {"inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.", "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
+         "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5."},
+        {"rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
+         "rate(x[1h30m]) + rate(x[5m]) + max_over_time(x[1m30s:1s500ms])",
+         "rate(x{namespace=\"alpha\"}[1h30m]) + rate(x{namespace=\"alpha\"}[5m]) + "
+         "max_over_time(x{namespace=\"alpha\"}[1m30s:1s500ms])"},
+        {"a atan2 b unless c", "a atan2 b unless c",
+         "a{namespace=\"alpha\"} atan2 b{namespace=\"alpha\"} unless c{namespace=\"alpha\"}"},
+    };
+    tg_arena_t a;
+    size_t i;
+
+    tg_arena_init(&a, NULL, 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tg_promql_error err;
+        tg_iovec_t out;
+        const char *p = roundtrip(&a, cases[i][0], NULL);
+        if (strcmp(p, cases[i][1]) != 0)
+            fail_msg("print %s\n  got  %s\n  want %s", cases[i][0], p, cases[i][1]);
+        if (tg_promql_enforce_query(&a, tg_iov_str(cases[i][0]), NULL, &e, &out, &err) != 0)
+            fail_msg("enforce %s: %s", cases[i][0], err.msg);
+        if (strcmp(out.base, cases[i][2]) != 0)
+            fail_msg("enforce %s\n  got  %s\n  want %s", cases[i][0], out.base, cases[i][2]);
+    }
+    tg_arena_destroy(&a);
+}
+
+/* Keywords by perfect hash: every keyword in any case, nothing else */
+static void test_keywords(void **state)
+{
+    static const struct { const char *kw; int type; } kws[] = {
+        {"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG},
+        {"min", T_MIN}, {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER}, {"topk", T_TOPK},
+        {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP}, {"atan2", T_ATAN2}, {"count", T_COUNT},
+        {"group", T_GROUP}, {"start", T_START}, {"range", T_RANGE}, {"unless", T_LUNLESS},
+        {"stddev", T_STDDEV}, {"stdvar", T_STDVAR}, {"limitk", T_LIMITK}, {"offset", T_OFFSET},
+        {"max_of", T_MAX_OF}, {"min_of", T_MIN_OF}, {"bottomk", T_BOTTOMK}, {"without", T_WITHOUT},
+        {"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
+        {"ignoring", T_IGNORING}, {"fill_left", T_FILL_LEFT}, {"group_left", T_GROUP_LEFT},
+        {"fill_right", T_FILL_RIGHT}, {"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT},
+        {"count_values", T_COUNT_VALUES},
+    };
+    static const char *const not_kw[] = {"o", "ox", "su", "summ", "sum_", "rate", "bye", "atan", "atan3",
+                                         "count_value", "count_valuesx", "group_lefT_", "fill:", "in", "nana"};
+    size_t i, j;
+    for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
+        char up[16], mixed[16];
+        size_t n = strlen(kws[i].kw);
+        for (j = 0; j < n; j++) {
+            char c = kws[i].kw[j];
+            up[j] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+            mixed[j] = (j % 2) ? up[j] : c;
+        }
+        assert_int_equal(pq_keyword(kws[i].kw, n), kws[i].type);
+        assert_int_equal(pq_keyword(up, n), kws[i].type);
+        assert_int_equal(pq_keyword(mixed, n), kws[i].type);
+    }
+    for (i = 0; i < sizeof(not_kw) / sizeof(not_kw[0]); i++)
+        assert_int_equal(pq_keyword(not_kw[i], strlen(not_kw[i])), T_IDENT);
+}
+
 /* RE2 syntax of =~ and !~ values, as Go's regexp/syntax (Perl flags) */
 static void test_regex_syntax(void **state)
 {
@@ -1052,8 +1142,11 @@ static void test_func_table(void **state)
     assert_true(n > 80);
     for (i = 1; i < n; i++)
         assert_true(strcmp(f[i - 1].name, f[i].name) < 0);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         assert_ptr_equal(tg_promql_func_lookup(tg_iov_str(f[i].name)), &f[i]);
+        assert_int_equal(f[i].name_len, strlen(f[i].name));
+        assert_int_equal(f[i].n_args, strlen(f[i].args));
+    }
     assert_null(tg_promql_func_lookup(TG_IOV_LIT("rat")));
     assert_null(tg_promql_func_lookup(TG_IOV_LIT("rates")));
 }
@@ -1076,6 +1169,8 @@ int main(void)
         cmocka_unit_test(test_ast_json),
         cmocka_unit_test(test_regex),
         cmocka_unit_test(test_regex_syntax),
+        cmocka_unit_test(test_print_fast_paths),
+        cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_regex_syntax_parse),
         cmocka_unit_test(test_quote_and_numbers),
         cmocka_unit_test(test_func_table),
