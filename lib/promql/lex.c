@@ -1264,7 +1264,7 @@ static const struct kw kw_slots[128] = {
     [126] = {"offset", 6, T_OFFSET},
 };
 
-#define FOLD(c)   ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define FOLD(c)   ((unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c)))
 #define FOLD4(c)  FOLD(c), FOLD((c) + 1), FOLD((c) + 2), FOLD((c) + 3)
 #define FOLD16(c) FOLD4(c), FOLD4((c) + 4), FOLD4((c) + 8), FOLD4((c) + 12)
 static const unsigned char fold[256] = {
