@@ -210,7 +210,7 @@ int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_pro
     *out = TG_IOV_NULL;
     if (tg_promql_parse(a, query, o, &root, err) < 0 || tg_promql_enforce(a, root, e, err) < 0)
         return -1;
-    print_to_arena(a, root, query.len, out);
+    print_to_arena(a, root, 2 * query.len, out);
     return 0;
 }
 
@@ -233,7 +233,7 @@ int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct 
     }
     if (tg_promql_enforce(a, root, e, err) < 0)
         return -1;
-    print_to_arena(a, root, selector.len, out);
+    print_to_arena(a, root, 2 * selector.len, out);
     return 0;
 }
 
