@@ -470,6 +470,21 @@ class KeepAliveLatency(FakeUpstreamCase):
         self.assertLessEqual(len(slow), 3, "requests over 35 ms: %r" % slow)
 
 
+def _alert(ns):
+    return {"labels": {"alertname": ns + "-alert", "namespace": ns}, "annotations": {},
+            "state": "firing", "activeAt": "2026-01-01T00:00:00Z", "value": "1e+00"}
+
+
+RULES_TWO_TENANTS = {"status": "success", "data": {"groups": [
+    {"name": "g", "file": "r.yml", "interval": 15, "limit": 0, "evaluationTime": 0.001,
+     "lastEvaluation": "2026-01-01T00:00:00Z", "rules": [
+         {"name": ns + "-rule", "query": 'up{namespace="%s"}' % ns, "labels": {"namespace": ns},
+          "health": "ok", "evaluationTime": 0.001, "lastEvaluation": "2026-01-01T00:00:00Z",
+          "type": "recording"} for ns in ("alpha", "beta")]}]}}
+ALERTS_TWO_TENANTS = {"status": "success",
+                      "data": {"alerts": [_alert("alpha"), _alert("beta")]}}
+
+
 class PathPrefix(unittest.TestCase):
     def test_upstream_path_prefix(self):
         up = fake_upstream.FakeUpstream()
@@ -485,6 +500,21 @@ class PathPrefix(unittest.TestCase):
                         self.assertEqual(up.last()["path"], want)
                         r = t.get("/federate", dict(A), token=ALICE)
                         self.assertEqual(up.last()["path"], prefix.rstrip("/") + "/federate")
+                        # rules and alerts are filtered behind a prefix too
+                        # (prom-label-proxy skips them there)
+                        up.body = RULES_TWO_TENANTS
+                        r = t.get("/api/v1/rules", dict(A), token=ALICE)
+                        self.assertEqual(up.last()["path"], prefix.rstrip("/") + "/api/v1/rules")
+                        self.assertEqual(r.status, 200, r)
+                        self.assertIn(b"alpha-rule", r.body)
+                        self.assertNotIn(b"beta", r.body)
+                        up.body = ALERTS_TWO_TENANTS
+                        r = t.get("/api/v1/alerts", dict(A), token=ALICE)
+                        self.assertEqual(r.status, 200, r)
+                        self.assertEqual([a["labels"]["namespace"]
+                                          for a in r.json()["data"]["alerts"]], ["alpha"])
+                        up.body = {"status": "success", "data": {"resultType": "vector",
+                                                                 "result": []}}
                     finally:
                         t.stop()
         finally:
