@@ -472,16 +472,20 @@ def bench_memory(args):
     up, up_port = static_upstream()
     path = "/api/v1/query?query=up&namespace=alpha"
     rows = {"sequential": [], "burst": []}
+    base_bin = os.environ.get("TG_BENCH_BASE_BIN")
+    if base_bin:
+        rows.update({"base sequential": [], "base burst": []})
     for i in range(reps):
         for mode in rows:
-            tg = tenantgate("http://127.0.0.1:%d" % up_port)
+            tg = tenantgate("http://127.0.0.1:%d" % up_port,
+                            binary=base_bin if mode.startswith("base") else None)
             time.sleep(0.5)
             idle0 = rss_kib(tg.pid)
             for s in open_idle_clients(tg.port, 1, path, False):  # one-time allocations
                 s.close()
             time.sleep(0.3)
             idle1 = rss_kib(tg.pid)
-            socks = open_idle_clients(tg.port, 1000, path, mode == "burst")
+            socks = open_idle_clients(tg.port, 1000, path, mode.endswith("burst"))
             time.sleep(1.0)
             held = rss_kib(tg.pid)
             time.sleep(1.5)  # a sweep (1 s) later
@@ -516,6 +520,10 @@ def bench_memory(args):
         (q["with_1000_later"] - q["idle_after_1"]) / 1000,
         (b["with_1000_later"] - b["idle_after_1"]) / 1000))
     row("after the 1000 closed", "after_close")
+    if base_bin:
+        print("\nBaseline build %s, same run: sequential %.1f MiB, burst %.1f MiB with 1000 idle "
+              "connections (2.5 s after)." % (base_bin, out["base sequential"]["with_1000_later"] / 1024,
+                                              out["base burst"]["with_1000_later"] / 1024))
     return out
 
 
@@ -629,11 +637,15 @@ def bench_load(args):
     samp.start()
     w = wrk(tg.url, secs, conns=256, queries=qf)
     samp.stop()
+    # baseline: the same load straight at Prometheus, then through tenantgate again
+    bsecs = 5 if args.quick else 10
+    direct = wrk(prom.url, bsecs, conns=256, queries=qf)
+    again = wrk(tg.url, bsecs, conns=256, queries=qf)
     out = {"seconds": secs, "conns": 256, "rps": w["rps"], "requests": w["requests"],
            "non2xx": w["status"], "socket_errors": w["errors"], "p50_us": w["p50"],
            "p99_us": w["p99"], "rss_early_kib": samp.at(early), "rss_end_kib": samp.samples[-1][1],
            "rss_max_kib": max(v for _, v in samp.samples), "early_s": early,
-           "prom_rss_kib": rss_kib(prom.proc.pid)}
+           "prom_rss_kib": rss_kib(prom.proc.pid), "direct": direct, "again": again}
     save("load", out)
     tg.stop()
     prom.stop()
@@ -646,6 +658,10 @@ def bench_load(args):
     print("| RSS at %d s / at %d s / max | %.1f / %.1f / %.1f MiB |"
           % (early, secs, out["rss_early_kib"] / 1024, out["rss_end_kib"] / 1024,
              out["rss_max_kib"] / 1024))
+    print("\nBaseline, %d s each right after: Prometheus directly %.0f req/s (p99 %s), through "
+          "tenantgate %.0f req/s (p99 %s): ratio %.2f." % (
+              bsecs, direct["rps"], fmt_ms(direct["p99"]), again["rps"], fmt_ms(again["p99"]),
+              again["rps"] / direct["rps"]))
     return out
 
 
