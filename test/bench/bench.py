@@ -396,34 +396,63 @@ def bench_instr(args):
 
 # ---------------------------------------------------------------- profile
 
-def bench_profile(args):
-    """perf record (software cpu-clock) of tenantgate under the proxy load."""
-    secs = args.seconds or (5 if args.quick else 15)
-    up, up_port = static_upstream()
-    tg = tenantgate("http://127.0.0.1:%d" % up_port)
-    wrk(tg.url, 2)
-    data = os.path.join(OUT, "perf.data")
+def perf_dso_split(pid, url, secs, name):
+    """perf record (software cpu-clock) of pid during a wrk run; returns (req/s, perf.data path,
+    [(percent, dso)])."""
+    data = os.path.join(OUT, "perf-%s.data" % name)
     os.makedirs(OUT, exist_ok=True)
     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g",
-                             "-o", data, "-p", str(tg.pid), "--", "sleep", str(secs + 1)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    w = wrk(tg.url, secs)
+                             "-o", data, "-p", str(pid), "--", "sleep", str(secs + 1)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w = wrk(url, secs)
     perf.wait(timeout=secs + 60)
-    print("under perf: %.0f req/s" % w["rps"])
-    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
-                          "--percent-limit", "0.7", "-g", "none", "--sort", "dso,symbol"],
-                         capture_output=True, text=True, timeout=300)
-    with open(os.path.join(OUT, "perf-flat.txt"), "w") as f:
-        f.write(rep.stdout)
-    print("\n".join(l for l in rep.stdout.splitlines() if l and not l.startswith("#"))[:6000])
-    rep = subprocess.run(["perf", "report", "-i", data, "--children", "--stdio",
-                          "--percent-limit", "2", "-g", "none", "--sort", "symbol"],
-                         capture_output=True, text=True, timeout=300)
-    with open(os.path.join(OUT, "perf-children.txt"), "w") as f:
-        f.write(rep.stdout)
-    print("\n--- inclusive ---")
-    print("\n".join(l for l in rep.stdout.splitlines() if l and not l.startswith("#"))[:6000])
+    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", "dso",
+                          "-g", "none"], capture_output=True, text=True, timeout=300).stdout
+    split = [(float(l.split("%")[0]), l.split("%", 1)[1].strip())
+             for l in rep.splitlines() if re.match(r"^\s+[0-9.]+%", l)]
+    return w["rps"], data, split
+
+
+def bench_profile(args):
+    """Where the CPU goes: perf (software cpu-clock) of tenantgate and of the nginx proxy under
+    the proxy load, by library, tenantgate's top symbols, and syscalls per request (strace)."""
+    secs = args.seconds or (5 if args.quick else 10)
+    up, up_port = static_upstream()
+    ngx, ngx_port = nginx_proxy(up_port)
+    tg = tenantgate("http://127.0.0.1:%d" % up_port)
+    targets = [("tenantgate", tg.pid, tg.url), ("nginx", ngx.pid, "http://127.0.0.1:%d" % ngx_port)]
+    for _, _, url in targets:
+        wrk(url, 2)
+    out = {}
+    for name, pid, url in targets:
+        rps, data, split = perf_dso_split(pid, url, secs, name)
+        sc = syscalls_per_request(pid, url) if shutil.which("strace") else {}
+        out[name] = {"rps": rps, "split": split, "syscalls": sc}
+        print("\n%s under perf: %.0f req/s; CPU by library: %s" % (
+            name, rps, ", ".join("%s %.1f%%" % (os.path.basename(d), p) for p, d in split if p >= 0.5)))
+        print("%s syscalls per request: %s" % (name, ", ".join(
+            "%s %.2f" % (k, v) for k, v in sorted(sc.items(), key=lambda x: -x[1]) if v >= 0.01)))
+        if name == "tenantgate":
+            rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                                  "--percent-limit", "0.7", "-g", "none", "--sort", "dso,symbol"],
+                                 capture_output=True, text=True, timeout=300)
+            with open(os.path.join(OUT, "perf-flat.txt"), "w") as f:
+                f.write(rep.stdout)
+            print("top symbols (self):")
+            print("\n".join(l.rstrip() for l in rep.stdout.splitlines()
+                            if l and not l.startswith("#"))[:4000])
+            rep = subprocess.run(["perf", "report", "-i", data, "--children", "--stdio",
+                                  "--percent-limit", "2", "-g", "none", "--sort", "symbol"],
+                                 capture_output=True, text=True, timeout=300)
+            with open(os.path.join(OUT, "perf-children.txt"), "w") as f:
+                f.write(rep.stdout)
+            print("syscall wrappers (inclusive):")
+            print("\n".join(l.rstrip() for l in rep.stdout.splitlines()
+                            if re.search(r"\] (__GI___writev|__GI___readv|epoll_ctl|epoll_wait|"
+                                         r"__GI___ioctl|__GI___libc_write)\s", l)))
+    save("profile", out)
     tg.stop()
+    ngx.stop()
     up.stop()
 
 
