@@ -396,34 +396,63 @@ def bench_instr(args):
 
 # ---------------------------------------------------------------- profile
 
-def bench_profile(args):
-    """perf record (software cpu-clock) of tenantgate under the proxy load."""
-    secs = args.seconds or (5 if args.quick else 15)
-    up, up_port = static_upstream()
-    tg = tenantgate("http://127.0.0.1:%d" % up_port)
-    wrk(tg.url, 2)
-    data = os.path.join(OUT, "perf.data")
+def perf_dso_split(pid, url, secs, name):
+    """perf record (software cpu-clock) of pid during a wrk run; returns (req/s, perf.data path,
+    [(percent, dso)])."""
+    data = os.path.join(OUT, "perf-%s.data" % name)
     os.makedirs(OUT, exist_ok=True)
     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g",
-                             "-o", data, "-p", str(tg.pid), "--", "sleep", str(secs + 1)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    w = wrk(tg.url, secs)
+                             "-o", data, "-p", str(pid), "--", "sleep", str(secs + 1)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    w = wrk(url, secs)
     perf.wait(timeout=secs + 60)
-    print("under perf: %.0f req/s" % w["rps"])
-    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
-                          "--percent-limit", "0.7", "-g", "none", "--sort", "dso,symbol"],
-                         capture_output=True, text=True, timeout=300)
-    with open(os.path.join(OUT, "perf-flat.txt"), "w") as f:
-        f.write(rep.stdout)
-    print("\n".join(l for l in rep.stdout.splitlines() if l and not l.startswith("#"))[:6000])
-    rep = subprocess.run(["perf", "report", "-i", data, "--children", "--stdio",
-                          "--percent-limit", "2", "-g", "none", "--sort", "symbol"],
-                         capture_output=True, text=True, timeout=300)
-    with open(os.path.join(OUT, "perf-children.txt"), "w") as f:
-        f.write(rep.stdout)
-    print("\n--- inclusive ---")
-    print("\n".join(l for l in rep.stdout.splitlines() if l and not l.startswith("#"))[:6000])
+    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", "dso",
+                          "-g", "none"], capture_output=True, text=True, timeout=300).stdout
+    split = [(float(l.split("%")[0]), l.split("%", 1)[1].strip())
+             for l in rep.splitlines() if re.match(r"^\s+[0-9.]+%", l)]
+    return w["rps"], data, split
+
+
+def bench_profile(args):
+    """Where the CPU goes: perf (software cpu-clock) of tenantgate and of the nginx proxy under
+    the proxy load, by library, tenantgate's top symbols, and syscalls per request (strace)."""
+    secs = args.seconds or (5 if args.quick else 10)
+    up, up_port = static_upstream()
+    ngx, ngx_port = nginx_proxy(up_port)
+    tg = tenantgate("http://127.0.0.1:%d" % up_port)
+    targets = [("tenantgate", tg.pid, tg.url), ("nginx", ngx.pid, "http://127.0.0.1:%d" % ngx_port)]
+    for _, _, url in targets:
+        wrk(url, 2)
+    out = {}
+    for name, pid, url in targets:
+        rps, data, split = perf_dso_split(pid, url, secs, name)
+        sc = syscalls_per_request(pid, url) if shutil.which("strace") else {}
+        out[name] = {"rps": rps, "split": split, "syscalls": sc}
+        print("\n%s under perf: %.0f req/s; CPU by library: %s" % (
+            name, rps, ", ".join("%s %.1f%%" % (os.path.basename(d), p) for p, d in split if p >= 0.5)))
+        print("%s syscalls per request: %s" % (name, ", ".join(
+            "%s %.2f" % (k, v) for k, v in sorted(sc.items(), key=lambda x: -x[1]) if v >= 0.01)))
+        if name == "tenantgate":
+            rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                                  "--percent-limit", "0.7", "-g", "none", "--sort", "dso,symbol"],
+                                 capture_output=True, text=True, timeout=300)
+            with open(os.path.join(OUT, "perf-flat.txt"), "w") as f:
+                f.write(rep.stdout)
+            print("top symbols (self):")
+            print("\n".join(l.rstrip() for l in rep.stdout.splitlines()
+                            if l and not l.startswith("#"))[:4000])
+            rep = subprocess.run(["perf", "report", "-i", data, "--children", "--stdio",
+                                  "--percent-limit", "2", "-g", "none", "--sort", "symbol"],
+                                 capture_output=True, text=True, timeout=300)
+            with open(os.path.join(OUT, "perf-children.txt"), "w") as f:
+                f.write(rep.stdout)
+            print("syscall wrappers (inclusive):")
+            print("\n".join(l.rstrip() for l in rep.stdout.splitlines()
+                            if re.search(r"\] (__GI___writev|__GI___readv|epoll_ctl|epoll_wait|"
+                                         r"__GI___ioctl|__GI___libc_write)\s", l)))
+    save("profile", out)
     tg.stop()
+    ngx.stop()
     up.stop()
 
 
@@ -472,16 +501,20 @@ def bench_memory(args):
     up, up_port = static_upstream()
     path = "/api/v1/query?query=up&namespace=alpha"
     rows = {"sequential": [], "burst": []}
+    base_bin = os.environ.get("TG_BENCH_BASE_BIN")
+    if base_bin:
+        rows.update({"base sequential": [], "base burst": []})
     for i in range(reps):
         for mode in rows:
-            tg = tenantgate("http://127.0.0.1:%d" % up_port)
+            tg = tenantgate("http://127.0.0.1:%d" % up_port,
+                            binary=base_bin if mode.startswith("base") else None)
             time.sleep(0.5)
             idle0 = rss_kib(tg.pid)
             for s in open_idle_clients(tg.port, 1, path, False):  # one-time allocations
                 s.close()
             time.sleep(0.3)
             idle1 = rss_kib(tg.pid)
-            socks = open_idle_clients(tg.port, 1000, path, mode == "burst")
+            socks = open_idle_clients(tg.port, 1000, path, mode.endswith("burst"))
             time.sleep(1.0)
             held = rss_kib(tg.pid)
             time.sleep(1.5)  # a sweep (1 s) later
@@ -516,6 +549,10 @@ def bench_memory(args):
         (q["with_1000_later"] - q["idle_after_1"]) / 1000,
         (b["with_1000_later"] - b["idle_after_1"]) / 1000))
     row("after the 1000 closed", "after_close")
+    if base_bin:
+        print("\nBaseline build %s, same run: sequential %.1f MiB, burst %.1f MiB with 1000 idle "
+              "connections (2.5 s after)." % (base_bin, out["base sequential"]["with_1000_later"] / 1024,
+                                              out["base burst"]["with_1000_later"] / 1024))
     return out
 
 
@@ -629,11 +666,22 @@ def bench_load(args):
     samp.start()
     w = wrk(tg.url, secs, conns=256, queries=qf)
     samp.stop()
+    # baseline: the same load straight at Prometheus and through tenantgate, alternating
+    bsecs, brounds = (5, 1) if args.quick else (10, 2)
+    base_runs = {"direct": [], "again": []}
+    for i in range(brounds):
+        for k in (("direct", "again") if i % 2 == 0 else ("again", "direct")):
+            base_runs[k].append(wrk(prom.url if k == "direct" else tg.url, bsecs, conns=256,
+                                    queries=qf))
+    direct = {"rps": med([x["rps"] for x in base_runs["direct"]]),
+              "p99": med([x["p99"] for x in base_runs["direct"]]), "runs": base_runs["direct"]}
+    again = {"rps": med([x["rps"] for x in base_runs["again"]]),
+             "p99": med([x["p99"] for x in base_runs["again"]]), "runs": base_runs["again"]}
     out = {"seconds": secs, "conns": 256, "rps": w["rps"], "requests": w["requests"],
            "non2xx": w["status"], "socket_errors": w["errors"], "p50_us": w["p50"],
            "p99_us": w["p99"], "rss_early_kib": samp.at(early), "rss_end_kib": samp.samples[-1][1],
            "rss_max_kib": max(v for _, v in samp.samples), "early_s": early,
-           "prom_rss_kib": rss_kib(prom.proc.pid)}
+           "prom_rss_kib": rss_kib(prom.proc.pid), "direct": direct, "again": again}
     save("load", out)
     tg.stop()
     prom.stop()
@@ -646,6 +694,10 @@ def bench_load(args):
     print("| RSS at %d s / at %d s / max | %.1f / %.1f / %.1f MiB |"
           % (early, secs, out["rss_early_kib"] / 1024, out["rss_end_kib"] / 1024,
              out["rss_max_kib"] / 1024))
+    print("\nBaseline right after, %d alternating round(s) of %d s each: Prometheus directly "
+          "%.0f req/s (p99 %s), through tenantgate %.0f req/s (p99 %s): ratio %.2f." % (
+              brounds, bsecs, direct["rps"], fmt_ms(direct["p99"]), again["rps"],
+              fmt_ms(again["p99"]), again["rps"] / direct["rps"]))
     return out
 
 
