@@ -35,7 +35,7 @@ LABEL org.opencontainers.image.title="tenantgate" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.base.name="scratch" \
-      org.opencontainers.image.documentation="docs/deploy.md"
+      org.opencontainers.image.documentation="README.md"
 COPY --from=build /rootfs/ /
 USER 65534:65534
 EXPOSE 8443/tcp 8080/tcp 9091/tcp

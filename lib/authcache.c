@@ -93,7 +93,7 @@ void tg_authcache_opts_init(struct tg_authcache_opts *o, const struct tg_config 
     if (cfg->cache_unauthn_ttl_ms > 0) o->unauthn_ttl_ms = cfg->cache_unauthn_ttl_ms;
     if (cfg->cache_allow_ttl_ms > 0) o->allow_ttl_ms = cfg->cache_allow_ttl_ms;
     if (cfg->cache_deny_ttl_ms > 0) o->deny_ttl_ms = cfg->cache_deny_ttl_ms;
-    if (cfg->cache_max_entries > 0) o->max_entries = cfg->cache_max_entries;
+    o->max_entries = cfg->cache_max_entries; /* 0: caching off (docs/config.md) */
     if (cfg->cache_grace_ms > 0) o->grace_ms = cfg->cache_grace_ms;
     o->audiences = (const char *const *)cfg->auth_token_audiences;
     o->n_audiences = cfg->n_auth_token_audiences;
@@ -354,6 +354,7 @@ static void evict_over_limit(struct tg_authcache *c)
 {
     while (c->ready > c->o.max_entries && c->lru_tail) {
         c->st.evictions++;
+        c->st.authn_evictions += c->lru_tail->kind == K_AUTHN;
         entry_drop(c, c->lru_tail);
     }
     update_gauges(c);
@@ -429,6 +430,12 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
     e->reason = reason ? strdup(reason) : NULL;
     if (res == TG_KUBE_OK && user)
         e->user_block = user_flat_copy(&e->user, user);
+    if (c->o.max_entries == 0) {
+        /* caching off: the waiters get the answer, nothing is kept (the
+         * LRU would free the entry before deliver() runs) */
+        table_remove(c, e);
+        return;
+    }
     e->expires_ms = now + ttl_for(c, e->kind, res);
     e->state = E_READY;
     lru_push_front(c, e);
@@ -519,6 +526,7 @@ static struct entry *lookup_or_start(struct tg_authcache *c, const unsigned char
         lru_unlink(c, e);
         lru_push_front(c, e);
         c->st.hits++;
+        c->st.authn_hits += l->kind == K_AUTHN;
         *hit = 1;
         return e;
     }
@@ -541,6 +549,7 @@ static struct entry *lookup_or_start(struct tg_authcache *c, const unsigned char
     e->state = E_PENDING;
     e->from_grace = 0;
     c->st.misses++;
+    c->st.authn_misses += l->kind == K_AUTHN;
     c->st.pending++;
     update_gauges(c);
     e->call = start_call(c, e, l);
@@ -638,7 +647,7 @@ struct tg_authcache *tg_authcache_new(const struct tg_authcache_backend *be,
     struct tg_authcache *c;
     size_t nb = 16;
 
-    if (!be || !be->authenticate || !be->authorize || !be->cancel || opts->max_entries == 0)
+    if (!be || !be->authenticate || !be->authorize || !be->cancel)
         return NULL;
     c = calloc(1, sizeof(*c));
     if (!c)

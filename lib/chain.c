@@ -126,18 +126,27 @@ enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_typ
     return TG_DONE;
 }
 
-/* One JSON line per request on stdout; never the credential. */
+/* One JSON line per request on stdout; never the credential. Built without
+ * printf (vsnprintf with %f was ~5% of a proxied request's instructions): same output as
+ * "ts":%.3f of a whole second and "duration_seconds":%.6f. */
 static void access_log(struct tg_req *r, uint64_t dur_ns)
 {
+    uint64_t dur_us = (dur_ns + 500) / 1000;
     tg_sb_t line;
     size_t i;
 
     tg_sb_init(&line, &r->arena, 256);
-    tg_sb_printf(&line, "{\"ts\":%.3f,\"id\":%llu,\"route\":\"%s\",\"method\":\"%s\",\"status\":%d,",
-                 (double)time(NULL), (unsigned long long)r->id, r->route ? r->route->name : "-",
-                 r->method == TG_M_POST ? "POST" : r->method == TG_M_GET ? "GET" : "OTHER",
-                 r->status ? r->status : 499);
-    tg_sb_adds(&line, "\"user\":\"");
+    tg_sb_adds(&line, "{\"ts\":");
+    tg_sb_add_u64(&line, (unsigned long long)time(NULL), 1);
+    tg_sb_adds(&line, ".000,\"id\":");
+    tg_sb_add_u64(&line, (unsigned long long)r->id, 1);
+    tg_sb_adds(&line, ",\"route\":\"");
+    tg_sb_adds(&line, r->route ? r->route->name : "-");
+    tg_sb_adds(&line, "\",\"method\":\"");
+    tg_sb_adds(&line, r->method == TG_M_POST ? "POST" : r->method == TG_M_GET ? "GET" : "OTHER");
+    tg_sb_adds(&line, "\",\"status\":");
+    tg_sb_add_u64(&line, (unsigned long long)(r->status > 0 ? r->status : 499), 1);
+    tg_sb_adds(&line, ",\"user\":\"");
     tg_sb_add_json_escaped(&line, r->user.name);
     tg_sb_adds(&line, "\",\"tenants\":[");
     for (i = 0; i < r->n_tenants; i++) {
@@ -145,15 +154,27 @@ static void access_log(struct tg_req *r, uint64_t dur_ns)
         tg_sb_add_json_escaped(&line, r->tenants[i]);
         tg_sb_addc(&line, '"');
     }
-    tg_sb_printf(&line, "],\"duration_seconds\":%.6f,\"bytes\":%llu", (double)dur_ns / 1e9,
-                 (unsigned long long)r->bytes_out);
-    if (r->error_type)
-        tg_sb_printf(&line, ",\"error_type\":\"%s\"", r->error_type);
-    if (r->upstream_error)
-        tg_sb_printf(&line, ",\"upstream_error\":\"%s\"", r->upstream_error);
+    tg_sb_adds(&line, "],\"duration_seconds\":");
+    tg_sb_add_u64(&line, (unsigned long long)(dur_us / 1000000), 1);
+    tg_sb_addc(&line, '.');
+    tg_sb_add_u64(&line, (unsigned long long)(dur_us % 1000000), 6);
+    tg_sb_adds(&line, ",\"bytes\":");
+    tg_sb_add_u64(&line, (unsigned long long)r->bytes_out, 1);
+    if (r->error_type) {
+        tg_sb_adds(&line, ",\"error_type\":\"");
+        tg_sb_adds(&line, r->error_type);
+        tg_sb_addc(&line, '"');
+    }
+    if (r->upstream_error) {
+        tg_sb_adds(&line, ",\"upstream_error\":\"");
+        tg_sb_adds(&line, r->upstream_error);
+        tg_sb_addc(&line, '"');
+    }
     tg_sb_adds(&line, "}\n");
+    /* stdout is fully buffered: the server flushes it every
+     * TG_ACCESS_LOG_FLUSH_MS (one write per batch, not per request) */
     fwrite(line.base, 1, line.len, stdout);
-    fflush(stdout);
+    r->srv->log_pending = 1;
 }
 
 void tg_req_end(struct tg_req *r)

@@ -537,7 +537,11 @@ static void usage_keys(FILE *out)
 
 static const char usage_head[] =
     "Usage: tenantgate [flags]\n"
-    "       tenantgate check-config [flags]\n"
+    "       tenantgate check-config [flags]     validate flags and files, then exit\n"
+    "       tenantgate enforce --label L --value V [--value V2] [--error-on-replace] [-0] [QUERY]\n"
+    "                                           print QUERY (or each stdin line) as sent upstream\n"
+    "       tenantgate fmt [--pretty|--json] [-0] [QUERY]\n"
+    "                                           print QUERY as tenantgate parses it\n"
     "\n"
     "tenantgate replaces the kube-rbac-proxy + prom-label-proxy pair in front of\n"
     "Prometheus / Thanos Querier: it authenticates (static tokens, client\n"

@@ -463,8 +463,8 @@ struct conv {
 /* Error for the value at `path` (a key under the current section). */
 static int conv_fail(struct conv *v, const char *key, const char *msg)
 {
-    char full[600];
-    snprintf(full, sizeof(full), "%s%s%s", v->path, v->path[0] ? "." : "", key);
+    char full[sizeof(v->path) + 300]; /* path + "." + key (keys are short) */
+    snprintf(full, sizeof(full), "%s%s%.256s", v->path, v->path[0] ? "." : "", key);
     return tg_cfg_err(v->c->err, v->c->errlen, "%s:%d: %s: %s", v->c->name,
                       index_line(v->c, full), full, msg);
 }
@@ -644,7 +644,7 @@ static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
     if (tg_normalize_template(s, out, &has, msg, sizeof(msg)) < 0)
         return conv_fail(v, key, msg);
     if (has && !v->x->has_template) {
-        char full[600];
+        char full[sizeof(v->path) + 300]; /* path + "." + key (keys are short) */
         snprintf(full, sizeof(full), "%s.%s", v->path, key);
         v->x->has_template = 1;
         v->x->template_line = index_line(v->c, full);

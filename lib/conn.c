@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -77,6 +79,13 @@ static void conn_register(struct tg_conn *c)
     }
     c->fd = fd;
     srv->conn_by_fd[fd] = c;
+    {
+        /* evhttp sends a response's head and its body separately; with
+         * Nagle the body waits for the client's delayed ACK (40 ms on Linux)
+         * on a keep-alive connection. Best effort: a failure costs latency. */
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
 }
 
 /* evhttp dropped the bufferevent: bufferevent_free() cleared its callbacks. */
@@ -361,9 +370,12 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
         c->evcon = evcon;
         evhttp_connection_set_closecb(evcon, on_evcon_close, c);
     }
-    r = calloc(1, REQ_BLOCK);
+    /* only the context is zeroed: the arena part needs no clearing (calloc
+     * of the whole block was ~6% of a request's instructions) */
+    r = malloc(REQ_BLOCK);
     if (r == NULL)
         abort();
+    memset(r, 0, sizeof(*r));
     tg_arena_init(&r->arena, (char *)(r + 1), REQ_BLOCK - sizeof(*r));
     r->srv = srv;
     r->cfg = tg_config_ref(srv->cfg);

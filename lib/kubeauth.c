@@ -6,6 +6,8 @@
  */
 #include "tenantgate/kubeauth.h"
 
+#include <event2/http.h>
+
 #include "tenantgate/authcache.h"
 #include "tenantgate/log.h"
 #include "tenantgate/server-t.h"
@@ -23,6 +25,9 @@ static enum tg_verdict authn_verdict(struct tg_req *r, const struct tg_authn_res
         r->authenticated = 1;
         return TG_NEXT;
     case TG_KUBE_DENIED:
+        /* same challenge as the static-token 401 (RFC 6750 requires one) */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                          "Bearer realm=\"tenantgate\"");
         return tg_req_error(r, 401, "unauthorized", "invalid token%s%s",
                             res->reason ? ": " : "", res->reason ? res->reason : "");
     default:

@@ -116,22 +116,54 @@ void tg_sb_add_json_escaped(tg_sb_t *sb, tg_iovec_t v)
     }
 }
 
+/* Bytes that stay as they are in a URL query component (RFC 3986 unreserved). */
+static const unsigned char url_plain[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 void tg_sb_add_urlencoded(tg_sb_t *sb, tg_iovec_t v)
 {
     static const char hex[] = "0123456789ABCDEF";
+    char *o;
     size_t i;
 
-    tg_sb_reserve(sb, v.len);
+    /* worst case every byte becomes %XX: reserve once, write in place */
+    tg_sb_reserve(sb, 3 * v.len);
+    o = sb->base + sb->len;
     for (i = 0; i < v.len; i++) {
         unsigned char c = (unsigned char)v.base[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            tg_sb_addc(sb, (char)c);
+        if (url_plain[c]) {
+            *o++ = (char)c;
         } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            tg_sb_add(sb, esc, 3);
+            o[0] = '%';
+            o[1] = hex[c >> 4];
+            o[2] = hex[c & 15];
+            o += 3;
         }
     }
+    sb->len = (size_t)(o - sb->base);
+    sb->base[sb->len] = '\0';
+}
+
+/* Append n in decimal, at least `width` digits (zero-padded). */
+void tg_sb_add_u64(tg_sb_t *sb, unsigned long long n, unsigned width)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while ((n != 0 || (unsigned)(buf + sizeof(buf) - p) < width) && p > buf);
+    tg_sb_add(sb, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void tg_sb_clear(tg_sb_t *sb)

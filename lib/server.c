@@ -6,6 +6,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 
 #include "tenantgate/authcache.h"
 #include "tenantgate/conn.h"
+#include "tenantgate/kube.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
@@ -277,9 +281,34 @@ static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
     tg_tls_server_maybe_reload(srv->tls);
 }
 
+/* Free heap memory above which the sweep gives it back to the system. */
+#define TG_TRIM_MIN (1024 * 1024)
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     tg_conn_sweep(arg);
+#ifdef __GLIBC__
+    /* glibc returns freed memory only from the top of the heap: after a burst
+     * (1000 requests in flight: +11 MiB) RSS would stay at its peak for good.
+     * Once a second, if enough is free, release the free pages wherever they
+     * are (BENCHMARKS.md, memory). */
+    if (mallinfo2().fordblks > TG_TRIM_MIN)
+        malloc_trim(0);
+#endif
+}
+
+/* The access log (stdout) is written in batches: one write per flush
+ * interval or per full buffer instead of one per request. */
+#define TG_ACCESS_LOG_FLUSH_MS 100
+#define TG_ACCESS_LOG_BUFFER (64 * 1024)
+
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct tg_server *srv = arg;
+    if (srv->log_pending) {
+        srv->log_pending = 0;
+        fflush(stdout);
+    }
 }
 
 static int setup_signals(struct tg_server *srv)
@@ -297,6 +326,14 @@ static int setup_signals(struct tg_server *srv)
     event_add(srv->ev_sighup, NULL);
     srv->ev_sweep = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     event_add(srv->ev_sweep, &second);
+    {
+        static char logbuf[TG_ACCESS_LOG_BUFFER];
+        struct timeval tv = ms_tv(TG_ACCESS_LOG_FLUSH_MS);
+        fflush(stdout);
+        setvbuf(stdout, logbuf, _IOFBF, sizeof(logbuf));
+        srv->ev_logflush = event_new(srv->base, -1, EV_PERSIST, on_log_flush, srv);
+        event_add(srv->ev_logflush, &tv);
+    }
     if (srv->tls && srv->boot_cfg->tls_cert_file) {
         struct timeval tv = ms_tv(srv->boot_cfg->tls_reload_interval_ms > 0
                                       ? srv->boot_cfg->tls_reload_interval_ms
@@ -325,6 +362,8 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
         tg_server_free(srv);
         return NULL;
     }
+    if (srv->kube)
+        tg_kube_client_set_observer(srv->kube, tg_server_kube_observed, srv);
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {
@@ -337,6 +376,7 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
 int tg_server_run(struct tg_server *srv)
 {
     event_base_dispatch(srv->base);
+    fflush(stdout);
     tg_info("stopped");
     return srv->exit_code;
 }
@@ -369,6 +409,9 @@ void tg_server_free(struct tg_server *srv)
         event_free(srv->ev_tls_reload);
     if (srv->ev_sweep)
         event_free(srv->ev_sweep);
+    if (srv->ev_logflush)
+        event_free(srv->ev_logflush);
+    fflush(stdout);
     tg_conn_sweep(srv); /* evhttp_free() dropped every connection */
     tg_server_metrics_free(srv->metrics);
     free(srv->conn_by_fd);

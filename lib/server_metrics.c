@@ -48,6 +48,31 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
         tg_metric_inc(tg_metric_get1(m->std.upstream_errors_total, r->upstream_error));
 }
 
+/* The Kubernetes client reports each API attempt (kube.h). */
+void tg_server_kube_observed(void *arg, const char *call, int status, double seconds)
+{
+    struct tg_server_metrics *m = ((struct tg_server *)arg)->metrics;
+    char code[8];
+
+    if (status != 0)
+        tg_metric_observe(tg_metric_get1(m->std.kube_api_request_duration_seconds, call),
+                          seconds);
+    if (status >= 200 && status < 300)
+        return;
+    snprintf(code, sizeof(code), "%d", status);
+    tg_metric_inc(tg_metric_get2(m->std.kube_api_errors_total, call, code));
+}
+
+/* A counter owned elsewhere (a plain uint64_t) mirrored into the registry:
+ * counters cannot be set, only raised, so add what was counted since. */
+static void mirror(struct tg_metric_family *f, uint64_t total)
+{
+    struct tg_metric *c = tg_metric_get0(f);
+    double now = (double)total, had = tg_metric_value(c);
+    if (now > had)
+        tg_metric_add(c, now - had);
+}
+
 /* Gauges and cache counters are read at scrape time from their owners. */
 static void sync_gauges(struct tg_server *srv)
 {
@@ -56,14 +81,17 @@ static void sync_gauges(struct tg_server *srv)
     tg_metric_set(tg_metric_get0(m->std.requests_in_flight), (double)srv->stats.in_flight);
     tg_metric_set(tg_metric_get0(m->std.open_connections), (double)srv->stats.open_connections);
     if (srv->authcache != NULL) {
-        /* one cache serves both kinds of decision: its counters go to the
-         * authz families, which is where a miss costs an API call */
+        /* one cache serves both kinds of decision; it counts the
+         * TokenReview share apart */
         const struct tg_authcache_stats *s = tg_authcache_stats(srv->authcache);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_hits_total), (double)s->hits);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_misses_total), (double)s->misses);
-        tg_metric_set(tg_metric_get0(m->std.authz_cache_evictions_total), (double)s->evictions);
-        tg_metric_set(tg_metric_get0(m->std.cache_coalesced_waits_total), (double)s->coalesced);
-        tg_metric_set(tg_metric_get0(m->std.cache_grace_served_total), (double)s->grace_served);
+        mirror(m->std.authn_cache_hits_total, s->authn_hits);
+        mirror(m->std.authn_cache_misses_total, s->authn_misses);
+        mirror(m->std.authn_cache_evictions_total, s->authn_evictions);
+        mirror(m->std.authz_cache_hits_total, s->hits - s->authn_hits);
+        mirror(m->std.authz_cache_misses_total, s->misses - s->authn_misses);
+        mirror(m->std.authz_cache_evictions_total, s->evictions - s->authn_evictions);
+        mirror(m->std.cache_coalesced_waits_total, s->coalesced);
+        mirror(m->std.cache_grace_served_total, s->grace_served);
     }
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -55,7 +56,7 @@ struct fwd {
 static void fwd_free(struct fwd *f)
 {
     if (f->timer)
-        event_free(f->timer);
+        event_del(f->timer); /* its memory is the request's arena */
     if (f->jf)
         tg_jf_free(f->jf);
     if (f->out)
@@ -108,19 +109,58 @@ static void fail(struct fwd *f, int status, const char *kind, const char *msg)
     }
 }
 
+/* evhttp formats a Date header for every response (time, gmtime, snprintf:
+ * ~3k instructions); we give it one formatted once a second. */
+static const char *http_date(void)
+{
+    static time_t last = (time_t)-1;
+    static char buf[40];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != last && gmtime_r(&now, &tm) != NULL &&
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        last = now;
+    return buf;
+}
+
 static void copy_response_headers(struct tg_req *r, struct evhttp_request *ureq)
 {
-    static const char *const keep[] = {"Content-Type", "Content-Encoding", "Content-Length",
-                                       "Cache-Control", "Vary", "Warning", NULL};
+    static const struct {
+        const char *name;
+        size_t len;
+    } keep[] = {{"Content-Type", 12}, {"Content-Encoding", 16}, {"Content-Length", 14},
+                {"Cache-Control", 13}, {"Vary", 4}, {"Warning", 7}};
     struct evkeyvalq *in = evhttp_request_get_input_headers(ureq);
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    const char *const *k;
+    struct evkeyval *h;
+    unsigned copied = 0; /* the first of each name only, as evhttp_find_header gives */
+    size_t k;
 
-    for (k = keep; *k; k++) {
-        const char *v = evhttp_find_header(in, *k);
-        if (v != NULL)
-            evhttp_add_header(out, *k, v);
+    /* one pass over the upstream's headers (six evhttp_find_header calls
+     * were six passes of case-insensitive compares) */
+    TAILQ_FOREACH(h, in, next)
+    {
+        size_t len = strlen(h->key);
+        for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+            if (len == keep[k].len && !(copied & (1u << k)) && !strcasecmp(h->key, keep[k].name)) {
+                copied |= 1u << k;
+                evhttp_add_header(out, keep[k].name, h->value);
+                break;
+            }
+        }
     }
+    evhttp_add_header(out, "Date", http_date());
+}
+
+static void start_reply(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    if (f->started || r->ev == NULL)
+        return;
+    f->started = 1;
+    tg_conn_reply_started(r);
+    evhttp_send_reply_start(r->ev, r->status, NULL);
 }
 
 static int identity_encoding(struct evhttp_request *ureq)
@@ -151,9 +191,10 @@ static int on_headers(struct evhttp_request *ureq, void *arg)
     if (f->jf != NULL)
         evhttp_remove_header(evhttp_request_get_output_headers(r->ev), "Content-Length");
     r->status = evhttp_request_get_response_code(ureq);
-    f->started = 1;
-    tg_conn_reply_started(r);
-    evhttp_send_reply_start(r->ev, r->status, evhttp_request_get_response_code_line(ureq));
+    /* a filtered answer starts with its first filtered bytes, so that a body
+     * the filter rejects early still gets a clean 502 */
+    if (f->jf == NULL)
+        start_reply(f);
     return 0;
 }
 
@@ -201,12 +242,13 @@ static void on_chunk(struct evhttp_request *ureq, void *arg)
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
-    if (r->ev == NULL || !f->started)
+    if (r->ev == NULL)
         return;
     if (f->jf != NULL)
         in = filter_chunk(f, in);
     if (f->broken || evbuffer_get_length(in) == 0)
         return;
+    start_reply(f);
     r->bytes_out += evbuffer_get_length(in);
     evhttp_send_reply_chunk_with_cb(r->ev, in, on_client_drained, f);
     if (cb != NULL && evbuffer_get_length(bufferevent_get_output(cb)) > HIGH_WATER) {
@@ -257,6 +299,7 @@ static void on_done(struct evhttp_request *ureq, void *arg)
         fail(f, 502, "protocol", "response could not be filtered");
         return;
     }
+    start_reply(f);
     if (f->jf != NULL && evbuffer_get_length(f->out) > 0 && r->ev != NULL) {
         r->bytes_out += evbuffer_get_length(f->out);
         evhttp_send_reply_chunk(r->ev, f->out);
@@ -470,7 +513,9 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
     int rc;
 
     f->r = r;
-    f->timer = evtimer_new(r->srv->base, on_timeout, f);
+    /* in the request's arena: one malloc/free pair less per request */
+    f->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
+    evtimer_assign(f->timer, r->srv->base, on_timeout, f);
     r->stage_data = f;
     rc = r->filter == TG_ROUTE_METADATA ? send_names(f) : send_main(f);
     if (rc != 0) {

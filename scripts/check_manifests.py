@@ -542,7 +542,18 @@ def check_config_with_binary(rname, info, tmp):
                 return
             a = f"{m.group(1)}{flag}={local}"
         args.append(a)
-    p = subprocess.run([tg, "check-config"] + args, capture_output=True, text=True, timeout=60)
+    # the Deployment runs in a cluster: give check-config the environment and
+    # service-account files a pod has (with stand-in contents)
+    sa = os.path.join(d, "serviceaccount")
+    os.makedirs(sa, exist_ok=True)
+    with open(os.path.join(sa, "token"), "w") as f:
+        f.write("stand-in-token\n")
+    with open(os.path.join(sa, "namespace"), "w") as f:
+        f.write("monitoring\n")
+    env = dict(os.environ, KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443",
+               TG_SA_DIR=sa)
+    p = subprocess.run([tg, "check-config"] + args, capture_output=True, text=True, timeout=60,
+                       env=env)
     R.check(name, p.returncode == 0,
             f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[:500]}")
 

@@ -51,7 +51,8 @@ struct tg_authcache_opts {
     int unauthn_ttl_ms;    /* 30000 */
     int allow_ttl_ms;      /* 300000 */
     int deny_ttl_ms;       /* 30000 */
-    size_t max_entries;    /* 10000 ready entries (pending ones are not bounded here) */
+    size_t max_entries;    /* 10000 ready entries (pending ones are not bounded here);
+                              0 = keep no answer (identical calls still coalesce) */
     int grace_ms;          /* 0 = off */
     const char *const *audiences; /* requested TokenReview audiences; copied */
     size_t n_audiences;
@@ -76,9 +77,14 @@ struct tg_authcache_stats {
     uint64_t cancelled;       /* waiters cancelled */
     uint64_t entries;         /* ready entries now */
     uint64_t pending;         /* backend calls in flight now */
+    /* the TokenReview share of hits, misses and evictions (the rest are
+     * SubjectAccessReviews), for the authn_* / authz_* metric families */
+    uint64_t authn_hits;
+    uint64_t authn_misses;
+    uint64_t authn_evictions;
 };
 
-/* Returns NULL only on invalid options. `be` is copied. */
+/* Returns NULL only on an incomplete backend. `be` is copied. */
 struct tg_authcache *tg_authcache_new(const struct tg_authcache_backend *be,
                                       const struct tg_authcache_opts *opts);
 /* Cancels backend calls in flight; waiters still pending are forgotten

@@ -160,6 +160,14 @@ struct tg_kube_client *tg_kube_client_new(struct event_base *base,
 void tg_kube_client_free(struct tg_kube_client *c);
 const struct tg_kube_stats *tg_kube_client_stats(const struct tg_kube_client *c);
 
+/* Per-attempt hook for latency histograms and error counters (the stats
+ * above are plain sums). Called from the loop once per HTTP attempt: `call`
+ * is "tokenreview" or "subjectaccessreview", `status` the HTTP status or 0
+ * when no response came (connection, TLS or protocol error, deadline),
+ * `seconds` the time from sending the request to its end. NULL cb = none. */
+typedef void (*tg_kube_observe_cb)(void *arg, const char *call, int status, double seconds);
+void tg_kube_client_set_observer(struct tg_kube_client *c, tg_kube_observe_cb cb, void *arg);
+
 /* `user` (and its strings) is valid only during the callback: copy what you
  * keep (tg_user_copy()). `reason` likewise; may be NULL. */
 typedef void (*tg_kube_authn_cb)(void *arg, enum tg_kube_result res, const struct tg_user *user,

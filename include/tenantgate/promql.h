@@ -92,12 +92,15 @@ struct tg_promql_matcher {
     struct tg_promql_matcher *next;
     tg_iovec_t name, value;
     enum tg_promql_match op;
+    unsigned pflags;   /* printing hints set by the parser (internal); 0 is always correct;
+                        * code that edits name, op or value in place must clear it */
 };
 
 /* Grouping / on / ignoring / group_x label list, unquoted. */
 struct tg_promql_labels {
     tg_iovec_t *names;
     size_t n;
+    int plain;   /* parser hint: every name is [a-zA-Z_][a-zA-Z0-9_]* (0 is always correct) */
 };
 
 struct tg_promql_node;
@@ -122,6 +125,8 @@ struct tg_promql_func {
     int variadic;        /* 0: fixed; >0: last arg repeats up to n more; -1: unbounded */
     char ret;            /* same letters */
     int experimental;
+    uint8_t name_len;    /* strlen(name) */
+    uint8_t n_args;      /* strlen(args) */
 };
 
 struct tg_promql_node {
@@ -140,6 +145,7 @@ struct tg_promql_node {
         struct { tg_iovec_t val; } str;
         struct {
             tg_iovec_t name;   /* metric name written before the braces, or empty */
+            int name_plain;    /* parser hint: name is an identifier that is no keyword (0 is always correct) */
             struct tg_promql_matcher *matchers; /* without the name */
             size_t n_matchers;
             struct tg_promql_mods mods;

@@ -30,6 +30,8 @@ void tg_sb_printf(tg_sb_t *sb, const char *fmt, ...) __attribute__((format(print
 void tg_sb_add_json_escaped(tg_sb_t *sb, tg_iovec_t v);
 /* Append `v` percent-encoded for a URL query/form component. */
 void tg_sb_add_urlencoded(tg_sb_t *sb, tg_iovec_t v);
+/* Append n in decimal, zero-padded to at least `width` digits. */
+void tg_sb_add_u64(tg_sb_t *sb, unsigned long long n, unsigned width);
 void tg_sb_clear(tg_sb_t *sb);
 
 static inline tg_iovec_t tg_sb_iov(const tg_sb_t *sb)

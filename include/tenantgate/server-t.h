@@ -52,6 +52,8 @@ struct tg_server {
     int draining;
     int exit_code;
     struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload, *ev_sweep;
+    struct event *ev_logflush;      /* flushes the buffered access log */
+    int log_pending;                /* access log lines not yet flushed */
     uint64_t drain_deadline_ns;
     int listeners_paused;           /* at --max-connections */
 };
@@ -61,6 +63,8 @@ struct tg_req;
 void tg_server_conn_opened(struct tg_server *srv);
 void tg_server_conn_closed(struct tg_server *srv);
 void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t dur_ns);
+/* tg_kube_observe_cb for srv's Kubernetes client: API latency and errors. */
+void tg_server_kube_observed(void *arg, const char *call, int status, double seconds);
 
 /* lib/server_metrics.c: the /metrics families of the server. */
 struct tg_sb;

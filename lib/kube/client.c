@@ -109,6 +109,8 @@ struct tg_kube_client {
     uint64_t bucket_ms;
     uint64_t rng;
     struct tg_kube_stats st;
+    tg_kube_observe_cb observe;
+    void *observe_arg;
 };
 
 static void pump(struct tg_kube_client *c);
@@ -144,6 +146,16 @@ void tg_kube_opts_init(struct tg_kube_opts *o, const struct tg_config *cfg)
     if (cfg->kube_qps > 0) o->qps = cfg->kube_qps;
     if (cfg->kube_burst > 0) o->burst = cfg->kube_burst;
     if (cfg->kube_retries >= 0) o->retries = cfg->kube_retries;
+}
+
+/* One HTTP attempt of `call` ended (status 0: without a response). */
+static void observe(struct tg_kube_call *call, int status)
+{
+    struct tg_kube_client *c = call->c;
+    if (c->observe)
+        c->observe(c->observe_arg,
+                   call->kind == CALL_AUTHN ? "tokenreview" : "subjectaccessreview", status,
+                   (double)(now_ms() - call->sent_ms) / 1000.0);
 }
 
 /* ---- bearer token (re-read from token_file like client-go) ---- */
@@ -527,6 +539,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     struct tg_kube_call *call = arg;
     char why[240];
     call->c->st.timeouts++;
+    if (call->state == CS_INFLIGHT) /* the attempt on the wire is abandoned */
+        observe(call, 0);
     if (call->last_error[0])
         snprintf(why, sizeof(why), "timeout after %dms (last error: %s)", call->c->o.timeout_ms,
                  call->last_error);
@@ -544,6 +558,7 @@ static void handle_response(struct tg_kube_call *call, int status, int retry_aft
     uint64_t lat = now_ms() - call->sent_ms;
     char why[96];
 
+    observe(call, status);
     c->st.by_status[status >= 100 && status < 600 ? status / 100 : 0]++;
     if (status == 429)
         c->st.status_429++;
@@ -772,6 +787,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
         struct tg_kube_call *call = k->call;
         struct tg_kube_client *c = k->c;
         conn_free(k);
+        observe(call, 0);
         attempt_failed(call, why, -1);
         pump(c);
     }
@@ -824,6 +840,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     conn_free(k);
+    observe(call, 0);
     attempt_failed(call, why, -1);
     pump(c);
 }
@@ -898,6 +915,8 @@ static void pump(struct tg_kube_client *c)
             k = conn_new(c, err, sizeof(err));
         if (!k) {
             call->attempts++;
+            call->sent_ms = now_ms();
+            observe(call, 0);
             attempt_failed(call, err, -1);
             continue;
         }
@@ -975,6 +994,12 @@ void tg_kube_client_free(struct tg_kube_client *c)
 const struct tg_kube_stats *tg_kube_client_stats(const struct tg_kube_client *c)
 {
     return &c->st;
+}
+
+void tg_kube_client_set_observer(struct tg_kube_client *c, tg_kube_observe_cb cb, void *arg)
+{
+    c->observe = cb;
+    c->observe_arg = arg;
 }
 
 static struct tg_kube_call *call_new(struct tg_kube_client *c, enum call_kind kind, void *arg)

@@ -97,7 +97,7 @@ static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
         *pp = m->next; /* replace mode: drop it */
         vs->u.vs.n_matchers--;
     }
-    inj = tg_arena_alloc(en->a, sizeof(*inj));
+    inj = pq_alloc(en->a, sizeof(*inj));
     *inj = en->inject;
     inj->next = NULL;
     *pp = inj;
@@ -156,9 +156,13 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
             return enforce_error(err, 0, "empty tenant value");
     memset(m, 0, sizeof(*m));
     m->name = e->label;
+    if (pq_is_legacy_label(m->name))
+        m->pflags = PQ_MF_NAME_PLAIN;
     if (e->n_values == 1) {
         m->op = TG_PROMQL_EQ;
         m->value = e->values[0];
+        if (!pq_needs_escape(m->value))
+            m->pflags |= PQ_MF_VALUE_PLAIN;
         return 0;
     }
     tg_sb_init(&re, a, 64);
@@ -169,6 +173,8 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
     }
     m->op = TG_PROMQL_RE;
     m->value = tg_sb_iov(&re);
+    if (!pq_needs_escape(m->value))
+        m->pflags |= PQ_MF_VALUE_PLAIN;
     return 0;
 }
 
@@ -177,7 +183,9 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
 {
     struct enforcer en;
 
-    memset(err, 0, sizeof(*err));
+    err->pos = 0;
+    err->line = err->col = 0;
+    err->msg[0] = '\0';
     if (make_inject(a, e, &en.inject, err) < 0)
         return -1;
     en.a = a;
@@ -202,7 +210,7 @@ int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_pro
     *out = TG_IOV_NULL;
     if (tg_promql_parse(a, query, o, &root, err) < 0 || tg_promql_enforce(a, root, e, err) < 0)
         return -1;
-    print_to_arena(a, root, query.len, out);
+    print_to_arena(a, root, 2 * query.len, out);
     return 0;
 }
 
@@ -225,7 +233,7 @@ int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct 
     }
     if (tg_promql_enforce(a, root, e, err) < 0)
         return -1;
-    print_to_arena(a, root, selector.len, out);
+    print_to_arena(a, root, 2 * selector.len, out);
     return 0;
 }
 

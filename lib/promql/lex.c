@@ -8,6 +8,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define R_EOF   (-1)
 #define R_ERROR 0xFFFD
@@ -116,25 +119,23 @@ static inline int in_set(int32_t r, const char *set)
     return 0;
 }
 
-/* Character classes of ASCII bytes. */
-enum { C_ALPHA = 1, C_DIGIT = 2, C_SPACE = 4, C_HEX = 8, C_STR_STOP = 16 };
+/* Character classes of bytes (non-ASCII bytes have none). C_SAFE: prints
+ * unchanged inside a double-quoted string (printable ASCII but '"', '\\'). */
+enum { C_ALPHA = 1, C_DIGIT = 2, C_SPACE = 4, C_HEX = 8, C_STR_STOP = 16, C_COLON = 32, C_SAFE = 64 };
+
+#define CC(c)                                                                                         \
+    (((((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_') ? C_ALPHA : 0) |     \
+     (((c) >= '0' && (c) <= '9') ? C_DIGIT : 0) |                                                      \
+     (((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r') ? C_SPACE : 0) |                       \
+     ((((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F')) ? C_HEX \
+                                                                                               : 0) |  \
+     (((c) == '\n' || (c) == '"' || (c) == '\'' || (c) == '\\') ? C_STR_STOP : 0) |                   \
+     ((c) == ':' ? C_COLON : 0) | (((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\') ? C_SAFE : 0))
+#define CC4(c)  CC(c), CC((c) + 1), CC((c) + 2), CC((c) + 3)
+#define CC16(c) CC4(c), CC4((c) + 4), CC4((c) + 8), CC4((c) + 12)
 
 static const uint8_t cclass[256] = {
-    ['\t'] = C_SPACE, ['\n'] = C_SPACE | C_STR_STOP, ['\r'] = C_SPACE, [' '] = C_SPACE,
-    ['"'] = C_STR_STOP, ['\''] = C_STR_STOP, ['\\'] = C_STR_STOP,
-    ['0'] = C_DIGIT | C_HEX, ['1'] = C_DIGIT | C_HEX, ['2'] = C_DIGIT | C_HEX, ['3'] = C_DIGIT | C_HEX,
-    ['4'] = C_DIGIT | C_HEX, ['5'] = C_DIGIT | C_HEX, ['6'] = C_DIGIT | C_HEX, ['7'] = C_DIGIT | C_HEX,
-    ['8'] = C_DIGIT | C_HEX, ['9'] = C_DIGIT | C_HEX, ['_'] = C_ALPHA,
-    ['a'] = C_ALPHA | C_HEX, ['b'] = C_ALPHA | C_HEX, ['c'] = C_ALPHA | C_HEX, ['d'] = C_ALPHA | C_HEX,
-    ['e'] = C_ALPHA | C_HEX, ['f'] = C_ALPHA | C_HEX, ['g'] = C_ALPHA, ['h'] = C_ALPHA, ['i'] = C_ALPHA,
-    ['j'] = C_ALPHA, ['k'] = C_ALPHA, ['l'] = C_ALPHA, ['m'] = C_ALPHA, ['n'] = C_ALPHA, ['o'] = C_ALPHA,
-    ['p'] = C_ALPHA, ['q'] = C_ALPHA, ['r'] = C_ALPHA, ['s'] = C_ALPHA, ['t'] = C_ALPHA, ['u'] = C_ALPHA,
-    ['v'] = C_ALPHA, ['w'] = C_ALPHA, ['x'] = C_ALPHA, ['y'] = C_ALPHA, ['z'] = C_ALPHA,
-    ['A'] = C_ALPHA | C_HEX, ['B'] = C_ALPHA | C_HEX, ['C'] = C_ALPHA | C_HEX, ['D'] = C_ALPHA | C_HEX,
-    ['E'] = C_ALPHA | C_HEX, ['F'] = C_ALPHA | C_HEX, ['G'] = C_ALPHA, ['H'] = C_ALPHA, ['I'] = C_ALPHA,
-    ['J'] = C_ALPHA, ['K'] = C_ALPHA, ['L'] = C_ALPHA, ['M'] = C_ALPHA, ['N'] = C_ALPHA, ['O'] = C_ALPHA,
-    ['P'] = C_ALPHA, ['Q'] = C_ALPHA, ['R'] = C_ALPHA, ['S'] = C_ALPHA, ['T'] = C_ALPHA, ['U'] = C_ALPHA,
-    ['V'] = C_ALPHA, ['W'] = C_ALPHA, ['X'] = C_ALPHA, ['Y'] = C_ALPHA, ['Z'] = C_ALPHA,
+    CC16(0x00), CC16(0x10), CC16(0x20), CC16(0x30), CC16(0x40), CC16(0x50), CC16(0x60), CC16(0x70),
 };
 
 /* Bytes of class `cls` from pos on; stops at anything else (incl. non-ASCII). */
@@ -177,13 +178,19 @@ static inline int is_alnum(int32_t r)
     return r >= 0 && r < 128 && (cclass[r] & (C_ALPHA | C_DIGIT));
 }
 
-static void emit(struct lexer *l, int type)
+static void emit_f(struct lexer *l, int type, unsigned flags)
 {
     struct pq_token *t = &l->out->toks[l->out->n++];
     t->type = (uint16_t)type;
+    t->flags = (uint16_t)flags;
     t->pos = (uint32_t)l->start;
     t->len = (uint32_t)(l->pos - l->start);
     l->start = l->pos;
+}
+
+static void emit(struct lexer *l, int type)
+{
+    emit_f(l, type, 0);
 }
 
 /* Go's %q of one rune, for messages. */
@@ -235,6 +242,7 @@ static void lex_error(struct lexer *l, const char *fmt, ...)
     vsnprintf(l->out->msg, sizeof(l->out->msg), fmt, ap);
     va_end(ap);
     t->type = T_ERROR;
+    t->flags = 0;
     t->pos = (uint32_t)l->start;
     t->len = 0;
     l->done = 1;
@@ -326,9 +334,67 @@ static int accept_remaining_duration(struct lexer *l)
     return !is_alnum(next(l));
 }
 
+/* The common numbers and durations (digits[.digits], digits unit[digits
+ * unit...]) without the generic scanner; the same tokens scan_number and
+ * accept_remaining_duration produce. Returns the token type and sets *end, or
+ * 0 for anything else (the generic path decides). */
+static int fast_number(const unsigned char *s, size_t len, size_t pos, size_t *end)
+{
+    size_t p = pos;
+    int dot = 0;
+    unsigned char x;
+
+    while (p < len && (cclass[s[p]] & C_DIGIT))
+        p++;
+    if (p == pos)
+        return 0;
+    if (p < len && s[p] == '.') {
+        dot = 1;
+        p++;
+        while (p < len && (cclass[s[p]] & C_DIGIT))
+            p++;
+    }
+    if (p >= len || !(cclass[s[p]] & (C_ALPHA | C_DIGIT))) {
+        if (p < len && s[p] == '.')
+            return 0;
+        *end = p;
+        return T_NUMBER;
+    }
+    x = s[p];
+    if (dot || !(x == 's' || x == 'm' || x == 'h' || x == 'd' || x == 'w' || x == 'y'))
+        return 0; /* 1e3, 0x1f, 1_000, bad units: the generic scanner */
+    p++;
+    if (p < len && s[p] == 's')
+        p++;
+    while (p < len && (cclass[s[p]] & C_DIGIT)) {
+        while (p < len && (cclass[s[p]] & C_DIGIT))
+            p++;
+        if (p >= len)
+            return 0;
+        x = s[p];
+        if (!(x == 's' || x == 'm' || x == 'h' || x == 'd' || x == 'w'))
+            return 0;
+        p++;
+        if (p < len && s[p] == 's')
+            p++;
+    }
+    if (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT)))
+        return 0;
+    *end = p;
+    return T_DURATION;
+}
+
 static void lex_number_or_duration(struct lexer *l)
 {
     char q[96];
+    size_t end;
+    int type = fast_number((const unsigned char *)l->s, l->len, l->pos, &end);
+
+    if (type != 0) {
+        l->pos = end;
+        emit(l, type);
+        return;
+    }
     if (scan_number(l)) {
         emit(l, T_NUMBER);
         return;
@@ -408,46 +474,93 @@ static int lex_escape(struct lexer *l, int32_t quote)
     return 0;
 }
 
-static void lex_string(struct lexer *l, int32_t quote)
+/* A quoted string; the opening quote has been read. The token gets
+ * PQ_TF_ESC when it has escapes, PQ_TF_CLEAN when its content prints unchanged
+ * between double quotes. */
+static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
 {
+    const unsigned char *s = (const unsigned char *)l->s;
+    size_t pos = l->pos, len = l->len, w;
+    unsigned flags = PQ_TF_CLEAN;
+
     for (;;) {
-        int32_t r;
-        while (l->pos < l->len && (unsigned char)l->s[l->pos] < 0x80 &&
-               !(cclass[(unsigned char)l->s[l->pos]] & C_STR_STOP))
-            l->pos++;
-        r = next(l);
-        if (r == '\\') {
-            if (lex_escape(l, quote) < 0)
-                return;
-        } else if (r == R_ERROR) {
-            lex_error(l, "invalid UTF-8 rune");
-            return;
-        } else if (r == R_EOF || r == '\n') {
+        unsigned char c;
+        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != quote)
+            pos++;
+        if (pos >= len) {
+            l->pos = pos;
             lex_error(l, "unterminated quoted string");
             return;
-        } else if (r == quote) {
+        }
+        c = s[pos];
+        if (c == quote) {
+            pos++;
             break;
         }
-    }
-    emit(l, T_STRING);
-}
-
-static void lex_raw_string(struct lexer *l)
-{
-    for (;;) {
-        int32_t r = next(l);
-        if (r == R_ERROR) {
+        if (c == '\\') {
+            flags = PQ_TF_ESC;
+            l->pos = pos + 1;
+            if (lex_escape(l, quote) < 0)
+                return;
+            pos = l->pos;
+            continue;
+        }
+        if (c == '\n') {
+            l->pos = pos + 1;
+            lex_error(l, "unterminated quoted string");
+            return;
+        }
+        flags &= ~(unsigned)PQ_TF_CLEAN;
+        if (c < 0x80) {
+            pos++;
+            continue;
+        }
+        /* a raw U+FFFD is refused like an invalid sequence */
+        if (decode_rune(s + pos, len - pos, &w) == R_ERROR) {
+            l->pos = pos + w;
             lex_error(l, "invalid UTF-8 rune");
             return;
         }
-        if (r == R_EOF) {
+        pos += w;
+    }
+    l->pos = pos;
+    emit_f(l, T_STRING, flags);
+}
+
+static __attribute__((noinline)) void lex_raw_string(struct lexer *l)
+{
+    const unsigned char *s = (const unsigned char *)l->s;
+    size_t pos = l->pos, len = l->len, w;
+    unsigned flags = PQ_TF_CLEAN;
+
+    for (;;) {
+        unsigned char c;
+        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != '`')
+            pos++;
+        if (pos >= len) {
+            l->pos = pos;
             lex_error(l, "unterminated raw string");
             return;
         }
-        if (r == '`')
+        c = s[pos];
+        if (c == '`') {
+            pos++;
             break;
+        }
+        flags = 0;
+        if (c < 0x80) {
+            pos++;
+            continue;
+        }
+        if (decode_rune(s + pos, len - pos, &w) == R_ERROR) {
+            l->pos = pos + w;
+            lex_error(l, "invalid UTF-8 rune");
+            return;
+        }
+        pos += w;
     }
-    emit(l, T_STRING);
+    l->pos = pos;
+    emit_f(l, T_STRING, flags);
 }
 
 static int followed_by_lparen(const struct lexer *l)
@@ -460,26 +573,25 @@ static int followed_by_lparen(const struct lexer *l)
 
 static void lex_keyword_or_identifier(struct lexer *l)
 {
-    int kw, colon = 0;
+    const unsigned char *s = (const unsigned char *)l->s;
+    size_t pos = l->pos, len = l->len;
+    unsigned acc = 0, flags = 0;
+    int kw;
 
-    for (;;) {
-        skip_class(l, C_ALPHA | C_DIGIT);
-        if (l->pos < l->len && l->s[l->pos] == ':') {
-            colon = 1;
-            l->pos++;
-            continue;
-        }
-        break;
-    }
-    kw = pq_keyword(l->s + l->start, l->pos - l->start);
-    if (kw == T_FILL || kw == T_FILL_LEFT || kw == T_FILL_RIGHT) {
+    while (pos < len && (cclass[s[pos]] & (C_ALPHA | C_DIGIT | C_COLON)))
+        acc |= cclass[s[pos++]];
+    l->pos = pos;
+    kw = pq_keyword(l->s + l->start, pos - l->start);
+    if (kw == T_IDENT)
+        flags = PQ_TF_PLAIN;
+    else if (kw == T_FILL || kw == T_FILL_LEFT || kw == T_FILL_RIGHT) {
         /* only a keyword before '(' so that "fill" stays a metric name */
         if (!followed_by_lparen(l))
             kw = T_IDENT;
     }
-    if (kw == T_IDENT && colon)
+    if (kw == T_IDENT && (acc & C_COLON))
         kw = T_METRIC_IDENT;
-    emit(l, kw);
+    emit_f(l, kw, flags);
 }
 
 static int is_duration_keyword_start(int32_t r)
@@ -502,7 +614,7 @@ static int scan_duration_keyword(struct lexer *l)
     return 0;
 }
 
-static void lex_inside_braces(struct lexer *l)
+static __attribute__((noinline)) void lex_inside_braces(struct lexer *l)
 {
     char q[16];
     int32_t r;
@@ -553,7 +665,7 @@ static void lex_inside_braces(struct lexer *l)
     }
 }
 
-static void lex_duration_expr(struct lexer *l)
+static __attribute__((noinline)) void lex_duration_expr(struct lexer *l)
 {
     char q[16];
     int32_t r = next(l);
@@ -656,7 +768,7 @@ static void lex_in_bracket_word(struct lexer *l, int32_t r)
     lex_error(l, "unexpected character: %s, expected ':'", q);
 }
 
-static void lex_statements(struct lexer *l)
+static __attribute__((noinline)) void lex_statements(struct lexer *l)
 {
     char q[16];
     int32_t r;
@@ -746,6 +858,341 @@ static void lex_statements(struct lexer *l)
     }
 }
 
+/* Byte kinds for the dispatch of lex_fast. */
+enum {
+    K_OTHER = 0, K_SPACE, K_HASH, K_DQUOTE, K_QUOTE, K_SINGLE, K_COMMA, K_LPAREN, K_RPAREN, K_LBRACE,
+    K_RBRACE, K_LBRACKET, K_RBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT,
+};
+
+#define KD(c)                                                                                          \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' ? K_SPACE                                 \
+     : (c) == '#'                                            ? K_HASH                                  \
+     : (c) == '"'                                            ? K_DQUOTE                                \
+     : (c) == '\'' || (c) == '`'                             ? K_QUOTE                                 \
+     : (c) == '*' || (c) == '/' || (c) == '%' || (c) == '+' || (c) == '-' || (c) == '^' || (c) == '@'  \
+         ? K_SINGLE                                                                                    \
+     : (c) == ','                                            ? K_COMMA                                 \
+     : (c) == '('                                            ? K_LPAREN                                \
+     : (c) == ')'                                            ? K_RPAREN                                \
+     : (c) == '{'                                            ? K_LBRACE                                \
+     : (c) == '}'                                            ? K_RBRACE                                \
+     : (c) == '['                                            ? K_LBRACKET                              \
+     : (c) == ']'                                            ? K_RBRACKET                              \
+     : (c) == '='                                            ? K_EQ                                    \
+     : (c) == '!'                                            ? K_BANG                                  \
+     : (c) == '<' || (c) == '>'                              ? K_LTGT                                  \
+     : (c) >= '0' && (c) <= '9'                              ? K_DIGIT                                 \
+     : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' || (c) == ':' ? K_IDENT \
+                                                                                             : K_OTHER)
+#define KD4(c)  KD(c), KD((c) + 1), KD((c) + 2), KD((c) + 3)
+#define KD16(c) KD4(c), KD4((c) + 4), KD4((c) + 8), KD4((c) + 12)
+
+static const uint8_t kind[256] = {
+    KD16(0x00), KD16(0x10), KD16(0x20), KD16(0x30), KD16(0x40), KD16(0x50), KD16(0x60), KD16(0x70),
+};
+
+static const uint8_t single_tok[128] = {
+    [','] = T_COMMA, ['*'] = T_MUL, ['/'] = T_DIV, ['%'] = T_MOD,
+    ['+'] = T_ADD,   ['-'] = T_SUB, ['^'] = T_POW, ['@'] = T_AT,
+};
+
+static inline int keyword(const unsigned char *s, size_t len);
+
+/* End of the run of identifier bytes [a-zA-Z0-9_] (with_colon: and ':')
+ * from p; *colon gets non-zero if the run has a ':'. 16 bytes at a time
+ * where the CPU has SSE2. */
+static inline size_t skip_ident(const unsigned char *s, size_t p, size_t len, int with_colon, unsigned *colon)
+{
+#if defined(__SSE2__)
+    while (len - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        /* x in [lo, lo+n) <=> (int8)(x + 0x80 - lo) < -128 + n */
+        __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(low, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                       _mm_set1_epi8((char)(-128 + 26)));
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+                                       _mm_set1_epi8((char)(-128 + 11))); /* 0-9 and ':' */
+        __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), under));
+        unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        if (!with_colon)
+            ok &= ~cm;
+        if (ok != 0xFFFFu) {
+            unsigned n = (unsigned)__builtin_ctz(~ok);
+            if (with_colon)
+                *colon |= cm & ((1u << n) - 1u);
+            return p + n;
+        }
+        if (with_colon)
+            *colon |= cm;
+        p += 16;
+    }
+#endif
+    if (with_colon) {
+        while (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT | C_COLON)))
+            *colon |= cclass[s[p++]] & C_COLON;
+    } else {
+        while (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT)))
+            p++;
+    }
+    return p;
+}
+
+/* End of the run of C_SAFE bytes from p. */
+static inline size_t skip_safe(const unsigned char *s, size_t p, size_t len)
+{
+#if defined(__SSE2__)
+    while (len - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+        __m128i print = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 0x20))),
+                                       _mm_set1_epi8((char)(-128 + 0x5f))); /* 0x20..0x7e */
+        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, print));
+        if (ok != 0xFFFFu)
+            return p + (unsigned)__builtin_ctz(~ok);
+        p += 16;
+    }
+#endif
+    while (p < len && (cclass[s[p]] & C_SAFE))
+        p++;
+    return p;
+}
+
+/* The common tokens of the statement and inside-braces states, straight
+ * from the bytes with the state in locals. Stops at anything else (errors,
+ * unusual numbers and strings, words inside brackets: the state machine
+ * above then takes one step) and returns 1; returns 0 when it entered the
+ * duration state or finished. */
+static int lex_fast(struct lexer *l)
+{
+    const unsigned char *s = (const unsigned char *)l->s;
+    size_t len = l->len, pos = l->pos, st = pos, p;
+    struct pq_token *toks = l->out->toks, *t = toks + l->out->n;
+    int brace = 0, paren = l->paren_depth, slow = 1, type;
+    unsigned char c;
+    unsigned acc;
+
+#define FAST_EMIT(ty, fl)                                                                           \
+    do {                                                                                            \
+        t->type = (uint16_t)(ty);                                                                   \
+        t->flags = (uint16_t)(fl);                                                                  \
+        t->pos = (uint32_t)st;                                                                      \
+        t->len = (uint32_t)(pos - st);                                                              \
+        t++;                                                                                        \
+    } while (0)
+
+    if (l->brace_open)
+        goto braces;
+statements:
+    brace = 0;
+    for (;;) {
+        st = pos;
+        if (pos >= len) {
+            if (paren != 0 || l->bracket_open)
+                goto out;
+            FAST_EMIT(T_EOF, 0);
+            l->done = 1;
+            slow = 0;
+            goto out;
+        }
+        c = s[pos];
+        switch (kind[c]) {
+        case K_SPACE:
+            pos++;
+            while (pos < len && (cclass[s[pos]] & C_SPACE))
+                pos++;
+            continue;
+        case K_HASH:
+            while (pos < len && s[pos] != '\n' && s[pos] != '\r')
+                pos++;
+            continue;
+        case K_DQUOTE:
+            p = skip_safe(s, pos + 1, len);
+            if (p < len && s[p] == '"') {
+                pos = p + 1;
+                FAST_EMIT(T_STRING, PQ_TF_CLEAN);
+                continue;
+            }
+            goto out; /* escapes, UTF-8, errors */
+        case K_SINGLE:
+        case K_COMMA:
+            pos++;
+            FAST_EMIT(single_tok[c], 0);
+            continue;
+        case K_LPAREN:
+            pos++;
+            FAST_EMIT(T_LPAREN, 0);
+            paren++;
+            continue;
+        case K_RPAREN:
+            if (paren == 0)
+                goto out;
+            pos++;
+            FAST_EMIT(T_RPAREN, 0);
+            paren--;
+            continue;
+        case K_LBRACE:
+            pos++;
+            FAST_EMIT(T_LBRACE, 0);
+            goto braces;
+        case K_LBRACKET:
+            if (l->bracket_open)
+                goto out;
+            pos++;
+            FAST_EMIT(T_LBRACKET, 0);
+            while (pos < len && (cclass[s[pos]] & C_SPACE))
+                pos++;
+            st = pos;
+            l->got_colon = 0;
+            l->bracket_open = 1;
+            if (pos < len && (cclass[s[pos]] & C_DIGIT) && (type = fast_number(s, len, pos, &p)) != 0) {
+                /* what the duration state does with a leading number */
+                l->got_duration = 1;
+                pos = p;
+                FAST_EMIT(type, 0);
+                continue;
+            }
+            l->dur_mode = 1;
+            slow = 0;
+            goto out;
+        case K_RBRACKET:
+            if (!l->bracket_open)
+                goto out;
+            pos++;
+            FAST_EMIT(T_RBRACKET, 0);
+            l->bracket_open = 0;
+            continue;
+        case K_EQ:
+            if (pos + 1 < len && s[pos + 1] == '~')
+                goto out;
+            if (pos + 1 < len && s[pos + 1] == '=') {
+                pos += 2;
+                FAST_EMIT(T_EQLC, 0);
+            } else {
+                pos++;
+                FAST_EMIT(T_EQL, 0);
+            }
+            continue;
+        case K_BANG:
+            if (pos + 1 < len && s[pos + 1] == '=') {
+                pos += 2;
+                FAST_EMIT(T_NEQ, 0);
+                continue;
+            }
+            goto out;
+        case K_LTGT:
+            pos++;
+            type = c == '<' ? T_LSS : T_GTR;
+            if (pos < len && s[pos] == '=') {
+                pos++;
+                type = c == '<' ? T_LTE : T_GTE;
+            } else if (pos < len && s[pos] == '/') {
+                pos++;
+                type = c == '<' ? T_TRIM_UPPER : T_TRIM_LOWER;
+            }
+            FAST_EMIT(type, 0);
+            continue;
+        case K_DIGIT:
+            if ((type = fast_number(s, len, pos, &p)) == 0)
+                goto out;
+            pos = p;
+            FAST_EMIT(type, 0);
+            continue;
+        case K_IDENT:
+            if (l->bracket_open) {
+                if (c != ':' || l->got_colon)
+                    goto out;
+                pos++;
+                FAST_EMIT(T_COLON, 0);
+                l->got_colon = 1;
+                continue;
+            }
+            acc = 0;
+            p = skip_ident(s, pos + 1, len, 1, &acc);
+            acc |= cclass[c] & C_COLON;
+            type = keyword(s + pos, p - pos);
+            if (type == T_IDENT) {
+                pos = p;
+                FAST_EMIT(acc ? T_METRIC_IDENT : T_IDENT, PQ_TF_PLAIN);
+                continue;
+            }
+            if (type == T_FILL || type == T_FILL_LEFT || type == T_FILL_RIGHT)
+                goto out; /* a keyword only before '(' */
+            pos = p;
+            FAST_EMIT(type, 0);
+            continue;
+        default:
+            goto out;
+        }
+    }
+braces:
+    brace = 1;
+    for (;;) {
+        st = pos;
+        if (pos >= len)
+            goto out;
+        c = s[pos];
+        switch (kind[c]) {
+        case K_SPACE:
+            pos++;
+            while (pos < len && (cclass[s[pos]] & C_SPACE))
+                pos++;
+            continue;
+        case K_HASH:
+            while (pos < len && s[pos] != '\n' && s[pos] != '\r')
+                pos++;
+            continue;
+        case K_DQUOTE:
+            p = skip_safe(s, pos + 1, len);
+            if (p < len && s[p] == '"') {
+                pos = p + 1;
+                FAST_EMIT(T_STRING, PQ_TF_CLEAN);
+                continue;
+            }
+            goto out;
+        case K_COMMA:
+            pos++;
+            FAST_EMIT(T_COMMA, 0);
+            continue;
+        case K_EQ:
+            pos++;
+            if (pos < len && s[pos] == '~') {
+                pos++;
+                FAST_EMIT(T_EQL_REGEX, 0);
+            } else {
+                FAST_EMIT(T_EQL, 0);
+            }
+            continue;
+        case K_BANG:
+            if (pos + 1 < len && (s[pos + 1] == '~' || s[pos + 1] == '=')) {
+                pos += 2;
+                FAST_EMIT(s[pos - 1] == '~' ? T_NEQ_REGEX : T_NEQ, 0);
+                continue;
+            }
+            goto out;
+        case K_RBRACE:
+            pos++;
+            FAST_EMIT(T_RBRACE, 0);
+            goto statements;
+        case K_IDENT:
+            if (c == ':')
+                goto out;
+            pos = skip_ident(s, pos + 1, len, 0, &acc);
+            FAST_EMIT(T_IDENT, 0);
+            continue;
+        default:
+            goto out;
+        }
+    }
+out:
+    l->pos = l->start = st;
+    l->out->n = (size_t)(t - toks);
+    l->brace_open = brace;
+    l->paren_depth = paren;
+    return slow;
+#undef FAST_EMIT
+}
+
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
 {
     struct lexer l;
@@ -758,54 +1205,91 @@ void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
     out->msg[0] = '\0';
     /* every token consumes at least one byte, plus the final EOF/ERROR;
      * an error may follow an emitted token at the same position */
-    out->toks = tg_arena_alloc(a, (len + 2) * sizeof(*out->toks));
+    out->toks = pq_alloc(a, (len + 2) * sizeof(*out->toks));
     while (!l.done) {
-        if (l.brace_open)
-            lex_inside_braces(&l);
-        else if (l.dur_mode)
+        if (l.dur_mode)
             lex_duration_expr(&l);
-        else
-            lex_statements(&l);
+        else if (lex_fast(&l) && !l.done) {
+            if (l.brace_open)
+                lex_inside_braces(&l);
+            else
+                lex_statements(&l);
+        }
     }
 }
 
-struct kw { const char *name; uint8_t type; };
+/* Keywords by a perfect hash of (length, first, second and last byte, case
+ * folded) into 128 slots; lookups compare case-insensitively. */
+struct kw { char name[13]; uint8_t len, type; };
 
-/* Lower-case keywords by length (2..12); lookups compare case-insensitively. */
-static const struct kw kw2[] = {{"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {NULL, 0}};
-static const struct kw kw3[] = {{"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG}, {"min", T_MIN},
-                                {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER},
-                                {NULL, 0}};
-static const struct kw kw4[] = {{"topk", T_TOPK}, {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP},
-                                {NULL, 0}};
-static const struct kw kw5[] = {{"atan2", T_ATAN2}, {"count", T_COUNT}, {"group", T_GROUP},
-                                {"start", T_START}, {"range", T_RANGE}, {NULL, 0}};
-static const struct kw kw6[] = {{"unless", T_LUNLESS}, {"stddev", T_STDDEV}, {"stdvar", T_STDVAR},
-                                {"limitk", T_LIMITK}, {"offset", T_OFFSET}, {"max_of", T_MAX_OF},
-                                {"min_of", T_MIN_OF}, {NULL, 0}};
-static const struct kw kw7[] = {{"bottomk", T_BOTTOMK}, {"without", T_WITHOUT}, {NULL, 0}};
-static const struct kw kw8[] = {{"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
-                                {"ignoring", T_IGNORING}, {NULL, 0}};
-static const struct kw kw9[] = {{"fill_left", T_FILL_LEFT}, {NULL, 0}};
-static const struct kw kw10[] = {{"group_left", T_GROUP_LEFT}, {"fill_right", T_FILL_RIGHT}, {NULL, 0}};
-static const struct kw kw11[] = {{"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT}, {NULL, 0}};
-static const struct kw kw12[] = {{"count_values", T_COUNT_VALUES}, {NULL, 0}};
-static const struct kw *const kw_by_len[13] = {NULL, NULL, kw2, kw3, kw4, kw5, kw6, kw7, kw8, kw9, kw10, kw11, kw12};
+static const struct kw kw_slots[128] = {
+    [0] = {"count", 5, T_COUNT},
+    [5] = {"count_values", 12, T_COUNT_VALUES},
+    [6] = {"on", 2, T_ON},
+    [7] = {"atan2", 5, T_ATAN2},
+    [9] = {"group", 5, T_GROUP},
+    [15] = {"topk", 4, T_TOPK},
+    [19] = {"quantile", 8, T_QUANTILE},
+    [22] = {"group_left", 10, T_GROUP_LEFT},
+    [23] = {"group_right", 11, T_GROUP_RIGHT},
+    [24] = {"without", 7, T_WITHOUT},
+    [26] = {"or", 2, T_LOR},
+    [32] = {"unless", 6, T_LUNLESS},
+    [34] = {"sum", 3, T_SUM},
+    [35] = {"by", 2, T_BY},
+    [38] = {"step", 4, T_STEP},
+    [44] = {"stdvar", 6, T_STDVAR},
+    [47] = {"start", 5, T_START},
+    [52] = {"stddev", 6, T_STDDEV},
+    [79] = {"max_of", 6, T_MAX_OF},
+    [86] = {"range", 5, T_RANGE},
+    [87] = {"and", 3, T_LAND},
+    [92] = {"anchored", 8, T_ANCHORED},
+    [93] = {"ignoring", 8, T_IGNORING},
+    [94] = {"nan", 3, T_NUMBER},
+    [95] = {"end", 3, T_END},
+    [99] = {"fill", 4, T_FILL},
+    [103] = {"min_of", 6, T_MIN_OF},
+    [107] = {"inf", 3, T_NUMBER},
+    [109] = {"bool", 4, T_BOOL},
+    [110] = {"bottomk", 7, T_BOTTOMK},
+    [111] = {"limitk", 6, T_LIMITK},
+    [112] = {"max", 3, T_MAX},
+    [116] = {"min", 3, T_MIN},
+    [117] = {"avg", 3, T_AVG},
+    [120] = {"fill_left", 9, T_FILL_LEFT},
+    [121] = {"fill_right", 10, T_FILL_RIGHT},
+    [124] = {"limit_ratio", 11, T_LIMIT_RATIO},
+    [125] = {"smoothed", 8, T_SMOOTHED},
+    [126] = {"offset", 6, T_OFFSET},
+};
 
-int pq_keyword(const char *s, size_t len)
+#define FOLD(c)   ((unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c)))
+#define FOLD4(c)  FOLD(c), FOLD((c) + 1), FOLD((c) + 2), FOLD((c) + 3)
+#define FOLD16(c) FOLD4(c), FOLD4((c) + 4), FOLD4((c) + 8), FOLD4((c) + 12)
+static const unsigned char fold[256] = {
+    FOLD16(0x00), FOLD16(0x10), FOLD16(0x20), FOLD16(0x30), FOLD16(0x40), FOLD16(0x50), FOLD16(0x60),
+    FOLD16(0x70), FOLD16(0x80), FOLD16(0x90), FOLD16(0xa0), FOLD16(0xb0), FOLD16(0xc0), FOLD16(0xd0),
+    FOLD16(0xe0), FOLD16(0xf0),
+};
+
+static inline int keyword(const unsigned char *s, size_t len)
 {
     const struct kw *k;
-    char low[12];
     size_t j;
 
     if (len < 2 || len > 12)
         return T_IDENT;
-    for (j = 0; j < len; j++) {
-        char c = s[j];
-        low[j] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    for (k = kw_by_len[len]; k->name != NULL; k++)
-        if (k->name[0] == low[0] && memcmp(k->name, low, len) == 0)
-            return k->type;
-    return T_IDENT;
+    k = &kw_slots[(len + 2u * fold[s[0]] + 2u * fold[s[len - 1]] + 3u * fold[s[1]]) & 127u];
+    if (k->len != len)
+        return T_IDENT;
+    for (j = 0; j < len; j++)
+        if (fold[s[j]] != (unsigned char)k->name[j])
+            return T_IDENT;
+    return k->type;
+}
+
+int pq_keyword(const char *s, size_t len)
+{
+    return keyword((const unsigned char *)s, len);
 }

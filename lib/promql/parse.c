@@ -15,7 +15,8 @@ struct parser {
     const char *s;
     size_t len;
     struct pq_lexed lx;
-    size_t i;                 /* current token */
+    const struct pq_token *t; /* current token */
+    const struct pq_token *last; /* the final EOF or ERROR token */
     struct tg_promql_opts o;
     int rdepth;               /* recursion depth */
     int selector_only;        /* match[]: no empty-matcher check */
@@ -61,26 +62,25 @@ static void perr(struct parser *p, size_t pos, const char *fmt, ...)
     va_end(ap);
 }
 
-static const struct pq_token *cur(const struct parser *p)
+static inline const struct pq_token *cur(const struct parser *p)
 {
-    return &p->lx.toks[p->i];
+    return p->t;
 }
 
-static const struct pq_token *peek_tok(const struct parser *p, size_t ahead)
+static inline const struct pq_token *peek_tok(const struct parser *p, size_t ahead)
 {
-    size_t j = p->i + ahead;
-    return &p->lx.toks[j < p->lx.n ? j : p->lx.n - 1];
+    return (size_t)(p->last - p->t) > ahead ? p->t + ahead : p->last;
 }
 
-static int cur_type(const struct parser *p)
+static inline int cur_type(const struct parser *p)
 {
-    return cur(p)->type;
+    return p->t->type;
 }
 
-static void adv(struct parser *p)
+static inline void adv(struct parser *p)
 {
-    if (p->i + 1 < p->lx.n)
-        p->i++;
+    if (p->t < p->last)
+        p->t++;
 }
 
 static tg_iovec_t tok_text(const struct parser *p, const struct pq_token *t)
@@ -144,7 +144,8 @@ static int expect(struct parser *p, int type, const char *ctx, const char *exp)
 
 static struct tg_promql_node *new_node(struct parser *p, enum tg_promql_kind kind, size_t pos)
 {
-    struct tg_promql_node *n = tg_arena_calloc(p->a, sizeof(*n));
+    struct tg_promql_node *n = pq_alloc(p->a, sizeof(*n));
+    memset(n, 0, sizeof(*n));
     n->kind = kind;
     n->pos = n->end = (uint32_t)pos;
     n->depth = 1;
@@ -565,29 +566,39 @@ static int match_op(int t, enum tg_promql_match *op)
 static tg_iovec_t string_value(struct parser *p)
 {
     const struct pq_token *t = cur(p);
-    tg_iovec_t v = pq_unquote(p->a, p->s + t->pos, t->len);
+    tg_iovec_t v = (t->flags & PQ_TF_ESC) ? pq_unquote(p->a, p->s + t->pos, t->len)
+                                          : tg_iov(p->s + t->pos + 1, t->len - 2);
     adv(p);
     return v;
 }
 
 static struct tg_promql_matcher *label_matcher(struct parser *p)
 {
-    struct tg_promql_matcher *m = tg_arena_calloc(p->a, sizeof(*m));
+    struct tg_promql_matcher *m = pq_alloc(p->a, sizeof(*m));
     int t = cur_type(p), is_string = t == T_STRING;
+    unsigned name_flags = cur(p)->flags;
+    size_t name_pos = cur(p)->pos;
 
+    memset(m, 0, sizeof(*m));
     if (t != T_IDENT && t != T_STRING) {
         unexpected(p, "label matching", "identifier or \"}\"");
         return NULL;
     }
-    m->name = is_string ? string_value(p) : tok_text(p, cur(p));
-    if (!is_string)
+    if (is_string) {
+        m->name = string_value(p);
+    } else {
+        /* an identifier inside braces is [a-zA-Z_][a-zA-Z0-9_]* */
+        m->name = tok_text(p, cur(p));
+        m->pflags = PQ_MF_NAME_PLAIN;
         adv(p);
+    }
     if (match_op(cur_type(p), &m->op) < 0) {
         if (is_string) {
             /* {"metric.name"} */
             m->value = m->name;
             m->name = TG_IOV_LIT("__name__");
             m->op = TG_PROMQL_EQ;
+            m->pflags = PQ_MF_NAME_PLAIN | ((name_flags & PQ_TF_CLEAN) ? PQ_MF_VALUE_PLAIN : 0);
             return m;
         }
         unexpected(p, "label matching", "label matching operator");
@@ -598,7 +609,18 @@ static struct tg_promql_matcher *label_matcher(struct parser *p)
         unexpected(p, "label matching", "string");
         return NULL;
     }
+    if (cur(p)->flags & PQ_TF_CLEAN)
+        m->pflags |= PQ_MF_VALUE_PLAIN;
     m->value = string_value(p);
+    if (m->op == TG_PROMQL_RE || m->op == TG_PROMQL_NRE) {
+        /* Prometheus compiles the regex while parsing: refuse what it
+         * refuses, as written (before any enforcement) */
+        char msg[180];
+        if (pq_regex_check(p->a, m->value, msg, sizeof(msg)) < 0) {
+            perr(p, name_pos, "%s", msg);
+            return NULL;
+        }
+    }
     return m;
 }
 
@@ -609,12 +631,17 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
 
     adv(p); /* { */
     while (cur_type(p) != T_RBRACE) {
+        const struct pq_token *t0 = cur(p);
         struct tg_promql_matcher *m = label_matcher(p);
         if (m == NULL)
             return -1;
         *tail = m;
         tail = &m->next;
         vs->u.vs.n_matchers++;
+        /* name op "value" with nothing in between: the printer's spelling */
+        if (p->t == t0 + 3 && m->pflags == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN) && p->s[t0[2].pos] == '"' &&
+            t0[0].pos + t0[0].len == t0[1].pos && t0[1].pos + t0[1].len == t0[2].pos)
+            m->pflags |= PQ_MF_SRC;
         if (cur_type(p) == T_COMMA) {
             adv(p);
             continue;
@@ -636,6 +663,7 @@ static struct tg_promql_node *vector_selector(struct parser *p)
     vs->type = TG_PROMQL_VVECTOR;
     if (cur_type(p) != T_LBRACE) {
         vs->u.vs.name = tok_text(p, cur(p));
+        vs->u.vs.name_plain = (cur(p)->flags & PQ_TF_PLAIN) != 0;
         vs->end = cur(p)->pos + cur(p)->len;
         adv(p);
     }
@@ -667,11 +695,16 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
     adv(p);
     l->n = 0;
     l->names = NULL;
+    l->plain = 1;
     while (cur_type(p) != T_RPAREN) {
         tg_iovec_t name;
         size_t pos = cur(p)->pos;
         char q[96];
-        if (cur_type(p) == T_STRING) {
+        int is_string = cur_type(p) == T_STRING;
+        /* identifiers without ':' and keywords are legacy label names */
+        if (is_string || cur_type(p) == T_METRIC_IDENT)
+            l->plain = 0;
+        if (is_string) {
             name = string_value(p);
         } else if (maybe_label(cur_type(p))) {
             name = tok_text(p, cur(p));
@@ -680,14 +713,16 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
             unexpected(p, "grouping opts", "label");
             return -1;
         }
-        if (name.len == 0 || !pq_utf8_valid(name.base, name.len)) {
+        /* identifiers and keywords are ASCII and never empty */
+        if (is_string && (name.len == 0 || !pq_utf8_valid(name.base, name.len))) {
             pq_go_quote(q, sizeof(q), name.base, name.len, 64);
             perr(p, pos, "invalid label name for grouping: %s", q);
             return -1;
         }
         if (l->n == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            l->names = tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names), ncap * sizeof(*l->names));
+            size_t ncap = cap ? cap * 2 : 8;
+            l->names = cap ? tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names), ncap * sizeof(*l->names))
+                           : pq_alloc(p->a, ncap * sizeof(*l->names));
             cap = ncap;
         }
         l->names[l->n++] = name;
@@ -764,7 +799,7 @@ static struct tg_promql_node *function_call(struct parser *p)
     if (p->failed)
         return NULL;
     n->type = letter_type(n->u.call.func->ret);
-    n->end = p->lx.toks[p->i - 1].pos + 1;
+    n->end = p->t[-1].pos + 1;
     for (a = n->u.call.args; a != NULL; a = a->next)
         if (set_depth(p, n, a, NULL) < 0)
             return NULL;
@@ -807,7 +842,7 @@ static struct tg_promql_node *aggregate_expr(struct parser *p)
     args = call_args(p, &nargs);
     if (p->failed)
         return NULL;
-    n->end = p->lx.toks[p->i - 1].pos + 1;
+    n->end = p->t[-1].pos + 1;
     if (!modifier && (cur_type(p) == T_BY || cur_type(p) == T_WITHOUT) && agg_modifier(p, n) < 0)
         return NULL;
     if (nargs == 0) {
@@ -1270,6 +1305,14 @@ static int is_set_op(enum tg_promql_op op)
     return op == TG_PROMQL_LAND || op == TG_PROMQL_LOR || op == TG_PROMQL_LUNLESS;
 }
 
+/* Error position of a binary operator: after the spaces that follow the lhs. */
+static size_t after_space(const struct parser *p, size_t pos)
+{
+    while (pos < p->len && (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
+        pos++;
+    return pos;
+}
+
 static int check_binary(struct parser *p, struct tg_promql_node *n)
 {
     enum tg_promql_op op = n->u.binary.op;
@@ -1281,12 +1324,10 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
         return -1;
     lt = n->u.binary.lhs->type;
     rt = n->u.binary.rhs->type;
-    while (pos < p->len && (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
-        pos++;
     if (n->u.binary.return_bool && !is_comparison(op))
-        perr(p, pos, "bool modifier can only be used on comparison operators");
+        perr(p, after_space(p, pos), "bool modifier can only be used on comparison operators");
     if (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR)
-        perr(p, pos, "comparisons between scalars must use BOOL modifier");
+        perr(p, after_space(p, pos), "comparisons between scalars must use BOOL modifier");
     if (is_set_op(op) && n->u.binary.card == TG_PROMQL_ONE_TO_ONE)
         n->u.binary.card = TG_PROMQL_MANY_TO_MANY;
     if (n->u.binary.on)
@@ -1296,7 +1337,7 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
                     char q[96];
                     pq_go_quote(q, sizeof(q), n->u.binary.matching.names[i].base,
                                 n->u.binary.matching.names[i].len, 64);
-                    perr(p, pos, "label %s must not occur in ON and GROUP clause at once", q);
+                    perr(p, after_space(p, pos), "label %s must not occur in ON and GROUP clause at once", q);
                 }
     if (lt != TG_PROMQL_VSCALAR && lt != TG_PROMQL_VVECTOR)
         perr(p, n->u.binary.lhs->pos, "binary expression must contain only scalar and instant vector types");
@@ -1327,10 +1368,20 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
 static int check_call(struct parser *p, struct tg_promql_node *n)
 {
     const struct tg_promql_func *f = n->u.call.func;
-    size_t nargs = strlen(f->args), i = 0, k;
+    size_t nargs = f->n_args, i = 0, k;
     struct tg_promql_node *a, *second = n->u.call.args ? n->u.call.args->next : NULL;
     char q[64];
 
+    if (f->variadic == 0 && nargs == n->u.call.n_args && second == NULL && nargs <= 1) {
+        /* the common f() / f(x): only the argument type to check */
+        if (nargs == 0)
+            return 0;
+        a = n->u.call.args;
+        if (check(p, a) < 0)
+            return -1;
+        if (a->type == letter_type(f->args[0]))
+            return 0;
+    }
     snprintf(q, sizeof(q), "\"%s\"", f->name);
     if (f->variadic == 0) {
         if (nargs != n->u.call.n_args)
@@ -1345,7 +1396,7 @@ static int check_call(struct parser *p, struct tg_promql_node *n)
     }
     if (p->failed)
         return -1;
-    if (strcmp(f->name, "info") == 0 && second != NULL) {
+    if (second != NULL && f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
         if (second->type != TG_PROMQL_VVECTOR)
             perr(p, n->pos, "expected type instant vector in call to function %s, got %s", q,
                  vtype_doc(second->type));
@@ -1394,7 +1445,7 @@ static int check_vs(struct parser *p, struct tg_promql_node *n)
     if (n->u.vs.bypass_empty_check || p->selector_only)
         return 0;
     for (m = n->u.vs.matchers; m != NULL; m = m->next)
-        if (pq_matcher_matches(m, TG_IOV_LIT("")) == 0)
+        if (m->op == TG_PROMQL_EQ ? m->value.len > 0 : pq_matcher_matches(m, TG_IOV_LIT("")) == 0)
             return 0;
     /* unknown regexes count as non-empty: the injected matcher is never empty */
     for (m = n->u.vs.matchers; m != NULL; m = m->next)
@@ -1473,20 +1524,26 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
     struct parser p;
     struct tg_promql_node *root = NULL;
 
-    memset(&p, 0, sizeof(p));
     resolve_opts(&p.o, o);
     p.a = a;
     p.s = query.base ? query.base : "";
     p.len = query.len;
+    p.t = p.last = NULL;
+    p.rdepth = 0;
     p.err = err;
     p.selector_only = selector_only;
+    p.failed = 0;
     *out = NULL;
-    memset(err, 0, sizeof(*err));
+    err->pos = 0;
+    err->line = err->col = 0;
+    err->msg[0] = '\0';
     if (p.len > p.o.max_len) {
         perr(&p, 0, "query too long (%zu bytes, limit %zu)", p.len, p.o.max_len);
         goto fail;
     }
     pq_lex(a, p.s, p.len, &p.lx);
+    p.t = p.lx.toks;
+    p.last = p.lx.toks + p.lx.n - 1;
     if (cur_type(&p) == T_EOF) {
         perr(&p, 0, "no expression found in input");
         goto fail;
@@ -1513,24 +1570,26 @@ int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts
     return pq_parse(a, query, o, 0, out, err);
 }
 
+#define OPN(op, str) [op] = {str, sizeof(str) - 1}
+const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1] = {
+    OPN(TG_PROMQL_OP_NONE, ""), OPN(TG_PROMQL_ADD, "+"), OPN(TG_PROMQL_SUB, "-"),
+    OPN(TG_PROMQL_MUL, "*"), OPN(TG_PROMQL_DIV, "/"), OPN(TG_PROMQL_MOD, "%"),
+    OPN(TG_PROMQL_POW, "^"), OPN(TG_PROMQL_ATAN2, "atan2"), OPN(TG_PROMQL_EQLC, "=="),
+    OPN(TG_PROMQL_NEQ, "!="), OPN(TG_PROMQL_LSS, "<"), OPN(TG_PROMQL_LTE, "<="),
+    OPN(TG_PROMQL_GTR, ">"), OPN(TG_PROMQL_GTE, ">="), OPN(TG_PROMQL_TRIM_UPPER, "</"),
+    OPN(TG_PROMQL_TRIM_LOWER, ">/"), OPN(TG_PROMQL_LAND, "and"), OPN(TG_PROMQL_LOR, "or"),
+    OPN(TG_PROMQL_LUNLESS, "unless"), OPN(TG_PROMQL_STEP, "step"), OPN(TG_PROMQL_RANGE, "range"),
+    OPN(TG_PROMQL_MIN_OF, "min_of"), OPN(TG_PROMQL_MAX_OF, "max_of"), OPN(TG_PROMQL_SUM, "sum"),
+    OPN(TG_PROMQL_AVG, "avg"), OPN(TG_PROMQL_COUNT, "count"), OPN(TG_PROMQL_MIN, "min"),
+    OPN(TG_PROMQL_MAX, "max"), OPN(TG_PROMQL_GROUP, "group"), OPN(TG_PROMQL_STDDEV, "stddev"),
+    OPN(TG_PROMQL_STDVAR, "stdvar"), OPN(TG_PROMQL_TOPK, "topk"), OPN(TG_PROMQL_BOTTOMK, "bottomk"),
+    OPN(TG_PROMQL_COUNT_VALUES, "count_values"), OPN(TG_PROMQL_QUANTILE, "quantile"),
+    OPN(TG_PROMQL_LIMITK, "limitk"), OPN(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
+};
+
 const char *tg_promql_op_str(enum tg_promql_op op)
 {
-    static const char *const s[] = {
-        [TG_PROMQL_OP_NONE] = "", [TG_PROMQL_ADD] = "+", [TG_PROMQL_SUB] = "-",
-        [TG_PROMQL_MUL] = "*", [TG_PROMQL_DIV] = "/", [TG_PROMQL_MOD] = "%",
-        [TG_PROMQL_POW] = "^", [TG_PROMQL_ATAN2] = "atan2", [TG_PROMQL_EQLC] = "==",
-        [TG_PROMQL_NEQ] = "!=", [TG_PROMQL_LSS] = "<", [TG_PROMQL_LTE] = "<=",
-        [TG_PROMQL_GTR] = ">", [TG_PROMQL_GTE] = ">=", [TG_PROMQL_TRIM_UPPER] = "</",
-        [TG_PROMQL_TRIM_LOWER] = ">/", [TG_PROMQL_LAND] = "and", [TG_PROMQL_LOR] = "or",
-        [TG_PROMQL_LUNLESS] = "unless", [TG_PROMQL_STEP] = "step", [TG_PROMQL_RANGE] = "range",
-        [TG_PROMQL_MIN_OF] = "min_of", [TG_PROMQL_MAX_OF] = "max_of", [TG_PROMQL_SUM] = "sum",
-        [TG_PROMQL_AVG] = "avg", [TG_PROMQL_COUNT] = "count", [TG_PROMQL_MIN] = "min",
-        [TG_PROMQL_MAX] = "max", [TG_PROMQL_GROUP] = "group", [TG_PROMQL_STDDEV] = "stddev",
-        [TG_PROMQL_STDVAR] = "stdvar", [TG_PROMQL_TOPK] = "topk", [TG_PROMQL_BOTTOMK] = "bottomk",
-        [TG_PROMQL_COUNT_VALUES] = "count_values", [TG_PROMQL_QUANTILE] = "quantile",
-        [TG_PROMQL_LIMITK] = "limitk", [TG_PROMQL_LIMIT_RATIO] = "limit_ratio",
-    };
-    if ((size_t)op >= sizeof(s) / sizeof(s[0]) || s[op] == NULL)
+    if ((size_t)op >= sizeof(pq_ops) / sizeof(pq_ops[0]))
         return "";
-    return s[op];
+    return pq_ops[op].s;
 }

@@ -13,18 +13,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Hot-path appends: one capacity check inline, the builder grows otherwise. */
+/* Hot-path appends: one capacity check inline, the builder grows otherwise.
+ * They do not NUL-terminate: every public printer ends with finish(). */
 static inline void put_c(tg_sb_t *sb, char c)
 {
-    if (sb->len < sb->cap) {
+    if (sb->len < sb->cap)
         sb->base[sb->len++] = c;
-        sb->base[sb->len] = '\0';
-    } else {
+    else
         tg_sb_addc(sb, c);
-    }
 }
 
-#define PUT_LIT(sb, lit) tg_sb_add((sb), (lit), sizeof(lit) - 1)
+/* Room for n more bytes at sb->base + sb->len. */
+static inline char *room(tg_sb_t *sb, size_t n)
+{
+    if (sb->cap - sb->len < n)
+        tg_sb_reserve(sb, n);
+    return sb->base + sb->len;
+}
+
+static inline void put_n(tg_sb_t *sb, const char *s, size_t n)
+{
+    memcpy(room(sb, n), s, n);
+    sb->len += n;
+}
+
+static inline void put_iov(tg_sb_t *sb, tg_iovec_t v)
+{
+    put_n(sb, v.base, v.len);
+}
+
+static inline void finish(tg_sb_t *sb)
+{
+    room(sb, 0)[0] = '\0';
+}
+
+#define PUT_LIT(sb, lit) put_n((sb), (lit), sizeof(lit) - 1)
+
+static inline void put_op(tg_sb_t *sb, enum tg_promql_op op)
+{
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0]))
+        put_n(sb, pq_ops[op].s, pq_ops[op].n);
+}
 
 struct printer {
     tg_sb_t *sb;
@@ -102,7 +131,7 @@ static void print_number(const struct printer *pr, const struct tg_promql_node *
     }
     if (n->u.num.neg)
         put_c(pr->sb, '-');
-    tg_sb_addiov(pr->sb, n->u.num.text);
+    put_iov(pr->sb, n->u.num.text);
 }
 
 static void print_ns(const struct printer *pr, int64_t ns)
@@ -118,8 +147,11 @@ static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
     size_t i;
     for (i = 0; i < l->n; i++) {
         if (i > 0)
-            tg_sb_add(sb, ", ", 2);
-        tg_promql_label_name(sb, l->names[i]);
+            put_n(sb, ", ", 2);
+        if (l->plain || pq_is_legacy_label(l->names[i]))
+            put_iov(sb, l->names[i]);
+        else
+            tg_promql_label_name(sb, l->names[i]);
     }
 }
 
@@ -138,14 +170,41 @@ static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op,
 {
     const char *ops = match_str(op);
     tg_promql_label_name(sb, name);
-    tg_sb_add(sb, ops, op == TG_PROMQL_EQ ? 1 : 2);
+    put_n(sb, ops, op == TG_PROMQL_EQ ? 1 : 2);
     tg_promql_quote(sb, value);
+}
+
+/* A matcher of the AST: with the parser's hints (a plain name, a value
+ * without anything to escape) it is copied in one go. */
+static void put_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m)
+{
+    const char *ops = match_str(m->op);
+    size_t nl = m->name.len, vl = m->value.len, ol = m->op == TG_PROMQL_EQ ? 1 : 2;
+    char *o;
+
+    if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) != (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
+        print_matcher(sb, m->name, m->op, m->value);
+        return;
+    }
+    o = room(sb, nl + ol + vl + 2);
+    memcpy(o, m->name.base, nl);
+    o += nl;
+    o[0] = ops[0];
+    o[1] = ops[1];
+    o += ol;
+    *o++ = '"';
+    memcpy(o, m->value.base, vl);
+    o[vl] = '"';
+    sb->len += nl + ol + vl + 2;
 }
 
 /* The name may stay before the braces only if the lexer reads it back as a
  * plain identifier: not a keyword (sum, offset, inf, ...) in any case. */
-static int name_outside(tg_iovec_t name)
+static int name_outside(const struct tg_promql_node *vs)
 {
+    tg_iovec_t name = vs->u.vs.name;
+    if (name.len > 0 && vs->u.vs.name_plain)
+        return 1;
     return name.len > 0 && pq_is_legacy_metric(name) && pq_keyword(name.base, name.len) == T_IDENT;
 }
 
@@ -181,7 +240,7 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
     for (k = 0; k < i; k++) {
         if (k > 0)
             put_c(pr->sb, ',');
-        tg_sb_addiov(pr->sb, v[k]);
+        put_iov(pr->sb, v[k]);
     }
     put_c(pr->sb, '}');
     tg_sb_free(&tmp);
@@ -189,14 +248,20 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
         free(v);
 }
 
+/* End of the query text of a PQ_MF_SRC matcher (after the closing quote). */
+static inline const char *src_end(const struct tg_promql_matcher *m)
+{
+    return m->value.base + m->value.len + 1;
+}
+
 static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
 {
     const struct tg_promql_matcher *m;
-    int outside = pr->prom ? n->u.vs.name.len > 0 : name_outside(n->u.vs.name);
+    int outside = pr->prom ? n->u.vs.name.len > 0 : name_outside(n);
     int first = 1;
 
     if (outside)
-        tg_sb_addiov(pr->sb, n->u.vs.name);
+        put_iov(pr->sb, n->u.vs.name);
     if (pr->prom) {
         if (n->u.vs.n_matchers > 0 || n->u.vs.name.len == 0)
             prom_matchers(pr, n);
@@ -208,7 +273,18 @@ static void print_selector(const struct printer *pr, const struct tg_promql_node
     for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
         if (!first)
             put_c(pr->sb, ',');
-        print_matcher(pr->sb, m->name, m->op, m->value);
+        if (m->pflags & PQ_MF_SRC) {
+            /* the query has it (and maybe the next ones, one ',' apart) as
+             * the printer writes it: copy the run at once */
+            const char *a = m->name.base, *b = src_end(m);
+            while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+                m = m->next;
+                b = src_end(m);
+            }
+            put_n(pr->sb, a, (size_t)(b - a));
+            continue;
+        }
+        put_matcher(pr->sb, m);
     }
     if (!outside && n->u.vs.name.len > 0) {
         if (!first)
@@ -279,7 +355,7 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
     }
     /* "(...)" keeps taking duration operators, fine when none follows;
      * "+(...)" is a complete offset operand whatever follows */
-    tg_sb_add(pr->sb, tail ? "+(" : "(", tail ? 2 : 1);
+    put_n(pr->sb, tail ? "+(" : "(", tail ? 2 : 1);
     if (d->expr->kind == TG_PROMQL_DURATION)
         print_dur_inner(pr, d->expr);
     else
@@ -318,10 +394,10 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
     case TG_PROMQL_RANGE: PUT_LIT(pr->sb, "range()"); break;
     case TG_PROMQL_MIN_OF:
     case TG_PROMQL_MAX_OF:
-        tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+        put_op(pr->sb, n->u.dur.op);
         put_c(pr->sb, '(');
         print_dur(pr, n->u.dur.lhs);
-        tg_sb_add(pr->sb, ", ", 2);
+        put_n(pr->sb, ", ", 2);
         print_dur(pr, n->u.dur.rhs);
         put_c(pr->sb, ')');
         break;
@@ -329,12 +405,12 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
         if (n->u.dur.lhs == NULL) {
             /* a wrapped unary plus is just the parentheses */
             if (n->u.dur.op == TG_PROMQL_SUB || (!n->u.dur.wrapped && !pr->prom))
-                tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+                put_op(pr->sb, n->u.dur.op);
             print_dur(pr, n->u.dur.rhs);
         } else {
             print_dur(pr, n->u.dur.lhs);
             put_c(pr->sb, ' ');
-            tg_sb_adds(pr->sb, tg_promql_op_str(n->u.dur.op));
+            put_op(pr->sb, n->u.dur.op);
             put_c(pr->sb, ' ');
             print_dur(pr, n->u.dur.rhs);
         }
@@ -350,12 +426,18 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
     if (!n->u.binary.has_matching)
         return;
     if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
-        tg_sb_adds(pr->sb, n->u.binary.on ? " on (" : " ignoring (");
+        if (n->u.binary.on)
+            PUT_LIT(pr->sb, " on (");
+        else
+            PUT_LIT(pr->sb, " ignoring (");
         print_labels(pr->sb, &n->u.binary.matching);
         put_c(pr->sb, ')');
     }
     if (group) {
-        tg_sb_adds(pr->sb, n->u.binary.card == TG_PROMQL_MANY_TO_ONE ? " group_left (" : " group_right (");
+        if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
+            PUT_LIT(pr->sb, " group_left (");
+        else
+            PUT_LIT(pr->sb, " group_right (");
         print_labels(pr->sb, &n->u.binary.include);
         put_c(pr->sb, ')');
     }
@@ -382,7 +464,7 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
 /* "op", "op bool on (..) group_left (..)" */
 static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.binary.op));
+    put_op(pr->sb, n->u.binary.op);
     if (n->u.binary.return_bool)
         PUT_LIT(pr->sb, " bool");
     print_matching(pr, n);
@@ -391,11 +473,14 @@ static void print_binop(const struct printer *pr, const struct tg_promql_node *n
 /* "sum", "sum by (a) ", "sum without () " */
 static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.agg.op));
+    put_op(pr->sb, n->u.agg.op);
     if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-        tg_sb_adds(pr->sb, n->u.agg.without ? " without (" : " by (");
+        if (n->u.agg.without)
+            PUT_LIT(pr->sb, " without (");
+        else
+            PUT_LIT(pr->sb, " by (");
         print_labels(pr->sb, &n->u.agg.grouping);
-        tg_sb_add(pr->sb, ") ", 2);
+        put_n(pr->sb, ") ", 2);
     }
 }
 
@@ -443,7 +528,7 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         put_c(pr->sb, ')');
         return;
     case TG_PROMQL_UNARY:
-        tg_sb_adds(pr->sb, tg_promql_op_str(n->u.unary.op));
+        put_op(pr->sb, n->u.unary.op);
         print_node(pr, n->u.unary.expr, tail);
         return;
     case TG_PROMQL_BINARY:
@@ -458,18 +543,18 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         put_c(pr->sb, '(');
         if (n->u.agg.param != NULL) {
             print_node(pr, n->u.agg.param, 0);
-            tg_sb_add(pr->sb, ", ", 2);
+            put_n(pr->sb, ", ", 2);
         }
         print_node(pr, n->u.agg.expr, 0);
         put_c(pr->sb, ')');
         return;
     case TG_PROMQL_CALL:
-        tg_sb_adds(pr->sb, n->u.call.func->name);
+        put_n(pr->sb, n->u.call.func->name, n->u.call.func->name_len);
         put_c(pr->sb, '(');
         for (a = n->u.call.args; a != NULL; a = a->next) {
             print_node(pr, a, 0);
             if (a->next != NULL)
-                tg_sb_add(pr->sb, ", ", 2);
+                put_n(pr->sb, ", ", 2);
         }
         put_c(pr->sb, ')');
         return;
@@ -483,6 +568,7 @@ void tg_promql_print(const struct tg_promql_node *root, tg_sb_t *out)
 {
     struct printer pr = {out, 0};
     print_node(&pr, root, 0);
+    finish(out);
 }
 
 /* ---- Pretty (format_query) ------------------------------------------ */
@@ -526,8 +612,8 @@ static void pretty_unary(const struct printer *pr, const struct tg_promql_node *
                      tmp.base[e - 1] == '\r'))
         e--;
     indent(pr->sb, level);
-    tg_sb_adds(pr->sb, tg_promql_op_str(n->u.unary.op));
-    tg_sb_add(pr->sb, tmp.base + s, e - s);
+    put_op(pr->sb, n->u.unary.op);
+    put_n(pr->sb, tmp.base + s, e - s);
     tg_sb_free(&tmp);
 }
 
@@ -542,10 +628,10 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
             break;
         indent(pr->sb, level);
         print_aggop(pr, n);
-        tg_sb_add(pr->sb, "(\n", 2);
+        put_n(pr->sb, "(\n", 2);
         if (n->u.agg.param != NULL) {
             pretty(pr, n->u.agg.param, level + 1);
-            tg_sb_add(pr->sb, ",\n", 2);
+            put_n(pr->sb, ",\n", 2);
         }
         pretty(pr, n->u.agg.expr, level + 1);
         put_c(pr->sb, '\n');
@@ -566,12 +652,12 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
         if (!split)
             break;
         indent(pr->sb, level);
-        tg_sb_adds(pr->sb, n->u.call.func->name);
-        tg_sb_add(pr->sb, "(\n", 2);
+        put_n(pr->sb, n->u.call.func->name, n->u.call.func->name_len);
+        put_n(pr->sb, "(\n", 2);
         for (a = n->u.call.args; a != NULL; a = a->next) {
             pretty(pr, a, level + 1);
             if (a->next != NULL)
-                tg_sb_add(pr->sb, ",\n", 2);
+                put_n(pr->sb, ",\n", 2);
         }
         put_c(pr->sb, '\n');
         indent(pr->sb, level);
@@ -581,7 +667,7 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
         if (!split)
             break;
         indent(pr->sb, level);
-        tg_sb_add(pr->sb, "(\n", 2);
+        put_n(pr->sb, "(\n", 2);
         pretty(pr, n->u.paren.expr, level + 1);
         put_c(pr->sb, '\n');
         indent(pr->sb, level);
@@ -609,6 +695,7 @@ void tg_promql_format(const struct tg_promql_node *root, tg_sb_t *out)
 {
     struct printer pr = {out, 1};
     pretty(&pr, root, 0);
+    finish(out);
 }
 
 /* ---- parse_query JSON ------------------------------------------------ */
@@ -965,6 +1052,7 @@ static void json_node(tg_sb_t *sb, const struct tg_promql_node *n)
 void tg_promql_ast_json(const struct tg_promql_node *root, tg_sb_t *out)
 {
     json_node(out, root);
+    finish(out);
 }
 
 /* ---- structural equality --------------------------------------------- */

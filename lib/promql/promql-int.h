@@ -30,8 +30,15 @@ enum pq_tok {
 #define PQ_IS_AGGREGATOR(t) ((t) >= T_SUM && (t) <= T_LIMIT_RATIO)
 #define PQ_IS_KEYWORD(t)    ((t) >= T_BOOL && (t) <= T_WITHOUT)
 
+/* Token flags (strings): PQ_TF_ESC the literal has backslash escapes (so it
+ * must be unquoted); PQ_TF_CLEAN its content prints between double quotes
+ * unchanged (printable ASCII without '"' and '\\', no escapes).
+ * Identifiers: PQ_TF_PLAIN not a keyword in any case. */
+enum { PQ_TF_ESC = 1, PQ_TF_CLEAN = 2, PQ_TF_PLAIN = 4 };
+
 struct pq_token {
     uint16_t type;
+    uint16_t flags;
     uint32_t pos, len;
 };
 
@@ -43,6 +50,27 @@ struct pq_lexed {
     size_t n;
     char msg[160];       /* message of the T_ERROR token */
 };
+
+/* Bump allocation from the arena with the fast case inline (16-byte
+ * aligned, uninitialised; same semantics as tg_arena_alloc). */
+static inline void *pq_alloc(tg_arena_t *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if ((size_t)(a->end - a->cur) >= n) {
+        char *p = a->cur;
+        a->cur = p + n;
+        a->last = p;
+        return p;
+    }
+    return tg_arena_alloc(a, n);
+}
+
+/* Matcher printing hints (tg_promql_matcher.pflags), set by the parser:
+ * the name needs no quotes, the value no escapes; PQ_MF_SRC: the matcher is
+ * written in the query exactly as the printer writes it, from name.base to
+ * the closing quote right after value (the printer copies runs of such
+ * matchers that are separated by a single ',' in the query at once). */
+enum { PQ_MF_NAME_PLAIN = 1, PQ_MF_VALUE_PLAIN = 2, PQ_MF_SRC = 4 };
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out);
 
@@ -66,12 +94,19 @@ void pq_format_float(tg_sb_t *sb, double v);
 void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max_runes);
 
 int pq_is_legacy_label(tg_iovec_t s);
+/* Does s need escaping inside a double-quoted PromQL string? */
+int pq_needs_escape(tg_iovec_t s);
 int pq_is_legacy_metric(tg_iovec_t s);
 int pq_utf8_valid(const char *s, size_t len);
 
 /* Does the fully anchored RE2 regex `re` match `s`? 1 yes, 0 no, -1 unknown
  * (syntax we do not model, or too much backtracking). */
 int pq_regex_match(tg_iovec_t re, tg_iovec_t s);
+/* Is `re` valid RE2 syntax as Prometheus compiles it (Go regexp/syntax,
+ * Perl flags)? 0 yes; -1 and msg set to Go's error text, e.g.
+ * "error parsing regexp: missing closing ): `(`". The arena is only used for
+ * groups nested deeper than 32. */
+int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen);
 /* Append Go's regexp.QuoteMeta(s). */
 void pq_quote_meta(tg_sb_t *sb, tg_iovec_t s);
 
@@ -81,6 +116,10 @@ int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s);
 /* tg_promql_parse with selector_only: no empty-matcher rule (match[]). */
 int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, int selector_only,
              struct tg_promql_node **out, struct tg_promql_error *err);
+
+/* Operator spellings with their lengths (tg_promql_op_str). */
+struct pq_opname { const char *s; size_t n; };
+extern const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1];
 
 /* Go's %v of a float64 (strconv 'g', shortest). */
 void pq_format_g(tg_sb_t *sb, double v);

@@ -8,6 +8,7 @@
  */
 #include "promql-int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define RX_MAX_NODES  256
@@ -615,4 +616,621 @@ int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s)
         return r < 0 ? -1 : !r;
     }
     return -1;
+}
+
+/* ---- RE2 syntax check ------------------------------------------------
+ *
+ * Prometheus compiles every =~ and !~ value with Go's regexp/syntax (Perl
+ * flags) when it parses a selector and answers 400 bad_data on an error.
+ * This walks the regex the way that parser does, without building a tree,
+ * and reports the same error codes and offending text. Not modelled (left to
+ * Prometheus): "expression too large" and "expression nests too deeply".
+ * Unicode class names are accepted in any case and without '_', like the
+ * newest Go does, so no valid name is refused.
+ */
+
+struct rxc {
+    const unsigned char *s;
+    size_t n;
+    char *msg;
+    size_t msglen;
+};
+
+/* One open group: P values are the largest product of nested {n,m} counts
+ * on a path down the subtree (Go refuses a repetition making it > 1000). */
+struct rxc_frame {
+    uint32_t prevmax; /* items of the current concatenation before the last one */
+    int32_t last;     /* the last item, -1 none (a repetition has no argument) */
+    uint32_t altmax;  /* finished alternatives */
+};
+
+#define RXC_MAX_REPEAT 1000
+
+static int rxc_err(struct rxc *c, const char *code, size_t from, size_t to)
+{
+    size_t o, i = from, lim;
+    int k = snprintf(c->msg, c->msglen, "error parsing regexp: %s: `", code);
+
+    if (k < 0 || (size_t)k >= c->msglen)
+        return -1;
+    o = (size_t)k;
+    lim = c->msglen > 8 ? c->msglen - 8 : 0; /* room for "...`" and the NUL */
+    while (i < to && o < lim) {
+        size_t w;
+        if (rune_at(c->s, to, i, &w) < 0) {
+            /* invalid UTF-8 shows as U+FFFD, as Prometheus' JSON would */
+            if (o + 3 > lim)
+                break;
+            memcpy(c->msg + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        if (o + w > lim)
+            break;
+        memcpy(c->msg + o, c->s + i, w);
+        o += w;
+        i += w;
+    }
+    if (i < to) {
+        memcpy(c->msg + o, "...", 3);
+        o += 3;
+    }
+    c->msg[o++] = '`';
+    c->msg[o] = '\0';
+    return -1;
+}
+
+/* Go's nextRune: the rune at i, or an "invalid UTF-8" error with the rest. */
+static int rxc_rune(struct rxc *c, size_t i, int32_t *r, size_t *w)
+{
+    *r = rune_at(c->s, c->n, i, w);
+    if (*r < 0)
+        return rxc_err(c, "invalid UTF-8", i, c->n);
+    return 0;
+}
+
+/* checkUTF8 of s[from, to): the error names the rest from the bad byte. */
+static int rxc_check_utf8(struct rxc *c, size_t from, size_t to)
+{
+    size_t i = from, w;
+    while (i < to) {
+        if (rune_at(c->s, to, i, &w) < 0)
+            return rxc_err(c, "invalid UTF-8", i, to);
+        i += w;
+    }
+    return 0;
+}
+
+static int rxc_isalnum(int32_t r)
+{
+    return (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
+}
+
+static int rxc_unhex(int32_t r)
+{
+    if (r >= '0' && r <= '9')
+        return r - '0';
+    if (r >= 'a' && r <= 'f')
+        return r - 'a' + 10;
+    if (r >= 'A' && r <= 'F')
+        return r - 'A' + 10;
+    return -1;
+}
+
+/* parseEscape: s[*i] is '\'. Sets *r and moves *i past the escape. */
+static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
+{
+    size_t start = *i, t = *i + 1, w;
+    int32_t ch;
+
+    if (t >= c->n)
+        return rxc_err(c, "trailing backslash at end of expression", 0, 0);
+    if (rxc_rune(c, t, &ch, &w) < 0)
+        return -1;
+    t += w;
+    if (ch < 0x80 && !rxc_isalnum(ch)) {
+        *r = ch;
+        *i = t;
+        return 0;
+    }
+    switch (ch) {
+    case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+        /* a single non-zero digit is a backreference */
+        if (t >= c->n || c->s[t] < '0' || c->s[t] > '7')
+            break;
+        /* fall through */
+    case '0': {
+        int k;
+        int32_t v = ch - '0';
+        for (k = 1; k < 3 && t < c->n && c->s[t] >= '0' && c->s[t] <= '7'; k++)
+            v = v * 8 + (c->s[t++] - '0');
+        *r = v;
+        *i = t;
+        return 0;
+    }
+    case 'x': {
+        int32_t c2, c3;
+        if (t >= c->n)
+            break;
+        if (rxc_rune(c, t, &c2, &w) < 0)
+            return -1;
+        t += w;
+        if (c2 == '{') {
+            int32_t v = 0;
+            int nhex = 0;
+            for (;;) {
+                int d;
+                if (t >= c->n)
+                    return rxc_err(c, "invalid escape sequence", start, t);
+                if (rxc_rune(c, t, &c3, &w) < 0)
+                    return -1;
+                t += w;
+                if (c3 == '}')
+                    break;
+                if ((d = rxc_unhex(c3)) < 0)
+                    return rxc_err(c, "invalid escape sequence", start, t);
+                v = v * 16 + d;
+                if (v > 0x10FFFF)
+                    return rxc_err(c, "invalid escape sequence", start, t);
+                nhex++;
+            }
+            if (nhex == 0)
+                return rxc_err(c, "invalid escape sequence", start, t);
+            *r = v;
+            *i = t;
+            return 0;
+        }
+        c3 = -1; /* Go decodes an empty rest as RuneError without error */
+        if (t < c->n) {
+            if (rxc_rune(c, t, &c3, &w) < 0)
+                return -1;
+            t += w;
+        }
+        if (rxc_unhex(c2) < 0 || c3 < 0 || rxc_unhex(c3) < 0)
+            return rxc_err(c, "invalid escape sequence", start, t);
+        *r = rxc_unhex(c2) * 16 + rxc_unhex(c3);
+        *i = t;
+        return 0;
+    }
+    case 'a': *r = '\a'; *i = t; return 0;
+    case 'f': *r = '\f'; *i = t; return 0;
+    case 'n': *r = '\n'; *i = t; return 0;
+    case 'r': *r = '\r'; *i = t; return 0;
+    case 't': *r = '\t'; *i = t; return 0;
+    case 'v': *r = '\v'; *i = t; return 0;
+    }
+    return rxc_err(c, "invalid escape sequence", start, t);
+}
+
+/* Unicode general categories and scripts (Go's unicode tables, Unicode 16)
+ * and the category aliases, lower case without '_': \p{Name} lookups
+ * fold case and drop '_', '-' and ' ' first. */
+static const char *const rxc_unicode_names[] = {
+    "any", "assigned", "ascii", "lc",
+    "c", "cc", "cf", "co", "cs", "l", "ll", "lm", "lo", "lt", "lu", "m", "mc", "me", "mn", "n", "nd",
+    "nl", "no", "p", "pc", "pd", "pe", "pf", "pi", "po", "ps", "s", "sc", "sk", "sm", "so", "z", "zl",
+    "zp", "zs",
+    "letter", "casedletter", "uppercaseletter", "lowercaseletter", "titlecaseletter", "modifierletter",
+    "otherletter", "mark", "combiningmark", "nonspacingmark", "spacingmark", "enclosingmark", "number",
+    "decimalnumber", "digit", "letternumber", "othernumber", "punctuation", "punct",
+    "connectorpunctuation", "dashpunctuation", "openpunctuation", "closepunctuation",
+    "initialpunctuation", "finalpunctuation", "otherpunctuation", "symbol", "mathsymbol",
+    "currencysymbol", "modifiersymbol", "othersymbol", "separator", "spaceseparator", "lineseparator",
+    "paragraphseparator", "other", "control", "cntrl", "format", "surrogate", "privateuse", "unassigned",
+    "adlam", "ahom", "anatolianhieroglyphs", "arabic", "armenian", "avestan", "balinese", "bamum",
+    "bassavah", "batak", "bengali", "bhaiksuki", "bopomofo", "brahmi", "braille", "buginese", "buhid",
+    "canadianaboriginal", "carian", "caucasianalbanian", "chakma", "cham", "cherokee", "chorasmian",
+    "common", "coptic", "cuneiform", "cypriot", "cyprominoan", "cyrillic", "deseret", "devanagari",
+    "divesakuru", "dogra", "duployan", "egyptianhieroglyphs", "elbasan", "elymaic", "ethiopic", "garay",
+    "georgian", "glagolitic", "gothic", "grantha", "greek", "gujarati", "gunjalagondi", "gurmukhi",
+    "gurungkhema", "han", "hangul", "hanifirohingya", "hanunoo", "hatran", "hebrew", "hiragana",
+    "imperialaramaic", "inherited", "inscriptionalpahlavi", "inscriptionalparthian", "javanese",
+    "kaithi", "kannada", "katakana", "kawi", "kayahli", "kharoshthi", "khitansmallscript", "khmer",
+    "khojki", "khudawadi", "kiratrai", "lao", "latin", "lepcha", "limbu", "lineara", "linearb", "lisu",
+    "lycian", "lydian", "mahajani", "makasar", "malayalam", "mandaic", "manichaean", "marchen",
+    "masaramgondi", "medefaidrin", "meeteimayek", "mendekikakui", "meroiticcursive",
+    "meroitichieroglyphs", "miao", "modi", "mongolian", "mro", "multani", "myanmar", "nabataean",
+    "nagmundari", "nandinagari", "newtailue", "newa", "nko", "nushu", "nyiakengpuachuehmong", "ogham",
+    "olchiki", "olonal", "oldhungarian", "olditalic", "oldnortharabian", "oldpermic", "oldpersian",
+    "oldsogdian", "oldsoutharabian", "oldturkic", "olduyghur", "oriya", "osage", "osmanya",
+    "pahawhhmong", "palmyrene", "paucinhau", "phagspa", "phoenician", "psalterpahlavi", "rejang", "runic",
+    "samaritan", "saurashtra", "sharada", "shavian", "siddham", "signwriting", "sinhala", "sogdian",
+    "sorasompeng", "soyombo", "sundanese", "sunuwar", "sylotinagri", "syriac", "tagalog", "tagbanwa",
+    "taile", "taitham", "taiviet", "takri", "tamil", "tangsa", "tangut", "telugu", "thaana", "thai",
+    "tibetan", "tifinagh", "tirhuta", "todhri", "toto", "tulutigalari", "ugaritic", "vai", "vithkuqi",
+    "wancho", "warangciti", "yezidi", "yi", "zanabazarsquare",
+};
+
+static int rxc_unicode_name_ok(const unsigned char *s, size_t len)
+{
+    char canon[64];
+    size_t i, o = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = s[i];
+        if (ch == '_' || ch == '-' || ch == ' ')
+            continue;
+        if (ch >= 0x80 || o + 1 >= sizeof(canon))
+            return 0;
+        canon[o++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+    }
+    canon[o] = '\0';
+    for (i = 0; i < sizeof(rxc_unicode_names) / sizeof(rxc_unicode_names[0]); i++)
+        if (strcmp(rxc_unicode_names[i], canon) == 0)
+            return 1;
+    return 0;
+}
+
+/* parseUnicodeClass at s[t] == '\' and s[t+1] in "pP": *t moves past it. */
+static int rxc_unicode_class(struct rxc *c, size_t *t)
+{
+    size_t start = *t, u = *t + 2, w = 0, seq_end, name_from, name_to, end;
+    int32_t ch = -1;
+
+    if (u < c->n && rxc_rune(c, u, &ch, &w) < 0)
+        return -1;
+    if (ch != '{') {
+        /* a single-letter name (empty at the end of the regex) */
+        seq_end = u + w;
+        name_from = u;
+        name_to = u + w;
+    } else {
+        for (end = start; end < c->n && c->s[end] != '}'; end++)
+            ;
+        if (end >= c->n) {
+            if (rxc_check_utf8(c, start, c->n) < 0)
+                return -1;
+            return rxc_err(c, "invalid character class range", start, c->n);
+        }
+        seq_end = end + 1;
+        name_from = start + 3;
+        name_to = end;
+        if (rxc_check_utf8(c, name_from, name_to) < 0)
+            return -1;
+    }
+    if (name_from < name_to && c->s[name_from] == '^')
+        name_from++;
+    if (!rxc_unicode_name_ok(c->s + name_from, name_to - name_from))
+        return rxc_err(c, "invalid character class range", start, seq_end);
+    *t = seq_end;
+    return 0;
+}
+
+static int rxc_perl_class(const struct rxc *c, size_t t)
+{
+    return t + 1 < c->n && c->s[t] == '\\' && strchr("dDsSwW", c->s[t + 1]) != NULL && c->s[t + 1] != '\0';
+}
+
+/* One class character (an escape or a rune) at *t. */
+static int rxc_class_char(struct rxc *c, size_t *t, size_t whole, int32_t *r)
+{
+    size_t w;
+    if (*t >= c->n)
+        return rxc_err(c, "missing closing ]", whole, c->n);
+    if (c->s[*t] == '\\')
+        return rxc_escape(c, t, r);
+    if (rxc_rune(c, *t, r, &w) < 0)
+        return -1;
+    *t += w;
+    return 0;
+}
+
+/* parseClass: s[*i] is '['; moves *i past the closing ']'. */
+static int rxc_class(struct rxc *c, size_t *i)
+{
+    static const char *const posix[] = {
+        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
+        "upper", "word", "xdigit",
+    };
+    size_t whole = *i, t = *i + 1;
+    int first = 1;
+
+    if (t < c->n && c->s[t] == '^')
+        t++;
+    while (t >= c->n || c->s[t] != ']' || first) {
+        size_t rng;
+        int32_t lo, hi;
+
+        first = 0;
+        if (c->n - t > 2 && c->s[t] == '[' && c->s[t + 1] == ':') {
+            /* [:name:] up to the first ":]" */
+            size_t k;
+            for (k = t + 2; k + 1 < c->n && !(c->s[k] == ':' && c->s[k + 1] == ']'); k++)
+                ;
+            if (k + 1 < c->n) {
+                size_t nf = t + 2, j, ok = 0;
+                if (nf < k && c->s[nf] == '^')
+                    nf++;
+                for (j = 0; j < sizeof(posix) / sizeof(posix[0]); j++)
+                    if (strlen(posix[j]) == k - nf && memcmp(posix[j], c->s + nf, k - nf) == 0)
+                        ok = 1;
+                if (!ok)
+                    return rxc_err(c, "invalid character class range", t, k + 2);
+                t = k + 2;
+                continue;
+            }
+        }
+        if (c->n - t >= 2 && c->s[t] == '\\' && (c->s[t + 1] == 'p' || c->s[t + 1] == 'P')) {
+            if (rxc_unicode_class(c, &t) < 0)
+                return -1;
+            continue;
+        }
+        if (rxc_perl_class(c, t)) {
+            t += 2;
+            continue;
+        }
+        rng = t;
+        if (rxc_class_char(c, &t, whole, &lo) < 0)
+            return -1;
+        hi = lo;
+        /* [a-] means a or '-' */
+        if (c->n - t >= 2 && c->s[t] == '-' && c->s[t + 1] != ']') {
+            t++;
+            if (rxc_class_char(c, &t, whole, &hi) < 0)
+                return -1;
+            if (hi < lo)
+                return rxc_err(c, "invalid character class range", rng, t);
+        }
+    }
+    *i = t + 1;
+    return 0;
+}
+
+/* {n}, {n,}, {n,m} at s[i]: 1 and the values (above 1000 stay above), 0
+ * when it is no repetition (then '{' is a literal). */
+static int rxc_braces(const struct rxc *c, size_t i, long *min, long *max, size_t *after)
+{
+    size_t t = i + 1;
+    long v;
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        if (t >= c->n || c->s[t] < '0' || c->s[t] > '9')
+            return 0;
+        /* no leading zeros */
+        if (t + 1 < c->n && c->s[t] == '0' && c->s[t + 1] >= '0' && c->s[t + 1] <= '9')
+            return 0;
+        for (v = 0; t < c->n && c->s[t] >= '0' && c->s[t] <= '9'; t++)
+            if (v <= 100000000)
+                v = v * 10 + (c->s[t] - '0');
+        if (k == 0) {
+            *min = *max = v;
+            if (t >= c->n)
+                return 0;
+            if (c->s[t] != ',')
+                break;
+            t++;
+            if (t >= c->n)
+                return 0;
+            if (c->s[t] == '}') {
+                *max = -1;
+                break;
+            }
+        } else {
+            *max = v;
+        }
+    }
+    if (t >= c->n || c->s[t] != '}')
+        return 0;
+    *after = t + 1;
+    return 1;
+}
+
+int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
+{
+    struct rxc c = {(const unsigned char *)re.base, re.len, msg, msglen};
+    struct rxc_frame small[32], *fr = small, *f;
+    size_t cap = 32, depth = 0, i = 0, last_repeat = (size_t)-1;
+    /* regexp.QuoteMeta's special bytes but '|' */
+    static const uint8_t meta[256] = {
+        ['\\'] = 1, ['.'] = 1, ['+'] = 1, ['*'] = 1, ['?'] = 1, ['('] = 1, [')'] = 1,
+        ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['^'] = 1, ['$'] = 1,
+    };
+
+    msg[0] = '\0';
+    /* Prometheus matches alternations of plain literals without parsing */
+    for (i = 0; i < c.n; i++)
+        if (meta[c.s[i]])
+            break;
+    if (i == c.n)
+        return 0;
+    i = 0;
+    f = &fr[0];
+    f->prevmax = f->altmax = 0;
+    f->last = -1;
+    while (i < c.n) {
+        size_t repeat = (size_t)-1, w, before, after;
+        int32_t r;
+        long min, max;
+        unsigned char ch = c.s[i];
+
+        switch (ch) {
+        case '(':
+            if (i + 1 < c.n && c.s[i + 1] == '?') {
+                size_t rest = c.n - i;
+                int named_p = rest > 4 && c.s[i + 2] == 'P' && c.s[i + 3] == '<';
+                int named = rest > 3 && c.s[i + 2] == '<';
+                if (named_p || named) {
+                    size_t name_from = i + (named_p ? 4 : 3), end, k;
+                    for (end = i; end < c.n && c.s[end] != '>'; end++)
+                        ;
+                    if (end >= c.n) {
+                        if (rxc_check_utf8(&c, i, c.n) < 0)
+                            return -1;
+                        return rxc_err(&c, "invalid named capture", i, c.n);
+                    }
+                    if (rxc_check_utf8(&c, name_from, end) < 0)
+                        return -1;
+                    if (name_from == end)
+                        return rxc_err(&c, "invalid named capture", i, end + 1);
+                    for (k = name_from; k < end; k++)
+                        if (c.s[k] != '_' && !rxc_isalnum(c.s[k]))
+                            return rxc_err(&c, "invalid named capture", i, end + 1);
+                    i = end + 1;
+                    goto open_group;
+                } else {
+                    /* flags and non-capturing groups: (?i) (?i-s:...) */
+                    size_t t = i + 2;
+                    int neg = 0, saw = 0;
+                    while (t < c.n) {
+                        if (rxc_rune(&c, t, &r, &w) < 0)
+                            return -1;
+                        t += w;
+                        if (r == 'i' || r == 'm' || r == 's' || r == 'U') {
+                            saw = 1;
+                            continue;
+                        }
+                        if (r == '-') {
+                            if (neg)
+                                break;
+                            neg = 1;
+                            saw = 0;
+                            continue;
+                        }
+                        if (r == ':' || r == ')') {
+                            if (neg && !saw)
+                                break;
+                            i = t;
+                            if (r == ':')
+                                goto open_group;
+                            goto next; /* flags only: nothing pushed */
+                        }
+                        break;
+                    }
+                    return rxc_err(&c, "invalid or unsupported Perl syntax", i, t);
+                }
+            }
+            i++;
+        open_group:
+            if (depth + 1 >= cap) {
+                struct rxc_frame *nf = tg_arena_alloc(a, cap * 2 * sizeof(*nf));
+                memcpy(nf, fr, cap * sizeof(*nf));
+                fr = nf;
+                cap *= 2;
+            }
+            f = &fr[++depth];
+            f->prevmax = f->altmax = 0;
+            f->last = -1;
+            break;
+        case '|': {
+            uint32_t cat = f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last : f->prevmax;
+            if (cat == 0)
+                cat = 1; /* empty match */
+            if (cat > f->altmax)
+                f->altmax = cat;
+            f->prevmax = 0;
+            f->last = -1;
+            i++;
+            break;
+        }
+        case ')': {
+            uint32_t cat = f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last : f->prevmax, p;
+            if (depth == 0)
+                return rxc_err(&c, "unexpected )", 0, c.n);
+            if (cat == 0)
+                cat = 1;
+            p = cat > f->altmax ? cat : f->altmax;
+            f = &fr[--depth];
+            if (f->last >= 0 && (uint32_t)f->last > f->prevmax)
+                f->prevmax = (uint32_t)f->last;
+            f->last = (int32_t)p;
+            i++;
+            break;
+        }
+        case '[':
+            if (rxc_class(&c, &i) < 0)
+                return -1;
+            goto push_one;
+        case '*':
+        case '+':
+        case '?':
+            before = i;
+            after = i + 1;
+            min = max = 1; /* not counted */
+            goto repeat_op;
+        case '{':
+            before = i;
+            if (!rxc_braces(&c, i, &min, &max, &after)) {
+                i++; /* a literal '{' */
+                goto push_one;
+            }
+            if (min > RXC_MAX_REPEAT || max > RXC_MAX_REPEAT || (max >= 0 && min > max))
+                return rxc_err(&c, "invalid repeat count", before, after);
+        repeat_op:
+            if (after < c.n && c.s[after] == '?')
+                after++; /* non-greedy */
+            if (last_repeat != (size_t)-1)
+                return rxc_err(&c, "invalid nested repetition operator", last_repeat, after);
+            if (f->last < 0)
+                return rxc_err(&c, "missing argument to repetition operator", before, after);
+            if (ch == '{') {
+                uint32_t p;
+                long m = max < 0 ? min : max;
+                p = max == 0 ? 1 : (m == 0 ? 1 : (uint32_t)m) * (uint32_t)f->last;
+                if ((min >= 2 || max >= 2) && p > RXC_MAX_REPEAT)
+                    return rxc_err(&c, "invalid repeat count", before, after);
+                f->last = (int32_t)p;
+            }
+            repeat = before;
+            i = after;
+            break;
+        case '\\':
+            if (i + 1 < c.n) {
+                switch (c.s[i + 1]) {
+                case 'A': case 'b': case 'B': case 'z':
+                    i += 2;
+                    goto push_one;
+                case 'C':
+                    return rxc_err(&c, "invalid escape sequence", i, i + 2);
+                case 'Q': {
+                    /* \Q...\E: literals up to \E or the end */
+                    size_t t = i + 2, e = t;
+                    while (e < c.n && !(c.s[e] == '\\' && e + 1 < c.n && c.s[e + 1] == 'E'))
+                        e++;
+                    for (; t < e; t += w)
+                        if (rune_at(c.s, e, t, &w) < 0)
+                            return rxc_err(&c, "invalid UTF-8", t, e);
+                    if (e > i + 2)
+                        goto push_lits;
+                    i = e < c.n ? e + 2 : c.n;
+                    goto next;
+                push_lits:
+                    i = e < c.n ? e + 2 : c.n;
+                    goto push_one;
+                }
+                case 'p':
+                case 'P':
+                    if (rxc_unicode_class(&c, &i) < 0)
+                        return -1;
+                    goto push_one;
+                }
+                if (rxc_perl_class(&c, i)) {
+                    i += 2;
+                    goto push_one;
+                }
+            }
+            if (rxc_escape(&c, &i, &r) < 0)
+                return -1;
+            goto push_one;
+        default:
+            /* '^', '$', '.' and literals */
+            if (ch < 0x80)
+                i++;
+            else if (rxc_rune(&c, i, &r, &w) < 0)
+                return -1;
+            else
+                i += w;
+        push_one:
+            if (f->last >= 0 && (uint32_t)f->last > f->prevmax)
+                f->prevmax = (uint32_t)f->last;
+            f->last = 1;
+            break;
+        }
+    next:
+        last_repeat = repeat;
+    }
+    if (depth != 0)
+        return rxc_err(&c, "missing closing )", 0, c.n);
+    return 0;
 }

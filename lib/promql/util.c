@@ -174,6 +174,16 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
     int r;
     double d;
 
+    if (len >= 1 && len <= 15 && (len == 1 || s[0] != '0')) {
+        /* plain decimal integers (exact in a double) */
+        uint64_t v = 0;
+        for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        if (i == len) {
+            *out = (double)v;
+            return 0;
+        }
+    }
     if (memchr(s, '_', len) != NULL && !underscore_ok(s, len))
         return -1;
     if (len >= sizeof(small))
@@ -215,7 +225,6 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
     size_t i = 0, j, k;
     int last = 0;
 
-    pq_go_quote(q, sizeof(q), s, len, 64);
     if (len == 1 && s[0] == '0') {
         *ns = 0;
         return 0;
@@ -238,11 +247,21 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
             ;
         if (k == j)
             goto bad;
-        for (size_t x = 0; x < sizeof(units) / sizeof(units[0]); x++)
-            if (strlen(units[x].name) == k - j && memcmp(units[x].name, s + j, k - j) == 0)
-                u = &units[x];
+        if (k - j == 1) {
+            switch (s[j]) {
+            case 'y': u = &units[0]; break;
+            case 'w': u = &units[1]; break;
+            case 'd': u = &units[2]; break;
+            case 'h': u = &units[3]; break;
+            case 'm': u = &units[4]; break;
+            case 's': u = &units[5]; break;
+            }
+        } else if (k - j == 2 && s[j] == 'm' && s[j + 1] == 's') {
+            u = &units[6];
+        }
         if (u == NULL) {
             char uq[64];
+            pq_go_quote(q, sizeof(q), s, len, 64);
             pq_go_quote(uq, sizeof(uq), s + j, k - j, 16);
             snprintf(msg, msglen, "unknown unit %s in duration %s", uq, q);
             return -1;
@@ -260,6 +279,7 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
     *ns = (int64_t)dur;
     return 0;
 bad:
+    pq_go_quote(q, sizeof(q), s, len, 64);
     snprintf(msg, msglen, "not a valid duration string: %s", q);
     return -1;
 range:
@@ -269,33 +289,35 @@ range:
 
 void pq_print_duration(tg_sb_t *sb, int64_t ns)
 {
-    static const struct { const char *u; int64_t mult; int exact; } f[] = {
-        {"y", 31536000000LL, 1}, {"w", 604800000LL, 1}, {"d", 86400000LL, 0},
-        {"h", 3600000LL, 0},     {"m", 60000LL, 0},     {"s", 1000LL, 0}, {"ms", 1, 0},
+    static const struct { char u[3]; uint8_t ulen; int64_t mult; int exact; } f[] = {
+        {"y", 1, 31536000000LL, 1}, {"w", 1, 604800000LL, 1}, {"d", 1, 86400000LL, 0},
+        {"h", 1, 3600000LL, 0},     {"m", 1, 60000LL, 0},     {"s", 1, 1000LL, 0}, {"ms", 2, 1, 0},
     };
     uint64_t ms, mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-    char buf[64];
-    size_t i;
+    char buf[96];
+    size_t i, o = 0;
 
     if (ns < 0)
-        tg_sb_addc(sb, '-');
+        buf[o++] = '-';
     if (mag % 1000000 != 0) {
         /* not whole milliseconds (a plain number of seconds): print seconds */
-        int n = snprintf(buf, sizeof(buf), "%llu.%09llu", (unsigned long long)(mag / 1000000000),
+        int n = snprintf(buf + o, sizeof(buf) - o, "%llu.%09llu", (unsigned long long)(mag / 1000000000),
                          (unsigned long long)(mag % 1000000000));
-        while (n > 0 && buf[n - 1] == '0')
-            n--;
-        tg_sb_add(sb, buf, (size_t)n);
+        o += (size_t)n;
+        while (buf[o - 1] == '0')
+            o--;
+        tg_sb_add(sb, buf, o);
         return;
     }
     ms = mag / 1000000;
     if (ms == 0) {
+        tg_sb_add(sb, buf, o);
         tg_sb_add(sb, "0s", 2);
         return;
     }
-    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (i = 0; i < sizeof(f) / sizeof(f[0]) && ms != 0; i++) {
         uint64_t v;
-        if (f[i].exact && ms % (uint64_t)f[i].mult != 0)
+        if (ms < (uint64_t)f[i].mult || (f[i].exact && ms % (uint64_t)f[i].mult != 0))
             continue;
         v = ms / (uint64_t)f[i].mult;
         if (v > 0) {
@@ -305,10 +327,24 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
             do
                 d[--k] = (char)('0' + v % 10);
             while ((v /= 10) > 0);
-            tg_sb_add(sb, d + k, sizeof(d) - (size_t)k);
-            tg_sb_adds(sb, f[i].u);
+            memcpy(buf + o, d + k, sizeof(d) - (size_t)k);
+            o += sizeof(d) - (size_t)k;
+            memcpy(buf + o, f[i].u, f[i].ulen);
+            o += f[i].ulen;
         }
     }
+    tg_sb_add(sb, buf, o);
+}
+
+/* Bytes that cannot be copied raw into a double-quoted PromQL string. */
+int pq_needs_escape(tg_iovec_t s)
+{
+    const unsigned char *p = (const unsigned char *)s.base;
+    size_t i;
+    for (i = 0; i < s.len; i++)
+        if ((unsigned char)(p[i] - 0x20) >= 0x5f || p[i] == '"' || p[i] == '\\')
+            return 1;
+    return 0;
 }
 
 void pq_format_float(tg_sb_t *sb, double v)
@@ -448,16 +484,6 @@ int pq_is_legacy_metric(tg_iovec_t s)
     return name_ok(s, 1 | 4, 1 | 2 | 4);
 }
 
-/* Bytes that cannot be copied raw into a double-quoted PromQL string. */
-static int needs_escape(const unsigned char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] == '"' || p[i] == '\\' || p[i] >= 0x7f)
-            return 1;
-    return 0;
-}
-
 void tg_promql_quote(tg_sb_t *out, tg_iovec_t s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -466,7 +492,7 @@ void tg_promql_quote(tg_sb_t *out, tg_iovec_t s)
 
     tg_sb_reserve(out, s.len + 2);
     tg_sb_addc(out, '"');
-    if (!needs_escape(p, s.len)) {
+    if (!pq_needs_escape(s)) {
         tg_sb_add(out, s.base, s.len);
         tg_sb_addc(out, '"');
         return;

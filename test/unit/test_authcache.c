@@ -202,6 +202,36 @@ static void test_authn_miss_then_hit(void **state)
     env_free(e);
 }
 
+/* The TokenReview share of the counters is kept apart (the authn_* and
+ * authz_* metric families are computed from it). */
+static void test_stats_by_kind(void **state)
+{
+    struct env *e = env_new(2, 0);
+    struct rec rc = {0};
+    struct tg_authn_result aout;
+    struct tg_authz_result zout;
+    struct tg_pending *p;
+    const struct tg_authcache_stats *st = tg_authcache_stats(e->c);
+
+    assert_int_equal(authn(e, "tok", &rc, &aout, &p), TG_AC_PENDING);
+    complete_authn(&e->f.calls[0], TG_KUBE_OK);
+    assert_int_equal(authn(e, "tok", &rc, &aout, &p), TG_AC_DONE);
+    assert_int_equal(authz(e, "alpha", &rc, &zout, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[1], TG_KUBE_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(authz(e, "alpha", &rc, &zout, &p), TG_AC_DONE);
+    assert_int_equal(st->hits, 4);
+    assert_int_equal(st->authn_hits, 1);
+    assert_int_equal(st->misses, 2);
+    assert_int_equal(st->authn_misses, 1);
+    /* a third entry evicts the least recently used: the TokenReview */
+    assert_int_equal(authz(e, "beta", &rc, &zout, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[2], TG_KUBE_OK);
+    assert_int_equal(st->evictions, 1);
+    assert_int_equal(st->authn_evictions, 1);
+    env_free(e);
+}
+
 /* TTL boundary: hit just before, miss at expiry. */
 static void check_ttl_authn(enum tg_kube_result r, uint64_t ttl)
 {
@@ -398,6 +428,33 @@ static void test_grace(void **state)
     env_free(e);
 }
 
+/* maxEntries 0 (docs/config.md: "disables caching"): every request asks,
+ * identical concurrent ones still share one call; the answer reaches every
+ * waiter although nothing keeps it (ASan: no use after free). */
+static void test_caching_off(void **state)
+{
+    struct env *e = env_new(0, 0);
+    struct rec r1 = {0}, r2 = {0};
+    struct tg_authn_result out;
+    struct tg_pending *p;
+
+    assert_int_equal(authn(e, "t", &r1, &out, &p), TG_AC_PENDING);
+    assert_int_equal(authn(e, "t", &r2, &out, &p), TG_AC_PENDING);
+    assert_int_equal(e->f.n, 1);
+    complete_authn(&e->f.calls[0], TG_KUBE_OK);
+    assert_int_equal(r1.calls, 1);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.res, TG_KUBE_OK);
+    assert_string_equal(r2.name, "alice");
+    assert_int_equal(tg_authcache_stats(e->c)->entries, 0);
+    assert_int_equal(authn(e, "t", &r1, &out, &p), TG_AC_PENDING);
+    assert_int_equal(e->f.n, 2);
+    complete_authn(&e->f.calls[1], TG_KUBE_DENIED);
+    assert_int_equal(r1.res, TG_KUBE_DENIED);
+    assert_int_equal(tg_authcache_stats(e->c)->evictions, 0);
+    env_free(e);
+}
+
 static void test_backend_unavailable(void **state)
 {
     struct env *e = env_new(100, 0);
@@ -507,12 +564,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authn_miss_then_hit),
+        cmocka_unit_test(test_stats_by_kind),
         cmocka_unit_test(test_ttls),
         cmocka_unit_test(test_errors_not_cached),
         cmocka_unit_test(test_coalescing_100),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_lru_eviction),
         cmocka_unit_test(test_grace),
+        cmocka_unit_test(test_caching_off),
         cmocka_unit_test(test_backend_unavailable),
         cmocka_unit_test(test_canonical_key),
         cmocka_unit_test(test_reentrant_callback),

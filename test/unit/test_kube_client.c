@@ -249,6 +249,61 @@ static void test_errors_without_retry(void **state)
     env_free(e);
 }
 
+/* The per-attempt observer: one report per HTTP attempt, with the status
+ * (0 when the deadline cut the attempt off) and the call kind. */
+struct seen {
+    int n;
+    char calls[4][24];
+    int status[4];
+};
+
+static void on_observe(void *arg, const char *call, int status, double seconds)
+{
+    struct seen *s = arg;
+    assert_true(seconds >= 0 && seconds < 5);
+    if (s->n < 4) {
+        snprintf(s->calls[s->n], sizeof(s->calls[0]), "%s", call);
+        s->status[s->n] = status;
+    }
+    s->n++;
+}
+
+static void test_observer(void **state)
+{
+    struct env *e = env_new("/retry429", 4, 2000);
+    struct result r = {.base = e->s.base};
+    struct seen seen = {0};
+    struct tg_user u = {.name = TG_IOV_LIT("alice")};
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .resource = TG_IOV_LIT("pods"),
+                                .namespace_ = TG_IOV_LIT("alpha"), .resource_request = 1};
+
+    tg_kube_client_set_observer(e->kc, on_observe, &seen);
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_OK);
+    tg_kube_sar(e->kc, &u, &at, on_authz, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.calls[0], "tokenreview");
+    assert_int_equal(seen.status[0], 429);
+    assert_string_equal(seen.calls[1], "tokenreview");
+    assert_int_equal(seen.status[1], 201);
+    assert_string_equal(seen.calls[2], "subjectaccessreview");
+    assert_int_equal(seen.status[2], 201);
+    env_free(e);
+
+    e = env_new("/slow", 1, 150);
+    r.base = e->s.base;
+    seen.n = 0;
+    tg_kube_client_set_observer(e->kc, on_observe, &seen);
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(r.res, TG_KUBE_ERROR);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.status[0], 0);
+    env_free(e);
+}
+
 static void test_free_with_calls_outstanding(void **state)
 {
     struct env *e = env_new("/slow", 2, 5000);
@@ -305,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_429_then_ok),
         cmocka_unit_test(test_errors_without_retry),
+        cmocka_unit_test(test_observer),
         cmocka_unit_test(test_free_with_calls_outstanding),
         cmocka_unit_test(test_setup_helper),
     };

@@ -869,6 +869,231 @@ static void test_regex(void **state)
     }
 }
 
+/* The printer's shortcuts (matchers copied from the query, plain names and
+ * values, operator tables) give exactly the canonical text. */
+static void test_print_fast_paths(void **state)
+{
+    static const tg_iovec_t values[] = {TG_IOV_LIT("alpha")};
+    const struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), values, 1, 0, 0};
+    static const char *const cases[][3] = {
+        {"foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a = \"b\" , c=\"d\",}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a='b',c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a=`b`,c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\", c=\"d\",namespace=\"x\",e=\"f\"}", "foo{a=\"b\",c=\"d\",namespace=\"x\",e=\"f\"}",
+         "foo{a=\"b\",c=\"d\",e=\"f\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",c=\"d\\n\",e=\"f\"}", "foo{a=\"b\",c=\"d\\n\",e=\"f\"}",
+         "foo{a=\"b\",c=\"d\\n\",e=\"f\",namespace=\"alpha\"}"},
+        {"foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\",namespace=\"alpha\"}"},
+        {"{\"foo.bar\",a=\"b\"}", "{__name__=\"foo.bar\",a=\"b\"}",
+         "{__name__=\"foo.bar\",a=\"b\",namespace=\"alpha\"}"},
+        {"foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",\nc=\"d\"} # comment", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+         "(fill{a=\"b\"})",
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+         "({a=\"b\",__name__=\"fill\"})",
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\",namespace=\"alpha\"}[5m] offset 1h)) > on (a) group_left (x) "
+         "count without () ({a=\"b\",namespace=\"alpha\",__name__=\"fill\"})"},
+        {"sum(foo) BY (x)", "sum by (x) (foo)", "sum by (x) (foo{namespace=\"alpha\"})"},
+        {"Sum by (ON, bool) (SUM)", "sum by (ON, bool) ({__name__=\"SUM\"})",
+         "sum by (ON, bool) ({namespace=\"alpha\",__name__=\"SUM\"})"},
+        {"inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.", "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
+         "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5."},
+        {"rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
+         "rate(x[1h30m]) + rate(x[5m]) + max_over_time(x[1m30s:1s500ms])",
+         "rate(x{namespace=\"alpha\"}[1h30m]) + rate(x{namespace=\"alpha\"}[5m]) + "
+         "max_over_time(x{namespace=\"alpha\"}[1m30s:1s500ms])"},
+        {"a atan2 b unless c", "a atan2 b unless c",
+         "a{namespace=\"alpha\"} atan2 b{namespace=\"alpha\"} unless c{namespace=\"alpha\"}"},
+    };
+    tg_arena_t a;
+    size_t i;
+
+    tg_arena_init(&a, NULL, 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tg_promql_error err;
+        tg_iovec_t out;
+        const char *p = roundtrip(&a, cases[i][0], NULL);
+        if (strcmp(p, cases[i][1]) != 0)
+            fail_msg("print %s\n  got  %s\n  want %s", cases[i][0], p, cases[i][1]);
+        if (tg_promql_enforce_query(&a, tg_iov_str(cases[i][0]), NULL, &e, &out, &err) != 0)
+            fail_msg("enforce %s: %s", cases[i][0], err.msg);
+        if (strcmp(out.base, cases[i][2]) != 0)
+            fail_msg("enforce %s\n  got  %s\n  want %s", cases[i][0], out.base, cases[i][2]);
+    }
+    tg_arena_destroy(&a);
+}
+
+/* Keywords by perfect hash: every keyword in any case, nothing else */
+static void test_keywords(void **state)
+{
+    static const struct { const char *kw; int type; } kws[] = {
+        {"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG},
+        {"min", T_MIN}, {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER}, {"topk", T_TOPK},
+        {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP}, {"atan2", T_ATAN2}, {"count", T_COUNT},
+        {"group", T_GROUP}, {"start", T_START}, {"range", T_RANGE}, {"unless", T_LUNLESS},
+        {"stddev", T_STDDEV}, {"stdvar", T_STDVAR}, {"limitk", T_LIMITK}, {"offset", T_OFFSET},
+        {"max_of", T_MAX_OF}, {"min_of", T_MIN_OF}, {"bottomk", T_BOTTOMK}, {"without", T_WITHOUT},
+        {"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
+        {"ignoring", T_IGNORING}, {"fill_left", T_FILL_LEFT}, {"group_left", T_GROUP_LEFT},
+        {"fill_right", T_FILL_RIGHT}, {"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT},
+        {"count_values", T_COUNT_VALUES},
+    };
+    static const char *const not_kw[] = {"o", "ox", "su", "summ", "sum_", "rate", "bye", "atan", "atan3",
+                                         "count_value", "count_valuesx", "group_lefT_", "fill:", "in", "nana"};
+    size_t i, j;
+    for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
+        char up[16], mixed[16];
+        size_t n = strlen(kws[i].kw);
+        for (j = 0; j < n; j++) {
+            char c = kws[i].kw[j];
+            up[j] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+            mixed[j] = (j % 2) ? up[j] : c;
+        }
+        assert_int_equal(pq_keyword(kws[i].kw, n), kws[i].type);
+        assert_int_equal(pq_keyword(up, n), kws[i].type);
+        assert_int_equal(pq_keyword(mixed, n), kws[i].type);
+    }
+    for (i = 0; i < sizeof(not_kw) / sizeof(not_kw[0]); i++)
+        assert_int_equal(pq_keyword(not_kw[i], strlen(not_kw[i])), T_IDENT);
+}
+
+/* RE2 syntax of =~ and !~ values, as Go's regexp/syntax (Perl flags) */
+static void test_regex_syntax(void **state)
+{
+    static const struct { const char *re, *err; } cases[] = {
+        /* valid */
+        {"", NULL}, {".*", NULL}, {"a|b|c", NULL}, {"kube-system|monitoring", NULL}, {"(a|b)+c?", NULL},
+        {"^$", NULL}, {"^*", NULL}, {"a{2}", NULL}, {"a{2,}", NULL}, {"a{2,5}?", NULL}, {"a{1000}", NULL},
+        {"((a{10}){10}){10}", NULL}, {"(a{0}){1000}", NULL}, {"x{,3}", NULL}, {"x{01}", NULL}, {"{", NULL},
+        {"a{", NULL}, {"a{1", NULL}, {"a{1,", NULL}, {"}", NULL}, {"]", NULL}, {"[]a]", NULL}, {"[^]a]", NULL},
+        {"[a-]", NULL}, {"[-a]", NULL}, {"[a\\-z]", NULL}, {"[[:alpha:][:^digit:]]", NULL}, {"[[:word:]]", NULL},
+        {"[\\d\\s\\w\\D\\S\\W]", NULL}, {"[\\pL\\p{Greek}]", NULL}, {"\\pL\\PL\\pN\\p{^Greek}\\P{Any}", NULL},
+        {"\\p{Han}\\p{latin}\\p{Lu}\\p{ASCII}", NULL}, {"\\d\\D\\s\\S\\w\\W\\b\\B\\A\\z", NULL},
+        {"\\Qa.b*c\\E+", NULL}, {"\\Q(", NULL}, {"\\Q\\E", NULL}, {"\\01\\123\\x41\\x{1F600}\\a\\f\\t\\n\\r\\v", NULL},
+        {"\\.\\+\\*\\?\\(\\)\\|\\[\\]\\{\\}\\^\\$\\\\\\_\\-\\/", NULL}, {"(?i)abc", NULL}, {"(?i:a)(?-s:b)(?U)c*", NULL},
+        {"(?im-sU:x)", NULL}, {"(?P<name>x)(?<n2>y)", NULL}, {"(?:)", NULL}, {"()", NULL}, {"(|)*", NULL},
+        {"a*?b+?c??", NULL}, {"\xc3\xa9+", NULL}, {"a\\Q\\E*", NULL}, {"\xff", NULL}, /* plain literal: never parsed */
+        {"[\\x00-\\x{10FFFF}]", NULL}, {"[\\]]", NULL}, {"[[]", NULL}, {"[a-b-c]", NULL},
+        /* invalid */
+        {"(", "missing closing ): `(`"},
+        {"(a|b", "missing closing ): `(a|b`"},
+        {"a)", "unexpected ): `a)`"},
+        {"*a", "missing argument to repetition operator: `*`"},
+        {"a|*", "missing argument to repetition operator: `*`"},
+        {"(*)", "missing argument to repetition operator: `*`"},
+        {"(?i)+", "missing argument to repetition operator: `+`"},
+        {"{2}", "missing argument to repetition operator: `{2}`"},
+        {"a**", "invalid nested repetition operator: `**`"},
+        {"a+?*", "invalid nested repetition operator: `+?*`"},
+        {"x{2}{3}", "invalid nested repetition operator: `{2}{3}`"},
+        {"a{1001}", "invalid repeat count: `{1001}`"},
+        {"a{2,1}", "invalid repeat count: `{2,1}`"},
+        {"a{0,1001}", "invalid repeat count: `{0,1001}`"},
+        {"a{99999999999}", "invalid repeat count: `{99999999999}`"},
+        {"(a{500}){3}", "invalid repeat count: `{3}`"},
+        {"((a{10}){10}){11}", "invalid repeat count: `{11}`"},
+        {"[a", "missing closing ]: `[a`"},
+        {"[]", "missing closing ]: `[]`"},
+        {"x[^", "missing closing ]: `[^`"},
+        {"[z-a]", "invalid character class range: `z-a`"},
+        {"[[:foo:]]", "invalid character class range: `[:foo:]`"},
+        {"[[:ALPHA:]]", "invalid character class range: `[:ALPHA:]`"},
+        {"\\p{Foo}", "invalid character class range: `\\p{Foo}`"},
+        {"\\pX", "invalid character class range: `\\pX`"},
+        {"\\p{", "invalid character class range: `\\p{`"},
+        {"\\p", "invalid character class range: `\\p`"},
+        {"\\8", "invalid escape sequence: `\\8`"},
+        {"\\1", "invalid escape sequence: `\\1`"},
+        {"\\q", "invalid escape sequence: `\\q`"},
+        {"\\C", "invalid escape sequence: `\\C`"},
+        {"[\\b]", "invalid escape sequence: `\\b`"},
+        {"[a-\\d]", "invalid escape sequence: `\\d`"},
+        {"\\x{}", "invalid escape sequence: `\\x{}`"},
+        {"\\x{110000}", "invalid escape sequence: `\\x{110000`"},
+        {"\\x{12", "invalid escape sequence: `\\x{12`"},
+        {"\\xg1", "invalid escape sequence: `\\xg1`"},
+        {"\\x4", "invalid escape sequence: `\\x4`"},
+        {"\\", "trailing backslash at end of expression: ``"},
+        {"(?x)", "invalid or unsupported Perl syntax: `(?x`"},
+        {"(?", "invalid or unsupported Perl syntax: `(?`"},
+        {"(?i", "invalid or unsupported Perl syntax: `(?i`"},
+        {"(?-)", "invalid or unsupported Perl syntax: `(?-)`"},
+        {"(?i--s)", "invalid or unsupported Perl syntax: `(?i--`"},
+        {"(?P=n)", "invalid or unsupported Perl syntax: `(?P`"},
+        {"(?'n'x)", "invalid or unsupported Perl syntax: `(?'`"},
+        {"(?P<n!>a)", "invalid named capture: `(?P<n!>`"},
+        {"(?P<>a)", "invalid named capture: `(?P<>`"},
+        {"(?P<name", "invalid named capture: `(?P<name`"},
+        {"a.\xff(", "invalid UTF-8: `\xef\xbf\xbd(`"},
+        {"\\Q\xff\\E.", "invalid UTF-8: `\xef\xbf\xbd`"},
+    };
+    tg_arena_t a;
+    size_t i;
+
+    tg_arena_init(&a, NULL, 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[180], want[180];
+        int r = pq_regex_check(&a, tg_iov_str(cases[i].re), msg, sizeof(msg));
+        if (cases[i].err == NULL) {
+            if (r != 0)
+                fail_msg("regex %s: unexpected error %s", cases[i].re, msg);
+            continue;
+        }
+        snprintf(want, sizeof(want), "error parsing regexp: %s", cases[i].err);
+        if (r == 0 || strcmp(msg, want) != 0)
+            fail_msg("regex %s: got %s, want %s", cases[i].re, r == 0 ? "(valid)" : msg, want);
+    }
+    {
+        /* nesting deeper than the frames on the stack (the arena takes over);
+         * non-capturing groups, which add no height in Go's tree */
+        char re[4010], msg[180];
+        size_t k;
+        for (k = 0; k < 1000; k++)
+            memcpy(re + 3 * k, "(?:", 3);
+        re[3000] = 'a';
+        memset(re + 3001, ')', 1000);
+        re[4001] = '\0';
+        assert_int_equal(pq_regex_check(&a, tg_iov_str(re), msg, sizeof(msg)), 0);
+        re[4000] = '\0';
+        assert_int_equal(pq_regex_check(&a, tg_iov_str(re), msg, sizeof(msg)), -1);
+        assert_true(strncmp(msg, "error parsing regexp: missing closing ): `(?:(?:", 48) == 0);
+        assert_true(strlen(msg) < sizeof(msg));
+    }
+    tg_arena_destroy(&a);
+}
+
+/* the parser refuses them where the matcher starts, also on the tenant label
+ * (the query must be valid as written) and in match[] selectors */
+static void test_regex_syntax_parse(void **state)
+{
+    static const tg_iovec_t values[] = {TG_IOV_LIT("alpha")};
+    const struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), values, 1, 0, 0};
+    struct tg_promql_node *root;
+    struct tg_promql_error err;
+    tg_arena_t a;
+    tg_iovec_t out;
+
+    tg_arena_init(&a, NULL, 0);
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"}"), NULL, &root, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("sum(rate(x{a=\"b\",\n  \"c\"!~\"a**\"}[5m]))"), NULL, &root,
+                                     &err), -1);
+    assert_string_equal(err.msg, "2:3: parse error: error parsing regexp: invalid nested repetition operator: `**`");
+    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{namespace=~\"[a\"}"), NULL, &e, &out, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ]: `[a`");
+    assert_int_equal(tg_promql_enforce_selector(&a, tg_iov_str("{job!~\"*\"}"), NULL, &e, &out, &err), -1);
+    assert_string_equal(err.msg, "1:2: parse error: error parsing regexp: missing argument to repetition operator: `*`");
+    /* a regex error comes before later syntax errors */
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"} +"), NULL, &root, &err), -1);
+    assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
+    /* valid ones still enforce */
+    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{job=~\"(?i)a.*|b{2}\"}"), NULL, &e, &out, &err), 0);
+    assert_string_equal(out.base, "up{job=~\"(?i)a.*|b{2}\",namespace=\"alpha\"}");
+    tg_arena_destroy(&a);
+}
+
 static void test_quote_and_numbers(void **state)
 {
     tg_arena_t a;
@@ -917,8 +1142,11 @@ static void test_func_table(void **state)
     assert_true(n > 80);
     for (i = 1; i < n; i++)
         assert_true(strcmp(f[i - 1].name, f[i].name) < 0);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         assert_ptr_equal(tg_promql_func_lookup(tg_iov_str(f[i].name)), &f[i]);
+        assert_int_equal(f[i].name_len, strlen(f[i].name));
+        assert_int_equal(f[i].n_args, strlen(f[i].args));
+    }
     assert_null(tg_promql_func_lookup(TG_IOV_LIT("rat")));
     assert_null(tg_promql_func_lookup(TG_IOV_LIT("rates")));
 }
@@ -940,6 +1168,10 @@ int main(void)
         cmocka_unit_test(test_format_pretty),
         cmocka_unit_test(test_ast_json),
         cmocka_unit_test(test_regex),
+        cmocka_unit_test(test_regex_syntax),
+        cmocka_unit_test(test_print_fast_paths),
+        cmocka_unit_test(test_keywords),
+        cmocka_unit_test(test_regex_syntax_parse),
         cmocka_unit_test(test_quote_and_numbers),
         cmocka_unit_test(test_func_table),
     };

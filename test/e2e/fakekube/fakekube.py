@@ -21,11 +21,15 @@ Policy (JSON):
     "rules": [{"users": ["alice"], "groups": [], "namespaces": ["alpha"],
                "verbs": ["get"], "resources": ["pods"], "paths": ["/metrics"]}]
   }
-  "*" matches anything in namespaces/verbs/resources/paths.
+  "*" matches anything in namespaces/verbs/resources/paths. As in RBAC, a
+  resource "r/s" grants subresource s of r, and a plain "r" grants r only
+  (not its subresources).
 
 Control (plain JSON on the same TLS port, no authentication):
   GET  /_fake/stats   counters: tokenreviews, sars, requests, connections,
-                      unauthorized, injected, callers {token-or-cn: count}, last_caller
+                      unauthorized, injected, callers {token-or-cn: count}, last_caller,
+                      reviews: the specs of the last 200 reviews, oldest first, as
+                      {"kind": "tokenreviews"|"subjectaccessreviews", "spec": {...}}
   POST /_fake/config  {"delay_ms": N, "fail": "500"|"429"|"drop"|null,
                        "fail_count": N (-1 = until changed), "retry_after": S,
                        "fail_kinds": ["tokenreviews", "subjectaccessreviews"]}
@@ -88,6 +92,11 @@ def _match(patterns, value):
     return any(p == "*" or p == value for p in (patterns or []))
 
 
+def _match_resource(patterns, resource, subresource):
+    want = resource + "/" + subresource if subresource else resource
+    return any(p == "*" or p == want for p in (patterns or []))
+
+
 class State:
     def __init__(self, policy):
         self.lock = threading.Lock()
@@ -100,6 +109,7 @@ class State:
                              "unauthorized": 0, "injected": 0}
             self.callers = {}
             self.last_caller = None
+            self.reviews = []
             self.delay_ms = 0
             self.fail = None
             self.fail_count = 0
@@ -108,7 +118,13 @@ class State:
 
     def stats(self):
         with self.lock:
-            return dict(self.counters, callers=dict(self.callers), last_caller=self.last_caller)
+            return dict(self.counters, callers=dict(self.callers), last_caller=self.last_caller,
+                        reviews=list(self.reviews))
+
+    def log_review(self, kind, spec):
+        with self.lock:
+            self.reviews.append({"kind": kind, "spec": spec})
+            del self.reviews[:-200]
 
     def configure(self, cfg):
         with self.lock:
@@ -170,7 +186,8 @@ def subject_access_review(policy, spec):
         if ra is not None:
             if (_match(rule.get("namespaces"), ra.get("namespace", "")) and
                     _match(rule.get("verbs"), ra.get("verb", "")) and
-                    _match(rule.get("resources"), ra.get("resource", ""))):
+                    _match_resource(rule.get("resources"), ra.get("resource", ""),
+                                    ra.get("subresource", ""))):
                 return {"allowed": True, "reason": f"allowed by fake rule {i}"}
         elif nra is not None:
             if _match(rule.get("paths"), nra.get("path", "")) and \
@@ -181,6 +198,7 @@ def subject_access_review(policy, spec):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the API server
+    disable_nagle_algorithm = True  # as Go: no 40 ms delayed-ACK stall between head and body
     timeout = 30
 
     def setup(self):
@@ -280,6 +298,7 @@ class Handler(BaseHTTPRequestHandler):
             spec = req["spec"]
         except (ValueError, KeyError, TypeError):
             return self._send(400, _status(400, "BadRequest", "bad review"))
+        st.log_review(kind, spec)
         if kind == "tokenreviews":
             with st.lock:
                 st.counters["tokenreviews"] += 1
@@ -313,6 +332,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # not socketserver's 5: bursts of connections are tested
 
     def handle_error(self, request, client_address):
         # clients that give up (timeouts, cancelled calls) are part of the tests

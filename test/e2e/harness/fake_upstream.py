@@ -40,6 +40,10 @@ def huge_expected_tail(total, n=16):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Prometheus (Go) has: http.server writes the headers and
+    # the body in two sends, and with Nagle the body waits for the peer's
+    # delayed ACK (40 ms on every keep-alive request through the proxy)
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -217,6 +221,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(up.trickle_interval)
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of 100 connections
+    # overflows it and the dropped SYNs come back after 1, 3, 7, 15 s...,
+    # which looks like a proxy that hangs
+    request_queue_size = 1024
+
+
 class FakeUpstream:
     def __init__(self):
         self.port = free_port()
@@ -225,8 +237,7 @@ class FakeUpstream:
         self.requests = []
         self.reset_state()
         self.stopping = False
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", self.port), _Handler)
         self.httpd.owner = self
         self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.t.start()
