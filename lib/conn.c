@@ -8,9 +8,9 @@
  * then leaves it (and its socket) alive until we release it, which we do when
  * evhttp's close callback fires or, for connections that never completed a
  * request, when a sweep finds evhttp has dropped it (its callbacks are
- * cleared). A callback on its input buffer shows when the bytes of a new
- * request start arriving, which arms the header-read deadline (slowloris),
- * and runs every byte through the framing check (lib/http/framing.c) before
+ * cleared). The header-read deadline (slowloris) runs from the accept, and
+ * for later requests from their first byte, which a callback on the input
+ * buffer sees; that callback also runs every byte through the framing check (lib/http/framing.c) before
  * evhttp parses it: a request that could be framed two ways (smuggling), or
  * whose head or announced body is over the limits, is answered with a JSON
  * error and the connection closed, without evhttp ever seeing it.
@@ -52,7 +52,7 @@ struct tg_conn {
     struct event *release_ev;       /* runs release() after evhttp let go */
     struct tg_conn *prev, *next;    /* all connections, for the sweep */
     int fd;                         /* -1 until the socket is known */
-    int reading;                    /* bytes of a new request are arriving */
+    int reading;                    /* a request head is due: the deadline runs */
     struct tg_http_framing framing; /* what the client sent so far is well framed */
     uint64_t stream_end;            /* bytes received on the connection */
     int refused;                    /* framing refused: the input is dropped */
@@ -165,6 +165,17 @@ unreadable:
     return f->status;
 }
 
+/* The head of the next request must be complete within the header timeout
+ * (slowloris): armed on accept for the first request, on its first byte for
+ * the following ones (an idle keep-alive connection is evhttp's idle timeout). */
+static void arm_deadline(struct tg_conn *c)
+{
+    struct timeval tv = {c->srv->cfg->header_timeout_ms / 1000,
+                         (c->srv->cfg->header_timeout_ms % 1000) * 1000};
+    c->reading = 1;
+    evtimer_add(c->deadline, &tv);
+}
+
 /* Drop every byte of the refused request and what follows it, keeping the
  * complete requests before it (pipelined) for evhttp to answer first. Returns
  * how many bytes were kept. */
@@ -217,12 +228,8 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
             c->refuse_pending = 1; /* after the responses to the requests before it */
         return;
     }
-    if (!c->reading && c->req == NULL) {
-        struct timeval tv = {c->srv->cfg->header_timeout_ms / 1000,
-                             (c->srv->cfg->header_timeout_ms % 1000) * 1000};
-        c->reading = 1;
-        evtimer_add(c->deadline, &tv);
-    }
+    if (!c->reading && c->req == NULL)
+        arm_deadline(c);
 }
 
 /* Drop our reference: the bufferevent and its socket go now. */
@@ -263,10 +270,12 @@ static void on_header_deadline(evutil_socket_t fd, short what, void *arg)
         release(c);
         return;
     }
-    tg_debug("conn fd %d: request headers not complete in time, closing", c->fd);
+    /* the bufferevent knows the socket even when no byte arrived (c->fd not) */
+    evutil_socket_t sock = bufferevent_getfd(c->bev);
+    tg_debug("conn fd %d: request headers not complete in time, closing", (int)sock);
     /* evhttp owns the connection and notices the shutdown as an EOF */
-    if (c->fd >= 0)
-        shutdown(c->fd, SHUT_RDWR);
+    if (sock >= 0)
+        shutdown(sock, SHUT_RDWR);
 }
 
 /* Connections evhttp dropped before any request completed have no close
@@ -294,6 +303,7 @@ static struct bufferevent *track(struct tg_server *srv, struct bufferevent *bev)
     c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
     tg_http_framing_init(&c->framing, srv->boot_cfg->max_header_bytes,
                          srv->boot_cfg->max_body_bytes);
+    arm_deadline(c); /* a client that connects and sends nothing is slowloris too */
     bufferevent_incref(bev);
     c->next = srv->conns;
     if (srv->conns)

@@ -400,6 +400,23 @@ class Slowloris(FaultCase):
         self.assertEqual(self.up.count(), 0)
         self.assertServes()
 
+    def test_silent_connection_closed_after_header_timeout(self):
+        # connects and never sends a byte
+        s = socket.create_connection((self.tg.host, self.tg.port), timeout=30)
+        t0 = time.monotonic()
+        try:
+            try:
+                self.assertEqual(s.recv(1), b"")
+            except ConnectionResetError:
+                pass
+        finally:
+            s.close()
+        took = time.monotonic() - t0
+        self.assertGreaterEqual(took, 1.5)
+        self.assertLess(took, 5 * SLOW, "silent connection closed after %.1fs (timeout 2s)" % took)
+        wait_until(lambda: open_connections(self.tg) <= 1, 5 * SLOW, "connection released")
+        self.assertServes()
+
     def test_many_slow_clients_do_not_block_others(self):
         socks = []
         try:
@@ -507,6 +524,8 @@ class ClientFaults(FaultCase):
 
 class ManyConnections(FaultCase):
     N = 2000
+    # idle connections are closed after the header timeout: keep it out of the way
+    tg_config = tg.config_yaml() + "server:\n  headerTimeout: 120s\n"
 
     @classmethod
     def setUpClass(cls):

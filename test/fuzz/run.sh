@@ -13,12 +13,12 @@ cd "$(dirname "$0")/../.."
 build=${TG_FUZZ_BUILD:-build-fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-CC=${CC:-clang} cmake -S . -B "$build" -DTG_FUZZ=ON -DTG_SANITIZE=ON -DTG_TESTS=OFF \
-  -DTG_WERROR=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j"$jobs" >"$build.build.log" 2>&1 || { tail -50 "$build.build.log"; exit 1; }
-
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+CC=${CC:-clang} cmake -S . -B "$build" -DTG_FUZZ=ON -DTG_SANITIZE=ON -DTG_TESTS=OFF \
+  -DTG_WERROR=ON >"$scratch/configure.log" 2>&1 || { cat "$scratch/configure.log"; exit 1; }
+cmake --build "$build" -j"$jobs" >"$scratch/build.log" 2>&1 || { tail -50 "$scratch/build.log"; exit 1; }
+
 artifacts="$build/fuzz-artifacts"
 mkdir -p "$artifacts"
 targets=${TG_FUZZ_TARGETS:-$(cd test/fuzz && ls fuzz_*.c | sed 's/\.c$//')}
