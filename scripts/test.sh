@@ -3,7 +3,8 @@
 #   1. release build (-Werror), every unit and end-to-end test;
 #   2. the manifests, the chart and the Dockerfile, with check-config on their args;
 #   3. ASan+UBSan build, every unit and end-to-end test again;
-#   4. every libFuzzer target for a bounded time (TG_FUZZ_SECONDS, default 20).
+#   4. the end-to-end fault tests and part of the core tests under valgrind;
+#   5. every libFuzzer target for a bounded time (TG_FUZZ_SECONDS, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
@@ -26,7 +27,11 @@ TG_E2E_HUGE_BYTES=$((256 << 20)) \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2
 
-if [ -x test/fuzz/run.sh ] || [ -f test/fuzz/run.sh ]; then
+step "valgrind memcheck: end-to-end fault and core tests (0 errors, 0 definite leaks)"
+TG_BUILD_DIR=build bash test/e2e/valgrind.sh test/e2e/test_faults.py
+TG_BUILD_DIR=build bash test/e2e/valgrind.sh test/e2e/test_core.py Routes Auth Forwarding UpstreamFaults PathPrefix
+
+if [ -f test/fuzz/run.sh ]; then
   step "fuzzing (${TG_FUZZ_SECONDS:-20}s per target)"
   bash test/fuzz/run.sh "${TG_FUZZ_SECONDS:-20}"
 fi
