@@ -290,7 +290,7 @@ static int scan_number(struct lexer *l)
             next(l);
             return 0;
         }
-        if ((r == 'e' || r == 'E') && expo) {
+        if ((r == 'e' || r == 'E') && expo && digits != hex) {
             next(l);
             return 0;
         }
@@ -300,7 +300,8 @@ static int scan_number(struct lexer *l)
                 return 0;
             continue;
         }
-        if (accept(l, "eE")) {
+        /* in hex, e and E are digits, not an exponent (0x1e is 30) */
+        if (digits != hex && accept(l, "eE")) {
             expo = 1;
             accept(l, "+-");
             if (accept(l, "._eE") || peek(l) == R_EOF)
