@@ -32,7 +32,10 @@ for name in $targets; do
   [ -f "test/fuzz/$name.dict" ] && dict=(-dict="$PWD/test/fuzz/$name.dict")
   log="$scratch/$name.log"
   # stdin from /dev/null: a fuzzed path such as /dev/stdin must not block
-  if (cd "$scratch" && "$OLDPWD/$build/$name" "${dict[@]}" -max_total_time="$secs" -timeout=10 \
+  # a fixed seed (TG_FUZZ_SEED, default 1) makes a CI run replay the same
+  # mutations; set TG_FUZZ_SEED=0 to explore with a random one
+  if (cd "$scratch" && "$OLDPWD/$build/$name" "${dict[@]}" -seed="${TG_FUZZ_SEED:-1}" \
+        -max_total_time="$secs" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OLDPWD/$artifacts/$name-" \
         "$scratch/$name") </dev/null >"$log" 2>&1; then
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
