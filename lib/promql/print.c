@@ -65,31 +65,14 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n);
 
 void pq_format_g(tg_sb_t *sb, double v)
 {
-    char buf[40], digits[24];
-    int prec, exp10, nd = 0, i;
-    char *p, *e;
+    char digits[24];
+    int exp10, nd, i;
 
     if (isnan(v) || isinf(v) || v == 0) {
         pq_format_float(sb, v);
         return;
     }
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    p = buf;
-    if (*p == '-') {
-        tg_sb_addc(sb, '-');
-        p++;
-    }
-    e = strchr(p, 'e');
-    exp10 = atoi(e + 1);
-    for (; p < e; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
+    nd = pq_shortest_digits(sb, v, digits, &exp10);
     if (exp10 < -4 || exp10 >= 6) { /* strconv shortest %g */
         tg_sb_addc(sb, digits[0]);
         if (nd > 1) {

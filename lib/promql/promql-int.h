@@ -89,6 +89,7 @@ int pq_parse_duration(const char *s, size_t len, int64_t *ns, char *msg, size_t 
  * milliseconds, else seconds as a decimal number (exact, re-parses). */
 void pq_print_duration(tg_sb_t *sb, int64_t ns);
 /* strconv.FormatFloat(v, 'f', -1, 64) */
+int pq_shortest_digits(tg_sb_t *sb, double v, char digits[24], int *exp10);
 void pq_format_float(tg_sb_t *sb, double v);
 /* Go's %q of a byte string (for error messages). */
 void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max_runes);

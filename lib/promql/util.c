@@ -347,11 +347,39 @@ int pq_needs_escape(tg_iovec_t s)
     return 0;
 }
 
+/* The shortest decimal digits that read back as v (|v| finite, non-zero),
+ * as Go's strconv finds them: writes a '-' to sb for negative v, the digits
+ * (no trailing zeros) to digits[24], the decimal exponent of the first digit
+ * to *exp10, and returns the number of digits. */
+int pq_shortest_digits(tg_sb_t *sb, double v, char digits[24], int *exp10)
+{
+    char buf[40], *p, *e;
+    int prec, nd = 0;
+
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    p = buf;
+    if (*p == '-') {
+        tg_sb_addc(sb, '-');
+        p++;
+    }
+    e = strchr(p, 'e');
+    *exp10 = atoi(e + 1);
+    for (; p < e; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    return nd;
+}
+
 void pq_format_float(tg_sb_t *sb, double v)
 {
-    char buf[40], digits[24];
-    int prec, exp10, nd = 0, i;
-    char *p, *e;
+    char digits[24];
+    int exp10, nd, i;
 
     if (isnan(v)) {
         tg_sb_adds(sb, "NaN");
@@ -365,24 +393,7 @@ void pq_format_float(tg_sb_t *sb, double v)
         tg_sb_adds(sb, signbit(v) ? "-0" : "0");
         return;
     }
-    /* shortest %e that round-trips */
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    p = buf;
-    if (*p == '-') {
-        tg_sb_addc(sb, '-');
-        p++;
-    }
-    e = strchr(p, 'e');
-    exp10 = atoi(e + 1);
-    for (; p < e; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
+    nd = pq_shortest_digits(sb, v, digits, &exp10);
     /* value = 0.d1d2d3... * 10^(exp10+1) */
     if (exp10 < 0) {
         tg_sb_add(sb, "0.", 2);
