@@ -34,12 +34,19 @@ struct cli {
 static int usage(const struct cli *c, const char *name)
 {
     if (c->enforce)
-        fprintf(stderr, "usage: tenantgate %s --label NAME --value V [--value V2 ...] [--error-on-replace]\n"
-                        "       [--allow-info] [-0|--null] [--enable-promql-*] [QUERY]\n", name);
+        fprintf(
+            stderr,
+            "usage: tenantgate %s --label NAME --value V [--value V2 ...] [--error-on-replace]\n"
+            "       [--allow-info] [-0|--null] [--enable-promql-*] [QUERY]\n",
+            name);
     else
-        fprintf(stderr, "usage: tenantgate %s [--pretty|--json] [-0|--null] [--enable-promql-*] [QUERY]\n", name);
-    fprintf(stderr, "feature flags: --enable-promql-duration-expression-parsing, --enable-promql-experimental-functions,\n"
-                    "               --enable-promql-extended-range-selectors, --enable-promql-binop-fill-modifiers\n");
+        fprintf(stderr,
+                "usage: tenantgate %s [--pretty|--json] [-0|--null] [--enable-promql-*] [QUERY]\n",
+                name);
+    fprintf(stderr, "feature flags: --enable-promql-duration-expression-parsing, "
+                    "--enable-promql-experimental-functions,\n"
+                    "               --enable-promql-extended-range-selectors, "
+                    "--enable-promql-binop-fill-modifiers\n");
     return 2;
 }
 
@@ -74,7 +81,8 @@ static int feature_flag(struct cli *c, const char *a)
 /* Queries may start with '-' ("-x > 0"): only --word, -0 and -h are options. */
 static int is_option(const char *a)
 {
-    return (a[0] == '-' && a[1] == '-' && ((a[2] >= 'a' && a[2] <= 'z') || (a[2] >= 'A' && a[2] <= 'Z'))) ||
+    return (a[0] == '-' && a[1] == '-' &&
+            ((a[2] >= 'a' && a[2] <= 'z') || (a[2] >= 'A' && a[2] <= 'Z'))) ||
            strcmp(a, "-h") == 0;
 }
 

@@ -21,13 +21,13 @@ struct tg_kv_list {
 };
 
 struct tg_user {
-    tg_iovec_t name;        /* e.g. system:serviceaccount:alpha:grafana */
+    tg_iovec_t name; /* e.g. system:serviceaccount:alpha:grafana */
     tg_iovec_t uid;
     tg_iovec_t *groups;
     size_t n_groups;
     struct tg_kv_list *extra; /* TokenReview's user.extra */
     size_t n_extra;
-    const char *provider;   /* "token-file", "x509", "tokenreview": for logs/metrics */
+    const char *provider; /* "token-file", "x509", "tokenreview": for logs/metrics */
 };
 
 /* Kubernetes authorizer.Attributes, as in a SubjectAccessReview spec. */
@@ -39,7 +39,7 @@ struct tg_authz_attrs {
     tg_iovec_t resource;
     tg_iovec_t subresource;
     tg_iovec_t name;
-    tg_iovec_t path;        /* for non-resource requests */
+    tg_iovec_t path; /* for non-resource requests */
     int resource_request;
 };
 

@@ -47,13 +47,13 @@ struct tg_authcache_backend {
 void tg_authcache_kube_backend(struct tg_authcache_backend *be, struct tg_kube_client *kc);
 
 struct tg_authcache_opts {
-    int authn_ttl_ms;      /* 120000 */
-    int unauthn_ttl_ms;    /* 30000 */
-    int allow_ttl_ms;      /* 300000 */
-    int deny_ttl_ms;       /* 30000 */
-    size_t max_entries;    /* 10000 ready entries (pending ones are not bounded here);
-                              0 = keep no answer (identical calls still coalesce) */
-    int grace_ms;          /* 0 = off */
+    int authn_ttl_ms;             /* 120000 */
+    int unauthn_ttl_ms;           /* 30000 */
+    int allow_ttl_ms;             /* 300000 */
+    int deny_ttl_ms;              /* 30000 */
+    size_t max_entries;           /* 10000 ready entries (pending ones are not bounded here);
+                                     0 = keep no answer (identical calls still coalesce) */
+    int grace_ms;                 /* 0 = off */
     const char *const *audiences; /* requested TokenReview audiences; copied */
     size_t n_audiences;
     /* Monotonic clock in ms; NULL = CLOCK_MONOTONIC. For tests. */
@@ -68,15 +68,15 @@ void tg_authcache_opts_init(struct tg_authcache_opts *o, const struct tg_config 
 
 struct tg_authcache_stats {
     uint64_t hits;
-    uint64_t misses;          /* backend calls started */
-    uint64_t coalesced;       /* waits that joined a pending call */
-    uint64_t evictions;       /* LRU evictions (not expiries) */
-    uint64_t expired;         /* entries dropped because their TTL passed */
-    uint64_t grace_served;    /* stale positive answers served on backend error */
-    uint64_t errors;          /* backend calls that ended in TG_KUBE_ERROR */
-    uint64_t cancelled;       /* waiters cancelled */
-    uint64_t entries;         /* ready entries now */
-    uint64_t pending;         /* backend calls in flight now */
+    uint64_t misses;       /* backend calls started */
+    uint64_t coalesced;    /* waits that joined a pending call */
+    uint64_t evictions;    /* LRU evictions (not expiries) */
+    uint64_t expired;      /* entries dropped because their TTL passed */
+    uint64_t grace_served; /* stale positive answers served on backend error */
+    uint64_t errors;       /* backend calls that ended in TG_KUBE_ERROR */
+    uint64_t cancelled;    /* waiters cancelled */
+    uint64_t entries;      /* ready entries now */
+    uint64_t pending;      /* backend calls in flight now */
     /* the TokenReview share of hits, misses and evictions (the rest are
      * SubjectAccessReviews), for the authn_* / authz_* metric families */
     uint64_t authn_hits;

@@ -71,8 +71,8 @@ struct tg_static_token {
 };
 
 enum tg_verb_mode {
-    TG_VERB_GET = 0,   /* read API is `get` whatever the HTTP method (default) */
-    TG_VERB_HTTP = 1,  /* kube-rbac-proxy's mapping: GET->get, POST->create, ... */
+    TG_VERB_GET = 0,  /* read API is `get` whatever the HTTP method (default) */
+    TG_VERB_HTTP = 1, /* kube-rbac-proxy's mapping: GET->get, POST->create, ... */
 };
 
 struct tg_config {
@@ -88,88 +88,88 @@ struct tg_config {
     int proxy_endpoints_port;         /* --proxy-endpoints-port (0 = unset) */
 
     /* TLS server side */
-    char *tls_cert_file;      /* --tls-cert-file; NULL with a secure listener = self-signed */
-    char *tls_key_file;       /* --tls-private-key-file */
-    int tls_min_version;      /* OpenSSL TLS1_2_VERSION (default) or TLS1_3_VERSION */
-    char *tls_cipher_suites;  /* OpenSSL cipher list translated from Go names, or NULL */
-    char *client_ca_file;     /* --client-ca-file: enables x509 client-cert authn */
+    char *tls_cert_file;        /* --tls-cert-file; NULL with a secure listener = self-signed */
+    char *tls_key_file;         /* --tls-private-key-file */
+    int tls_min_version;        /* OpenSSL TLS1_2_VERSION (default) or TLS1_3_VERSION */
+    char *tls_cipher_suites;    /* OpenSSL cipher list translated from Go names, or NULL */
+    char *client_ca_file;       /* --client-ca-file: enables x509 client-cert authn */
     int tls_reload_interval_ms; /* how often cert/key files are checked for change */
 
     /* upstream */
-    char *upstream;           /* --upstream URL, e.g. http://127.0.0.1:9090/prefix/ */
+    char *upstream;             /* --upstream URL, e.g. http://127.0.0.1:9090/prefix/ */
     struct tg_url upstream_url; /* the same, parsed and validated */
     char *upstream_ca_file;
     char *upstream_client_cert_file;
     char *upstream_client_key_file;
-    int upstream_timeout_ms;  /* --upstream-timeout, default 5m */
-    int upstream_max_idle;    /* keep-alive pool size */
+    int upstream_timeout_ms;      /* --upstream-timeout, default 5m */
+    int upstream_max_idle;        /* keep-alive pool size */
     char *upstream_tenant_header; /* e.g. THANOS-TENANT; NULL = not sent */
 
     /* tenancy (prom-label-proxy flags + our own) */
-    char *label;              /* --label, default "namespace" */
-    char *query_param;        /* tenant query parameter: rewrite name, --query-param, or label */
-    char *header_name;        /* --header-name / byHttpHeader: tenant from a header */
-    char **label_values;      /* --label-value (fixed tenant values), may be empty */
+    char *label;         /* --label, default "namespace" */
+    char *query_param;   /* tenant query parameter: rewrite name, --query-param, or label */
+    char *header_name;   /* --header-name / byHttpHeader: tenant from a header */
+    char **label_values; /* --label-value (fixed tenant values), may be empty */
     size_t n_label_values;
     int enable_label_apis;    /* accepted; label APIs are enforced either way */
     int error_on_replace;     /* --error-on-replace */
     int sa_namespace_default; /* tenant = SA's namespace when none given (default 1) */
     enum tg_verb_mode verb_mode;
-    int allow_info_function;  /* info() is refused unless set */
+    int allow_info_function; /* info() is refused unless set */
     /* PromQL feature flags (prom-label-proxy / Prometheus names) */
     int promql_duration_expr;
     int promql_experimental_functions;
     int promql_extended_range_selectors;
     int promql_binop_fill_modifiers; /* --enable-promql-binop-fill-modifiers */
-    size_t max_query_bytes;   /* default 256 KiB */
-    int max_query_depth;      /* default 1000 nesting levels */
+    size_t max_query_bytes;          /* default 256 KiB */
+    int max_query_depth;             /* default 1000 nesting levels */
 
     /* authentication */
-    char *token_auth_file;    /* --token-auth-file */
+    char *token_auth_file; /* --token-auth-file */
     struct tg_static_token *tokens;
     size_t n_tokens;
-    char *kubeconfig;         /* --kubeconfig; NULL = in-cluster when available */
+    char *kubeconfig; /* --kubeconfig; NULL = in-cluster when available */
     char **auth_token_audiences;
     size_t n_auth_token_audiences;
-    int kube_enabled;         /* TokenReview/SAR in use (kubeconfig given or in-cluster) */
+    int kube_enabled; /* TokenReview/SAR in use (kubeconfig given or in-cluster) */
 
     /* authorization (kube-rbac-proxy config file) */
     struct tg_resource_attributes resource_attributes;
-    int has_resource_attributes;      /* the file has authorization.resourceAttributes */
+    int has_resource_attributes;       /* the file has authorization.resourceAttributes */
     int resource_attributes_templated; /* ... and one of them uses {{ .Value }} */
     struct tg_static_rule *static_rules;
     size_t n_static_rules;
 
     /* decision cache (our `cache:` section; kube-rbac-proxy's defaults) */
-    int cache_authn_ttl_ms;       /* 2m */
-    int cache_unauthn_ttl_ms;     /* 30s */
-    int cache_allow_ttl_ms;       /* 5m */
-    int cache_deny_ttl_ms;        /* 30s */
-    size_t cache_max_entries;     /* 10000 */
-    int cache_grace_ms;           /* 0 = off */
+    int cache_authn_ttl_ms;   /* 2m */
+    int cache_unauthn_ttl_ms; /* 30s */
+    int cache_allow_ttl_ms;   /* 5m */
+    int cache_deny_ttl_ms;    /* 30s */
+    size_t cache_max_entries; /* 10000 */
+    int cache_grace_ms;       /* 0 = off */
 
     /* kubernetes API client (our `kubernetes:` section) */
-    int kube_timeout_ms;          /* 10s */
-    int kube_qps;                 /* rate limit toward the API server, 0 = none */
+    int kube_timeout_ms; /* 10s */
+    int kube_qps;        /* rate limit toward the API server, 0 = none */
     int kube_burst;
-    int kube_retries;             /* 3 */
+    int kube_retries; /* 3 */
 
     /* server limits (our `server:` section) */
-    size_t max_header_bytes;      /* 64 KiB */
-    size_t max_body_bytes;        /* 4 MiB */
-    int header_timeout_ms;        /* 10s: slowloris guard */
-    int idle_timeout_ms;          /* 10m: Grafana reuses connections */
-    int max_connections;          /* 16384 */
-    int shutdown_grace_ms;        /* 30s drain on SIGTERM */
+    size_t max_header_bytes; /* 64 KiB */
+    size_t max_body_bytes;   /* 4 MiB */
+    int header_timeout_ms;   /* 10s: slowloris guard */
+    int idle_timeout_ms;     /* 10m: Grafana reuses connections */
+    int max_connections;     /* 16384 */
+    int shutdown_grace_ms;   /* 30s drain on SIGTERM */
 
     /* logging */
-    int log_level;                /* enum tg_log_level */
-    int access_log;               /* 1 = JSON access log on stdout (default) */
+    int log_level;  /* enum tg_log_level */
+    int access_log; /* 1 = JSON access log on stdout (default) */
 };
 
 /* Values of *exit_now when tg_config_load() returns NULL. */
-#define TG_CONFIG_FAILED 0      /* bad file or settings: print errbuf, exit 1 */
-#define TG_CONFIG_EXIT_OK 1     /* --help / --version printed: exit 0 */
+#define TG_CONFIG_FAILED      0 /* bad file or settings: print errbuf, exit 1 */
+#define TG_CONFIG_EXIT_OK     1 /* --help / --version printed: exit 0 */
 #define TG_CONFIG_USAGE_ERROR 2 /* unknown flag or bad flag value: print errbuf, exit 2 */
 
 /* Parse argv (argv[0] is the program; subcommand already removed) and the
@@ -180,8 +180,7 @@ struct tg_config {
  * caller what a NULL return means, see above; it is 0 on success.
  * Warnings (ignored flags, ...) are logged with tg_warn(). The caller owns
  * the returned reference. */
-struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen,
-                                 int *exit_now);
+struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now);
 /* Re-read the config file (and token file) named in `old`, keeping old's
  * flags: the command line stored in old is replayed. On any error returns
  * NULL with the message; `old` is untouched and stays valid. */

@@ -65,8 +65,7 @@ typedef int (*tg_params_skip_fn)(void *arg, const struct tg_param *param);
 /* Append "n1=v1&n2=v2..." (percent-encoded, in list order) to `out`,
  * leaving out parameters for which skip(arg, param) is non-zero (skip may be
  * NULL). Nothing is appended for an empty list. */
-void tg_params_encode(const struct tg_params *p, tg_sb_t *out, tg_params_skip_fn skip,
-                      void *arg);
+void tg_params_encode(const struct tg_params *p, tg_sb_t *out, tg_params_skip_fn skip, void *arg);
 
 /* ---- request target ---------------------------------------------------- */
 
@@ -166,23 +165,23 @@ struct tg_http_framing {
     size_t max_head;
     uint64_t max_body;
     int state;
-    int cr;               /* the previous byte was CR: LF must follow */
-    size_t head_len;      /* bytes of the current head so far */
-    size_t tok_len;       /* bytes of the current token (method, version, name) */
-    char tok[24];         /* its first bytes, lower-cased for header names */
-    int field;            /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding */
-    char val[24];         /* value of that header, spaces trimmed at the start */
-    size_t val_len;       /* may exceed sizeof(val): then the value is invalid */
+    int cr;          /* the previous byte was CR: LF must follow */
+    size_t head_len; /* bytes of the current head so far */
+    size_t tok_len;  /* bytes of the current token (method, version, name) */
+    char tok[24];    /* its first bytes, lower-cased for header names */
+    int field;       /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding */
+    char val[24];    /* value of that header, spaces trimmed at the start */
+    size_t val_len;  /* may exceed sizeof(val): then the value is invalid */
     int n_cl, n_te, te_chunked, no_body, http10;
-    uint64_t cl;          /* the Content-Length */
-    uint64_t left;        /* body or chunk bytes still to come */
-    uint64_t body;        /* chunked body bytes so far */
-    int digits;           /* hex digits of the current chunk size */
-    uint64_t requests;    /* complete requests seen */
-    uint64_t fed;         /* bytes of the stream looked at */
-    uint64_t req_start;   /* stream offset where the current request starts */
-    int status;           /* 0, or the HTTP status the stream was refused with */
-    const char *error;    /* static message once refused */
+    uint64_t cl;        /* the Content-Length */
+    uint64_t left;      /* body or chunk bytes still to come */
+    uint64_t body;      /* chunked body bytes so far */
+    int digits;         /* hex digits of the current chunk size */
+    uint64_t requests;  /* complete requests seen */
+    uint64_t fed;       /* bytes of the stream looked at */
+    uint64_t req_start; /* stream offset where the current request starts */
+    int status;         /* 0, or the HTTP status the stream was refused with */
+    const char *error;  /* static message once refused */
 };
 
 void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t max_body);

@@ -48,20 +48,20 @@ enum tg_kube_result {
 /* Where the API server is and which credentials we present. Every pointer is
  * heap-owned by the struct and released by tg_kube_target_free(). */
 struct tg_kube_target {
-    int https;              /* 0 only for an explicit http:// server (warned) */
-    char *host;             /* without brackets; IPv6 literal allowed */
+    int https;  /* 0 only for an explicit http:// server (warned) */
+    char *host; /* without brackets; IPv6 literal allowed */
     uint16_t port;
-    char *path_prefix;      /* server URL path without trailing '/', "" if none */
-    char *tls_server_name;  /* name verified and sent as SNI; NULL = host */
-    char *ca_pem;           /* PEM bundle; NULL = system trust store */
+    char *path_prefix;     /* server URL path without trailing '/', "" if none */
+    char *tls_server_name; /* name verified and sent as SNI; NULL = host */
+    char *ca_pem;          /* PEM bundle; NULL = system trust store */
     size_t ca_pem_len;
-    char *cert_pem;         /* client certificate (+chain), or NULL */
+    char *cert_pem; /* client certificate (+chain), or NULL */
     size_t cert_pem_len;
-    char *key_pem;          /* its private key, or NULL */
+    char *key_pem; /* its private key, or NULL */
     size_t key_pem_len;
-    char *token;            /* static bearer token, or NULL */
-    char *token_file;       /* bearer token re-read periodically, or NULL */
-    char *source;           /* "kubeconfig <path> context <name>" / "in-cluster", for logs */
+    char *token;      /* static bearer token, or NULL */
+    char *token_file; /* bearer token re-read periodically, or NULL */
+    char *source;     /* "kubeconfig <path> context <name>" / "in-cluster", for logs */
 };
 
 /* Load the kubeconfig at `path` (context `context`, NULL = current-context).
@@ -80,13 +80,13 @@ int tg_kube_target_from_kubeconfig(const char *path, const char *context,
  * re-reads it (bound service account tokens rotate). Returns 0, or -1 with
  * a message; *not_in_cluster is set to 1 when the environment variables are
  * absent (so the caller can say "no Kubernetes" instead of failing). */
-int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
-                              int *not_in_cluster, char *err, size_t errlen);
+int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out, int *not_in_cluster,
+                              char *err, size_t errlen);
 
 /* cfg->kubeconfig when set, else in-cluster. Returns 0, 1 when neither is
  * available (Kubernetes authn/authz off), -1 on error (message in err). */
-int tg_kube_target_from_config(const struct tg_config *cfg, struct tg_kube_target *out,
-                               char *err, size_t errlen);
+int tg_kube_target_from_config(const struct tg_config *cfg, struct tg_kube_target *out, char *err,
+                               size_t errlen);
 
 void tg_kube_target_free(struct tg_kube_target *t);
 
@@ -114,15 +114,15 @@ enum tg_kube_result tg_kube_sar_parse(const char *body, size_t len, tg_arena_t *
 /* ---- asynchronous client (lib/kube/client.c) ---- */
 
 struct tg_kube_opts {
-    int timeout_ms;        /* whole call incl. queueing and retries (10s) */
-    int qps;               /* token bucket rate; 0 = unlimited */
-    int burst;             /* bucket size (>= 1 when qps > 0) */
-    int retries;           /* extra attempts after the first (3) */
-    int backoff_base_ms;   /* first backoff (100ms), doubled per attempt, +-50% jitter */
-    int backoff_max_ms;    /* cap (5s) */
-    int max_conns;         /* concurrent connections, each one request at a time (16) */
-    int idle_timeout_ms;   /* keep-alive connection kept this long (90s) */
-    int token_reload_ms;   /* token_file re-read period (60s, as client-go) */
+    int timeout_ms;            /* whole call incl. queueing and retries (10s) */
+    int qps;                   /* token bucket rate; 0 = unlimited */
+    int burst;                 /* bucket size (>= 1 when qps > 0) */
+    int retries;               /* extra attempts after the first (3) */
+    int backoff_base_ms;       /* first backoff (100ms), doubled per attempt, +-50% jitter */
+    int backoff_max_ms;        /* cap (5s) */
+    int max_conns;             /* concurrent connections, each one request at a time (16) */
+    int idle_timeout_ms;       /* keep-alive connection kept this long (90s) */
+    int token_reload_ms;       /* token_file re-read period (60s, as client-go) */
     size_t max_response_bytes; /* 4 MiB */
 };
 
@@ -131,17 +131,17 @@ void tg_kube_opts_init(struct tg_kube_opts *o, const struct tg_config *cfg);
 
 /* Plain counters; the lead exports them as metrics. */
 struct tg_kube_stats {
-    uint64_t calls;           /* reviews started */
-    uint64_t attempts;        /* HTTP requests sent (incl. retries) */
+    uint64_t calls;    /* reviews started */
+    uint64_t attempts; /* HTTP requests sent (incl. retries) */
     uint64_t retries;
-    uint64_t errors;          /* calls that ended in TG_KUBE_ERROR */
-    uint64_t timeouts;        /* ... of which by deadline */
-    uint64_t throttled;       /* attempts that waited for the token bucket */
-    uint64_t connects;        /* TCP+TLS connections opened */
-    uint64_t token_reloads;   /* token_file reads that changed the token */
-    uint64_t by_status[6];    /* responses by class: [0]=no response, [1..5]=1xx..5xx */
+    uint64_t errors;        /* calls that ended in TG_KUBE_ERROR */
+    uint64_t timeouts;      /* ... of which by deadline */
+    uint64_t throttled;     /* attempts that waited for the token bucket */
+    uint64_t connects;      /* TCP+TLS connections opened */
+    uint64_t token_reloads; /* token_file reads that changed the token */
+    uint64_t by_status[6];  /* responses by class: [0]=no response, [1..5]=1xx..5xx */
     uint64_t status_429;
-    uint64_t latency_ms_sum;  /* of successful HTTP attempts */
+    uint64_t latency_ms_sum; /* of successful HTTP attempts */
     uint64_t latency_count;
     uint64_t latency_ms_max;
 };

@@ -93,7 +93,6 @@ struct tg_std_metrics {
 
 /* Register every tenantgate_* family above into `m` and set build_info for
  * `version`. Returns 0 / -1 (only if `m` already holds one of the names). */
-int tg_metrics_register_std(struct tg_metrics *m, const char *version,
-                            struct tg_std_metrics *out);
+int tg_metrics_register_std(struct tg_metrics *m, const char *version, struct tg_std_metrics *out);
 
 #endif

@@ -988,7 +988,7 @@ static int range_modifier(struct parser *p, struct tg_promql_node *e, int anchor
     else if (e->kind == TG_PROMQL_SUBQUERY)
         perr(p, e->pos, "%s modifier is not supported for subqueries", what);
     else
-        perr(p, e->pos, "%s modifier not implemented", what);
+        perr(p, e->pos, "%s modifier must follow a vector or range selector", what);
     if (m == NULL)
         return -1;
     if (anchored)
