@@ -70,25 +70,23 @@ static enum tg_verdict read_params(struct tg_req *r, tg_iovec_t query)
 {
     struct evbuffer *body = r->in_body;
     size_t blen = body ? evbuffer_get_length(body) : 0;
-    const char *err = NULL;
+    const char *ct, *err = NULL;
+    tg_iovec_t form;
 
     tg_params_init(&r->params, &r->arena);
     if (tg_params_parse(&r->arena, query, 0, &r->params, &err) != 0)
         return tg_req_error(r, 400, "bad_data", "invalid query string: %s", err);
     if (r->method != TG_M_POST || blen == 0)
         return TG_NEXT;
-    {
-        const char *ct = evhttp_find_header(r->in_headers, "Content-Type");
-        char *copy;
-        if (ct == NULL || !tg_http_is_form_content_type(tg_iov_str(ct)))
-            return tg_req_error(r, 415, "bad_data",
-                                "unsupported body type %s: use application/x-www-form-urlencoded",
-                                ct ? ct : "(none)");
-        copy = tg_arena_alloc(&r->arena, blen);
-        evbuffer_copyout(body, copy, blen);
-        if (tg_params_parse(&r->arena, tg_iov(copy, blen), 1, &r->params, &err) != 0)
-            return tg_req_error(r, 400, "bad_data", "invalid form body: %s", err);
-    }
+    ct = evhttp_find_header(r->in_headers, "Content-Type");
+    if (ct == NULL || !tg_http_is_form_content_type(tg_iov_str(ct)))
+        return tg_req_error(r, 415, "bad_data",
+                            "unsupported body type %s: use application/x-www-form-urlencoded",
+                            ct ? ct : "(none)");
+    /* parsed in place: evhttp keeps the body until the request ends */
+    form = tg_iov((const char *)evbuffer_pullup(body, -1), blen);
+    if (tg_params_parse(&r->arena, form, 1, &r->params, &err) != 0)
+        return tg_req_error(r, 400, "bad_data", "invalid form body: %s", err);
     return TG_NEXT;
 }
 
