@@ -3,12 +3,29 @@
  * following the grammar of Prometheus' generated_parser.y (including how its
  * LALR conflicts resolve), then a type-checking pass like parser.checkAST.
  * The first error wins; every function leaves through `fail` on error.
+ *
+ * The type-checking pass only runs when needed: while building each node the
+ * parser does a cheap, conservative pre-check (precheck_*) that sets
+ * p->suspect for anything check() could refuse. Almost every real query is
+ * clean and skips the second walk; a suspect one gets the full pass, which
+ * reports the error Prometheus reports, in its order. Builds with assertions
+ * (tests) and fuzzing builds run both and verify the pre-check is
+ * conservative.
  */
 #include "promql-int.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Run the full type check even after a clean pre-check, and verify. */
+#if !defined(NDEBUG) || defined(TG_FUZZING)
+#define PQ_CROSSCHECK 1
+#else
+#define PQ_CROSSCHECK 0
+#endif
 
 struct parser {
     tg_arena_t *a;
@@ -22,6 +39,7 @@ struct parser {
     int selector_only;        /* match[]: no empty-matcher check */
     struct tg_promql_error *err;
     int failed;
+    int suspect;              /* the pre-check saw something check() may refuse */
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -210,6 +228,114 @@ static enum tg_promql_vtype letter_type(char c)
     case 'S': return TG_PROMQL_VSTRING;
     }
     return TG_PROMQL_VNONE;
+}
+
+/* ---- pre-check (see the top of the file) ------------------------------ */
+
+static int is_comparison(enum tg_promql_op op)
+{
+    return op == TG_PROMQL_EQLC || op == TG_PROMQL_NEQ || op == TG_PROMQL_LSS ||
+           op == TG_PROMQL_LTE || op == TG_PROMQL_GTR || op == TG_PROMQL_GTE;
+}
+
+static int is_set_op(enum tg_promql_op op)
+{
+    return op == TG_PROMQL_LAND || op == TG_PROMQL_LOR || op == TG_PROMQL_LUNLESS;
+}
+
+static int scalar_or_vector(enum tg_promql_vtype t)
+{
+    return t == TG_PROMQL_VSCALAR || t == TG_PROMQL_VVECTOR;
+}
+
+static int is_name_label(tg_iovec_t s)
+{
+    return s.len == 8 && memcmp(s.base, "__name__", 8) == 0;
+}
+
+/* Index of the first on(...) label that group_x(...) repeats, or -1. */
+static long on_group_overlap(const struct tg_promql_node *n)
+{
+    size_t i, j;
+
+    if (!n->u.binary.on)
+        return -1;
+    for (i = 0; i < n->u.binary.matching.n; i++)
+        for (j = 0; j < n->u.binary.include.n; j++)
+            if (tg_iov_eq(n->u.binary.matching.names[i], n->u.binary.include.names[j]))
+                return (long)i;
+    return -1;
+}
+
+/* check_vs would pass: no metric name set twice, and without a name some
+ * matcher that cannot match the empty string (only the plain label="x" case
+ * is recognised here; the rest goes to check_vs). */
+static void precheck_vs(struct parser *p, const struct tg_promql_node *vs)
+{
+    const struct tg_promql_matcher *m;
+
+    if (vs->u.vs.name.len > 0) {
+        for (m = vs->u.vs.matchers; m != NULL; m = m->next)
+            if (is_name_label(m->name))
+                p->suspect = 1;
+        return;
+    }
+    if (p->selector_only)
+        return;
+    for (m = vs->u.vs.matchers; m != NULL; m = m->next)
+        if (m->op == TG_PROMQL_EQ && m->value.len > 0)
+            return;
+    p->suspect = 1;
+}
+
+/* Also sets what check_binary would derive: has_matching and the
+ * many-to-many cardinality of set operators. */
+static void precheck_binary(struct parser *p, struct tg_promql_node *n)
+{
+    enum tg_promql_op op = n->u.binary.op;
+    enum tg_promql_vtype lt = n->u.binary.lhs->type, rt = n->u.binary.rhs->type;
+    int vv = lt == TG_PROMQL_VVECTOR && rt == TG_PROMQL_VVECTOR;
+    int fill = n->u.binary.has_fill_lhs || n->u.binary.has_fill_rhs;
+
+    if (is_set_op(op) && n->u.binary.card == TG_PROMQL_ONE_TO_ONE)
+        n->u.binary.card = TG_PROMQL_MANY_TO_MANY;
+    n->u.binary.has_matching = vv;
+    if (!scalar_or_vector(lt) || !scalar_or_vector(rt) || (n->u.binary.return_bool && !is_comparison(op)) ||
+        (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR) ||
+        (!vv && (n->u.binary.matching.n > 0 || fill)) ||
+        (is_set_op(op) && (!vv || fill || n->u.binary.card != TG_PROMQL_MANY_TO_MANY)) ||
+        on_group_overlap(n) >= 0)
+        p->suspect = 1;
+}
+
+static void precheck_call(struct parser *p, const struct tg_promql_node *n)
+{
+    const struct tg_promql_func *f = n->u.call.func;
+    const struct tg_promql_node *a;
+    size_t nargs = f->n_args, got = n->u.call.n_args, i = 0;
+
+    if (f->variadic == 0 ? got != nargs
+                         : got + 1 < nargs || (f->variadic > 0 && got > nargs - 1 + (size_t)f->variadic)) {
+        p->suspect = 1;
+        return;
+    }
+    if (f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
+        p->suspect = 1; /* check_call marks its second argument */
+        return;
+    }
+    for (a = n->u.call.args; a != NULL; a = a->next, i++)
+        if (a->type != letter_type(f->args[i < nargs ? i : nargs - 1]))
+            p->suspect = 1;
+}
+
+static void precheck_agg(struct parser *p, const struct tg_promql_node *n)
+{
+    const struct tg_promql_node *param = n->u.agg.param;
+
+    if (n->u.agg.expr->type != TG_PROMQL_VVECTOR ||
+        (n->u.agg.op == TG_PROMQL_COUNT_VALUES ? param == NULL || param->type != TG_PROMQL_VSTRING
+                                               : param != NULL && param->type != TG_PROMQL_VSCALAR))
+        p->suspect = 1;
 }
 
 /* ---- literals -------------------------------------------------------- */
@@ -669,6 +795,7 @@ static struct tg_promql_node *vector_selector(struct parser *p)
     }
     if (cur_type(p) == T_LBRACE && label_matchers(p, vs) < 0)
         return NULL;
+    precheck_vs(p, vs);
     return vs;
 }
 
@@ -800,6 +927,7 @@ static struct tg_promql_node *function_call(struct parser *p)
         return NULL;
     n->type = letter_type(n->u.call.func->ret);
     n->end = p->t[-1].pos + 1;
+    precheck_call(p, n);
     for (a = n->u.call.args; a != NULL; a = a->next)
         if (set_depth(p, n, a, NULL) < 0)
             return NULL;
@@ -867,6 +995,7 @@ static struct tg_promql_node *aggregate_expr(struct parser *p)
     n->u.agg.expr = want == 2 ? args->next : args;
     if (n->u.agg.param)
         n->u.agg.param->next = NULL; /* args list no longer needed */
+    precheck_agg(p, n);
     if (set_depth(p, n, n->u.agg.param, n->u.agg.expr) < 0)
         return NULL;
     return n;
@@ -1046,6 +1175,8 @@ static struct tg_promql_node *range_or_subquery(struct parser *p, struct tg_prom
     }
     n = new_node(p, TG_PROMQL_SUBQUERY, e->pos);
     n->type = TG_PROMQL_VMATRIX;
+    if (e->type != TG_PROMQL_VVECTOR)
+        p->suspect = 1;
     n->u.subquery.expr = e;
     n->u.subquery.range = range;
     n->u.subquery.step = step;
@@ -1152,6 +1283,8 @@ static struct tg_promql_node *unary_expr(struct parser *p)
     u->u.unary.expr = e;
     u->type = e->type;
     u->end = e->end;
+    if (!scalar_or_vector(u->type))
+        p->suspect = 1;
     return set_depth(p, u, e, NULL) < 0 ? NULL : u;
 }
 
@@ -1268,6 +1401,7 @@ static struct tg_promql_node *binary_expr(struct parser *p, int min_prec)
         n->end = rhs->end;
         n->type = lhs->type == TG_PROMQL_VSCALAR && rhs->type == TG_PROMQL_VSCALAR ? TG_PROMQL_VSCALAR
                                                                                   : TG_PROMQL_VVECTOR;
+        precheck_binary(p, n);
         if (set_depth(p, n, lhs, rhs) < 0)
             goto fail;
         lhs = n;
@@ -1294,17 +1428,6 @@ static int expect_type(struct parser *p, struct tg_promql_node *n, enum tg_promq
     return 0;
 }
 
-static int is_comparison(enum tg_promql_op op)
-{
-    return op == TG_PROMQL_EQLC || op == TG_PROMQL_NEQ || op == TG_PROMQL_LSS ||
-           op == TG_PROMQL_LTE || op == TG_PROMQL_GTR || op == TG_PROMQL_GTE;
-}
-
-static int is_set_op(enum tg_promql_op op)
-{
-    return op == TG_PROMQL_LAND || op == TG_PROMQL_LOR || op == TG_PROMQL_LUNLESS;
-}
-
 /* Error position of a binary operator: after the spaces that follow the lhs. */
 static size_t after_space(const struct parser *p, size_t pos)
 {
@@ -1317,7 +1440,8 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
 {
     enum tg_promql_op op = n->u.binary.op;
     enum tg_promql_vtype lt, rt;
-    size_t i, j, pos = n->u.binary.lhs->end;
+    size_t pos = n->u.binary.lhs->end;
+    long dup;
     int fill = n->u.binary.has_fill_lhs || n->u.binary.has_fill_rhs;
 
     if (check(p, n->u.binary.lhs) < 0 || check(p, n->u.binary.rhs) < 0)
@@ -1328,17 +1452,13 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
         perr(p, after_space(p, pos), "bool modifier can only be used on comparison operators");
     if (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR)
         perr(p, after_space(p, pos), "comparisons between scalars must use BOOL modifier");
-    if (is_set_op(op) && n->u.binary.card == TG_PROMQL_ONE_TO_ONE)
-        n->u.binary.card = TG_PROMQL_MANY_TO_MANY;
-    if (n->u.binary.on)
-        for (i = 0; i < n->u.binary.matching.n; i++)
-            for (j = 0; j < n->u.binary.include.n; j++)
-                if (tg_iov_eq(n->u.binary.matching.names[i], n->u.binary.include.names[j])) {
-                    char q[96];
-                    pq_go_quote(q, sizeof(q), n->u.binary.matching.names[i].base,
-                                n->u.binary.matching.names[i].len, 64);
-                    perr(p, after_space(p, pos), "label %s must not occur in ON and GROUP clause at once", q);
-                }
+    /* precheck_binary derived the set operators' many-to-many cardinality */
+    assert(!is_set_op(op) || n->u.binary.card != TG_PROMQL_ONE_TO_ONE);
+    if ((dup = on_group_overlap(n)) >= 0) {
+        char q[96];
+        pq_go_quote(q, sizeof(q), n->u.binary.matching.names[dup].base, n->u.binary.matching.names[dup].len, 64);
+        perr(p, after_space(p, pos), "label %s must not occur in ON and GROUP clause at once", q);
+    }
     if (lt != TG_PROMQL_VSCALAR && lt != TG_PROMQL_VVECTOR)
         perr(p, n->u.binary.lhs->pos, "binary expression must contain only scalar and instant vector types");
     if (rt != TG_PROMQL_VSCALAR && rt != TG_PROMQL_VVECTOR)
@@ -1348,9 +1468,9 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
             perr(p, n->pos, "vector matching only allowed between instant vectors");
         if (fill)
             perr(p, n->pos, "filling in missing series only allowed between instant vectors");
-        n->u.binary.has_matching = 0;
+        assert(!n->u.binary.has_matching);
     } else {
-        n->u.binary.has_matching = 1;
+        assert(n->u.binary.has_matching);
         if (is_set_op(op)) {
             if (n->u.binary.card == TG_PROMQL_ONE_TO_MANY || n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
                 perr(p, n->pos, "no grouping allowed for \"%s\" operation", tg_promql_op_str(op));
@@ -1533,6 +1653,7 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
     p.err = err;
     p.selector_only = selector_only;
     p.failed = 0;
+    p.suspect = 0;
     *out = NULL;
     err->pos = 0;
     err->line = err->col = 0;
@@ -1554,8 +1675,11 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
         unexpected(&p, NULL, NULL);
         goto fail;
     }
-    if (check(&p, root) < 0)
+    if ((p.suspect || PQ_CROSSCHECK) && check(&p, root) < 0) {
+        if (!p.suspect)
+            abort(); /* the pre-check must be conservative */
         goto fail;
+    }
     *out = root;
     return 0;
 fail:
