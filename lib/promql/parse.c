@@ -20,13 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Run the full type check even after a clean pre-check, and verify. */
-#if !defined(NDEBUG) || defined(TG_FUZZING)
-#define PQ_CROSSCHECK 1
-#else
-#define PQ_CROSSCHECK 0
-#endif
-
 struct parser {
     tg_arena_t *a;
     const char *s;
@@ -1675,6 +1668,7 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
         unexpected(&p, NULL, NULL);
         goto fail;
     }
+    /* PQ_CROSSCHECK: run the full pass anyway and verify the pre-check */
     if ((p.suspect || PQ_CROSSCHECK) && check(&p, root) < 0) {
         if (!p.suspect)
             abort(); /* the pre-check must be conservative */

@@ -6,6 +6,15 @@
 #include <stdint.h>
 #include "tenantgate/promql.h"
 
+/* Fast paths that skip work when a cheap test proves it unnecessary also run
+ * the slow path and verify their answer in builds with assertions (tests)
+ * and in fuzzing builds. */
+#if !defined(NDEBUG) || defined(TG_FUZZING)
+#define PQ_CROSSCHECK 1
+#else
+#define PQ_CROSSCHECK 0
+#endif
+
 /* Token types, after Prometheus' lexer items. Order matters: the ranges
  * below classify operators, aggregators and keywords. */
 enum pq_tok {

@@ -9,6 +9,7 @@
 #include "promql-int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RX_MAX_NODES  256
@@ -1017,7 +1018,74 @@ static int rxc_braces(const struct rxc *c, size_t i, long *min, long *max, size_
     return 1;
 }
 
-int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
+/* The regexes of real queries are mostly literals, '.', groups without
+ * flags, '|' and single quantifiers: "(/dev/)?(sd.+|nvme.+)". 1 when `re`
+ * is only that and therefore valid; 0 means "ask the full checker", which
+ * also writes the error message. */
+static int simple_regex_valid(const unsigned char *s, size_t n)
+{
+    enum { LIT = 0, QUANT, OPEN, CLOSE, ALT, STOP };
+    /* STOP ends the fast path: escapes, classes, counted repetition,
+     * anchors, and everything outside printable ASCII (UTF-8 is checked by
+     * the full path) */
+#define RC(c)                                                                                      \
+    ((c) < 0x20 || (c) > 0x7e ? STOP                                                              \
+     : (c) == '*' || (c) == '+' || (c) == '?'                                      ? QUANT        \
+     : (c) == '('                                                                  ? OPEN         \
+     : (c) == ')'                                                                  ? CLOSE        \
+     : (c) == '|'                                                                  ? ALT          \
+     : (c) == '\\' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}' || (c) == '^' || (c) == '$' \
+         ? STOP                                                                                   \
+         : LIT)
+#define RC4(c)  RC(c), RC((c) + 1), RC((c) + 2), RC((c) + 3)
+#define RC16(c) RC4(c), RC4((c) + 4), RC4((c) + 8), RC4((c) + 12)
+    static const uint8_t cls[256] = {
+        RC16(0x00), RC16(0x10), RC16(0x20), RC16(0x30), RC16(0x40), RC16(0x50), RC16(0x60), RC16(0x70),
+        RC16(0x80), RC16(0x90), RC16(0xa0), RC16(0xb0), RC16(0xc0), RC16(0xd0), RC16(0xe0), RC16(0xf0),
+    };
+#undef RC16
+#undef RC4
+#undef RC
+    size_t i = 0, depth = 0;
+    int atom = 0; /* the previous item can take a quantifier */
+
+    for (;;) {
+        if (i < n && cls[s[i]] == LIT) {
+            atom = 1;
+            do
+                i++;
+            while (i < n && cls[s[i]] == LIT);
+        }
+        if (i == n)
+            return depth == 0;
+        switch (cls[s[i]]) {
+        case QUANT:
+            if (!atom)
+                return 0; /* missing argument, nested or lazy repetition */
+            atom = 0;
+            break;
+        case OPEN:
+            if ((i + 1 < n && s[i + 1] == '?') || ++depth > 100)
+                return 0; /* flags and named groups */
+            atom = 0;
+            break;
+        case CLOSE:
+            if (depth == 0)
+                return 0;
+            depth--;
+            atom = 1;
+            break;
+        case ALT:
+            atom = 0;
+            break;
+        default:
+            return 0;
+        }
+        i++;
+    }
+}
+
+static int full_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
 {
     struct rxc c = {(const unsigned char *)re.base, re.len, msg, msglen};
     struct rxc_frame small[32], *fr = small, *f;
@@ -1232,5 +1300,15 @@ int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
     }
     if (depth != 0)
         return rxc_err(&c, "missing closing )", 0, c.n);
+    return 0;
+}
+
+int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
+{
+    if (!simple_regex_valid((const unsigned char *)re.base, re.len))
+        return full_regex_check(a, re, msg, msglen);
+    if (PQ_CROSSCHECK && full_regex_check(a, re, msg, msglen) < 0)
+        abort(); /* the fast path accepted what the checker refuses */
+    msg[0] = '\0';
     return 0;
 }

@@ -174,14 +174,33 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
     int r;
     double d;
 
-    if (len >= 1 && len <= 15 && (len == 1 || s[0] != '0')) {
-        /* plain decimal integers (exact in a double) */
+    if (len >= 1 && len <= 16) {
+        /* plain decimal integers (exact in a double; a leading 0 means octal) */
         uint64_t v = 0;
         for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
             v = v * 10 + (uint64_t)(s[i] - '0');
-        if (i == len) {
+        if (i == len && len <= 15 && (len == 1 || s[0] != '0')) {
             *out = (double)v;
             return 0;
+        }
+        /* digits.digits: mantissa and power of ten are exact doubles, so one
+         * division rounds correctly, as ParseFloat does */
+        if (i < len && s[i] == '.' && len - i >= 2) {
+            static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                           1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+            size_t dot = i;
+            for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+                v = v * 10 + (uint64_t)(s[i] - '0');
+            if (i == len) {
+                *out = (double)v / pow10[len - dot - 1];
+                if (PQ_CROSSCHECK) {
+                    memcpy(small, s, len);
+                    small[len] = '\0';
+                    if (strtod(small, NULL) != *out)
+                        abort();
+                }
+                return 0;
+            }
         }
     }
     if (memchr(s, '_', len) != NULL && !underscore_ok(s, len))

@@ -976,6 +976,8 @@ static void test_regex_syntax(void **state)
         {"(?im-sU:x)", NULL}, {"(?P<name>x)(?<n2>y)", NULL}, {"(?:)", NULL}, {"()", NULL}, {"(|)*", NULL},
         {"a*?b+?c??", NULL}, {"\xc3\xa9+", NULL}, {"a\\Q\\E*", NULL}, {"\xff", NULL}, /* plain literal: never parsed */
         {"[\\x00-\\x{10FFFF}]", NULL}, {"[\\]]", NULL}, {"[[]", NULL}, {"[a-b-c]", NULL},
+        /* the fast path for literals, '.', groups, '|' and single quantifiers */
+        {"(/dev/)?(mmcblk.p.+|nvme.+|dm-.+)", NULL}, {"((a|b)+(c.)*)?d", NULL}, {"(|a)+", NULL},
         /* invalid */
         {"(", "missing closing ): `(`"},
         {"(a|b", "missing closing ): `(a|b`"},
@@ -986,6 +988,10 @@ static void test_regex_syntax(void **state)
         {"(?i)+", "missing argument to repetition operator: `+`"},
         {"{2}", "missing argument to repetition operator: `{2}`"},
         {"a**", "invalid nested repetition operator: `**`"},
+        {"(a)*+", "invalid nested repetition operator: `*+`"},
+        {"((a)", "missing closing ): `((a)`"},
+        {"a|b)", "unexpected ): `a|b)`"},
+        {"(|*)", "missing argument to repetition operator: `*`"},
         {"a+?*", "invalid nested repetition operator: `+?*`"},
         {"x{2}{3}", "invalid nested repetition operator: `{2}{3}`"},
         {"a{1001}", "invalid repeat count: `{1001}`"},
