@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,10 +154,26 @@ static int expect(struct parser *p, int type, const char *ctx, const char *exp)
 
 /* ---- nodes ----------------------------------------------------------- */
 
+/* Bytes of a node of each kind that hold data: the header and its member of
+ * the union. Only those are cleared (nothing reads the other members); the
+ * binary member is much larger than the selector one. */
+#define NODE_SIZE(m) (offsetof(struct tg_promql_node, u) + sizeof(((struct tg_promql_node *)0)->u.m))
+static const uint8_t node_size[] = {
+    [TG_PROMQL_NUMBER] = NODE_SIZE(num),          [TG_PROMQL_STRING] = NODE_SIZE(str),
+    [TG_PROMQL_VECTOR] = NODE_SIZE(vs),           [TG_PROMQL_MATRIX] = NODE_SIZE(matrix),
+    [TG_PROMQL_SUBQUERY] = NODE_SIZE(subquery),   [TG_PROMQL_PAREN] = NODE_SIZE(paren),
+    [TG_PROMQL_UNARY] = NODE_SIZE(unary),         [TG_PROMQL_BINARY] = NODE_SIZE(binary),
+    [TG_PROMQL_AGGREGATE] = NODE_SIZE(agg),       [TG_PROMQL_CALL] = NODE_SIZE(call),
+    [TG_PROMQL_DURATION] = NODE_SIZE(dur),
+};
+#undef NODE_SIZE
+
 static struct tg_promql_node *new_node(struct parser *p, enum tg_promql_kind kind, size_t pos)
 {
     struct tg_promql_node *n = pq_alloc(p->a, sizeof(*n));
-    memset(n, 0, sizeof(*n));
+    if (PQ_CROSSCHECK)
+        memset(n, 0xa5, sizeof(*n)); /* a read of another member shows up in tests */
+    memset(n, 0, node_size[kind]);
     n->kind = kind;
     n->pos = n->end = (uint32_t)pos;
     n->depth = 1;
