@@ -89,10 +89,12 @@ static inline int cur_type(const struct parser *p)
     return p->t->type;
 }
 
+/* Every caller has seen a token other than the final EOF/ERROR first. */
 static inline void adv(struct parser *p)
 {
-    if (p->t < p->last)
-        p->t++;
+    if (PQ_CROSSCHECK && p->t >= p->last)
+        abort();
+    p->t++;
 }
 
 static tg_iovec_t tok_text(const struct parser *p, const struct pq_token *t)
