@@ -776,9 +776,10 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
         *tail = m;
         tail = &m->next;
         vs->u.vs.n_matchers++;
-        /* name op "value" with nothing in between: the printer's spelling */
+        /* name op "value" with nothing in between: the printer's spelling
+         * (tokens never overlap, so no gap when the span is the sum of the first two) */
         if (p->t == t0 + 3 && m->pflags == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN) && p->s[t0[2].pos] == '"' &&
-            t0[0].pos + t0[0].len == t0[1].pos && t0[1].pos + t0[1].len == t0[2].pos)
+            t0[2].pos - t0[0].pos == t0[0].len + t0[1].len)
             m->pflags |= PQ_MF_SRC;
         if (cur_type(p) == T_COMMA) {
             adv(p);
