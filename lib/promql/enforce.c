@@ -15,6 +15,7 @@ struct enforcer {
     tg_arena_t *a;
     const struct tg_promql_enforce *e;
     struct tg_promql_matcher inject; /* template; copied into each selector */
+    int name_label;                  /* the tenant label is __name__ */
     struct tg_promql_error *err;
 };
 
@@ -73,7 +74,7 @@ static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
     struct tg_promql_matcher **pp = &vs->u.vs.matchers, *m, *inj;
 
     /* a tenant label of __name__ would make the bare metric name a matcher on it */
-    if (vs->u.vs.name.len > 0 && tg_iov_eq(en->e->label, TG_IOV_LIT("__name__"))) {
+    if (vs->u.vs.name.len > 0 && en->name_label) {
         struct tg_promql_matcher *nm = tg_arena_calloc(en->a, sizeof(*nm));
         nm->name = en->e->label;
         nm->value = vs->u.vs.name;
@@ -128,7 +129,7 @@ static int walk(struct enforcer *en, struct tg_promql_node *n)
         return walk(en, n->u.agg.expr);
     case TG_PROMQL_CALL:
         /* info() joins target_info series that the tenant matcher cannot scope */
-        if (!en->e->allow_info && strcmp(n->u.call.func->name, "info") == 0)
+        if (!en->e->allow_info && n->u.call.func->name[0] == 'i' && strcmp(n->u.call.func->name, "info") == 0)
             return enforce_error(en->err, n->pos, "info() is not allowed");
         for (a = n->u.call.args; a != NULL; a = a->next)
             if (walk(en, a) < 0)
@@ -190,6 +191,7 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
         return -1;
     en.a = a;
     en.e = e;
+    en.name_label = tg_iov_eq(e->label, TG_IOV_LIT("__name__"));
     en.err = err;
     return walk(&en, root);
 }
