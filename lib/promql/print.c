@@ -31,9 +31,53 @@ static inline char *room(tg_sb_t *sb, size_t n)
     return sb->base + sb->len;
 }
 
+/* memcpy for the short strings a query is made of: a few overlapping
+ * fixed-size moves instead of a libc call and its size dispatch. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n <= 16) {
+        if (n >= 8) {
+            uint64_t x, y;
+            memcpy(&x, s, 8);
+            memcpy(&y, s + n - 8, 8);
+            memcpy(d, &x, 8);
+            memcpy(d + n - 8, &y, 8);
+        } else if (n >= 4) {
+            uint32_t x, y;
+            memcpy(&x, s, 4);
+            memcpy(&y, s + n - 4, 4);
+            memcpy(d, &x, 4);
+            memcpy(d + n - 4, &y, 4);
+        } else if (n > 0) {
+            char x = s[0], y = s[n / 2], z = s[n - 1];
+            d[0] = x;
+            d[n / 2] = y;
+            d[n - 1] = z;
+        }
+    } else if (n <= 32) {
+        char x[16], y[16];
+        memcpy(x, s, 16);
+        memcpy(y, s + n - 16, 16);
+        memcpy(d, x, 16);
+        memcpy(d + n - 16, y, 16);
+    } else if (n <= 64) {
+        char w[16], x[16], y[16], z[16];
+        memcpy(w, s, 16);
+        memcpy(x, s + 16, 16);
+        memcpy(y, s + n - 32, 16);
+        memcpy(z, s + n - 16, 16);
+        memcpy(d, w, 16);
+        memcpy(d + 16, x, 16);
+        memcpy(d + n - 32, y, 16);
+        memcpy(d + n - 16, z, 16);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static inline void put_n(tg_sb_t *sb, const char *s, size_t n)
 {
-    memcpy(room(sb, n), s, n);
+    copy_short(room(sb, n), s, n);
     sb->len += n;
 }
 
@@ -117,12 +161,28 @@ static void print_number(const struct printer *pr, const struct tg_promql_node *
     put_iov(pr->sb, n->u.num.text);
 }
 
-static void print_ns(const struct printer *pr, int64_t ns)
+/* A literal range, step or offset. The canonical printer writes the
+ * literal as the query spelled it when the parser kept that: the same text
+ * reads back as the same |ns| (the sign comes from ns), whereas
+ * pq_print_duration() has to find the units. */
+static void print_lit(const struct printer *pr, const struct tg_promql_dur *d)
 {
-    if (pr->prom)
-        prom_duration(pr->sb, ns);
-    else
-        pq_print_duration(pr->sb, ns);
+    size_t n = d->text.len;
+    char *o;
+
+    if (pr->prom) {
+        prom_duration(pr->sb, d->ns);
+        return;
+    }
+    if (n == 0) {
+        pq_print_duration(pr->sb, d->ns);
+        return;
+    }
+    o = room(pr->sb, n + 1);
+    if (d->ns < 0)
+        *o++ = '-';
+    copy_short(o, d->text.base, n);
+    pr->sb->len = (size_t)(o + n - pr->sb->base);
 }
 
 static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
@@ -327,7 +387,7 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
         if (d->ns == 0)
             return;
         PUT_LIT(pr->sb, " offset ");
-        print_ns(pr, d->ns);
+        print_lit(pr, d);
         return;
     }
     PUT_LIT(pr->sb, " offset ");
@@ -361,7 +421,7 @@ static void print_range(const struct printer *pr, const struct tg_promql_dur *d)
     if (d->expr != NULL)
         print_dur(pr, d->expr);
     else
-        print_ns(pr, d->ns);
+        print_lit(pr, d);
 }
 
 static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
