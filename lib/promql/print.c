@@ -185,16 +185,23 @@ static void print_lit(const struct printer *pr, const struct tg_promql_dur *d)
     pr->sb->len = (size_t)(o + n - pr->sb->base);
 }
 
+/* "a, b, c" */
 static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++) {
+        tg_iovec_t v = l->names[i];
+        if (l->plain || pq_is_legacy_label(v)) {
+            char *o = room(sb, v.len + 2), *start = o;
+            if (i > 0)
+                o[0] = ',', o[1] = ' ', o += 2;
+            copy_short(o, v.base, v.len);
+            sb->len += (size_t)(o + v.len - start);
+            continue;
+        }
         if (i > 0)
             put_n(sb, ", ", 2);
-        if (l->plain || pq_is_legacy_label(l->names[i]))
-            put_iov(sb, l->names[i]);
-        else
-            tg_promql_label_name(sb, l->names[i]);
+        tg_promql_label_name(sb, v);
     }
 }
 
@@ -217,28 +224,27 @@ static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op,
     tg_promql_quote(sb, value);
 }
 
-/* A matcher of the AST: with the parser's hints (a plain name, a value
- * without anything to escape) it is copied in one go. */
-static void put_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m)
+/* A matcher of the AST with the parser's hints (a plain name, a value
+ * without anything to escape), after a ',' unless first: one copy each. */
+static void put_plain_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m, int first)
 {
-    const char *ops = match_str(m->op);
-    size_t nl = m->name.len, vl = m->value.len, ol = m->op == TG_PROMQL_EQ ? 1 : 2;
-    char *o;
+    size_t nl = m->name.len, vl = m->value.len;
+    char *o = room(sb, nl + vl + 6), *start = o;
 
-    if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) != (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
-        print_matcher(sb, m->name, m->op, m->value);
-        return;
-    }
-    o = room(sb, nl + ol + vl + 2);
-    memcpy(o, m->name.base, nl);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, m->name.base, nl);
     o += nl;
-    o[0] = ops[0];
-    o[1] = ops[1];
-    o += ol;
+    switch (m->op) {
+    case TG_PROMQL_EQ: *o++ = '='; break;
+    case TG_PROMQL_NE: o[0] = '!', o[1] = '='; o += 2; break;
+    case TG_PROMQL_RE: o[0] = '=', o[1] = '~'; o += 2; break;
+    case TG_PROMQL_NRE: o[0] = '!', o[1] = '~'; o += 2; break;
+    }
     *o++ = '"';
-    memcpy(o, m->value.base, vl);
+    copy_short(o, m->value.base, vl);
     o[vl] = '"';
-    sb->len += nl + ol + vl + 2;
+    sb->len += (size_t)(o + vl + 1 - start);
 }
 
 /* The name may stay before the braces only if the lexer reads it back as a
@@ -297,44 +303,79 @@ static inline const char *src_end(const struct tg_promql_matcher *m)
     return m->value.base + m->value.len + 1;
 }
 
+/* The query has m (and maybe the next ones, one ',' apart) as the printer
+ * writes them: copy the text from a to the end of the run at once, after a
+ * ',' unless first. Returns the last matcher of the run. */
+static inline __attribute__((always_inline)) const struct tg_promql_matcher *put_src_run(tg_sb_t *sb, const struct tg_promql_matcher *m, const char *a,
+                                                   int first)
+{
+    const char *b = src_end(m);
+    size_t len;
+    char *o;
+
+    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+        m = m->next;
+        b = src_end(m);
+    }
+    len = (size_t)(b - a);
+    o = room(sb, len + 1);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, a, len);
+    sb->len = (size_t)(o + len - sb->base);
+    return m;
+}
+
 static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
 {
-    const struct tg_promql_matcher *m;
-    int outside = pr->prom ? n->u.vs.name.len > 0 : name_outside(n);
-    int first = 1;
+    const struct tg_promql_matcher *m = n->u.vs.matchers;
+    tg_iovec_t name = n->u.vs.name;
+    tg_sb_t *sb = pr->sb;
+    int outside, first = 1;
 
-    if (outside)
-        put_iov(pr->sb, n->u.vs.name);
     if (pr->prom) {
-        if (n->u.vs.n_matchers > 0 || n->u.vs.name.len == 0)
+        if (name.len > 0)
+            put_iov(sb, name);
+        if (n->u.vs.n_matchers > 0 || name.len == 0)
             prom_matchers(pr, n);
         return;
     }
-    if (outside && n->u.vs.n_matchers == 0)
-        return;
-    put_c(pr->sb, '{');
-    for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
-        if (!first)
-            put_c(pr->sb, ',');
-        if (m->pflags & PQ_MF_SRC) {
-            /* the query has it (and maybe the next ones, one ',' apart) as
-             * the printer writes it: copy the run at once */
-            const char *a = m->name.base, *b = src_end(m);
-            while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
-                m = m->next;
-                b = src_end(m);
-            }
-            put_n(pr->sb, a, (size_t)(b - a));
-            continue;
+    outside = name_outside(n);
+    if (outside) {
+        if (m == NULL) {
+            put_iov(sb, name);
+            return;
         }
-        put_matcher(pr->sb, m);
+        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 && m->name.base[-1] == '{') {
+            /* "name{" and the first matchers, as the query has them */
+            m = put_src_run(sb, m, name.base, 1)->next;
+            first = 0;
+        } else {
+            char *o = room(sb, name.len + 1);
+            copy_short(o, name.base, name.len);
+            o[name.len] = '{';
+            sb->len += name.len + 1;
+        }
+    } else {
+        put_c(sb, '{');
     }
-    if (!outside && n->u.vs.name.len > 0) {
+    for (; m != NULL; m = m->next, first = 0) {
+        if (m->pflags & PQ_MF_SRC) {
+            m = put_src_run(sb, m, m->name.base, first);
+        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
+            put_plain_matcher(sb, m, first);
+        } else {
+            if (!first)
+                put_c(sb, ',');
+            print_matcher(sb, m->name, m->op, m->value);
+        }
+    }
+    if (!outside && name.len > 0) {
         if (!first)
-            put_c(pr->sb, ',');
-        print_matcher(pr->sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, n->u.vs.name);
+            put_c(sb, ',');
+        print_matcher(sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, name);
     }
-    put_c(pr->sb, '}');
+    put_c(sb, '}');
 }
 
 static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
@@ -408,6 +449,8 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
 
 static void print_mods(const struct printer *pr, const struct tg_promql_mods *m, int tail)
 {
+    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 && m->offset.expr == NULL)
+        return;
     print_at(pr, m);
     if (m->anchored)
         PUT_LIT(pr->sb, " anchored");
@@ -422,6 +465,25 @@ static void print_range(const struct printer *pr, const struct tg_promql_dur *d)
         print_dur(pr, d->expr);
     else
         print_lit(pr, d);
+}
+
+/* "[range]" */
+static void print_matrix_range(const struct printer *pr, const struct tg_promql_dur *d)
+{
+    size_t n = d->text.len;
+    char *o;
+
+    if (pr->prom || d->expr != NULL || n == 0 || d->ns < 0) {
+        put_c(pr->sb, '[');
+        print_range(pr, d);
+        put_c(pr->sb, ']');
+        return;
+    }
+    o = room(pr->sb, n + 2);
+    o[0] = '[';
+    copy_short(o + 1, d->text.base, n);
+    o[n + 1] = ']';
+    pr->sb->len += n + 2;
 }
 
 static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
@@ -507,24 +569,47 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
 /* "op", "op bool on (..) group_left (..)" */
 static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_op(pr->sb, n->u.binary.op);
-    if (n->u.binary.return_bool)
-        PUT_LIT(pr->sb, " bool");
+    tg_sb_t *sb = pr->sb;
+    char *o = room(sb, 16), *start = o;
+    enum tg_promql_op op = n->u.binary.op;
+
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
+        copy_short(o, pq_ops[op].s, pq_ops[op].n);
+        o += pq_ops[op].n;
+    }
+    if (n->u.binary.return_bool) {
+        memcpy(o, " bool", 5);
+        o += 5;
+    }
+    sb->len += (size_t)(o - start);
     print_matching(pr, n);
 }
 
 /* "sum", "sum by (a) ", "sum without () " */
 static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_op(pr->sb, n->u.agg.op);
-    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-        if (n->u.agg.without)
-            PUT_LIT(pr->sb, " without (");
-        else
-            PUT_LIT(pr->sb, " by (");
-        print_labels(pr->sb, &n->u.agg.grouping);
-        put_n(pr->sb, ") ", 2);
+    tg_sb_t *sb = pr->sb;
+    char *o = room(sb, 32), *start = o;
+    enum tg_promql_op op = n->u.agg.op;
+
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
+        copy_short(o, pq_ops[op].s, pq_ops[op].n);
+        o += pq_ops[op].n;
     }
+    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
+        if (n->u.agg.without) {
+            memcpy(o, " without (", 10);
+            o += 10;
+        } else {
+            memcpy(o, " by (", 5);
+            o += 5;
+        }
+        sb->len += (size_t)(o - start);
+        print_labels(sb, &n->u.agg.grouping);
+        PUT_LIT(sb, ") ");
+        return;
+    }
+    sb->len += (size_t)(o - start);
 }
 
 static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
@@ -556,9 +641,7 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         return;
     case TG_PROMQL_MATRIX:
         print_selector(pr, n->u.matrix.vs);
-        put_c(pr->sb, '[');
-        print_range(pr, &n->u.matrix.range);
-        put_c(pr->sb, ']');
+        print_matrix_range(pr, &n->u.matrix.range);
         print_mods(pr, &n->u.matrix.vs->u.vs.mods, tail);
         return;
     case TG_PROMQL_SUBQUERY:
@@ -591,9 +674,12 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         print_node(pr, n->u.agg.expr, 0);
         put_c(pr->sb, ')');
         return;
-    case TG_PROMQL_CALL:
-        put_n(pr->sb, n->u.call.func->name, n->u.call.func->name_len);
-        put_c(pr->sb, '(');
+    case TG_PROMQL_CALL: {
+        size_t fl = n->u.call.func->name_len;
+        char *o = room(pr->sb, fl + 1);
+        copy_short(o, n->u.call.func->name, fl);
+        o[fl] = '(';
+        pr->sb->len += fl + 1;
         for (a = n->u.call.args; a != NULL; a = a->next) {
             print_node(pr, a, 0);
             if (a->next != NULL)
@@ -601,6 +687,7 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         }
         put_c(pr->sb, ')');
         return;
+    }
     case TG_PROMQL_DURATION:
         print_dur(pr, n);
         return;
