@@ -422,6 +422,16 @@ static void test_print_canonical(void **state)
         {"-foo offset +(1h * 2) + x", "-foo offset +(1h * 2) + x"},
         {"a + fill (1e6) b", "a + fill (1e+06) b"},
         {"foo # comment\n + bar", "foo + bar"},
+        {"sum by (a, b,c ,d,  e, f) (x)", "sum by (a, b, c, d, e, f) (x)"},
+        {"a / ignoring (x, y) group_right (z,w) b", "a / ignoring (x, y) group_right (z, w) b"},
+        {"a > bool on () group_left b", "a > bool on () group_left () b"},
+        {"a and on (x) b or ignoring(y) c unless d", "a and on (x) b or ignoring (y) c unless d"},
+        {"topk(3, x) atan2 count_values(\"v\", y) % limit_ratio(0.5, z)",
+         "topk(3, x) atan2 count_values(\"v\", y) % limit_ratio(0.5, z)"},
+        {"foo {a=\"b\"} + foo{a=\"b\", c=\"d\",e=\"f\"} - foo{\"a\"=\"b\"}",
+         "foo{a=\"b\"} + foo{a=\"b\",c=\"d\",e=\"f\"} - foo{a=\"b\"}"},
+        {"{__name__=\"foo\", a=\"b\"}", "{__name__=\"foo\",a=\"b\"}"},
+        {"-(foo) ^ - 2 != bool -min_over_time(foo[5m:] offset 1m)", "-(foo) ^ -2 != bool -min_over_time(foo[5m:] offset 1m)"},
     };
     tg_arena_t a;
     size_t i;
