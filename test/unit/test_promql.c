@@ -968,6 +968,30 @@ static void test_print_duration_spelling(void **state)
     (void)state;
 }
 
+/* pq_needs_escape: printable ASCII but '"' and '\\' go between quotes as
+ * they are, every other byte needs an escape, wherever it stands. */
+static void test_needs_escape(void **state)
+{
+    char buf[9] = "abcdefgh";
+    int c;
+    size_t pos;
+
+    assert_false(pq_needs_escape(TG_IOV_NULL));
+    assert_false(pq_needs_escape(TG_IOV_LIT(" !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~")));
+    for (c = 0; c < 256; c++) {
+        int want = c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+        for (pos = 0; pos < 8; pos++) {
+            size_t len;
+            buf[pos] = (char)c;
+            for (len = pos + 1; len <= 8; len++)
+                assert_int_equal(pq_needs_escape(tg_iov(buf, len)), want);
+            assert_false(pq_needs_escape(tg_iov(buf, pos)));
+            buf[pos] = (char)('a' + pos);
+        }
+    }
+    (void)state;
+}
+
 /* Keywords by perfect hash: every keyword in any case, nothing else */
 static void test_keywords(void **state)
 {
@@ -1214,6 +1238,7 @@ int main(void)
         cmocka_unit_test(test_regex_syntax),
         cmocka_unit_test(test_print_fast_paths),
         cmocka_unit_test(test_print_duration_spelling),
+        cmocka_unit_test(test_needs_escape),
         cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_regex_syntax_parse),
         cmocka_unit_test(test_quote_and_numbers),
