@@ -109,6 +109,8 @@ struct tg_promql_node;
 struct tg_promql_dur {
     int64_t ns;
     struct tg_promql_node *expr; /* TG_PROMQL_DURATION/NUMBER node, or NULL */
+    tg_iovec_t text;             /* parser hint: source spelling of the literal without sign (5m, 90, 1.5e3),
+                                  * read back as |ns| (empty is always correct; whoever sets ns clears it) */
 };
 
 /* Evaluation modifiers of a vector selector (also for its matrix) or subquery. */

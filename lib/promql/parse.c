@@ -619,9 +619,11 @@ static int bracket_duration(struct parser *p, struct tg_promql_dur *d)
         }
         d->ns = seconds_to_ns(e->u.num.val);
         d->expr = NULL;
+        d->text = e->u.num.text;
     } else {
         d->ns = 0;
         d->expr = e;
+        d->text = TG_IOV_NULL;
     }
     return 0;
 }
@@ -1059,9 +1061,10 @@ static int offset_modifier(struct parser *p, struct tg_promql_node *e)
         perr(p, e->pos, "offset may not be set multiple times");
         return -1;
     }
-    if (d->kind == TG_PROMQL_NUMBER)
+    if (d->kind == TG_PROMQL_NUMBER) {
         m->offset.ns = seconds_to_ns(d->u.num.val);
-    else
+        m->offset.text = d->u.num.text;
+    } else
         m->offset.expr = d;
     return set_depth(p, e, d, NULL);
 }
@@ -1147,7 +1150,7 @@ static int range_modifier(struct parser *p, struct tg_promql_node *e, int anchor
 static struct tg_promql_node *range_or_subquery(struct parser *p, struct tg_promql_node *e)
 {
     size_t lb = cur(p)->pos;
-    struct tg_promql_dur range, step = {0, NULL};
+    struct tg_promql_dur range, step = {0, NULL, TG_IOV_NULL};
     struct tg_promql_node *n;
 
     adv(p); /* [ */

@@ -31,9 +31,53 @@ static inline char *room(tg_sb_t *sb, size_t n)
     return sb->base + sb->len;
 }
 
+/* memcpy for the short strings a query is made of: a few overlapping
+ * fixed-size moves instead of a libc call and its size dispatch. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n <= 16) {
+        if (n >= 8) {
+            uint64_t x, y;
+            memcpy(&x, s, 8);
+            memcpy(&y, s + n - 8, 8);
+            memcpy(d, &x, 8);
+            memcpy(d + n - 8, &y, 8);
+        } else if (n >= 4) {
+            uint32_t x, y;
+            memcpy(&x, s, 4);
+            memcpy(&y, s + n - 4, 4);
+            memcpy(d, &x, 4);
+            memcpy(d + n - 4, &y, 4);
+        } else if (n > 0) {
+            char x = s[0], y = s[n / 2], z = s[n - 1];
+            d[0] = x;
+            d[n / 2] = y;
+            d[n - 1] = z;
+        }
+    } else if (n <= 32) {
+        char x[16], y[16];
+        memcpy(x, s, 16);
+        memcpy(y, s + n - 16, 16);
+        memcpy(d, x, 16);
+        memcpy(d + n - 16, y, 16);
+    } else if (n <= 64) {
+        char w[16], x[16], y[16], z[16];
+        memcpy(w, s, 16);
+        memcpy(x, s + 16, 16);
+        memcpy(y, s + n - 32, 16);
+        memcpy(z, s + n - 16, 16);
+        memcpy(d, w, 16);
+        memcpy(d + 16, x, 16);
+        memcpy(d + n - 32, y, 16);
+        memcpy(d + n - 16, z, 16);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
 static inline void put_n(tg_sb_t *sb, const char *s, size_t n)
 {
-    memcpy(room(sb, n), s, n);
+    copy_short(room(sb, n), s, n);
     sb->len += n;
 }
 
@@ -117,24 +161,47 @@ static void print_number(const struct printer *pr, const struct tg_promql_node *
     put_iov(pr->sb, n->u.num.text);
 }
 
-static void print_ns(const struct printer *pr, int64_t ns)
+/* A literal range, step or offset. The canonical printer writes the
+ * literal as the query spelled it when the parser kept that: the same text
+ * reads back as the same |ns| (the sign comes from ns), whereas
+ * pq_print_duration() has to find the units. */
+static void print_lit(const struct printer *pr, const struct tg_promql_dur *d)
 {
-    if (pr->prom)
-        prom_duration(pr->sb, ns);
-    else
-        pq_print_duration(pr->sb, ns);
+    size_t n = d->text.len;
+    char *o;
+
+    if (pr->prom) {
+        prom_duration(pr->sb, d->ns);
+        return;
+    }
+    if (n == 0) {
+        pq_print_duration(pr->sb, d->ns);
+        return;
+    }
+    o = room(pr->sb, n + 1);
+    if (d->ns < 0)
+        *o++ = '-';
+    copy_short(o, d->text.base, n);
+    pr->sb->len = (size_t)(o + n - pr->sb->base);
 }
 
+/* "a, b, c" */
 static void print_labels(tg_sb_t *sb, const struct tg_promql_labels *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++) {
+        tg_iovec_t v = l->names[i];
+        if (l->plain || pq_is_legacy_label(v)) {
+            char *o = room(sb, v.len + 2), *start = o;
+            if (i > 0)
+                o[0] = ',', o[1] = ' ', o += 2;
+            copy_short(o, v.base, v.len);
+            sb->len += (size_t)(o + v.len - start);
+            continue;
+        }
         if (i > 0)
             put_n(sb, ", ", 2);
-        if (l->plain || pq_is_legacy_label(l->names[i]))
-            put_iov(sb, l->names[i]);
-        else
-            tg_promql_label_name(sb, l->names[i]);
+        tg_promql_label_name(sb, v);
     }
 }
 
@@ -157,28 +224,27 @@ static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op,
     tg_promql_quote(sb, value);
 }
 
-/* A matcher of the AST: with the parser's hints (a plain name, a value
- * without anything to escape) it is copied in one go. */
-static void put_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m)
+/* A matcher of the AST with the parser's hints (a plain name, a value
+ * without anything to escape), after a ',' unless first: one copy each. */
+static void put_plain_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m, int first)
 {
-    const char *ops = match_str(m->op);
-    size_t nl = m->name.len, vl = m->value.len, ol = m->op == TG_PROMQL_EQ ? 1 : 2;
-    char *o;
+    size_t nl = m->name.len, vl = m->value.len;
+    char *o = room(sb, nl + vl + 6), *start = o;
 
-    if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) != (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
-        print_matcher(sb, m->name, m->op, m->value);
-        return;
-    }
-    o = room(sb, nl + ol + vl + 2);
-    memcpy(o, m->name.base, nl);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, m->name.base, nl);
     o += nl;
-    o[0] = ops[0];
-    o[1] = ops[1];
-    o += ol;
+    switch (m->op) {
+    case TG_PROMQL_EQ: *o++ = '='; break;
+    case TG_PROMQL_NE: o[0] = '!', o[1] = '='; o += 2; break;
+    case TG_PROMQL_RE: o[0] = '=', o[1] = '~'; o += 2; break;
+    case TG_PROMQL_NRE: o[0] = '!', o[1] = '~'; o += 2; break;
+    }
     *o++ = '"';
-    memcpy(o, m->value.base, vl);
+    copy_short(o, m->value.base, vl);
     o[vl] = '"';
-    sb->len += nl + ol + vl + 2;
+    sb->len += (size_t)(o + vl + 1 - start);
 }
 
 /* The name may stay before the braces only if the lexer reads it back as a
@@ -237,44 +303,79 @@ static inline const char *src_end(const struct tg_promql_matcher *m)
     return m->value.base + m->value.len + 1;
 }
 
+/* The query has m (and maybe the next ones, one ',' apart) as the printer
+ * writes them: copy the text from a to the end of the run at once, after a
+ * ',' unless first. Returns the last matcher of the run. */
+static inline __attribute__((always_inline)) const struct tg_promql_matcher *put_src_run(tg_sb_t *sb, const struct tg_promql_matcher *m, const char *a,
+                                                   int first)
+{
+    const char *b = src_end(m);
+    size_t len;
+    char *o;
+
+    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+        m = m->next;
+        b = src_end(m);
+    }
+    len = (size_t)(b - a);
+    o = room(sb, len + 1);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, a, len);
+    sb->len = (size_t)(o + len - sb->base);
+    return m;
+}
+
 static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
 {
-    const struct tg_promql_matcher *m;
-    int outside = pr->prom ? n->u.vs.name.len > 0 : name_outside(n);
-    int first = 1;
+    const struct tg_promql_matcher *m = n->u.vs.matchers;
+    tg_iovec_t name = n->u.vs.name;
+    tg_sb_t *sb = pr->sb;
+    int outside, first = 1;
 
-    if (outside)
-        put_iov(pr->sb, n->u.vs.name);
     if (pr->prom) {
-        if (n->u.vs.n_matchers > 0 || n->u.vs.name.len == 0)
+        if (name.len > 0)
+            put_iov(sb, name);
+        if (n->u.vs.n_matchers > 0 || name.len == 0)
             prom_matchers(pr, n);
         return;
     }
-    if (outside && n->u.vs.n_matchers == 0)
-        return;
-    put_c(pr->sb, '{');
-    for (m = n->u.vs.matchers; m != NULL; m = m->next, first = 0) {
-        if (!first)
-            put_c(pr->sb, ',');
-        if (m->pflags & PQ_MF_SRC) {
-            /* the query has it (and maybe the next ones, one ',' apart) as
-             * the printer writes it: copy the run at once */
-            const char *a = m->name.base, *b = src_end(m);
-            while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
-                m = m->next;
-                b = src_end(m);
-            }
-            put_n(pr->sb, a, (size_t)(b - a));
-            continue;
+    outside = name_outside(n);
+    if (outside) {
+        if (m == NULL) {
+            put_iov(sb, name);
+            return;
         }
-        put_matcher(pr->sb, m);
+        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 && m->name.base[-1] == '{') {
+            /* "name{" and the first matchers, as the query has them */
+            m = put_src_run(sb, m, name.base, 1)->next;
+            first = 0;
+        } else {
+            char *o = room(sb, name.len + 1);
+            copy_short(o, name.base, name.len);
+            o[name.len] = '{';
+            sb->len += name.len + 1;
+        }
+    } else {
+        put_c(sb, '{');
     }
-    if (!outside && n->u.vs.name.len > 0) {
+    for (; m != NULL; m = m->next, first = 0) {
+        if (m->pflags & PQ_MF_SRC) {
+            m = put_src_run(sb, m, m->name.base, first);
+        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
+            put_plain_matcher(sb, m, first);
+        } else {
+            if (!first)
+                put_c(sb, ',');
+            print_matcher(sb, m->name, m->op, m->value);
+        }
+    }
+    if (!outside && name.len > 0) {
         if (!first)
-            put_c(pr->sb, ',');
-        print_matcher(pr->sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, n->u.vs.name);
+            put_c(sb, ',');
+        print_matcher(sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, name);
     }
-    put_c(pr->sb, '}');
+    put_c(sb, '}');
 }
 
 static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
@@ -327,7 +428,7 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
         if (d->ns == 0)
             return;
         PUT_LIT(pr->sb, " offset ");
-        print_ns(pr, d->ns);
+        print_lit(pr, d);
         return;
     }
     PUT_LIT(pr->sb, " offset ");
@@ -348,6 +449,8 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
 
 static void print_mods(const struct printer *pr, const struct tg_promql_mods *m, int tail)
 {
+    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 && m->offset.expr == NULL)
+        return;
     print_at(pr, m);
     if (m->anchored)
         PUT_LIT(pr->sb, " anchored");
@@ -361,7 +464,26 @@ static void print_range(const struct printer *pr, const struct tg_promql_dur *d)
     if (d->expr != NULL)
         print_dur(pr, d->expr);
     else
-        print_ns(pr, d->ns);
+        print_lit(pr, d);
+}
+
+/* "[range]" */
+static void print_matrix_range(const struct printer *pr, const struct tg_promql_dur *d)
+{
+    size_t n = d->text.len;
+    char *o;
+
+    if (pr->prom || d->expr != NULL || n == 0 || d->ns < 0) {
+        put_c(pr->sb, '[');
+        print_range(pr, d);
+        put_c(pr->sb, ']');
+        return;
+    }
+    o = room(pr->sb, n + 2);
+    o[0] = '[';
+    copy_short(o + 1, d->text.base, n);
+    o[n + 1] = ']';
+    pr->sb->len += n + 2;
 }
 
 static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
@@ -447,24 +569,47 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
 /* "op", "op bool on (..) group_left (..)" */
 static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_op(pr->sb, n->u.binary.op);
-    if (n->u.binary.return_bool)
-        PUT_LIT(pr->sb, " bool");
+    tg_sb_t *sb = pr->sb;
+    char *o = room(sb, 16), *start = o;
+    enum tg_promql_op op = n->u.binary.op;
+
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
+        copy_short(o, pq_ops[op].s, pq_ops[op].n);
+        o += pq_ops[op].n;
+    }
+    if (n->u.binary.return_bool) {
+        memcpy(o, " bool", 5);
+        o += 5;
+    }
+    sb->len += (size_t)(o - start);
     print_matching(pr, n);
 }
 
 /* "sum", "sum by (a) ", "sum without () " */
 static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
 {
-    put_op(pr->sb, n->u.agg.op);
-    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-        if (n->u.agg.without)
-            PUT_LIT(pr->sb, " without (");
-        else
-            PUT_LIT(pr->sb, " by (");
-        print_labels(pr->sb, &n->u.agg.grouping);
-        put_n(pr->sb, ") ", 2);
+    tg_sb_t *sb = pr->sb;
+    char *o = room(sb, 32), *start = o;
+    enum tg_promql_op op = n->u.agg.op;
+
+    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
+        copy_short(o, pq_ops[op].s, pq_ops[op].n);
+        o += pq_ops[op].n;
     }
+    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
+        if (n->u.agg.without) {
+            memcpy(o, " without (", 10);
+            o += 10;
+        } else {
+            memcpy(o, " by (", 5);
+            o += 5;
+        }
+        sb->len += (size_t)(o - start);
+        print_labels(sb, &n->u.agg.grouping);
+        PUT_LIT(sb, ") ");
+        return;
+    }
+    sb->len += (size_t)(o - start);
 }
 
 static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
@@ -496,9 +641,7 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         return;
     case TG_PROMQL_MATRIX:
         print_selector(pr, n->u.matrix.vs);
-        put_c(pr->sb, '[');
-        print_range(pr, &n->u.matrix.range);
-        put_c(pr->sb, ']');
+        print_matrix_range(pr, &n->u.matrix.range);
         print_mods(pr, &n->u.matrix.vs->u.vs.mods, tail);
         return;
     case TG_PROMQL_SUBQUERY:
@@ -531,9 +674,12 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         print_node(pr, n->u.agg.expr, 0);
         put_c(pr->sb, ')');
         return;
-    case TG_PROMQL_CALL:
-        put_n(pr->sb, n->u.call.func->name, n->u.call.func->name_len);
-        put_c(pr->sb, '(');
+    case TG_PROMQL_CALL: {
+        size_t fl = n->u.call.func->name_len;
+        char *o = room(pr->sb, fl + 1);
+        copy_short(o, n->u.call.func->name, fl);
+        o[fl] = '(';
+        pr->sb->len += fl + 1;
         for (a = n->u.call.args; a != NULL; a = a->next) {
             print_node(pr, a, 0);
             if (a->next != NULL)
@@ -541,16 +687,346 @@ static void print_node(const struct printer *pr, const struct tg_promql_node *n,
         }
         put_c(pr->sb, ')');
         return;
+    }
     case TG_PROMQL_DURATION:
         print_dur(pr, n);
         return;
     }
 }
 
+/* ---- canonical printer: the hot paths ----------------------------------
+ * tg_promql_print writes through a cursor o into the builder's buffer (end
+ * is where its capacity ends) and checks the room once per piece. The rare
+ * paths (escapes, modifiers, subqueries, duration expressions) hand over to
+ * the builder-based printers above: cp_sync() before, cp_resume() after. */
+
+struct cp {
+    struct printer pr; /* canonical (prom = 0); pr.sb is the builder */
+    char *end;
+};
+
+static inline void cp_sync(const struct cp *c, char *o)
+{
+    c->pr.sb->len = (size_t)(o - c->pr.sb->base);
+}
+
+static inline char *cp_resume(struct cp *c)
+{
+    c->end = c->pr.sb->base + c->pr.sb->cap;
+    return c->pr.sb->base + c->pr.sb->len;
+}
+
+static __attribute__((noinline)) char *cp_grow(struct cp *c, char *o, size_t n)
+{
+    cp_sync(c, o);
+    tg_sb_reserve(c->pr.sb, n);
+    return cp_resume(c);
+}
+
+/* Room for n bytes at o. */
+static inline char *cp_room(struct cp *c, char *o, size_t n)
+{
+    if ((size_t)(c->end - o) < n)
+        o = cp_grow(c, o, n);
+    return o;
+}
+
+static inline char *cp_put(struct cp *c, char *o, const char *s, size_t n)
+{
+    o = cp_room(c, o, n);
+    copy_short(o, s, n);
+    return o + n;
+}
+
+/* Operator spellings (pq_ops) NUL-padded to 16 bytes: written with one
+ * 16-byte move into room for 16, the cursor then advances by the length. */
+static const struct { char s[16]; uint8_t n; } ops16[TG_PROMQL_LIMIT_RATIO + 1] = {
+#define OP16(op, str) [op] = {str, sizeof(str) - 1}
+    OP16(TG_PROMQL_OP_NONE, ""), OP16(TG_PROMQL_ADD, "+"), OP16(TG_PROMQL_SUB, "-"),
+    OP16(TG_PROMQL_MUL, "*"), OP16(TG_PROMQL_DIV, "/"), OP16(TG_PROMQL_MOD, "%"),
+    OP16(TG_PROMQL_POW, "^"), OP16(TG_PROMQL_ATAN2, "atan2"), OP16(TG_PROMQL_EQLC, "=="),
+    OP16(TG_PROMQL_NEQ, "!="), OP16(TG_PROMQL_LSS, "<"), OP16(TG_PROMQL_LTE, "<="),
+    OP16(TG_PROMQL_GTR, ">"), OP16(TG_PROMQL_GTE, ">="), OP16(TG_PROMQL_TRIM_UPPER, "</"),
+    OP16(TG_PROMQL_TRIM_LOWER, ">/"), OP16(TG_PROMQL_LAND, "and"), OP16(TG_PROMQL_LOR, "or"),
+    OP16(TG_PROMQL_LUNLESS, "unless"), OP16(TG_PROMQL_STEP, "step"), OP16(TG_PROMQL_RANGE, "range"),
+    OP16(TG_PROMQL_MIN_OF, "min_of"), OP16(TG_PROMQL_MAX_OF, "max_of"), OP16(TG_PROMQL_SUM, "sum"),
+    OP16(TG_PROMQL_AVG, "avg"), OP16(TG_PROMQL_COUNT, "count"), OP16(TG_PROMQL_MIN, "min"),
+    OP16(TG_PROMQL_MAX, "max"), OP16(TG_PROMQL_GROUP, "group"), OP16(TG_PROMQL_STDDEV, "stddev"),
+    OP16(TG_PROMQL_STDVAR, "stdvar"), OP16(TG_PROMQL_TOPK, "topk"), OP16(TG_PROMQL_BOTTOMK, "bottomk"),
+    OP16(TG_PROMQL_COUNT_VALUES, "count_values"), OP16(TG_PROMQL_QUANTILE, "quantile"),
+    OP16(TG_PROMQL_LIMITK, "limitk"), OP16(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
+#undef OP16
+};
+
+/* The operator at o, which has room for 16 bytes. */
+static inline char *cp_op16(char *o, enum tg_promql_op op)
+{
+    if ((size_t)op >= sizeof(ops16) / sizeof(ops16[0]))
+        return o;
+    memcpy(o, ops16[op].s, 16);
+    return o + ops16[op].n;
+}
+
+static inline char *cp_op(struct cp *c, char *o, enum tg_promql_op op)
+{
+    return cp_op16(cp_room(c, o, 16), op);
+}
+
+/* See put_src_run: the matchers from *mp on that the query has one ','
+ * apart, from a (their first byte, or the metric name before them). */
+static inline __attribute__((always_inline)) char *cp_src_run(struct cp *c, char *o,
+                                                               const struct tg_promql_matcher **mp,
+                                                               const char *a, int first)
+{
+    const struct tg_promql_matcher *m = *mp;
+    const char *b = src_end(m);
+    size_t len;
+
+    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+        m = m->next;
+        b = src_end(m);
+    }
+    *mp = m;
+    len = (size_t)(b - a);
+    o = cp_room(c, o, len + 1);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, a, len);
+    return o + len;
+}
+
+static inline char *cp_plain_matcher(struct cp *c, char *o, const struct tg_promql_matcher *m, int first)
+{
+    size_t nl = m->name.len, vl = m->value.len;
+
+    o = cp_room(c, o, nl + vl + 6);
+    if (!first)
+        *o++ = ',';
+    copy_short(o, m->name.base, nl);
+    o += nl;
+    switch (m->op) {
+    case TG_PROMQL_EQ: *o++ = '='; break;
+    case TG_PROMQL_NE: o[0] = '!', o[1] = '='; o += 2; break;
+    case TG_PROMQL_RE: o[0] = '=', o[1] = '~'; o += 2; break;
+    case TG_PROMQL_NRE: o[0] = '!', o[1] = '~'; o += 2; break;
+    }
+    *o++ = '"';
+    copy_short(o, m->value.base, vl);
+    o[vl] = '"';
+    return o + vl + 1;
+}
+
+static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
+{
+    const struct tg_promql_matcher *m = n->u.vs.matchers;
+    tg_iovec_t name = n->u.vs.name;
+    int outside = name_outside(n), first = 1;
+
+    if (outside) {
+        if (m == NULL)
+            return cp_put(c, o, name.base, name.len);
+        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 && m->name.base[-1] == '{') {
+            /* "name{" and the first matchers, as the query has them */
+            o = cp_src_run(c, o, &m, name.base, 1);
+            m = m->next;
+            first = 0;
+        } else {
+            o = cp_room(c, o, name.len + 1);
+            copy_short(o, name.base, name.len);
+            o += name.len;
+            *o++ = '{';
+        }
+    } else {
+        o = cp_room(c, o, 1);
+        *o++ = '{';
+    }
+    for (; m != NULL; m = m->next, first = 0) {
+        if (m->pflags & PQ_MF_SRC) {
+            o = cp_src_run(c, o, &m, m->name.base, first);
+        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
+            o = cp_plain_matcher(c, o, m, first);
+        } else {
+            if (!first)
+                o = cp_put(c, o, ",", 1);
+            cp_sync(c, o);
+            print_matcher(c->pr.sb, m->name, m->op, m->value);
+            o = cp_resume(c);
+        }
+    }
+    if (!outside && name.len > 0) {
+        if (!first)
+            o = cp_put(c, o, ",", 1);
+        cp_sync(c, o);
+        print_matcher(c->pr.sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, name);
+        o = cp_resume(c);
+    }
+    return cp_put(c, o, "}", 1);
+}
+
+static inline char *cp_mods(struct cp *c, char *o, const struct tg_promql_mods *m, int tail)
+{
+    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 && m->offset.expr == NULL)
+        return o;
+    cp_sync(c, o);
+    print_mods(&c->pr, m, tail);
+    return cp_resume(c);
+}
+
+/* "a, b, c"; plain names that the query has ", " apart are copied at once
+ * (plain names are identifiers from the query). */
+static char *cp_labels(struct cp *c, char *o, const struct tg_promql_labels *l)
+{
+    size_t i = 0, j;
+
+    if (!l->plain) {
+        cp_sync(c, o);
+        print_labels(c->pr.sb, l);
+        return cp_resume(c);
+    }
+    while (i < l->n) {
+        const char *a = l->names[i].base, *b = a + l->names[i].len;
+        for (j = i + 1; j < l->n && l->names[j].base == b + 2 && b[0] == ',' && b[1] == ' '; j++)
+            b = l->names[j].base + l->names[j].len;
+        o = cp_room(c, o, (size_t)(b - a) + 2);
+        if (i > 0)
+            o[0] = ',', o[1] = ' ', o += 2;
+        copy_short(o, a, (size_t)(b - a));
+        o += b - a;
+        i = j;
+    }
+    return o;
+}
+
+static char *cp_node(struct cp *c, char *o, const struct tg_promql_node *n, int tail)
+{
+    const struct tg_promql_node *a;
+    const struct tg_promql_dur *d;
+
+    switch (n->kind) {
+    case TG_PROMQL_NUMBER:
+        if (n->u.num.text.len == 0)
+            break;
+        o = cp_room(c, o, n->u.num.text.len + 1);
+        if (n->u.num.neg)
+            *o++ = '-';
+        copy_short(o, n->u.num.text.base, n->u.num.text.len);
+        return o + n->u.num.text.len;
+    case TG_PROMQL_VECTOR:
+        o = cp_selector(c, o, n);
+        return cp_mods(c, o, &n->u.vs.mods, tail);
+    case TG_PROMQL_MATRIX:
+        o = cp_selector(c, o, n->u.matrix.vs);
+        d = &n->u.matrix.range;
+        if (d->expr == NULL && d->text.len > 0 && d->ns >= 0) {
+            o = cp_room(c, o, d->text.len + 2);
+            *o++ = '[';
+            copy_short(o, d->text.base, d->text.len);
+            o += d->text.len;
+            *o++ = ']';
+        } else {
+            cp_sync(c, o);
+            print_matrix_range(&c->pr, d);
+            o = cp_resume(c);
+        }
+        return cp_mods(c, o, &n->u.matrix.vs->u.vs.mods, tail);
+    case TG_PROMQL_SUBQUERY:
+        o = cp_node(c, o, n->u.subquery.expr, 0);
+        cp_sync(c, o);
+        print_subquery_suffix(&c->pr, n, tail);
+        return cp_resume(c);
+    case TG_PROMQL_PAREN:
+        o = cp_put(c, o, "(", 1);
+        o = cp_node(c, o, n->u.paren.expr, 0);
+        return cp_put(c, o, ")", 1);
+    case TG_PROMQL_UNARY:
+        o = cp_op(c, o, n->u.unary.op);
+        return cp_node(c, o, n->u.unary.expr, tail);
+    case TG_PROMQL_BINARY:
+        o = cp_node(c, o, n->u.binary.lhs, 1);
+        o = cp_room(c, o, 32);
+        *o++ = ' ';
+        o = cp_op16(o, n->u.binary.op);
+        if (n->u.binary.return_bool) {
+            memcpy(o, " bool", 5);
+            o += 5;
+        }
+        if (n->u.binary.has_matching && (n->u.binary.has_fill_lhs || n->u.binary.has_fill_rhs)) {
+            cp_sync(c, o);
+            print_matching(&c->pr, n);
+            o = cp_resume(c);
+        } else if (n->u.binary.has_matching) {
+            /* print_matching without fill modifiers */
+            int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
+            if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
+                if (n->u.binary.on)
+                    o = cp_put(c, o, " on (", 5);
+                else
+                    o = cp_put(c, o, " ignoring (", 11);
+                o = cp_labels(c, o, &n->u.binary.matching);
+                o = cp_put(c, o, ")", 1);
+            }
+            if (group) {
+                if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
+                    o = cp_put(c, o, " group_left (", 13);
+                else
+                    o = cp_put(c, o, " group_right (", 14);
+                o = cp_labels(c, o, &n->u.binary.include);
+                o = cp_put(c, o, ")", 1);
+            }
+        }
+        o = cp_room(c, o, 1);
+        *o++ = ' ';
+        return cp_node(c, o, n->u.binary.rhs, tail);
+    case TG_PROMQL_AGGREGATE:
+        o = cp_room(c, o, 32);
+        o = cp_op16(o, n->u.agg.op);
+        if (n->u.agg.without || n->u.agg.grouping.n > 0) {
+            if (n->u.agg.without) {
+                memcpy(o, " without (", 10);
+                o += 10;
+            } else {
+                memcpy(o, " by (", 5);
+                o += 5;
+            }
+            o = cp_labels(c, o, &n->u.agg.grouping);
+            o = cp_put(c, o, ") (", 3);
+        } else {
+            *o++ = '(';
+        }
+        if (n->u.agg.param != NULL) {
+            o = cp_node(c, o, n->u.agg.param, 0);
+            o = cp_put(c, o, ", ", 2);
+        }
+        o = cp_node(c, o, n->u.agg.expr, 0);
+        return cp_put(c, o, ")", 1);
+    case TG_PROMQL_CALL:
+        o = cp_room(c, o, (size_t)n->u.call.func->name_len + 1);
+        copy_short(o, n->u.call.func->name, n->u.call.func->name_len);
+        o += n->u.call.func->name_len;
+        *o++ = '(';
+        for (a = n->u.call.args; a != NULL; a = a->next) {
+            o = cp_node(c, o, a, 0);
+            if (a->next != NULL)
+                o = cp_put(c, o, ", ", 2);
+        }
+        return cp_put(c, o, ")", 1);
+    case TG_PROMQL_STRING:
+    case TG_PROMQL_DURATION:
+        break;
+    }
+    /* strings, duration expressions, synthesised numbers */
+    cp_sync(c, o);
+    print_node(&c->pr, n, tail);
+    return cp_resume(c);
+}
+
 void tg_promql_print(const struct tg_promql_node *root, tg_sb_t *out)
 {
-    struct printer pr = {out, 0};
-    print_node(&pr, root, 0);
+    struct cp c = {{out, 0}, NULL};
+    char *o = cp_resume(&c);
+
+    o = cp_node(&c, o, root, 0);
+    cp_sync(&c, o);
     finish(out);
 }
 

@@ -355,13 +355,36 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
     tg_sb_add(sb, buf, o);
 }
 
-/* Bytes that cannot be copied raw into a double-quoted PromQL string. */
+/* Bytes that cannot be copied raw into a double-quoted PromQL string:
+ * anything but printable ASCII, '"' and '\\'. */
+static const uint8_t esc_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 int pq_needs_escape(tg_iovec_t s)
 {
     const unsigned char *p = (const unsigned char *)s.base;
-    size_t i;
-    for (i = 0; i < s.len; i++)
-        if ((unsigned char)(p[i] - 0x20) >= 0x5f || p[i] == '"' || p[i] == '\\')
+    size_t i = 0;
+    for (; i + 4 <= s.len; i += 4)
+        if (esc_class[p[i]] | esc_class[p[i + 1]] | esc_class[p[i + 2]] | esc_class[p[i + 3]])
+            return 1;
+    for (; i < s.len; i++)
+        if (esc_class[p[i]])
             return 1;
     return 0;
 }
@@ -520,13 +543,20 @@ void tg_promql_quote(tg_sb_t *out, tg_iovec_t s)
     const unsigned char *p = (const unsigned char *)s.base;
     size_t i = 0;
 
-    tg_sb_reserve(out, s.len + 2);
-    tg_sb_addc(out, '"');
     if (!pq_needs_escape(s)) {
-        tg_sb_add(out, s.base, s.len);
-        tg_sb_addc(out, '"');
+        char *o;
+        tg_sb_reserve(out, s.len + 2);
+        o = out->base + out->len;
+        o[0] = '"';
+        if (s.len)
+            memcpy(o + 1, s.base, s.len);
+        o[s.len + 1] = '"';
+        out->len += s.len + 2;
+        out->base[out->len] = '\0';
         return;
     }
+    tg_sb_reserve(out, s.len + 2);
+    tg_sb_addc(out, '"');
     while (i < s.len) {
         unsigned char c = p[i];
         if (c == '"' || c == '\\') {

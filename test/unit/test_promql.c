@@ -395,10 +395,17 @@ static void test_print_canonical(void **state)
         {"{`a\\b`=\"x\"}", "{\"a\\\\b\"=\"x\"}"},
         {"{\"foo\", a=\"b\"}", "{__name__=\"foo\",a=\"b\"}"},
         {"sum", "{__name__=\"sum\"}"},
-        {"foo[300]", "foo[5m]"},
-        {"foo[1.5]", "foo[1s500ms]"},
+        {"foo[300]", "foo[300]"},
+        {"foo[1.5]", "foo[1.5]"},
+        {"foo[1e-12]", "foo[1e-12]"},
+        {"foo[0x10:1_0]", "foo[0x10:1_0]"},
+        {"foo[5m:1e-12]", "foo[5m:]"},
+        {"foo offset 1e-12", "foo"},
+        {"foo offset --5m", "foo offset 5m"},
+        {"foo offset - 1.5", "foo offset -1.5"},
+        {"foo offset -1h30m", "foo offset -1h30m"},
         {"foo[0.0001]", "foo[0.0001]"},
-        {"foo[7d]", "foo[1w]"},
+        {"foo[7d]", "foo[7d]"},
         {"foo @ 1.2345", "foo @ 1.235"},
         {"foo @ -1.5", "foo @ -1.500"},
         {"foo offset 5m @ 1", "foo @ 1.000 offset 5m"},
@@ -415,6 +422,16 @@ static void test_print_canonical(void **state)
         {"-foo offset +(1h * 2) + x", "-foo offset +(1h * 2) + x"},
         {"a + fill (1e6) b", "a + fill (1e+06) b"},
         {"foo # comment\n + bar", "foo + bar"},
+        {"sum by (a, b,c ,d,  e, f) (x)", "sum by (a, b, c, d, e, f) (x)"},
+        {"a / ignoring (x, y) group_right (z,w) b", "a / ignoring (x, y) group_right (z, w) b"},
+        {"a > bool on () group_left b", "a > bool on () group_left () b"},
+        {"a and on (x) b or ignoring(y) c unless d", "a and on (x) b or ignoring (y) c unless d"},
+        {"topk(3, x) atan2 count_values(\"v\", y) % limit_ratio(0.5, z)",
+         "topk(3, x) atan2 count_values(\"v\", y) % limit_ratio(0.5, z)"},
+        {"foo {a=\"b\"} + foo{a=\"b\", c=\"d\",e=\"f\"} - foo{\"a\"=\"b\"}",
+         "foo{a=\"b\"} + foo{a=\"b\",c=\"d\",e=\"f\"} - foo{a=\"b\"}"},
+        {"{__name__=\"foo\", a=\"b\"}", "{__name__=\"foo\",a=\"b\"}"},
+        {"-(foo) ^ - 2 != bool -min_over_time(foo[5m:] offset 1m)", "-(foo) ^ -2 != bool -min_over_time(foo[5m:] offset 1m)"},
     };
     tg_arena_t a;
     size_t i;
@@ -901,9 +918,9 @@ static void test_print_fast_paths(void **state)
         {"inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.", "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
          "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5."},
         {"rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
-         "rate(x[1h30m]) + rate(x[5m]) + max_over_time(x[1m30s:1s500ms])",
-         "rate(x{namespace=\"alpha\"}[1h30m]) + rate(x{namespace=\"alpha\"}[5m]) + "
-         "max_over_time(x{namespace=\"alpha\"}[1m30s:1s500ms])"},
+         "rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
+         "rate(x{namespace=\"alpha\"}[1h30m]) + rate(x{namespace=\"alpha\"}[300]) + "
+         "max_over_time(x{namespace=\"alpha\"}[90s:1500ms])"},
         {"a atan2 b unless c", "a atan2 b unless c",
          "a{namespace=\"alpha\"} atan2 b{namespace=\"alpha\"} unless c{namespace=\"alpha\"}"},
     };
@@ -923,6 +940,56 @@ static void test_print_fast_paths(void **state)
             fail_msg("enforce %s\n  got  %s\n  want %s", cases[i][0], out.base, cases[i][2]);
     }
     tg_arena_destroy(&a);
+}
+
+/* Literal ranges, steps and offsets print as the query spelled them; without
+ * that hint (a synthesised or edited AST) the printer finds the units. */
+static void test_print_duration_spelling(void **state)
+{
+    tg_arena_t a;
+    struct tg_promql_node *n;
+    const char *p;
+
+    tg_arena_init(&a, NULL, 0);
+    n = parse_ok(&a, "x[90s:1500ms] offset -1.5", NULL);
+    assert_string_equal(print(&a, n), "x[90s:1500ms] offset -1.5");
+    n->u.subquery.range.text = TG_IOV_NULL;
+    n->u.subquery.step.text = TG_IOV_NULL;
+    n->u.subquery.mods.offset.text = TG_IOV_NULL;
+    p = print(&a, n);
+    assert_string_equal(p, "x[1m30s:1s500ms] offset -1s500ms");
+    assert_true(tg_promql_equal(n, parse_ok(&a, p, NULL)));
+    n = parse_ok(&a, "rate(x[0x1_0]) + y offset 2h", NULL);
+    assert_string_equal(print(&a, n), "rate(x[0x1_0]) + y offset 2h");
+    n->u.binary.rhs->u.vs.mods.offset.ns = 3600000000000LL;
+    n->u.binary.rhs->u.vs.mods.offset.text = TG_IOV_NULL;
+    assert_string_equal(print(&a, n), "rate(x[0x1_0]) + y offset 1h");
+    tg_arena_destroy(&a);
+    (void)state;
+}
+
+/* pq_needs_escape: printable ASCII but '"' and '\\' go between quotes as
+ * they are, every other byte needs an escape, wherever it stands. */
+static void test_needs_escape(void **state)
+{
+    char buf[9] = "abcdefgh";
+    int c;
+    size_t pos;
+
+    assert_false(pq_needs_escape(TG_IOV_NULL));
+    assert_false(pq_needs_escape(TG_IOV_LIT(" !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~")));
+    for (c = 0; c < 256; c++) {
+        int want = c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+        for (pos = 0; pos < 8; pos++) {
+            size_t len;
+            buf[pos] = (char)c;
+            for (len = pos + 1; len <= 8; len++)
+                assert_int_equal(pq_needs_escape(tg_iov(buf, len)), want);
+            assert_false(pq_needs_escape(tg_iov(buf, pos)));
+            buf[pos] = (char)('a' + pos);
+        }
+    }
+    (void)state;
 }
 
 /* Keywords by perfect hash: every keyword in any case, nothing else */
@@ -1176,6 +1243,8 @@ int main(void)
         cmocka_unit_test(test_regex),
         cmocka_unit_test(test_regex_syntax),
         cmocka_unit_test(test_print_fast_paths),
+        cmocka_unit_test(test_print_duration_spelling),
+        cmocka_unit_test(test_needs_escape),
         cmocka_unit_test(test_keywords),
         cmocka_unit_test(test_regex_syntax_parse),
         cmocka_unit_test(test_quote_and_numbers),
