@@ -772,9 +772,22 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
     adv(p); /* { */
     while (cur_type(p) != T_RBRACE) {
         const struct pq_token *t0 = cur(p);
-        struct tg_promql_matcher *m = label_matcher(p);
-        if (m == NULL)
+        struct tg_promql_matcher *m;
+        /* the common name="value" / name!="value" without escapes, as
+         * label_matcher would build it (t0[1], t0[2] exist: only the final
+         * EOF/ERROR token has no successor) */
+        if (t0[0].type == T_IDENT && (t0[1].type == T_EQL || t0[1].type == T_NEQ) && t0[2].type == T_STRING &&
+            (t0[2].flags & PQ_TF_CLEAN)) {
+            m = pq_alloc(p->a, sizeof(*m));
+            m->next = NULL;
+            m->name = tg_iov(p->s + t0[0].pos, t0[0].len);
+            m->value = tg_iov(p->s + t0[2].pos + 1, t0[2].len - 2);
+            m->op = t0[1].type == T_EQL ? TG_PROMQL_EQ : TG_PROMQL_NE;
+            m->pflags = PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN;
+            p->t += 3;
+        } else if ((m = label_matcher(p)) == NULL) {
             return -1;
+        }
         *tail = m;
         tail = &m->next;
         vs->u.vs.n_matchers++;
