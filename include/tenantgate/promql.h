@@ -152,6 +152,7 @@ struct tg_promql_node {
             size_t n_matchers;
             struct tg_promql_mods mods;
             int bypass_empty_check; /* second argument of info() */
+            struct tg_promql_node *next_vs; /* parser bookkeeping: the next selector in query order */
         } vs;
         struct {
             struct tg_promql_node *vs; /* TG_PROMQL_VECTOR, carries the modifiers */

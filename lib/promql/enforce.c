@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct enforcer {
@@ -106,33 +107,37 @@ static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
     return 0;
 }
 
-static int walk(struct enforcer *en, struct tg_promql_node *n)
+typedef int (*vs_fn)(struct enforcer *en, struct tg_promql_node *vs);
+
+/* Calls fn on every vector selector under n, in query order; refuses info()
+ * unless allowed. */
+static int walk(struct enforcer *en, struct tg_promql_node *n, vs_fn fn)
 {
     struct tg_promql_node *a;
 
     switch (n->kind) {
     case TG_PROMQL_VECTOR:
-        return enforce_vs(en, n);
+        return fn(en, n);
     case TG_PROMQL_MATRIX:
-        return enforce_vs(en, n->u.matrix.vs);
+        return fn(en, n->u.matrix.vs);
     case TG_PROMQL_SUBQUERY:
-        return walk(en, n->u.subquery.expr);
+        return walk(en, n->u.subquery.expr, fn);
     case TG_PROMQL_PAREN:
-        return walk(en, n->u.paren.expr);
+        return walk(en, n->u.paren.expr, fn);
     case TG_PROMQL_UNARY:
-        return walk(en, n->u.unary.expr);
+        return walk(en, n->u.unary.expr, fn);
     case TG_PROMQL_BINARY:
-        return walk(en, n->u.binary.lhs) < 0 ? -1 : walk(en, n->u.binary.rhs);
+        return walk(en, n->u.binary.lhs, fn) < 0 ? -1 : walk(en, n->u.binary.rhs, fn);
     case TG_PROMQL_AGGREGATE:
-        if (n->u.agg.param != NULL && walk(en, n->u.agg.param) < 0)
+        if (n->u.agg.param != NULL && walk(en, n->u.agg.param, fn) < 0)
             return -1;
-        return walk(en, n->u.agg.expr);
+        return walk(en, n->u.agg.expr, fn);
     case TG_PROMQL_CALL:
         /* info() joins target_info series that the tenant matcher cannot scope */
         if (!en->e->allow_info && n->u.call.func->name[0] == 'i' && strcmp(n->u.call.func->name, "info") == 0)
             return enforce_error(en->err, n->pos, "info() is not allowed");
         for (a = n->u.call.args; a != NULL; a = a->next)
-            if (walk(en, a) < 0)
+            if (walk(en, a, fn) < 0)
                 return -1;
         return 0;
     case TG_PROMQL_NUMBER:
@@ -140,6 +145,19 @@ static int walk(struct enforcer *en, struct tg_promql_node *n)
     case TG_PROMQL_DURATION:
         return 0;
     }
+    return 0;
+}
+
+/* Crosscheck of the selector list: vs ends with the injected matcher. */
+static int injected_last(struct enforcer *en, struct tg_promql_node *vs)
+{
+    const struct tg_promql_matcher *m = vs->u.vs.matchers;
+
+    while (m != NULL && m->next != NULL)
+        m = m->next;
+    if (m == NULL || m->op != en->inject.op || !tg_iov_eq(m->name, en->inject.name) ||
+        !tg_iov_eq(m->value, en->inject.value))
+        abort();
     return 0;
 }
 
@@ -179,21 +197,50 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
     return 0;
 }
 
+static int enforcer_init(struct enforcer *en, tg_arena_t *a, const struct tg_promql_enforce *e,
+                         struct tg_promql_error *err)
+{
+    err->pos = 0;
+    err->line = err->col = 0;
+    err->msg[0] = '\0';
+    en->a = a;
+    en->e = e;
+    en->err = err;
+    if (make_inject(a, e, &en->inject, err) < 0)
+        return -1;
+    en->name_label = tg_iov_eq(e->label, TG_IOV_LIT("__name__"));
+    return 0;
+}
+
 int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct tg_promql_enforce *e,
                       struct tg_promql_error *err)
 {
     struct enforcer en;
 
-    err->pos = 0;
-    err->line = err->col = 0;
-    err->msg[0] = '\0';
-    if (make_inject(a, e, &en.inject, err) < 0)
+    if (enforcer_init(&en, a, e, err) < 0)
         return -1;
-    en.a = a;
-    en.e = e;
-    en.name_label = tg_iov_eq(e->label, TG_IOV_LIT("__name__"));
-    en.err = err;
-    return walk(&en, root);
+    return walk(&en, root, enforce_vs);
+}
+
+/* tg_promql_enforce on a fresh parse, using the parser's list of selectors
+ * instead of walking the tree; info() (refused or not) takes the walk, which
+ * also finds the first error in the same order. */
+static int enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
+                          const struct tg_promql_enforce *e, struct tg_promql_error *err)
+{
+    struct enforcer en;
+    struct tg_promql_node *vs;
+
+    if (sel->has_info)
+        return tg_promql_enforce(a, root, e, err);
+    if (enforcer_init(&en, a, e, err) < 0)
+        return -1;
+    for (vs = sel->first; vs != NULL; vs = vs->u.vs.next_vs)
+        if (enforce_vs(&en, vs) < 0)
+            return -1;
+    if (PQ_CROSSCHECK)
+        walk(&en, root, injected_last); /* no selector of the tree was missed */
+    return 0;
 }
 
 static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, size_t hint, tg_iovec_t *out)
@@ -208,9 +255,10 @@ int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_pro
                             const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
 {
     struct tg_promql_node *root;
+    struct pq_selectors sel;
 
     *out = TG_IOV_NULL;
-    if (tg_promql_parse(a, query, o, &root, err) < 0 || tg_promql_enforce(a, root, e, err) < 0)
+    if (pq_parse(a, query, o, 0, &root, &sel, err) < 0 || enforce_parsed(a, root, &sel, e, err) < 0)
         return -1;
     print_to_arena(a, root, 2 * query.len, out);
     return 0;
@@ -223,7 +271,7 @@ int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct 
     const struct tg_promql_mods *m;
 
     *out = TG_IOV_NULL;
-    if (pq_parse(a, selector, o, 1, &root, err) < 0)
+    if (pq_parse(a, selector, o, 1, &root, NULL, err) < 0)
         return -1;
     m = &root->u.vs.mods;
     if (root->kind != TG_PROMQL_VECTOR || m->offset.ns != 0 || m->offset.expr != NULL ||

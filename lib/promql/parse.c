@@ -34,6 +34,8 @@ struct parser {
     struct tg_promql_error *err;
     int failed;
     int suspect;              /* the pre-check saw something check() may refuse */
+    struct pq_selectors sel;  /* selectors in query order */
+    struct tg_promql_node **sel_tail;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -326,13 +328,14 @@ static void precheck_call(struct parser *p, const struct tg_promql_node *n)
     const struct tg_promql_node *a;
     size_t nargs = f->n_args, got = n->u.call.n_args, i = 0;
 
+    if (f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
+        p->sel.has_info = 1;
+        p->suspect = 1; /* check_call marks its second argument */
+        return;
+    }
     if (f->variadic == 0 ? got != nargs
                          : got + 1 < nargs || (f->variadic > 0 && got > nargs - 1 + (size_t)f->variadic)) {
         p->suspect = 1;
-        return;
-    }
-    if (f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
-        p->suspect = 1; /* check_call marks its second argument */
         return;
     }
     for (a = n->u.call.args; a != NULL; a = a->next, i++)
@@ -824,6 +827,8 @@ static struct tg_promql_node *vector_selector(struct parser *p)
     if (cur_type(p) == T_LBRACE && label_matchers(p, vs) < 0)
         return NULL;
     precheck_vs(p, vs);
+    *p->sel_tail = vs;
+    p->sel_tail = &vs->u.vs.next_vs;
     return vs;
 }
 
@@ -1668,7 +1673,7 @@ static void resolve_opts(struct tg_promql_opts *dst, const struct tg_promql_opts
 }
 
 int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, int selector_only,
-             struct tg_promql_node **out, struct tg_promql_error *err)
+             struct tg_promql_node **out, struct pq_selectors *sel, struct tg_promql_error *err)
 {
     struct parser p;
     struct tg_promql_node *root = NULL;
@@ -1683,6 +1688,9 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
     p.selector_only = selector_only;
     p.failed = 0;
     p.suspect = 0;
+    p.sel.first = NULL;
+    p.sel.has_info = 0;
+    p.sel_tail = &p.sel.first;
     *out = NULL;
     err->pos = 0;
     err->line = err->col = 0;
@@ -1711,6 +1719,8 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
         goto fail;
     }
     *out = root;
+    if (sel != NULL)
+        *sel = p.sel;
     return 0;
 fail:
     if (!p.failed)
@@ -1721,7 +1731,7 @@ fail:
 int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
                     struct tg_promql_node **out, struct tg_promql_error *err)
 {
-    return pq_parse(a, query, o, 0, out, err);
+    return pq_parse(a, query, o, 0, out, NULL, err);
 }
 
 #define OPN(op, str) [op] = {str, sizeof(str) - 1}

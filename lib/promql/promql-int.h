@@ -123,9 +123,18 @@ void pq_quote_meta(tg_sb_t *sb, tg_iovec_t s);
 /* Does matcher m match the label value s (-1: unknown, regex only)? */
 int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s);
 
-/* tg_promql_parse with selector_only: no empty-matcher rule (match[]). */
+/* What the parser noticed on the way, for the enforcer: every vector
+ * selector of the AST in query order (linked through u.vs.next_vs), and
+ * whether there is an info() call. */
+struct pq_selectors {
+    struct tg_promql_node *first;
+    int has_info;
+};
+
+/* tg_promql_parse with selector_only: no empty-matcher rule (match[]);
+ * sel (may be NULL) receives the selectors. */
 int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, int selector_only,
-             struct tg_promql_node **out, struct tg_promql_error *err);
+             struct tg_promql_node **out, struct pq_selectors *sel, struct tg_promql_error *err);
 
 /* Operator spellings with their lengths (tg_promql_op_str). */
 struct pq_opname { const char *s; size_t n; };

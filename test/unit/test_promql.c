@@ -746,6 +746,23 @@ static void test_enforce_error_on_replace(void **state)
         if (strcmp(cases[i][2], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0 : strcmp(got, cases[i][2]) != 0)
             fail_msg("query %s (2 values)\n  got:  %s\n  want: %s", cases[i][0], got, cases[i][2]);
     }
+    {
+        /* the first conflicting selector in query order is the one reported */
+        static const tg_iovec_t one[] = {TG_IOV_LIT("alpha")};
+        struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), one, 1, 1, 0};
+        struct tg_promql_error err;
+        tg_iovec_t out;
+        assert_int_equal(tg_promql_enforce_query(&a,
+                                                 TG_IOV_LIT("sum(rate(x{namespace=\"one\"}[5m])) / "
+                                                            "topk(2, y{namespace=\"two\"})"),
+                                                 NULL, &e, &out, &err),
+                         -1);
+        assert_non_null(strstr(err.msg, "\"one\""));
+        assert_int_equal(tg_promql_enforce_query(&a, TG_IOV_LIT("z + on() topk(2, y{namespace=\"two\"} offset 1m)"),
+                                                 NULL, &e, &out, &err),
+                         -1);
+        assert_non_null(strstr(err.msg, "\"two\""));
+    }
     tg_arena_destroy(&a);
 }
 
