@@ -224,29 +224,6 @@ static void print_matcher(tg_sb_t *sb, tg_iovec_t name, enum tg_promql_match op,
     tg_promql_quote(sb, value);
 }
 
-/* A matcher of the AST with the parser's hints (a plain name, a value
- * without anything to escape), after a ',' unless first: one copy each. */
-static void put_plain_matcher(tg_sb_t *sb, const struct tg_promql_matcher *m, int first)
-{
-    size_t nl = m->name.len, vl = m->value.len;
-    char *o = room(sb, nl + vl + 6), *start = o;
-
-    if (!first)
-        *o++ = ',';
-    copy_short(o, m->name.base, nl);
-    o += nl;
-    switch (m->op) {
-    case TG_PROMQL_EQ: *o++ = '='; break;
-    case TG_PROMQL_NE: o[0] = '!', o[1] = '='; o += 2; break;
-    case TG_PROMQL_RE: o[0] = '=', o[1] = '~'; o += 2; break;
-    case TG_PROMQL_NRE: o[0] = '!', o[1] = '~'; o += 2; break;
-    }
-    *o++ = '"';
-    copy_short(o, m->value.base, vl);
-    o[vl] = '"';
-    sb->len += (size_t)(o + vl + 1 - start);
-}
-
 /* The name may stay before the braces only if the lexer reads it back as a
  * plain identifier: not a keyword (sum, offset, inf, ...) in any case. */
 static int name_outside(const struct tg_promql_node *vs)
@@ -303,79 +280,13 @@ static inline const char *src_end(const struct tg_promql_matcher *m)
     return m->value.base + m->value.len + 1;
 }
 
-/* The query has m (and maybe the next ones, one ',' apart) as the printer
- * writes them: copy the text from a to the end of the run at once, after a
- * ',' unless first. Returns the last matcher of the run. */
-static inline __attribute__((always_inline)) const struct tg_promql_matcher *put_src_run(tg_sb_t *sb, const struct tg_promql_matcher *m, const char *a,
-                                                   int first)
+/* Prometheus' spelling of a selector: the name, then matchers sorted. */
+static void prom_selector(const struct printer *pr, const struct tg_promql_node *n)
 {
-    const char *b = src_end(m);
-    size_t len;
-    char *o;
-
-    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
-        m = m->next;
-        b = src_end(m);
-    }
-    len = (size_t)(b - a);
-    o = room(sb, len + 1);
-    if (!first)
-        *o++ = ',';
-    copy_short(o, a, len);
-    sb->len = (size_t)(o + len - sb->base);
-    return m;
-}
-
-static void print_selector(const struct printer *pr, const struct tg_promql_node *n)
-{
-    const struct tg_promql_matcher *m = n->u.vs.matchers;
-    tg_iovec_t name = n->u.vs.name;
-    tg_sb_t *sb = pr->sb;
-    int outside, first = 1;
-
-    if (pr->prom) {
-        if (name.len > 0)
-            put_iov(sb, name);
-        if (n->u.vs.n_matchers > 0 || name.len == 0)
-            prom_matchers(pr, n);
-        return;
-    }
-    outside = name_outside(n);
-    if (outside) {
-        if (m == NULL) {
-            put_iov(sb, name);
-            return;
-        }
-        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 && m->name.base[-1] == '{') {
-            /* "name{" and the first matchers, as the query has them */
-            m = put_src_run(sb, m, name.base, 1)->next;
-            first = 0;
-        } else {
-            char *o = room(sb, name.len + 1);
-            copy_short(o, name.base, name.len);
-            o[name.len] = '{';
-            sb->len += name.len + 1;
-        }
-    } else {
-        put_c(sb, '{');
-    }
-    for (; m != NULL; m = m->next, first = 0) {
-        if (m->pflags & PQ_MF_SRC) {
-            m = put_src_run(sb, m, m->name.base, first);
-        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
-            put_plain_matcher(sb, m, first);
-        } else {
-            if (!first)
-                put_c(sb, ',');
-            print_matcher(sb, m->name, m->op, m->value);
-        }
-    }
-    if (!outside && name.len > 0) {
-        if (!first)
-            put_c(sb, ',');
-        print_matcher(sb, TG_IOV_LIT("__name__"), TG_PROMQL_EQ, name);
-    }
-    put_c(sb, '}');
+    if (n->u.vs.name.len > 0)
+        put_iov(pr->sb, n->u.vs.name);
+    if (n->u.vs.n_matchers > 0 || n->u.vs.name.len == 0)
+        prom_matchers(pr, n);
 }
 
 static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
@@ -524,28 +435,9 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n)
         put_c(pr->sb, ')');
 }
 
-static void print_matching(const struct printer *pr, const struct tg_promql_node *n)
+/* " fill (v)", " fill_left (v) fill_right (w)" */
+static void print_fill(const struct printer *pr, const struct tg_promql_node *n)
 {
-    int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
-
-    if (!n->u.binary.has_matching)
-        return;
-    if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
-        if (n->u.binary.on)
-            PUT_LIT(pr->sb, " on (");
-        else
-            PUT_LIT(pr->sb, " ignoring (");
-        print_labels(pr->sb, &n->u.binary.matching);
-        put_c(pr->sb, ')');
-    }
-    if (group) {
-        if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
-            PUT_LIT(pr->sb, " group_left (");
-        else
-            PUT_LIT(pr->sb, " group_right (");
-        print_labels(pr->sb, &n->u.binary.include);
-        put_c(pr->sb, ')');
-    }
     if (n->u.binary.has_fill_lhs && n->u.binary.has_fill_rhs &&
         (n->u.binary.fill_lhs == n->u.binary.fill_rhs ||
          (isnan(n->u.binary.fill_lhs) && isnan(n->u.binary.fill_rhs)))) {
@@ -566,52 +458,6 @@ static void print_matching(const struct printer *pr, const struct tg_promql_node
     }
 }
 
-/* "op", "op bool on (..) group_left (..)" */
-static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
-{
-    tg_sb_t *sb = pr->sb;
-    char *o = room(sb, 16), *start = o;
-    enum tg_promql_op op = n->u.binary.op;
-
-    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
-        copy_short(o, pq_ops[op].s, pq_ops[op].n);
-        o += pq_ops[op].n;
-    }
-    if (n->u.binary.return_bool) {
-        memcpy(o, " bool", 5);
-        o += 5;
-    }
-    sb->len += (size_t)(o - start);
-    print_matching(pr, n);
-}
-
-/* "sum", "sum by (a) ", "sum without () " */
-static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
-{
-    tg_sb_t *sb = pr->sb;
-    char *o = room(sb, 32), *start = o;
-    enum tg_promql_op op = n->u.agg.op;
-
-    if ((size_t)op < sizeof(pq_ops) / sizeof(pq_ops[0])) {
-        copy_short(o, pq_ops[op].s, pq_ops[op].n);
-        o += pq_ops[op].n;
-    }
-    if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-        if (n->u.agg.without) {
-            memcpy(o, " without (", 10);
-            o += 10;
-        } else {
-            memcpy(o, " by (", 5);
-            o += 5;
-        }
-        sb->len += (size_t)(o - start);
-        print_labels(sb, &n->u.agg.grouping);
-        PUT_LIT(sb, ") ");
-        return;
-    }
-    sb->len += (size_t)(o - start);
-}
-
 static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
 {
     put_c(pr->sb, '[');
@@ -621,77 +467,6 @@ static void print_subquery_suffix(const struct printer *pr, const struct tg_prom
         print_range(pr, &n->u.subquery.step);
     put_c(pr->sb, ']');
     print_mods(pr, &n->u.subquery.mods, tail);
-}
-
-/* tail: a binary operator follows (matters for offset expressions). */
-static void print_node(const struct printer *pr, const struct tg_promql_node *n, int tail)
-{
-    const struct tg_promql_node *a;
-
-    switch (n->kind) {
-    case TG_PROMQL_NUMBER:
-        print_number(pr, n);
-        return;
-    case TG_PROMQL_STRING:
-        tg_promql_quote(pr->sb, n->u.str.val);
-        return;
-    case TG_PROMQL_VECTOR:
-        print_selector(pr, n);
-        print_mods(pr, &n->u.vs.mods, tail);
-        return;
-    case TG_PROMQL_MATRIX:
-        print_selector(pr, n->u.matrix.vs);
-        print_matrix_range(pr, &n->u.matrix.range);
-        print_mods(pr, &n->u.matrix.vs->u.vs.mods, tail);
-        return;
-    case TG_PROMQL_SUBQUERY:
-        print_node(pr, n->u.subquery.expr, 0);
-        print_subquery_suffix(pr, n, tail);
-        return;
-    case TG_PROMQL_PAREN:
-        put_c(pr->sb, '(');
-        print_node(pr, n->u.paren.expr, 0);
-        put_c(pr->sb, ')');
-        return;
-    case TG_PROMQL_UNARY:
-        put_op(pr->sb, n->u.unary.op);
-        print_node(pr, n->u.unary.expr, tail);
-        return;
-    case TG_PROMQL_BINARY:
-        print_node(pr, n->u.binary.lhs, 1);
-        put_c(pr->sb, ' ');
-        print_binop(pr, n);
-        put_c(pr->sb, ' ');
-        print_node(pr, n->u.binary.rhs, tail);
-        return;
-    case TG_PROMQL_AGGREGATE:
-        print_aggop(pr, n);
-        put_c(pr->sb, '(');
-        if (n->u.agg.param != NULL) {
-            print_node(pr, n->u.agg.param, 0);
-            put_n(pr->sb, ", ", 2);
-        }
-        print_node(pr, n->u.agg.expr, 0);
-        put_c(pr->sb, ')');
-        return;
-    case TG_PROMQL_CALL: {
-        size_t fl = n->u.call.func->name_len;
-        char *o = room(pr->sb, fl + 1);
-        copy_short(o, n->u.call.func->name, fl);
-        o[fl] = '(';
-        pr->sb->len += fl + 1;
-        for (a = n->u.call.args; a != NULL; a = a->next) {
-            print_node(pr, a, 0);
-            if (a->next != NULL)
-                put_n(pr->sb, ", ", 2);
-        }
-        put_c(pr->sb, ')');
-        return;
-    }
-    case TG_PROMQL_DURATION:
-        print_dur(pr, n);
-        return;
-    }
 }
 
 /* ---- canonical printer: the hot paths ----------------------------------
@@ -738,33 +513,13 @@ static inline char *cp_put(struct cp *c, char *o, const char *s, size_t n)
     return o + n;
 }
 
-/* Operator spellings (pq_ops) NUL-padded to 16 bytes: written with one
- * 16-byte move into room for 16, the cursor then advances by the length. */
-static const struct { char s[16]; uint8_t n; } ops16[TG_PROMQL_LIMIT_RATIO + 1] = {
-#define OP16(op, str) [op] = {str, sizeof(str) - 1}
-    OP16(TG_PROMQL_OP_NONE, ""), OP16(TG_PROMQL_ADD, "+"), OP16(TG_PROMQL_SUB, "-"),
-    OP16(TG_PROMQL_MUL, "*"), OP16(TG_PROMQL_DIV, "/"), OP16(TG_PROMQL_MOD, "%"),
-    OP16(TG_PROMQL_POW, "^"), OP16(TG_PROMQL_ATAN2, "atan2"), OP16(TG_PROMQL_EQLC, "=="),
-    OP16(TG_PROMQL_NEQ, "!="), OP16(TG_PROMQL_LSS, "<"), OP16(TG_PROMQL_LTE, "<="),
-    OP16(TG_PROMQL_GTR, ">"), OP16(TG_PROMQL_GTE, ">="), OP16(TG_PROMQL_TRIM_UPPER, "</"),
-    OP16(TG_PROMQL_TRIM_LOWER, ">/"), OP16(TG_PROMQL_LAND, "and"), OP16(TG_PROMQL_LOR, "or"),
-    OP16(TG_PROMQL_LUNLESS, "unless"), OP16(TG_PROMQL_STEP, "step"), OP16(TG_PROMQL_RANGE, "range"),
-    OP16(TG_PROMQL_MIN_OF, "min_of"), OP16(TG_PROMQL_MAX_OF, "max_of"), OP16(TG_PROMQL_SUM, "sum"),
-    OP16(TG_PROMQL_AVG, "avg"), OP16(TG_PROMQL_COUNT, "count"), OP16(TG_PROMQL_MIN, "min"),
-    OP16(TG_PROMQL_MAX, "max"), OP16(TG_PROMQL_GROUP, "group"), OP16(TG_PROMQL_STDDEV, "stddev"),
-    OP16(TG_PROMQL_STDVAR, "stdvar"), OP16(TG_PROMQL_TOPK, "topk"), OP16(TG_PROMQL_BOTTOMK, "bottomk"),
-    OP16(TG_PROMQL_COUNT_VALUES, "count_values"), OP16(TG_PROMQL_QUANTILE, "quantile"),
-    OP16(TG_PROMQL_LIMITK, "limitk"), OP16(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
-#undef OP16
-};
-
 /* The operator at o, which has room for 16 bytes. */
 static inline char *cp_op16(char *o, enum tg_promql_op op)
 {
-    if ((size_t)op >= sizeof(ops16) / sizeof(ops16[0]))
+    if ((size_t)op >= sizeof(pq_ops) / sizeof(pq_ops[0]))
         return o;
-    memcpy(o, ops16[op].s, 16);
-    return o + ops16[op].n;
+    memcpy(o, pq_ops[op].s, 16); /* NUL-padded: one 16-byte move */
+    return o + pq_ops[op].n;
 }
 
 static inline char *cp_op(struct cp *c, char *o, enum tg_promql_op op)
@@ -772,8 +527,10 @@ static inline char *cp_op(struct cp *c, char *o, enum tg_promql_op op)
     return cp_op16(cp_room(c, o, 16), op);
 }
 
-/* See put_src_run: the matchers from *mp on that the query has one ','
- * apart, from a (their first byte, or the metric name before them). */
+/* The query has *mp (and maybe the next matchers, one ',' apart) as the
+ * printer writes them: copy the text from a (the first matcher, or the metric
+ * name before it) to the end of the run at once, after a ',' unless first;
+ * *mp becomes the last matcher of the run. */
 static inline __attribute__((always_inline)) char *cp_src_run(struct cp *c, char *o,
                                                                const struct tg_promql_matcher **mp,
                                                                const char *a, int first)
@@ -820,7 +577,14 @@ static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
 {
     const struct tg_promql_matcher *m = n->u.vs.matchers;
     tg_iovec_t name = n->u.vs.name;
-    int outside = name_outside(n), first = 1;
+    int outside, first = 1;
+
+    if (c->pr.prom) {
+        cp_sync(c, o);
+        prom_selector(&c->pr, n);
+        return cp_resume(c);
+    }
+    outside = name_outside(n);
 
     if (outside) {
         if (m == NULL)
@@ -897,27 +661,89 @@ static char *cp_labels(struct cp *c, char *o, const struct tg_promql_labels *l)
     return o;
 }
 
+/* "op", "op bool on (..) group_left (..) fill (..)" */
+static char *cp_binop(struct cp *c, char *o, const struct tg_promql_node *n)
+{
+    int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
+
+    o = cp_room(c, o, 32);
+    o = cp_op16(o, n->u.binary.op);
+    if (n->u.binary.return_bool) {
+        memcpy(o, " bool", 5);
+        o += 5;
+    }
+    if (!n->u.binary.has_matching)
+        return o;
+    if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
+        o = n->u.binary.on ? cp_put(c, o, " on (", 5) : cp_put(c, o, " ignoring (", 11);
+        o = cp_labels(c, o, &n->u.binary.matching);
+        o = cp_put(c, o, ")", 1);
+    }
+    if (group) {
+        if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
+            o = cp_put(c, o, " group_left (", 13);
+        else
+            o = cp_put(c, o, " group_right (", 14);
+        o = cp_labels(c, o, &n->u.binary.include);
+        o = cp_put(c, o, ")", 1);
+    }
+    if (n->u.binary.has_fill_lhs || n->u.binary.has_fill_rhs) {
+        cp_sync(c, o);
+        print_fill(&c->pr, n);
+        o = cp_resume(c);
+    }
+    return o;
+}
+
+/* "sum", "sum by (a) ", "sum without () " */
+static char *cp_aggop(struct cp *c, char *o, const struct tg_promql_node *n)
+{
+    o = cp_room(c, o, 32);
+    o = cp_op16(o, n->u.agg.op);
+    if (!n->u.agg.without && n->u.agg.grouping.n == 0)
+        return o;
+    if (n->u.agg.without) {
+        memcpy(o, " without (", 10);
+        o += 10;
+    } else {
+        memcpy(o, " by (", 5);
+        o += 5;
+    }
+    o = cp_labels(c, o, &n->u.agg.grouping);
+    return cp_put(c, o, ") ", 2);
+}
+
+/* tail: a binary operator follows (matters for offset expressions). Both
+ * spellings: the prom one differs in numbers, selectors and ranges only. */
 static char *cp_node(struct cp *c, char *o, const struct tg_promql_node *n, int tail)
 {
     const struct tg_promql_node *a;
     const struct tg_promql_dur *d;
+    int prom = c->pr.prom;
 
     switch (n->kind) {
     case TG_PROMQL_NUMBER:
-        if (n->u.num.text.len == 0)
-            break;
+        if (n->u.num.text.len == 0 || prom) {
+            cp_sync(c, o);
+            print_number(&c->pr, n);
+            return cp_resume(c);
+        }
         o = cp_room(c, o, n->u.num.text.len + 1);
         if (n->u.num.neg)
             *o++ = '-';
         copy_short(o, n->u.num.text.base, n->u.num.text.len);
         return o + n->u.num.text.len;
+    case TG_PROMQL_STRING:
+        cp_sync(c, o);
+        tg_promql_quote(c->pr.sb, n->u.str.val);
+        return cp_resume(c);
     case TG_PROMQL_VECTOR:
         o = cp_selector(c, o, n);
         return cp_mods(c, o, &n->u.vs.mods, tail);
     case TG_PROMQL_MATRIX:
         o = cp_selector(c, o, n->u.matrix.vs);
         d = &n->u.matrix.range;
-        if (d->expr == NULL && d->text.len > 0 && d->ns >= 0) {
+        if (d->expr == NULL && d->text.len > 0 && d->ns >= 0 && !prom) {
             o = cp_room(c, o, d->text.len + 2);
             *o++ = '[';
             copy_short(o, d->text.base, d->text.len);
@@ -943,56 +769,13 @@ static char *cp_node(struct cp *c, char *o, const struct tg_promql_node *n, int 
         return cp_node(c, o, n->u.unary.expr, tail);
     case TG_PROMQL_BINARY:
         o = cp_node(c, o, n->u.binary.lhs, 1);
-        o = cp_room(c, o, 32);
-        *o++ = ' ';
-        o = cp_op16(o, n->u.binary.op);
-        if (n->u.binary.return_bool) {
-            memcpy(o, " bool", 5);
-            o += 5;
-        }
-        if (n->u.binary.has_matching && (n->u.binary.has_fill_lhs || n->u.binary.has_fill_rhs)) {
-            cp_sync(c, o);
-            print_matching(&c->pr, n);
-            o = cp_resume(c);
-        } else if (n->u.binary.has_matching) {
-            /* print_matching without fill modifiers */
-            int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
-            if (n->u.binary.matching.n > 0 || n->u.binary.on || group) {
-                if (n->u.binary.on)
-                    o = cp_put(c, o, " on (", 5);
-                else
-                    o = cp_put(c, o, " ignoring (", 11);
-                o = cp_labels(c, o, &n->u.binary.matching);
-                o = cp_put(c, o, ")", 1);
-            }
-            if (group) {
-                if (n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
-                    o = cp_put(c, o, " group_left (", 13);
-                else
-                    o = cp_put(c, o, " group_right (", 14);
-                o = cp_labels(c, o, &n->u.binary.include);
-                o = cp_put(c, o, ")", 1);
-            }
-        }
-        o = cp_room(c, o, 1);
-        *o++ = ' ';
+        o = cp_put(c, o, " ", 1);
+        o = cp_binop(c, o, n);
+        o = cp_put(c, o, " ", 1);
         return cp_node(c, o, n->u.binary.rhs, tail);
     case TG_PROMQL_AGGREGATE:
-        o = cp_room(c, o, 32);
-        o = cp_op16(o, n->u.agg.op);
-        if (n->u.agg.without || n->u.agg.grouping.n > 0) {
-            if (n->u.agg.without) {
-                memcpy(o, " without (", 10);
-                o += 10;
-            } else {
-                memcpy(o, " by (", 5);
-                o += 5;
-            }
-            o = cp_labels(c, o, &n->u.agg.grouping);
-            o = cp_put(c, o, ") (", 3);
-        } else {
-            *o++ = '(';
-        }
+        o = cp_aggop(c, o, n);
+        o = cp_put(c, o, "(", 1);
         if (n->u.agg.param != NULL) {
             o = cp_node(c, o, n->u.agg.param, 0);
             o = cp_put(c, o, ", ", 2);
@@ -1010,14 +793,31 @@ static char *cp_node(struct cp *c, char *o, const struct tg_promql_node *n, int 
                 o = cp_put(c, o, ", ", 2);
         }
         return cp_put(c, o, ")", 1);
-    case TG_PROMQL_STRING:
     case TG_PROMQL_DURATION:
-        break;
+        cp_sync(c, o);
+        print_dur(&c->pr, n);
+        return cp_resume(c);
     }
-    /* strings, duration expressions, synthesised numbers */
-    cp_sync(c, o);
-    print_node(&c->pr, n, tail);
-    return cp_resume(c);
+    return o;
+}
+
+/* The cursor printers on a builder, for the builder-based callers. */
+static void print_node(const struct printer *pr, const struct tg_promql_node *n, int tail)
+{
+    struct cp c = {*pr, NULL};
+    cp_sync(&c, cp_node(&c, cp_resume(&c), n, tail));
+}
+
+static void print_binop(const struct printer *pr, const struct tg_promql_node *n)
+{
+    struct cp c = {*pr, NULL};
+    cp_sync(&c, cp_binop(&c, cp_resume(&c), n));
+}
+
+static void print_aggop(const struct printer *pr, const struct tg_promql_node *n)
+{
+    struct cp c = {*pr, NULL};
+    cp_sync(&c, cp_aggop(&c, cp_resume(&c), n));
 }
 
 void tg_promql_print(const struct tg_promql_node *root, tg_sb_t *out)

@@ -137,7 +137,7 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
              struct tg_promql_node **out, struct pq_selectors *sel, struct tg_promql_error *err);
 
 /* Operator spellings with their lengths (tg_promql_op_str). */
-struct pq_opname { const char *s; size_t n; };
+struct pq_opname { char s[16]; uint8_t n; }; /* s NUL-padded to 16 bytes */
 extern const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1];
 
 /* Go's %v of a float64 (strconv 'g', shortest). */
