@@ -579,7 +579,7 @@ static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
     tg_iovec_t name = n->u.vs.name;
     int outside, first = 1;
 
-    if (c->pr.prom) {
+    if (__builtin_expect(c->pr.prom, 0)) {
         cp_sync(c, o);
         prom_selector(&c->pr, n);
         return cp_resume(c);
@@ -662,7 +662,7 @@ static char *cp_labels(struct cp *c, char *o, const struct tg_promql_labels *l)
 }
 
 /* "op", "op bool on (..) group_left (..) fill (..)" */
-static char *cp_binop(struct cp *c, char *o, const struct tg_promql_node *n)
+static inline char *cp_binop(struct cp *c, char *o, const struct tg_promql_node *n)
 {
     int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
 
@@ -696,7 +696,7 @@ static char *cp_binop(struct cp *c, char *o, const struct tg_promql_node *n)
 }
 
 /* "sum", "sum by (a) ", "sum without () " */
-static char *cp_aggop(struct cp *c, char *o, const struct tg_promql_node *n)
+static inline char *cp_aggop(struct cp *c, char *o, const struct tg_promql_node *n)
 {
     o = cp_room(c, o, 32);
     o = cp_op16(o, n->u.agg.op);
