@@ -1035,10 +1035,10 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
     }
 }
 
-/* Byte kinds for the dispatch of lex_fast. */
-enum {
+/* Byte kinds for the dispatch of the statement loop of lex_fast. */
+enum kind {
     K_OTHER = 0, K_SPACE, K_HASH, K_DQUOTE, K_SINGLE, K_COMMA, K_LPAREN, K_RPAREN, K_LBRACE,
-    K_LBRACKET, K_RBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT, K_NUL,
+    K_LBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT, K_NUL,
 };
 
 #define KD(c)                                                                                          \
@@ -1052,7 +1052,6 @@ enum {
      : (c) == ')'                                            ? K_RPAREN                                \
      : (c) == '{'                                            ? K_LBRACE                                \
      : (c) == '['                                            ? K_LBRACKET                              \
-     : (c) == ']'                                            ? K_RBRACKET                              \
      : (c) == '='                                            ? K_EQ                                    \
      : (c) == '!'                                            ? K_BANG                                  \
      : (c) == '<' || (c) == '>'                              ? K_LTGT                                  \
@@ -1117,7 +1116,7 @@ statements: /* and no bracket open */
             pos = p;
             continue;
         }
-        switch (kind[c]) {
+        switch ((enum kind)kind[c]) { /* every kind has a case: no range check */
         case K_LPAREN:
             EMIT(T_LPAREN, 0, pos, 1);
             pos++;
@@ -1209,8 +1208,11 @@ statements: /* and no bracket open */
             l->done = 1;
             slow = 0;
             goto out;
-        default:
+        case K_IDENT: /* taken above */
+        case K_OTHER:
             goto out;
+        default:
+            __builtin_unreachable();
         }
     }
 brackets: /* the usual [5m] and [5m:1m]; the rest is for lex_statements */
@@ -1236,17 +1238,22 @@ brackets: /* the usual [5m] and [5m:1m]; the rest is for lex_statements */
         }
     }
 braces:
+    /* A selector's matchers are name="value" and name=~"value" between
+     * commas: each token jumps straight to the case of the one that usually
+     * follows it, so the chain of tests runs only at the other spots. */
     brace = 1;
     for (;;) {
         c = s[pos];
         if (c == ' ')
             c = s[++pos];
-        /* in the order of name="value", */
         if (cclass[c] & C_ALPHA) {
             p = ident_end(s, pos, 0, NULL);
             EMIT(T_IDENT, 0, pos, p - pos);
             pos = p;
+            if ((c = s[pos]) == '=')
+                goto eq;
         } else if (c == '=') {
+        eq:
             if (s[pos + 1] == '~') {
                 EMIT(T_EQL_REGEX, 0, pos, 2);
                 pos += 2;
@@ -1254,15 +1261,24 @@ braces:
                 EMIT(T_EQL, 0, pos, 1);
                 pos++;
             }
+            if ((c = s[pos]) == '"')
+                goto value;
         } else if (c == '"') {
+        value:
             if ((p = clean_string_end(s, pos)) == 0)
                 goto out;
             EMIT(T_STRING, PQ_TF_CLEAN, pos, p - pos);
             pos = p;
+            if ((c = s[pos]) == ',')
+                goto comma;
+            if (c == '}')
+                goto rbrace;
         } else if (c == ',') {
+        comma:
             EMIT(T_COMMA, 0, pos, 1);
             pos++;
         } else if (c == '}') {
+        rbrace:
             EMIT(T_RBRACE, 0, pos, 1);
             pos++;
             if (bracket) /* a selector inside [ ]: an error later, but lexed */
@@ -1271,6 +1287,8 @@ braces:
         } else if (c == '!' && (s[pos + 1] == '~' || s[pos + 1] == '=')) {
             EMIT(s[pos + 1] == '~' ? T_NEQ_REGEX : T_NEQ, 0, pos, 2);
             pos += 2;
+            if ((c = s[pos]) == '"')
+                goto value;
         } else if (cclass[c] & C_SPACE) {
             pos = space_end(s, pos + 1);
         } else if (c == '#') {
