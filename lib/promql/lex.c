@@ -230,99 +230,108 @@ static inline size_t clean_string_end(const unsigned char *s, size_t p)
     return s[p] == '"' ? p + 1 : 0;
 }
 
-/* Keywords by a perfect hash of (length, first, second and last byte, case
- * folded) into 128 slots. A slot is 16 bytes so that one load reads a name. */
-struct kw { char name[14]; uint8_t len, type; };
+/* Keywords, found by their first letter (either case) and length:
+ * kw_at[c & 31][len] is the first candidate in kws, kws[].alt the next one
+ * with the same letter and length. An entry is 16 bytes so that one load
+ * reads a name. */
+struct kw { char name[13]; uint8_t len, type, alt; };
 
-static const struct kw kw_slots[128] = {
-    [0] = {"count", 5, T_COUNT},
-    [5] = {"count_values", 12, T_COUNT_VALUES},
-    [6] = {"on", 2, T_ON},
-    [7] = {"atan2", 5, T_ATAN2},
-    [9] = {"group", 5, T_GROUP},
-    [15] = {"topk", 4, T_TOPK},
-    [19] = {"quantile", 8, T_QUANTILE},
-    [22] = {"group_left", 10, T_GROUP_LEFT},
-    [23] = {"group_right", 11, T_GROUP_RIGHT},
-    [24] = {"without", 7, T_WITHOUT},
-    [26] = {"or", 2, T_LOR},
-    [32] = {"unless", 6, T_LUNLESS},
-    [34] = {"sum", 3, T_SUM},
-    [35] = {"by", 2, T_BY},
-    [38] = {"step", 4, T_STEP},
-    [44] = {"stdvar", 6, T_STDVAR},
-    [47] = {"start", 5, T_START},
-    [52] = {"stddev", 6, T_STDDEV},
-    [79] = {"max_of", 6, T_MAX_OF},
-    [86] = {"range", 5, T_RANGE},
-    [87] = {"and", 3, T_LAND},
-    [92] = {"anchored", 8, T_ANCHORED},
-    [93] = {"ignoring", 8, T_IGNORING},
-    [94] = {"nan", 3, T_NUMBER},
-    [95] = {"end", 3, T_END},
-    [99] = {"fill", 4, T_FILL},
-    [103] = {"min_of", 6, T_MIN_OF},
-    [107] = {"inf", 3, T_NUMBER},
-    [109] = {"bool", 4, T_BOOL},
-    [110] = {"bottomk", 7, T_BOTTOMK},
-    [111] = {"limitk", 6, T_LIMITK},
-    [112] = {"max", 3, T_MAX},
-    [116] = {"min", 3, T_MIN},
-    [117] = {"avg", 3, T_AVG},
-    [120] = {"fill_left", 9, T_FILL_LEFT},
-    [121] = {"fill_right", 10, T_FILL_RIGHT},
-    [124] = {"limit_ratio", 11, T_LIMIT_RATIO},
-    [125] = {"smoothed", 8, T_SMOOTHED},
-    [126] = {"offset", 6, T_OFFSET},
+enum {
+    KW_NONE, KW_ANCHORED, KW_AND, KW_ATAN2, KW_AVG, KW_BOOL, KW_BOTTOMK, KW_BY, KW_COUNT,
+    KW_COUNT_VALUES, KW_END, KW_FILL, KW_FILL_LEFT, KW_FILL_RIGHT, KW_GROUP, KW_GROUP_LEFT,
+    KW_GROUP_RIGHT, KW_IGNORING, KW_INF, KW_LIMIT_RATIO, KW_LIMITK, KW_MAX, KW_MAX_OF, KW_MIN,
+    KW_MIN_OF, KW_NAN, KW_OFFSET, KW_ON, KW_OR, KW_QUANTILE, KW_RANGE, KW_SMOOTHED, KW_START,
+    KW_STDDEV, KW_STDVAR, KW_STEP, KW_SUM, KW_TOPK, KW_UNLESS, KW_WITHOUT,
 };
 
-/* Bit len of kw_lens[c & 31]: a keyword of that length starts with the
- * letter c (either case); most identifiers are ruled out by this alone. */
-static const uint16_t kw_lens[32] = {
-    0x0000, 0x0128, 0x0094, 0x1020, 0x0000, 0x0008, 0x0610, 0x0c20, 0x0000, 0x0108, 0x0000,
-    0x0000, 0x0840, 0x0048, 0x0008, 0x0044, 0x0000, 0x0100, 0x0020, 0x0178, 0x0010, 0x0040,
-    0x0000, 0x0080, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+static const struct kw kws[] = {
+    [KW_ANCHORED] = {"anchored", 8, T_ANCHORED},
+    [KW_AND] = {"and", 3, T_LAND, KW_AVG},
+    [KW_ATAN2] = {"atan2", 5, T_ATAN2},
+    [KW_AVG] = {"avg", 3, T_AVG},
+    [KW_BOOL] = {"bool", 4, T_BOOL},
+    [KW_BOTTOMK] = {"bottomk", 7, T_BOTTOMK},
+    [KW_BY] = {"by", 2, T_BY},
+    [KW_COUNT] = {"count", 5, T_COUNT},
+    [KW_COUNT_VALUES] = {"count_values", 12, T_COUNT_VALUES},
+    [KW_END] = {"end", 3, T_END},
+    [KW_FILL] = {"fill", 4, T_FILL},
+    [KW_FILL_LEFT] = {"fill_left", 9, T_FILL_LEFT},
+    [KW_FILL_RIGHT] = {"fill_right", 10, T_FILL_RIGHT},
+    [KW_GROUP] = {"group", 5, T_GROUP},
+    [KW_GROUP_LEFT] = {"group_left", 10, T_GROUP_LEFT},
+    [KW_GROUP_RIGHT] = {"group_right", 11, T_GROUP_RIGHT},
+    [KW_IGNORING] = {"ignoring", 8, T_IGNORING},
+    [KW_INF] = {"inf", 3, T_NUMBER},
+    [KW_LIMIT_RATIO] = {"limit_ratio", 11, T_LIMIT_RATIO},
+    [KW_LIMITK] = {"limitk", 6, T_LIMITK},
+    [KW_MAX] = {"max", 3, T_MAX, KW_MIN},
+    [KW_MAX_OF] = {"max_of", 6, T_MAX_OF, KW_MIN_OF},
+    [KW_MIN] = {"min", 3, T_MIN},
+    [KW_MIN_OF] = {"min_of", 6, T_MIN_OF},
+    [KW_NAN] = {"nan", 3, T_NUMBER},
+    [KW_OFFSET] = {"offset", 6, T_OFFSET},
+    [KW_ON] = {"on", 2, T_ON, KW_OR},
+    [KW_OR] = {"or", 2, T_LOR},
+    [KW_QUANTILE] = {"quantile", 8, T_QUANTILE},
+    [KW_RANGE] = {"range", 5, T_RANGE},
+    [KW_SMOOTHED] = {"smoothed", 8, T_SMOOTHED},
+    [KW_START] = {"start", 5, T_START},
+    [KW_STDDEV] = {"stddev", 6, T_STDDEV, KW_STDVAR},
+    [KW_STDVAR] = {"stdvar", 6, T_STDVAR},
+    [KW_STEP] = {"step", 4, T_STEP},
+    [KW_SUM] = {"sum", 3, T_SUM},
+    [KW_TOPK] = {"topk", 4, T_TOPK},
+    [KW_UNLESS] = {"unless", 6, T_LUNLESS},
+    [KW_WITHOUT] = {"without", 7, T_WITHOUT},
 };
 
-static inline int kw_maybe(const unsigned char *s, size_t len)
-{
-    return len < 16 && ((kw_lens[s[0] & 31] >> len) & 1);
-}
-
-/* The slot a word of len >= 1 would be in; reads s[1]. |0x20 folds the case
- * of letters; no keyword has a '_' (which it turns into 0x7f) where the hash
- * looks. */
-static inline const struct kw *kw_slot(const unsigned char *s, size_t len)
-{
-    return &kw_slots[(len + 2u * (s[0] | 0x20u) + 2u * (s[len - 1] | 0x20u) + 3u * (s[1] | 0x20u)) & 127u];
-}
+#define L(c) ((c) & 31)
+static const uint8_t kw_at[32][16] = {
+    [L('a')] = {[3] = KW_AND, [5] = KW_ATAN2, [8] = KW_ANCHORED},
+    [L('b')] = {[2] = KW_BY, [4] = KW_BOOL, [7] = KW_BOTTOMK},
+    [L('c')] = {[5] = KW_COUNT, [12] = KW_COUNT_VALUES},
+    [L('e')] = {[3] = KW_END},
+    [L('f')] = {[4] = KW_FILL, [9] = KW_FILL_LEFT, [10] = KW_FILL_RIGHT},
+    [L('g')] = {[5] = KW_GROUP, [10] = KW_GROUP_LEFT, [11] = KW_GROUP_RIGHT},
+    [L('i')] = {[3] = KW_INF, [8] = KW_IGNORING},
+    [L('l')] = {[6] = KW_LIMITK, [11] = KW_LIMIT_RATIO},
+    [L('m')] = {[3] = KW_MAX, [6] = KW_MAX_OF},
+    [L('n')] = {[3] = KW_NAN},
+    [L('o')] = {[2] = KW_ON, [6] = KW_OFFSET},
+    [L('q')] = {[8] = KW_QUANTILE},
+    [L('r')] = {[5] = KW_RANGE},
+    [L('s')] = {[3] = KW_SUM, [4] = KW_STEP, [5] = KW_START, [6] = KW_STDDEV, [8] = KW_SMOOTHED},
+    [L('t')] = {[4] = KW_TOPK},
+    [L('u')] = {[6] = KW_UNLESS},
+    [L('w')] = {[7] = KW_WITHOUT},
+};
+#undef L
 
 /* The keyword type of the identifier at s (identifier bytes only, in the
  * padded copy: it reads 16 bytes), or T_IDENT. On identifier bytes |0x20
  * only folds the case of letters, so it compares both sides folded. */
 static inline int keyword_at(const unsigned char *s, size_t len)
 {
-    const struct kw *k;
+    unsigned i = len < 16 ? kw_at[s[0] & 31][len] : KW_NONE;
 
-    if (!kw_maybe(s, len))
-        return T_IDENT;
-    k = kw_slot(s, len);
-    if (k->len != len)
-        return T_IDENT;
+    for (; i != KW_NONE; i = kws[i].alt) {
 #if defined(__SSE2__)
-    {
         __m128i f = _mm_set1_epi8(0x20);
         __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)s), f);
-        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)k->name), f);
+        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)kws[i].name), f);
         unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b));
-        return (eq | (~0u << len)) == ~0u ? k->type : T_IDENT;
-    }
+        if ((eq | (~0u << len)) == ~0u)
+            return kws[i].type;
 #else
-    for (size_t j = 0; j < len; j++)
-        if ((s[j] | 0x20) != (k->name[j] | 0x20))
-            return T_IDENT;
-    return k->type;
+        size_t j = 0;
+        while (j < len && (s[j] | 0x20) == (kws[i].name[j] | 0x20))
+            j++;
+        if (j == len)
+            return kws[i].type;
 #endif
+    }
+    return T_IDENT;
 }
 
 /* Bytes of class `cls` from pos on; stops at anything else (incl. non-ASCII
@@ -1071,13 +1080,11 @@ static const uint8_t single_tok[128] = {
     ['+'] = T_ADD,   ['-'] = T_SUB, ['^'] = T_POW, ['@'] = T_AT,
 };
 
+/* one struct store: the compiler merges the constant type and flags */
 #define EMIT(ty, fl, at, n)                                                                         \
     do {                                                                                            \
-        t->type = (uint16_t)(ty);                                                                   \
-        t->flags = (uint16_t)(fl);                                                                  \
-        t->pos = (uint32_t)(at);                                                                    \
-        t->len = (uint32_t)(n);                                                                     \
-        t++;                                                                                        \
+        struct pq_token tok_ = {(uint16_t)(ty), (uint16_t)(fl), (uint32_t)(at), (uint32_t)(n)};     \
+        *t++ = tok_;                                                                                \
     } while (0)
 
 /* The common tokens of the statement and inside-braces states, straight
@@ -1346,20 +1353,20 @@ void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
 int pq_keyword(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
-    const struct kw *k;
+    unsigned i = len > 0 && len < 16 ? kw_at[s[0] & 31][len] : KW_NONE;
     size_t j;
 
-    if (len < 2 || !kw_maybe(s, len))
-        return T_IDENT;
-    k = kw_slot(s, len);
-    if (k->len != len)
-        return T_IDENT;
-    for (j = 0; j < len; j++) {
-        unsigned c = s[j];
-        if (c - 'A' < 26u)
-            c |= 0x20;
-        if (c != (unsigned char)k->name[j])
-            return T_IDENT;
+    /* any bytes: fold only the letters */
+    for (; i != KW_NONE; i = kws[i].alt) {
+        for (j = 0; j < len; j++) {
+            unsigned c = s[j];
+            if (c - 'A' < 26u)
+                c |= 0x20;
+            if (c != (unsigned char)kws[i].name[j])
+                break;
+        }
+        if (j == len)
+            return kws[i].type;
     }
-    return k->type;
+    return T_IDENT;
 }
