@@ -161,10 +161,9 @@ static inline size_t comment_end(const unsigned char *s, size_t p, size_t len)
     return p;
 }
 
-/* End of the run of identifier bytes [a-zA-Z0-9_] (with_colon: and ':')
- * from p; *colon gets non-zero if the run has a ':'. 16 bytes at a time
- * where the CPU has SSE2. */
-static inline size_t ident_end(const unsigned char *s, size_t p, int with_colon, unsigned *colon)
+/* End of the run of identifier bytes [a-zA-Z0-9_:] from p; *colon gets
+ * non-zero if the run has a ':'. 16 bytes at a time where the CPU has SSE2. */
+static inline size_t ident_end(const unsigned char *s, size_t p, unsigned *colon)
 {
 #if defined(__SSE2__)
     for (;;) {
@@ -178,24 +177,20 @@ static inline size_t ident_end(const unsigned char *s, size_t p, int with_colon,
         __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
         unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), under));
         unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
-        if (!with_colon)
-            ok &= ~cm;
         if (ok != 0xFFFFu) {
             unsigned n = (unsigned)__builtin_ctz(~ok);
-            if (with_colon && cm != 0) /* rare: recording rule names */
+            if (cm != 0) /* rare: recording rule names */
                 *colon |= cm & ((1u << n) - 1u);
             return p + n;
         }
-        if (with_colon)
-            *colon |= cm;
+        *colon |= cm;
         p += 16;
     }
 #else
-    unsigned cls = with_colon ? C_ALPHA | C_DIGIT | C_COLON : C_ALPHA | C_DIGIT, acc = 0;
-    while (cclass[s[p]] & cls)
+    unsigned acc = 0;
+    while (cclass[s[p]] & (C_ALPHA | C_DIGIT | C_COLON))
         acc |= cclass[s[p++]];
-    if (with_colon)
-        *colon |= acc & C_COLON;
+    *colon |= acc & C_COLON;
     return p;
 #endif
 }
@@ -221,13 +216,12 @@ static inline size_t safe_end(const unsigned char *s, size_t p)
 #endif
 }
 
-/* End of the double-quoted string at p (past its closing quote) when all
- * it holds is C_SAFE bytes, else 0: escapes, UTF-8 and errors are for
+/* Where the C_SAFE run after the opening quote at p ends: the string is
+ * clean when that is its closing '"'; escapes, UTF-8 and errors are for
  * lex_string. */
 static inline size_t clean_string_end(const unsigned char *s, size_t p)
 {
-    p = safe_end(s, p + 1);
-    return s[p] == '"' ? p + 1 : 0;
+    return safe_end(s, p + 1);
 }
 
 /* Keywords, found by their first letter (either case) and length:
@@ -766,7 +760,7 @@ static void lex_keyword_or_identifier(struct lexer *l)
     unsigned colon = 0, flags = 0;
     int kw;
 
-    l->pos = ident_end(s, l->start, 1, &colon);
+    l->pos = ident_end(s, l->start, &colon);
     kw = keyword_at(s + l->start, l->pos - l->start);
     if (kw == T_IDENT)
         flags = PQ_TF_PLAIN;
@@ -1080,11 +1074,19 @@ static const uint8_t single_tok[128] = {
     ['+'] = T_ADD,   ['-'] = T_SUB, ['^'] = T_POW, ['@'] = T_AT,
 };
 
-/* one struct store: the compiler merges the constant type and flags */
+/* type and flags as one 32-bit store */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TYPE_FLAGS(ty, fl) ((uint32_t)(ty) << 16 | (uint32_t)(fl))
+#else
+#define TYPE_FLAGS(ty, fl) ((uint32_t)(ty) | (uint32_t)(fl) << 16)
+#endif
 #define EMIT(ty, fl, at, n)                                                                         \
     do {                                                                                            \
-        struct pq_token tok_ = {(uint16_t)(ty), (uint16_t)(fl), (uint32_t)(at), (uint32_t)(n)};     \
-        *t++ = tok_;                                                                                \
+        uint32_t tf_ = TYPE_FLAGS(ty, fl);                                                          \
+        memcpy(t, &tf_, sizeof(tf_));                                                               \
+        t->pos = (uint32_t)(at);                                                                    \
+        t->len = (uint32_t)(n);                                                                     \
+        t++;                                                                                        \
     } while (0)
 
 /* The common tokens of the statement and inside-braces states, straight
@@ -1112,7 +1114,7 @@ statements: /* and no bracket open */
             c = s[++pos];
         if (cclass[c] & (C_ALPHA | C_COLON)) {
             colon = 0;
-            p = ident_end(s, pos, 1, &colon);
+            p = ident_end(s, pos, &colon);
             if (colon || (type = keyword_at(s + pos, p - pos)) == T_IDENT) {
                 EMIT(colon ? T_METRIC_IDENT : T_IDENT, PQ_TF_PLAIN, pos, p - pos);
             } else {
@@ -1143,10 +1145,10 @@ statements: /* and no bracket open */
             pos = comment_end(s, pos, len);
             continue;
         case K_DQUOTE:
-            if ((p = clean_string_end(s, pos)) == 0)
+            if (s[p = clean_string_end(s, pos)] != '"')
                 goto out;
-            EMIT(T_STRING, PQ_TF_CLEAN, pos, p - pos);
-            pos = p;
+            EMIT(T_STRING, PQ_TF_CLEAN, pos, p + 1 - pos);
+            pos = p + 1;
             continue;
         case K_SINGLE:
         case K_COMMA:
@@ -1254,7 +1256,10 @@ braces:
         if (c == ' ')
             c = s[++pos];
         if (cclass[c] & C_ALPHA) {
-            p = ident_end(s, pos, 0, NULL);
+            colon = 0;
+            p = ident_end(s, pos, &colon);
+            if (colon) /* a label name ends before it: lex_inside_braces */
+                goto out;
             EMIT(T_IDENT, 0, pos, p - pos);
             pos = p;
             if ((c = s[pos]) == '=')
@@ -1272,10 +1277,10 @@ braces:
                 goto value;
         } else if (c == '"') {
         value:
-            if ((p = clean_string_end(s, pos)) == 0)
+            if (s[p = clean_string_end(s, pos)] != '"')
                 goto out;
-            EMIT(T_STRING, PQ_TF_CLEAN, pos, p - pos);
-            pos = p;
+            EMIT(T_STRING, PQ_TF_CLEAN, pos, p + 1 - pos);
+            pos = p + 1;
             if ((c = s[pos]) == ',')
                 goto comma;
             if (c == '}')
@@ -1314,6 +1319,7 @@ out:
 }
 
 #undef EMIT
+#undef TYPE_FLAGS
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
 {
