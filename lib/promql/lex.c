@@ -660,22 +660,24 @@ static int lex_escape(struct lexer *l, int32_t quote)
     return 0;
 }
 
-/* A quoted string; the opening quote has been read. The token gets
- * PQ_TF_ESC when it has escapes, PQ_TF_CLEAN when its content prints unchanged
- * between double quotes. */
+/* A quoted string ("..." or '...', with escapes) or a raw string (`...`);
+ * the opening quote has been read. The token gets PQ_TF_ESC when it has
+ * escapes, PQ_TF_CLEAN when its content prints unchanged between double
+ * quotes. */
 static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
 {
     const unsigned char *s = (const unsigned char *)l->s;
     size_t pos = l->pos, len = l->len, w;
     unsigned flags = PQ_TF_CLEAN;
+    int raw = quote == '`';
 
     for (;;) {
         unsigned char c;
-        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != quote)
+        while ((cclass[s[pos]] & C_SAFE) && s[pos] != quote)
             pos++;
         if (pos >= len) {
             l->pos = pos;
-            lex_error(l, "unterminated quoted string");
+            lex_error(l, raw ? "unterminated raw string" : "unterminated quoted string");
             return;
         }
         c = s[pos];
@@ -683,7 +685,7 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
             pos++;
             break;
         }
-        if (c == '\\') {
+        if (c == '\\' && !raw) {
             flags = PQ_TF_ESC;
             l->pos = pos + 1;
             if (lex_escape(l, quote) < 0)
@@ -691,7 +693,7 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
             pos = l->pos;
             continue;
         }
-        if (c == '\n') {
+        if (c == '\n' && !raw) {
             l->pos = pos + 1;
             lex_error(l, "unterminated quoted string");
             return;
@@ -702,42 +704,6 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
             continue;
         }
         /* a raw U+FFFD is refused like an invalid sequence */
-        if (decode_rune(s + pos, len - pos, &w) == R_ERROR) {
-            l->pos = pos + w;
-            lex_error(l, "invalid UTF-8 rune");
-            return;
-        }
-        pos += w;
-    }
-    l->pos = pos;
-    emit_f(l, T_STRING, flags);
-}
-
-static __attribute__((noinline)) void lex_raw_string(struct lexer *l)
-{
-    const unsigned char *s = (const unsigned char *)l->s;
-    size_t pos = l->pos, len = l->len, w;
-    unsigned flags = PQ_TF_CLEAN;
-
-    for (;;) {
-        unsigned char c;
-        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != '`')
-            pos++;
-        if (pos >= len) {
-            l->pos = pos;
-            lex_error(l, "unterminated raw string");
-            return;
-        }
-        c = s[pos];
-        if (c == '`') {
-            pos++;
-            break;
-        }
-        flags = 0;
-        if (c < 0x80) {
-            pos++;
-            continue;
-        }
         if (decode_rune(s + pos, len - pos, &w) == R_ERROR) {
             l->pos = pos + w;
             lex_error(l, "invalid UTF-8 rune");
@@ -813,10 +779,8 @@ static __attribute__((noinline)) void lex_inside_braces(struct lexer *l)
         emit(l, T_IDENT);
     } else if (r == ',') {
         emit(l, T_COMMA);
-    } else if (r == '"' || r == '\'') {
+    } else if (r == '"' || r == '\'' || r == '`') {
         lex_string(l, r);
-    } else if (r == '`') {
-        lex_raw_string(l);
     } else if (r == '=') {
         if (next(l) == '~') {
             emit(l, T_EQL_REGEX);
@@ -983,11 +947,8 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
     case '=': case '!': case '<': case '>':
         lex_operator(l, r);
         return;
-    case '"': case '\'':
+    case '"': case '\'': case '`':
         lex_string(l, r);
-        return;
-    case '`':
-        lex_raw_string(l);
         return;
     case '(':
         emit(l, T_LPAREN);
