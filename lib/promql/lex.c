@@ -138,10 +138,201 @@ static const uint8_t cclass[256] = {
     CC16(0x00), CC16(0x10), CC16(0x20), CC16(0x30), CC16(0x40), CC16(0x50), CC16(0x60), CC16(0x70),
 };
 
-/* Bytes of class `cls` from pos on; stops at anything else (incl. non-ASCII). */
+/* pq_lex works on a copy of the query followed by PAD zero bytes. The NUL
+ * right after the last byte has no class and no kind, so the byte loops
+ * stop there without a bounds check (a NUL inside the query is told apart
+ * by its position), and a 16-byte load from any position up to len stays
+ * inside the copy. */
+enum { PAD = 16 };
+
+/* End of the run of white space from p. */
+static inline size_t space_end(const unsigned char *s, size_t p)
+{
+    while (cclass[s[p]] & C_SPACE)
+        p++;
+    return p;
+}
+
+/* End of the comment from p: its '\n' or '\r', or the end of the query. */
+static inline size_t comment_end(const unsigned char *s, size_t p, size_t len)
+{
+    while (p < len && s[p] != '\n' && s[p] != '\r')
+        p++;
+    return p;
+}
+
+/* End of the run of identifier bytes [a-zA-Z0-9_:] from p; *colon gets
+ * non-zero if the run has a ':'. 16 bytes at a time where the CPU has SSE2. */
+static inline size_t ident_end(const unsigned char *s, size_t p, unsigned *colon)
+{
+#if defined(__SSE2__)
+    for (;;) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        /* x in [lo, lo+n) <=> (int8)(x + 0x80 - lo) < -128 + n */
+        __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(low, _mm_set1_epi8((char)(0x80 - 'a'))),
+                                       _mm_set1_epi8((char)(-128 + 26)));
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
+                                       _mm_set1_epi8((char)(-128 + 11))); /* 0-9 and ':' */
+        __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), under));
+        unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        if (ok != 0xFFFFu) {
+            unsigned n = (unsigned)__builtin_ctz(~ok);
+            if (cm != 0) /* rare: recording rule names */
+                *colon |= cm & ((1u << n) - 1u);
+            return p + n;
+        }
+        *colon |= cm;
+        p += 16;
+    }
+#else
+    unsigned acc = 0;
+    while (cclass[s[p]] & (C_ALPHA | C_DIGIT | C_COLON))
+        acc |= cclass[s[p++]];
+    *colon |= acc & C_COLON;
+    return p;
+#endif
+}
+
+/* End of the run of C_SAFE bytes from p. */
+static inline size_t safe_end(const unsigned char *s, size_t p)
+{
+#if defined(__SSE2__)
+    for (;;) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+        __m128i print = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 0x20))),
+                                       _mm_set1_epi8((char)(-128 + 0x5f))); /* 0x20..0x7e */
+        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, print));
+        if (ok != 0xFFFFu)
+            return p + (unsigned)__builtin_ctz(~ok);
+        p += 16;
+    }
+#else
+    while (cclass[s[p]] & C_SAFE)
+        p++;
+    return p;
+#endif
+}
+
+/* Where the C_SAFE run after the opening quote at p ends: the string is
+ * clean when that is its closing '"'; escapes, UTF-8 and errors are for
+ * lex_string. */
+static inline size_t clean_string_end(const unsigned char *s, size_t p)
+{
+    return safe_end(s, p + 1);
+}
+
+/* Keywords, found by their first letter (either case) and length:
+ * kw_at[c & 31][len] is the first candidate in kws, kws[].alt the next one
+ * with the same letter and length. An entry is 16 bytes so that one load
+ * reads a name. */
+struct kw { char name[13]; uint8_t len, type, alt; };
+
+enum {
+    KW_NONE, KW_ANCHORED, KW_AND, KW_ATAN2, KW_AVG, KW_BOOL, KW_BOTTOMK, KW_BY, KW_COUNT,
+    KW_COUNT_VALUES, KW_END, KW_FILL, KW_FILL_LEFT, KW_FILL_RIGHT, KW_GROUP, KW_GROUP_LEFT,
+    KW_GROUP_RIGHT, KW_IGNORING, KW_INF, KW_LIMIT_RATIO, KW_LIMITK, KW_MAX, KW_MAX_OF, KW_MIN,
+    KW_MIN_OF, KW_NAN, KW_OFFSET, KW_ON, KW_OR, KW_QUANTILE, KW_RANGE, KW_SMOOTHED, KW_START,
+    KW_STDDEV, KW_STDVAR, KW_STEP, KW_SUM, KW_TOPK, KW_UNLESS, KW_WITHOUT,
+};
+
+static const struct kw kws[] = {
+    [KW_ANCHORED] = {"anchored", 8, T_ANCHORED},
+    [KW_AND] = {"and", 3, T_LAND, KW_AVG},
+    [KW_ATAN2] = {"atan2", 5, T_ATAN2},
+    [KW_AVG] = {"avg", 3, T_AVG},
+    [KW_BOOL] = {"bool", 4, T_BOOL},
+    [KW_BOTTOMK] = {"bottomk", 7, T_BOTTOMK},
+    [KW_BY] = {"by", 2, T_BY},
+    [KW_COUNT] = {"count", 5, T_COUNT},
+    [KW_COUNT_VALUES] = {"count_values", 12, T_COUNT_VALUES},
+    [KW_END] = {"end", 3, T_END},
+    [KW_FILL] = {"fill", 4, T_FILL},
+    [KW_FILL_LEFT] = {"fill_left", 9, T_FILL_LEFT},
+    [KW_FILL_RIGHT] = {"fill_right", 10, T_FILL_RIGHT},
+    [KW_GROUP] = {"group", 5, T_GROUP},
+    [KW_GROUP_LEFT] = {"group_left", 10, T_GROUP_LEFT},
+    [KW_GROUP_RIGHT] = {"group_right", 11, T_GROUP_RIGHT},
+    [KW_IGNORING] = {"ignoring", 8, T_IGNORING},
+    [KW_INF] = {"inf", 3, T_NUMBER},
+    [KW_LIMIT_RATIO] = {"limit_ratio", 11, T_LIMIT_RATIO},
+    [KW_LIMITK] = {"limitk", 6, T_LIMITK},
+    [KW_MAX] = {"max", 3, T_MAX, KW_MIN},
+    [KW_MAX_OF] = {"max_of", 6, T_MAX_OF, KW_MIN_OF},
+    [KW_MIN] = {"min", 3, T_MIN},
+    [KW_MIN_OF] = {"min_of", 6, T_MIN_OF},
+    [KW_NAN] = {"nan", 3, T_NUMBER},
+    [KW_OFFSET] = {"offset", 6, T_OFFSET},
+    [KW_ON] = {"on", 2, T_ON, KW_OR},
+    [KW_OR] = {"or", 2, T_LOR},
+    [KW_QUANTILE] = {"quantile", 8, T_QUANTILE},
+    [KW_RANGE] = {"range", 5, T_RANGE},
+    [KW_SMOOTHED] = {"smoothed", 8, T_SMOOTHED},
+    [KW_START] = {"start", 5, T_START},
+    [KW_STDDEV] = {"stddev", 6, T_STDDEV, KW_STDVAR},
+    [KW_STDVAR] = {"stdvar", 6, T_STDVAR},
+    [KW_STEP] = {"step", 4, T_STEP},
+    [KW_SUM] = {"sum", 3, T_SUM},
+    [KW_TOPK] = {"topk", 4, T_TOPK},
+    [KW_UNLESS] = {"unless", 6, T_LUNLESS},
+    [KW_WITHOUT] = {"without", 7, T_WITHOUT},
+};
+
+#define L(c) ((c) & 31)
+static const uint8_t kw_at[32][16] = {
+    [L('a')] = {[3] = KW_AND, [5] = KW_ATAN2, [8] = KW_ANCHORED},
+    [L('b')] = {[2] = KW_BY, [4] = KW_BOOL, [7] = KW_BOTTOMK},
+    [L('c')] = {[5] = KW_COUNT, [12] = KW_COUNT_VALUES},
+    [L('e')] = {[3] = KW_END},
+    [L('f')] = {[4] = KW_FILL, [9] = KW_FILL_LEFT, [10] = KW_FILL_RIGHT},
+    [L('g')] = {[5] = KW_GROUP, [10] = KW_GROUP_LEFT, [11] = KW_GROUP_RIGHT},
+    [L('i')] = {[3] = KW_INF, [8] = KW_IGNORING},
+    [L('l')] = {[6] = KW_LIMITK, [11] = KW_LIMIT_RATIO},
+    [L('m')] = {[3] = KW_MAX, [6] = KW_MAX_OF},
+    [L('n')] = {[3] = KW_NAN},
+    [L('o')] = {[2] = KW_ON, [6] = KW_OFFSET},
+    [L('q')] = {[8] = KW_QUANTILE},
+    [L('r')] = {[5] = KW_RANGE},
+    [L('s')] = {[3] = KW_SUM, [4] = KW_STEP, [5] = KW_START, [6] = KW_STDDEV, [8] = KW_SMOOTHED},
+    [L('t')] = {[4] = KW_TOPK},
+    [L('u')] = {[6] = KW_UNLESS},
+    [L('w')] = {[7] = KW_WITHOUT},
+};
+#undef L
+
+/* The keyword type of the identifier at s (identifier bytes only, in the
+ * padded copy: it reads 16 bytes), or T_IDENT. On identifier bytes |0x20
+ * only folds the case of letters, so it compares both sides folded. */
+static inline int keyword_at(const unsigned char *s, size_t len)
+{
+    unsigned i = len < 16 ? kw_at[s[0] & 31][len] : KW_NONE;
+
+    for (; i != KW_NONE; i = kws[i].alt) {
+#if defined(__SSE2__)
+        __m128i f = _mm_set1_epi8(0x20);
+        __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)s), f);
+        __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)kws[i].name), f);
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b));
+        if ((eq | (~0u << len)) == ~0u)
+            return kws[i].type;
+#else
+        size_t j = 0;
+        while (j < len && (s[j] | 0x20) == (kws[i].name[j] | 0x20))
+            j++;
+        if (j == len)
+            return kws[i].type;
+#endif
+    }
+    return T_IDENT;
+}
+
+/* Bytes of class `cls` from pos on; stops at anything else (incl. non-ASCII
+ * and the NUL after the query). */
 static inline void skip_class(struct lexer *l, uint8_t cls)
 {
-    while (l->pos < l->len && (cclass[(unsigned char)l->s[l->pos]] & cls))
+    while (cclass[(unsigned char)l->s[l->pos]] & cls)
         l->pos++;
 }
 
@@ -263,9 +454,7 @@ static void skip_spaces(struct lexer *l)
 
 static void lex_comment(struct lexer *l)
 {
-    while (l->pos < l->len && l->s[l->pos] != '\n' && l->s[l->pos] != '\r')
-        l->pos++;
-    l->start = l->pos;
+    l->pos = l->start = comment_end((const unsigned char *)l->s, l->pos, l->len);
 }
 
 /* After Go's scanNumber: accepts a superset of numbers, the parser checks. */
@@ -339,24 +528,24 @@ static int accept_remaining_duration(struct lexer *l)
  * unit...]) without the generic scanner; the same tokens scan_number and
  * accept_remaining_duration produce. Returns the token type and sets *end, or
  * 0 for anything else (the generic path decides). */
-static int fast_number(const unsigned char *s, size_t len, size_t pos, size_t *end)
+static inline __attribute__((always_inline)) int fast_number(const unsigned char *s, size_t pos, size_t *end)
 {
     size_t p = pos;
     int dot = 0;
     unsigned char x;
 
-    while (p < len && (cclass[s[p]] & C_DIGIT))
+    while (cclass[s[p]] & C_DIGIT)
         p++;
     if (p == pos)
         return 0;
-    if (p < len && s[p] == '.') {
+    if (s[p] == '.') {
         dot = 1;
         p++;
-        while (p < len && (cclass[s[p]] & C_DIGIT))
+        while (cclass[s[p]] & C_DIGIT)
             p++;
     }
-    if (p >= len || !(cclass[s[p]] & (C_ALPHA | C_DIGIT))) {
-        if (p < len && s[p] == '.')
+    if (!(cclass[s[p]] & (C_ALPHA | C_DIGIT))) {
+        if (s[p] == '.')
             return 0;
         *end = p;
         return T_NUMBER;
@@ -365,21 +554,19 @@ static int fast_number(const unsigned char *s, size_t len, size_t pos, size_t *e
     if (dot || !(x == 's' || x == 'm' || x == 'h' || x == 'd' || x == 'w' || x == 'y'))
         return 0; /* 1e3, 0x1f, 1_000, bad units: the generic scanner */
     p++;
-    if (p < len && s[p] == 's')
+    if (s[p] == 's')
         p++;
-    while (p < len && (cclass[s[p]] & C_DIGIT)) {
-        while (p < len && (cclass[s[p]] & C_DIGIT))
+    while (cclass[s[p]] & C_DIGIT) {
+        while (cclass[s[p]] & C_DIGIT)
             p++;
-        if (p >= len)
-            return 0;
         x = s[p];
         if (!(x == 's' || x == 'm' || x == 'h' || x == 'd' || x == 'w'))
             return 0;
         p++;
-        if (p < len && s[p] == 's')
+        if (s[p] == 's')
             p++;
     }
-    if (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT)))
+    if (cclass[s[p]] & (C_ALPHA | C_DIGIT))
         return 0;
     *end = p;
     return T_DURATION;
@@ -389,7 +576,7 @@ static void lex_number_or_duration(struct lexer *l)
 {
     char q[96];
     size_t end;
-    int type = fast_number((const unsigned char *)l->s, l->len, l->pos, &end);
+    int type = fast_number((const unsigned char *)l->s, l->pos, &end);
 
     if (type != 0) {
         l->pos = end;
@@ -409,15 +596,13 @@ static void lex_number_or_duration(struct lexer *l)
     lex_error(l, "bad number or duration syntax: %s", q);
 }
 
+/* Value of a hex digit ('a' and 'A' are 0x61 and 0x41: low nibble + 9), 16
+ * for anything else. */
 static int digit_val(int32_t c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 16;
+    if (c < 0 || c >= 128 || !(cclass[c] & C_HEX))
+        return 16;
+    return (c & 0xF) + (c >> 6) * 9;
 }
 
 /* Validates one escape; the backslash has been read. 0 ok, -1 error. */
@@ -475,22 +660,24 @@ static int lex_escape(struct lexer *l, int32_t quote)
     return 0;
 }
 
-/* A quoted string; the opening quote has been read. The token gets
- * PQ_TF_ESC when it has escapes, PQ_TF_CLEAN when its content prints unchanged
- * between double quotes. */
+/* A quoted string ("..." or '...', with escapes) or a raw string (`...`);
+ * the opening quote has been read. The token gets PQ_TF_ESC when it has
+ * escapes, PQ_TF_CLEAN when its content prints unchanged between double
+ * quotes. */
 static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
 {
     const unsigned char *s = (const unsigned char *)l->s;
     size_t pos = l->pos, len = l->len, w;
     unsigned flags = PQ_TF_CLEAN;
+    int raw = quote == '`';
 
     for (;;) {
         unsigned char c;
-        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != quote)
+        while ((cclass[s[pos]] & C_SAFE) && s[pos] != quote)
             pos++;
         if (pos >= len) {
             l->pos = pos;
-            lex_error(l, "unterminated quoted string");
+            lex_error(l, raw ? "unterminated raw string" : "unterminated quoted string");
             return;
         }
         c = s[pos];
@@ -498,7 +685,7 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
             pos++;
             break;
         }
-        if (c == '\\') {
+        if (c == '\\' && !raw) {
             flags = PQ_TF_ESC;
             l->pos = pos + 1;
             if (lex_escape(l, quote) < 0)
@@ -506,7 +693,7 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
             pos = l->pos;
             continue;
         }
-        if (c == '\n') {
+        if (c == '\n' && !raw) {
             l->pos = pos + 1;
             lex_error(l, "unterminated quoted string");
             return;
@@ -528,61 +715,19 @@ static __attribute__((noinline)) void lex_string(struct lexer *l, int32_t quote)
     emit_f(l, T_STRING, flags);
 }
 
-static __attribute__((noinline)) void lex_raw_string(struct lexer *l)
-{
-    const unsigned char *s = (const unsigned char *)l->s;
-    size_t pos = l->pos, len = l->len, w;
-    unsigned flags = PQ_TF_CLEAN;
-
-    for (;;) {
-        unsigned char c;
-        while (pos < len && (cclass[s[pos]] & C_SAFE) && s[pos] != '`')
-            pos++;
-        if (pos >= len) {
-            l->pos = pos;
-            lex_error(l, "unterminated raw string");
-            return;
-        }
-        c = s[pos];
-        if (c == '`') {
-            pos++;
-            break;
-        }
-        flags = 0;
-        if (c < 0x80) {
-            pos++;
-            continue;
-        }
-        if (decode_rune(s + pos, len - pos, &w) == R_ERROR) {
-            l->pos = pos + w;
-            lex_error(l, "invalid UTF-8 rune");
-            return;
-        }
-        pos += w;
-    }
-    l->pos = pos;
-    emit_f(l, T_STRING, flags);
-}
-
 static int followed_by_lparen(const struct lexer *l)
 {
-    size_t p = l->pos;
-    while (p < l->len && is_space((unsigned char)l->s[p]))
-        p++;
-    return p < l->len && l->s[p] == '(';
+    return l->s[space_end((const unsigned char *)l->s, l->pos)] == '(';
 }
 
 static void lex_keyword_or_identifier(struct lexer *l)
 {
     const unsigned char *s = (const unsigned char *)l->s;
-    size_t pos = l->pos, len = l->len;
-    unsigned acc = 0, flags = 0;
+    unsigned colon = 0, flags = 0;
     int kw;
 
-    while (pos < len && (cclass[s[pos]] & (C_ALPHA | C_DIGIT | C_COLON)))
-        acc |= cclass[s[pos++]];
-    l->pos = pos;
-    kw = pq_keyword(l->s + l->start, pos - l->start);
+    l->pos = ident_end(s, l->start, &colon);
+    kw = keyword_at(s + l->start, l->pos - l->start);
     if (kw == T_IDENT)
         flags = PQ_TF_PLAIN;
     else if (kw == T_FILL || kw == T_FILL_LEFT || kw == T_FILL_RIGHT) {
@@ -590,7 +735,7 @@ static void lex_keyword_or_identifier(struct lexer *l)
         if (!followed_by_lparen(l))
             kw = T_IDENT;
     }
-    if (kw == T_IDENT && (acc & C_COLON))
+    if (kw == T_IDENT && colon)
         kw = T_METRIC_IDENT;
     emit_f(l, kw, flags);
 }
@@ -607,7 +752,7 @@ static int scan_duration_keyword(struct lexer *l)
     while (is_alpha(next(l)))
         ;
     backup(l);
-    kw = pq_keyword(l->s + l->start, l->pos - l->start);
+    kw = keyword_at((const unsigned char *)l->s + l->start, l->pos - l->start);
     if (kw == T_STEP || kw == T_RANGE || kw == T_MAX_OF || kw == T_MIN_OF) {
         emit(l, kw);
         return 1;
@@ -634,10 +779,8 @@ static __attribute__((noinline)) void lex_inside_braces(struct lexer *l)
         emit(l, T_IDENT);
     } else if (r == ',') {
         emit(l, T_COMMA);
-    } else if (r == '"' || r == '\'') {
+    } else if (r == '"' || r == '\'' || r == '`') {
         lex_string(l, r);
-    } else if (r == '`') {
-        lex_raw_string(l);
     } else if (r == '=') {
         if (next(l) == '~') {
             emit(l, T_EQL_REGEX);
@@ -804,11 +947,8 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
     case '=': case '!': case '<': case '>':
         lex_operator(l, r);
         return;
-    case '"': case '\'':
+    case '"': case '\'': case '`':
         lex_string(l, r);
-        return;
-    case '`':
-        lex_raw_string(l);
         return;
     case '(':
         emit(l, T_LPAREN);
@@ -859,32 +999,30 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
     }
 }
 
-/* Byte kinds for the dispatch of lex_fast. */
-enum {
-    K_OTHER = 0, K_SPACE, K_HASH, K_DQUOTE, K_QUOTE, K_SINGLE, K_COMMA, K_LPAREN, K_RPAREN, K_LBRACE,
-    K_RBRACE, K_LBRACKET, K_RBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT,
+/* Byte kinds for the dispatch of the statement loop of lex_fast. */
+enum kind {
+    K_OTHER = 0, K_SPACE, K_HASH, K_DQUOTE, K_SINGLE, K_COMMA, K_LPAREN, K_RPAREN, K_LBRACE,
+    K_LBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT, K_NUL,
 };
 
 #define KD(c)                                                                                          \
     ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' ? K_SPACE                                 \
      : (c) == '#'                                            ? K_HASH                                  \
      : (c) == '"'                                            ? K_DQUOTE                                \
-     : (c) == '\'' || (c) == '`'                             ? K_QUOTE                                 \
      : (c) == '*' || (c) == '/' || (c) == '%' || (c) == '+' || (c) == '-' || (c) == '^' || (c) == '@'  \
          ? K_SINGLE                                                                                    \
      : (c) == ','                                            ? K_COMMA                                 \
      : (c) == '('                                            ? K_LPAREN                                \
      : (c) == ')'                                            ? K_RPAREN                                \
      : (c) == '{'                                            ? K_LBRACE                                \
-     : (c) == '}'                                            ? K_RBRACE                                \
      : (c) == '['                                            ? K_LBRACKET                              \
-     : (c) == ']'                                            ? K_RBRACKET                              \
      : (c) == '='                                            ? K_EQ                                    \
      : (c) == '!'                                            ? K_BANG                                  \
      : (c) == '<' || (c) == '>'                              ? K_LTGT                                  \
      : (c) >= '0' && (c) <= '9'                              ? K_DIGIT                                 \
      : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' || (c) == ':' ? K_IDENT \
-                                                                                             : K_OTHER)
+     : (c) == 0                                              ? K_NUL                                   \
+                                                             : K_OTHER)
 #define KD4(c)  KD(c), KD((c) + 1), KD((c) + 2), KD((c) + 3)
 #define KD16(c) KD4(c), KD4((c) + 4), KD4((c) + 8), KD4((c) + 12)
 
@@ -897,316 +1035,274 @@ static const uint8_t single_tok[128] = {
     ['+'] = T_ADD,   ['-'] = T_SUB, ['^'] = T_POW, ['@'] = T_AT,
 };
 
-static inline int keyword(const unsigned char *s, size_t len);
-
-/* End of the run of identifier bytes [a-zA-Z0-9_] (with_colon: and ':')
- * from p; *colon gets non-zero if the run has a ':'. 16 bytes at a time
- * where the CPU has SSE2. */
-static inline size_t skip_ident(const unsigned char *s, size_t p, size_t len, int with_colon, unsigned *colon)
-{
-#if defined(__SSE2__)
-    while (len - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
-        __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        /* x in [lo, lo+n) <=> (int8)(x + 0x80 - lo) < -128 + n */
-        __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(low, _mm_set1_epi8((char)(0x80 - 'a'))),
-                                       _mm_set1_epi8((char)(-128 + 26)));
-        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - '0'))),
-                                       _mm_set1_epi8((char)(-128 + 11))); /* 0-9 and ':' */
-        __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
-        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, digit), under));
-        unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
-        if (!with_colon)
-            ok &= ~cm;
-        if (ok != 0xFFFFu) {
-            unsigned n = (unsigned)__builtin_ctz(~ok);
-            if (with_colon)
-                *colon |= cm & ((1u << n) - 1u);
-            return p + n;
-        }
-        if (with_colon)
-            *colon |= cm;
-        p += 16;
-    }
+/* type and flags as one 32-bit store */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TYPE_FLAGS(ty, fl) ((uint32_t)(ty) << 16 | (uint32_t)(fl))
+#else
+#define TYPE_FLAGS(ty, fl) ((uint32_t)(ty) | (uint32_t)(fl) << 16)
 #endif
-    if (with_colon) {
-        while (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT | C_COLON)))
-            *colon |= cclass[s[p++]] & C_COLON;
-    } else {
-        while (p < len && (cclass[s[p]] & (C_ALPHA | C_DIGIT)))
-            p++;
-    }
-    return p;
-}
-
-/* End of the run of C_SAFE bytes from p. */
-static inline size_t skip_safe(const unsigned char *s, size_t p, size_t len)
-{
-#if defined(__SSE2__)
-    while (len - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
-        __m128i print = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 0x20))),
-                                       _mm_set1_epi8((char)(-128 + 0x5f))); /* 0x20..0x7e */
-        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, print));
-        if (ok != 0xFFFFu)
-            return p + (unsigned)__builtin_ctz(~ok);
-        p += 16;
-    }
-#endif
-    while (p < len && (cclass[s[p]] & C_SAFE))
-        p++;
-    return p;
-}
-
-/* The common tokens of the statement and inside-braces states, straight
- * from the bytes with the state in locals. Stops at anything else (errors,
- * unusual numbers and strings, words inside brackets: the state machine
- * above then takes one step) and returns 1; returns 0 when it entered the
- * duration state or finished. */
-static int lex_fast(struct lexer *l)
-{
-    const unsigned char *s = (const unsigned char *)l->s;
-    size_t len = l->len, pos = l->pos, st = pos, p;
-    struct pq_token *toks = l->out->toks, *t = toks + l->out->n;
-    int brace = 0, paren = l->paren_depth, slow = 1, type;
-    unsigned char c;
-    unsigned acc;
-
-#define FAST_EMIT(ty, fl)                                                                           \
+#define EMIT(ty, fl, at, n)                                                                         \
     do {                                                                                            \
-        t->type = (uint16_t)(ty);                                                                   \
-        t->flags = (uint16_t)(fl);                                                                  \
-        t->pos = (uint32_t)st;                                                                      \
-        t->len = (uint32_t)(pos - st);                                                              \
+        uint32_t tf_ = TYPE_FLAGS(ty, fl);                                                          \
+        memcpy(t, &tf_, sizeof(tf_));                                                               \
+        t->pos = (uint32_t)(at);                                                                    \
+        t->len = (uint32_t)(n);                                                                     \
         t++;                                                                                        \
     } while (0)
 
-    if (l->brace_open)
+/* The common tokens of the statement and inside-braces states, straight
+ * from the bytes with the state in locals; pos is always the start of the
+ * next token. Stops at anything else (errors, unusual numbers and strings,
+ * words inside brackets: the state machine above then takes one step) and
+ * returns 1; returns 0 when it entered the duration state or finished. */
+static int lex_fast(struct lexer *l)
+{
+    const unsigned char *s = (const unsigned char *)l->s;
+    size_t len = l->len, pos = l->pos, p;
+    struct pq_token *toks = l->out->toks, *t = toks + l->out->n;
+    int brace = l->brace_open, paren = l->paren_depth, bracket = l->bracket_open, slow = 1, type;
+    unsigned c, colon;
+
+    if (brace)
         goto braces;
-statements:
+    if (bracket)
+        goto brackets;
+statements: /* and no bracket open */
     brace = 0;
     for (;;) {
-        st = pos;
-        if (pos >= len) {
-            if (paren != 0 || l->bracket_open)
-                goto out;
-            FAST_EMIT(T_EOF, 0);
-            l->done = 1;
-            slow = 0;
-            goto out;
-        }
         c = s[pos];
-        switch (kind[c]) {
-        case K_SPACE:
-            pos++;
-            while (pos < len && (cclass[s[pos]] & C_SPACE))
-                pos++;
-            continue;
-        case K_HASH:
-            while (pos < len && s[pos] != '\n' && s[pos] != '\r')
-                pos++;
-            continue;
-        case K_DQUOTE:
-            p = skip_safe(s, pos + 1, len);
-            if (p < len && s[p] == '"') {
-                pos = p + 1;
-                FAST_EMIT(T_STRING, PQ_TF_CLEAN);
-                continue;
+        if (c == ' ') /* the usual gap between tokens, without a dispatch */
+            c = s[++pos];
+        if (cclass[c] & (C_ALPHA | C_COLON)) {
+            colon = 0;
+            p = ident_end(s, pos, &colon);
+            if (colon || (type = keyword_at(s + pos, p - pos)) == T_IDENT) {
+                EMIT(colon ? T_METRIC_IDENT : T_IDENT, PQ_TF_PLAIN, pos, p - pos);
+            } else {
+                if (type == T_FILL || type == T_FILL_LEFT || type == T_FILL_RIGHT)
+                    goto out; /* a keyword only before '(' */
+                EMIT(type, 0, pos, p - pos);
             }
-            goto out; /* escapes, UTF-8, errors */
-        case K_SINGLE:
-        case K_COMMA:
-            pos++;
-            FAST_EMIT(single_tok[c], 0);
+            pos = p;
             continue;
+        }
+        switch ((enum kind)kind[c]) { /* every kind has a case: no range check */
         case K_LPAREN:
+            EMIT(T_LPAREN, 0, pos, 1);
             pos++;
-            FAST_EMIT(T_LPAREN, 0);
             paren++;
             continue;
         case K_RPAREN:
             if (paren == 0)
                 goto out;
+            EMIT(T_RPAREN, 0, pos, 1);
             pos++;
-            FAST_EMIT(T_RPAREN, 0);
             paren--;
             continue;
-        case K_LBRACE:
+        case K_SPACE:
+            pos = space_end(s, pos + 1);
+            continue;
+        case K_HASH:
+            pos = comment_end(s, pos, len);
+            continue;
+        case K_DQUOTE:
+            if (s[p = clean_string_end(s, pos)] != '"')
+                goto out;
+            EMIT(T_STRING, PQ_TF_CLEAN, pos, p + 1 - pos);
+            pos = p + 1;
+            continue;
+        case K_SINGLE:
+        case K_COMMA:
+            EMIT(single_tok[c], 0, pos, 1);
             pos++;
-            FAST_EMIT(T_LBRACE, 0);
+            continue;
+        case K_LBRACE:
+            EMIT(T_LBRACE, 0, pos, 1);
+            pos++;
             goto braces;
         case K_LBRACKET:
-            if (l->bracket_open)
-                goto out;
-            pos++;
-            FAST_EMIT(T_LBRACKET, 0);
-            while (pos < len && (cclass[s[pos]] & C_SPACE))
-                pos++;
-            st = pos;
+            EMIT(T_LBRACKET, 0, pos, 1);
+            pos = space_end(s, pos + 1);
             l->got_colon = 0;
-            l->bracket_open = 1;
-            if (pos < len && (cclass[s[pos]] & C_DIGIT) && (type = fast_number(s, len, pos, &p)) != 0) {
+            bracket = 1;
+            if ((type = fast_number(s, pos, &p)) != 0) {
                 /* what the duration state does with a leading number */
                 l->got_duration = 1;
+                EMIT(type, 0, pos, p - pos);
                 pos = p;
-                FAST_EMIT(type, 0);
-                continue;
+                goto brackets;
             }
             l->dur_mode = 1;
             slow = 0;
             goto out;
-        case K_RBRACKET:
-            if (!l->bracket_open)
-                goto out;
-            pos++;
-            FAST_EMIT(T_RBRACKET, 0);
-            l->bracket_open = 0;
-            continue;
         case K_EQ:
-            if (pos + 1 < len && s[pos + 1] == '~')
+            if (s[pos + 1] == '~')
                 goto out;
-            if (pos + 1 < len && s[pos + 1] == '=') {
+            if (s[pos + 1] == '=') {
+                EMIT(T_EQLC, 0, pos, 2);
                 pos += 2;
-                FAST_EMIT(T_EQLC, 0);
             } else {
+                EMIT(T_EQL, 0, pos, 1);
                 pos++;
-                FAST_EMIT(T_EQL, 0);
             }
             continue;
         case K_BANG:
-            if (pos + 1 < len && s[pos + 1] == '=') {
-                pos += 2;
-                FAST_EMIT(T_NEQ, 0);
-                continue;
-            }
-            goto out;
+            if (s[pos + 1] != '=')
+                goto out;
+            EMIT(T_NEQ, 0, pos, 2);
+            pos += 2;
+            continue;
         case K_LTGT:
-            pos++;
+            p = pos + 1;
             type = c == '<' ? T_LSS : T_GTR;
-            if (pos < len && s[pos] == '=') {
-                pos++;
+            if (s[p] == '=') {
+                p++;
                 type = c == '<' ? T_LTE : T_GTE;
-            } else if (pos < len && s[pos] == '/') {
-                pos++;
+            } else if (s[p] == '/') {
+                p++;
                 type = c == '<' ? T_TRIM_UPPER : T_TRIM_LOWER;
             }
-            FAST_EMIT(type, 0);
+            EMIT(type, 0, pos, p - pos);
+            pos = p;
             continue;
         case K_DIGIT:
-            if ((type = fast_number(s, len, pos, &p)) == 0)
+            if ((type = fast_number(s, pos, &p)) == 0)
                 goto out;
+            EMIT(type, 0, pos, p - pos);
             pos = p;
-            FAST_EMIT(type, 0);
             continue;
-        case K_IDENT:
-            if (l->bracket_open) {
-                if (c != ':' || l->got_colon)
-                    goto out;
-                pos++;
-                FAST_EMIT(T_COLON, 0);
-                l->got_colon = 1;
-                continue;
-            }
-            acc = 0;
-            p = skip_ident(s, pos + 1, len, 1, &acc);
-            acc |= cclass[c] & C_COLON;
-            type = keyword(s + pos, p - pos);
-            if (type == T_IDENT) {
-                pos = p;
-                FAST_EMIT(acc ? T_METRIC_IDENT : T_IDENT, PQ_TF_PLAIN);
-                continue;
-            }
-            if (type == T_FILL || type == T_FILL_LEFT || type == T_FILL_RIGHT)
-                goto out; /* a keyword only before '(' */
-            pos = p;
-            FAST_EMIT(type, 0);
-            continue;
+        case K_NUL:
+            if (pos < len || paren != 0)
+                goto out;
+            EMIT(T_EOF, 0, pos, 0);
+            l->done = 1;
+            slow = 0;
+            goto out;
+        case K_IDENT: /* taken above */
+        case K_OTHER:
+            goto out;
         default:
+            __builtin_unreachable();
+        }
+    }
+brackets: /* the usual [5m] and [5m:1m]; the rest is for lex_statements */
+    brace = 0;
+    for (;;) {
+        c = s[pos];
+        if (c == ']') {
+            EMIT(T_RBRACKET, 0, pos, 1);
+            pos++;
+            bracket = 0;
+            goto statements;
+        } else if (c == ':' && !l->got_colon) {
+            EMIT(T_COLON, 0, pos, 1);
+            pos++;
+            l->got_colon = 1;
+        } else if ((type = fast_number(s, pos, &p)) != 0) {
+            EMIT(type, 0, pos, p - pos);
+            pos = p;
+        } else if (cclass[c] & C_SPACE) {
+            pos = space_end(s, pos + 1);
+        } else {
             goto out;
         }
     }
 braces:
+    /* A selector's matchers are name="value" and name=~"value" between
+     * commas: each token jumps straight to the case of the one that usually
+     * follows it, so the chain of tests runs only at the other spots. */
     brace = 1;
     for (;;) {
-        st = pos;
-        if (pos >= len)
-            goto out;
         c = s[pos];
-        switch (kind[c]) {
-        case K_SPACE:
-            pos++;
-            while (pos < len && (cclass[s[pos]] & C_SPACE))
-                pos++;
-            continue;
-        case K_HASH:
-            while (pos < len && s[pos] != '\n' && s[pos] != '\r')
-                pos++;
-            continue;
-        case K_DQUOTE:
-            p = skip_safe(s, pos + 1, len);
-            if (p < len && s[p] == '"') {
-                pos = p + 1;
-                FAST_EMIT(T_STRING, PQ_TF_CLEAN);
-                continue;
-            }
-            goto out;
-        case K_COMMA:
-            pos++;
-            FAST_EMIT(T_COMMA, 0);
-            continue;
-        case K_EQ:
-            pos++;
-            if (pos < len && s[pos] == '~') {
-                pos++;
-                FAST_EMIT(T_EQL_REGEX, 0);
-            } else {
-                FAST_EMIT(T_EQL, 0);
-            }
-            continue;
-        case K_BANG:
-            if (pos + 1 < len && (s[pos + 1] == '~' || s[pos + 1] == '=')) {
-                pos += 2;
-                FAST_EMIT(s[pos - 1] == '~' ? T_NEQ_REGEX : T_NEQ, 0);
-                continue;
-            }
-            goto out;
-        case K_RBRACE:
-            pos++;
-            FAST_EMIT(T_RBRACE, 0);
-            goto statements;
-        case K_IDENT:
-            if (c == ':')
+        if (c == ' ')
+            c = s[++pos];
+        if (cclass[c] & C_ALPHA) {
+            colon = 0;
+            p = ident_end(s, pos, &colon);
+            if (colon) /* a label name ends before it: lex_inside_braces */
                 goto out;
-            pos = skip_ident(s, pos + 1, len, 0, &acc);
-            FAST_EMIT(T_IDENT, 0);
-            continue;
-        default:
+            EMIT(T_IDENT, 0, pos, p - pos);
+            pos = p;
+            if ((c = s[pos]) == '=')
+                goto eq;
+        } else if (c == '=') {
+        eq:
+            if (s[pos + 1] == '~') {
+                EMIT(T_EQL_REGEX, 0, pos, 2);
+                pos += 2;
+            } else {
+                EMIT(T_EQL, 0, pos, 1);
+                pos++;
+            }
+            if ((c = s[pos]) == '"')
+                goto value;
+        } else if (c == '"') {
+        value:
+            if (s[p = clean_string_end(s, pos)] != '"')
+                goto out;
+            EMIT(T_STRING, PQ_TF_CLEAN, pos, p + 1 - pos);
+            pos = p + 1;
+            if ((c = s[pos]) == ',')
+                goto comma;
+            if (c == '}')
+                goto rbrace;
+        } else if (c == ',') {
+        comma:
+            EMIT(T_COMMA, 0, pos, 1);
+            pos++;
+        } else if (c == '}') {
+        rbrace:
+            EMIT(T_RBRACE, 0, pos, 1);
+            pos++;
+            if (bracket) /* a selector inside [ ]: an error later, but lexed */
+                goto brackets;
+            goto statements;
+        } else if (c == '!' && (s[pos + 1] == '~' || s[pos + 1] == '=')) {
+            EMIT(s[pos + 1] == '~' ? T_NEQ_REGEX : T_NEQ, 0, pos, 2);
+            pos += 2;
+            if ((c = s[pos]) == '"')
+                goto value;
+        } else if (cclass[c] & C_SPACE) {
+            pos = space_end(s, pos + 1);
+        } else if (c == '#') {
+            pos = comment_end(s, pos, len);
+        } else {
             goto out;
         }
     }
 out:
-    l->pos = l->start = st;
+    l->pos = l->start = pos;
     l->out->n = (size_t)(t - toks);
     l->brace_open = brace;
     l->paren_depth = paren;
+    l->bracket_open = bracket;
     return slow;
-#undef FAST_EMIT
 }
+
+#undef EMIT
+#undef TYPE_FLAGS
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
 {
     struct lexer l;
+    size_t cap = (len + 2) * sizeof(*out->toks); /* see below */
+    char *copy;
 
-    memset(&l, 0, sizeof(l));
-    l.s = s;
-    l.len = len;
-    l.out = out;
+    /* every token consumes at least one byte, plus the final EOF/ERROR;
+     * an error may follow an emitted token at the same position. The padded
+     * copy of the query (see PAD) goes right after the tokens, and what
+     * neither of them uses is given back to the arena at the end. */
+    out->toks = pq_alloc(a, cap + len + PAD);
     out->n = 0;
     out->msg[0] = '\0';
-    /* every token consumes at least one byte, plus the final EOF/ERROR;
-     * an error may follow an emitted token at the same position */
-    out->toks = pq_alloc(a, (len + 2) * sizeof(*out->toks));
+    copy = (char *)out->toks + cap;
+    memcpy(copy, s, len);
+    memset(copy + len, 0, PAD);
+
+    memset(&l, 0, sizeof(l));
+    l.s = copy;
+    l.len = len;
+    l.out = out;
     while (!l.done) {
         if (l.dur_mode)
             lex_duration_expr(&l);
@@ -1217,80 +1313,27 @@ void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out)
                 lex_statements(&l);
         }
     }
+    if (a->last == (char *)out->toks)
+        a->cur = (char *)out->toks + ((out->n * sizeof(*out->toks) + 15) & ~(size_t)15);
 }
 
-/* Keywords by a perfect hash of (length, first, second and last byte, case
- * folded) into 128 slots; lookups compare case-insensitively. */
-struct kw { char name[13]; uint8_t len, type; };
-
-static const struct kw kw_slots[128] = {
-    [0] = {"count", 5, T_COUNT},
-    [5] = {"count_values", 12, T_COUNT_VALUES},
-    [6] = {"on", 2, T_ON},
-    [7] = {"atan2", 5, T_ATAN2},
-    [9] = {"group", 5, T_GROUP},
-    [15] = {"topk", 4, T_TOPK},
-    [19] = {"quantile", 8, T_QUANTILE},
-    [22] = {"group_left", 10, T_GROUP_LEFT},
-    [23] = {"group_right", 11, T_GROUP_RIGHT},
-    [24] = {"without", 7, T_WITHOUT},
-    [26] = {"or", 2, T_LOR},
-    [32] = {"unless", 6, T_LUNLESS},
-    [34] = {"sum", 3, T_SUM},
-    [35] = {"by", 2, T_BY},
-    [38] = {"step", 4, T_STEP},
-    [44] = {"stdvar", 6, T_STDVAR},
-    [47] = {"start", 5, T_START},
-    [52] = {"stddev", 6, T_STDDEV},
-    [79] = {"max_of", 6, T_MAX_OF},
-    [86] = {"range", 5, T_RANGE},
-    [87] = {"and", 3, T_LAND},
-    [92] = {"anchored", 8, T_ANCHORED},
-    [93] = {"ignoring", 8, T_IGNORING},
-    [94] = {"nan", 3, T_NUMBER},
-    [95] = {"end", 3, T_END},
-    [99] = {"fill", 4, T_FILL},
-    [103] = {"min_of", 6, T_MIN_OF},
-    [107] = {"inf", 3, T_NUMBER},
-    [109] = {"bool", 4, T_BOOL},
-    [110] = {"bottomk", 7, T_BOTTOMK},
-    [111] = {"limitk", 6, T_LIMITK},
-    [112] = {"max", 3, T_MAX},
-    [116] = {"min", 3, T_MIN},
-    [117] = {"avg", 3, T_AVG},
-    [120] = {"fill_left", 9, T_FILL_LEFT},
-    [121] = {"fill_right", 10, T_FILL_RIGHT},
-    [124] = {"limit_ratio", 11, T_LIMIT_RATIO},
-    [125] = {"smoothed", 8, T_SMOOTHED},
-    [126] = {"offset", 6, T_OFFSET},
-};
-
-#define FOLD(c)   ((unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c)))
-#define FOLD4(c)  FOLD(c), FOLD((c) + 1), FOLD((c) + 2), FOLD((c) + 3)
-#define FOLD16(c) FOLD4(c), FOLD4((c) + 4), FOLD4((c) + 8), FOLD4((c) + 12)
-static const unsigned char fold[256] = {
-    FOLD16(0x00), FOLD16(0x10), FOLD16(0x20), FOLD16(0x30), FOLD16(0x40), FOLD16(0x50), FOLD16(0x60),
-    FOLD16(0x70), FOLD16(0x80), FOLD16(0x90), FOLD16(0xa0), FOLD16(0xb0), FOLD16(0xc0), FOLD16(0xd0),
-    FOLD16(0xe0), FOLD16(0xf0),
-};
-
-static inline int keyword(const unsigned char *s, size_t len)
+int pq_keyword(const char *str, size_t len)
 {
-    const struct kw *k;
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned i = len > 0 && len < 16 ? kw_at[s[0] & 31][len] : KW_NONE;
     size_t j;
 
-    if (len < 2 || len > 12)
-        return T_IDENT;
-    k = &kw_slots[(len + 2u * fold[s[0]] + 2u * fold[s[len - 1]] + 3u * fold[s[1]]) & 127u];
-    if (k->len != len)
-        return T_IDENT;
-    for (j = 0; j < len; j++)
-        if (fold[s[j]] != (unsigned char)k->name[j])
-            return T_IDENT;
-    return k->type;
-}
-
-int pq_keyword(const char *s, size_t len)
-{
-    return keyword((const unsigned char *)s, len);
+    /* any bytes: fold only the letters */
+    for (; i != KW_NONE; i = kws[i].alt) {
+        for (j = 0; j < len; j++) {
+            unsigned c = s[j];
+            if (c - 'A' < 26u)
+                c |= 0x20;
+            if (c != (unsigned char)kws[i].name[j])
+                break;
+        }
+        if (j == len)
+            return kws[i].type;
+    }
+    return T_IDENT;
 }

@@ -1026,21 +1026,40 @@ static void test_keywords(void **state)
     };
     static const char *const not_kw[] = {"o", "ox", "su", "summ", "sum_", "rate", "bye", "atan", "atan3",
                                          "count_value", "count_valuesx", "group_lefT_", "fill:", "in", "nana"};
-    size_t i, j;
+    size_t i, j, k;
+    tg_arena_t a;
+    struct pq_lexed lx;
+    (void)state;
+
+    tg_arena_init(&a, NULL, 0);
     for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
-        char up[16], mixed[16];
+        char up[16], mixed[16], q[20];
+        const char *spell[3] = {kws[i].kw, up, mixed};
         size_t n = strlen(kws[i].kw);
         for (j = 0; j < n; j++) {
             char c = kws[i].kw[j];
             up[j] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
             mixed[j] = (j % 2) ? up[j] : c;
         }
-        assert_int_equal(pq_keyword(kws[i].kw, n), kws[i].type);
-        assert_int_equal(pq_keyword(up, n), kws[i].type);
-        assert_int_equal(pq_keyword(mixed, n), kws[i].type);
+        for (k = 0; k < 3; k++) {
+            assert_int_equal(pq_keyword(spell[k], n), kws[i].type);
+            /* the lexer's own lookup, on a query: "kw(" (fill* only before '(') */
+            memcpy(q, spell[k], n);
+            q[n] = '(';
+            pq_lex(&a, q, n + 1, &lx);
+            assert_true(lx.n >= 2);
+            assert_int_equal(lx.toks[0].type, kws[i].type);
+            assert_int_equal(lx.toks[0].len, n);
+        }
     }
-    for (i = 0; i < sizeof(not_kw) / sizeof(not_kw[0]); i++)
-        assert_int_equal(pq_keyword(not_kw[i], strlen(not_kw[i])), T_IDENT);
+    for (i = 0; i < sizeof(not_kw) / sizeof(not_kw[0]); i++) {
+        size_t n = strlen(not_kw[i]);
+        assert_int_equal(pq_keyword(not_kw[i], n), T_IDENT);
+        pq_lex(&a, not_kw[i], n, &lx);
+        assert_int_equal(lx.toks[0].type, strchr(not_kw[i], ':') ? T_METRIC_IDENT : T_IDENT);
+        assert_int_equal(lx.toks[0].len, n);
+    }
+    tg_arena_destroy(&a);
 }
 
 /* RE2 syntax of =~ and !~ values, as Go's regexp/syntax (Perl flags) */
