@@ -514,12 +514,34 @@ static struct tg_promql_node *apply_unary_dur(struct parser *p, int op, size_t p
     return set_depth(p, u, e, NULL) < 0 ? NULL : u;
 }
 
+static int is_dur_atom(int t)
+{
+    return t == T_NUMBER || t == T_DURATION || t == T_STEP || t == T_RANGE || t == T_MIN_OF || t == T_MAX_OF;
+}
+
+/* A literal, step()/range() or min_of()/max_of() (is_dur_atom). */
+static struct tg_promql_node *dur_atom(struct parser *p)
+{
+    switch (cur_type(p)) {
+    case T_NUMBER:
+    case T_DURATION:
+        return dur_literal(p);
+    case T_STEP:
+    case T_RANGE:
+        return dur_nullary(p);
+    default:
+        return dur_minmax(p);
+    }
+}
+
 static struct tg_promql_node *dur_unary(struct parser *p)
 {
     int t = cur_type(p);
     size_t pos = cur(p)->pos;
     struct tg_promql_node *e;
 
+    if (is_dur_atom(t))
+        return dur_atom(p);
     switch (t) {
     case T_ADD:
     case T_SUB:
@@ -528,15 +550,6 @@ static struct tg_promql_node *dur_unary(struct parser *p)
         if ((e = dur_binary(p, 6)) == NULL)
             return NULL;
         return apply_unary_dur(p, t, pos, e);
-    case T_NUMBER:
-    case T_DURATION:
-        return dur_literal(p);
-    case T_STEP:
-    case T_RANGE:
-        return dur_nullary(p);
-    case T_MIN_OF:
-    case T_MAX_OF:
-        return dur_minmax(p);
     case T_LPAREN:
         return dur_paren(p);
     }
@@ -642,16 +655,9 @@ static struct tg_promql_node *offset_duration(struct parser *p)
     size_t pos = cur(p)->pos;
     struct tg_promql_node *e;
 
+    if (is_dur_atom(t))
+        return dur_atom(p);
     switch (t) {
-    case T_NUMBER:
-    case T_DURATION:
-        return dur_literal(p);
-    case T_STEP:
-    case T_RANGE:
-        return dur_nullary(p);
-    case T_MIN_OF:
-    case T_MAX_OF:
-        return dur_minmax(p);
     case T_LPAREN:
         return dur_binary(p, 0);
     case T_ADD:
@@ -663,10 +669,10 @@ static struct tg_promql_node *offset_duration(struct parser *p)
                 return NULL;
             return apply_unary_dur(p, t, pos, e);
         }
-        if (t2 == T_STEP || t2 == T_RANGE || t2 == T_MIN_OF || t2 == T_MAX_OF) {
+        if (is_dur_atom(t2)) { /* step(), range(), min_of(), max_of() */
             struct tg_promql_node *u;
             adv(p);
-            if ((e = t2 == T_STEP || t2 == T_RANGE ? dur_nullary(p) : dur_minmax(p)) == NULL)
+            if ((e = dur_atom(p)) == NULL)
                 return NULL;
             u = new_node(p, TG_PROMQL_DURATION, pos);
             u->type = TG_PROMQL_VSCALAR;
