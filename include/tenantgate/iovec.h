@@ -45,4 +45,17 @@ static inline int tg_iov_has_prefix(tg_iovec_t a, tg_iovec_t prefix)
     return a.len >= prefix.len && memcmp(a.base, prefix.base, prefix.len) == 0;
 }
 
+/* Value of a hex digit (either case), -1 for anything else (any int,
+ * e.g. a decoded rune). */
+static inline int tg_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

@@ -36,17 +36,6 @@ static int is_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int refuse(struct tg_http_framing *f, int status, const char *why)
 {
     f->status = status;
@@ -261,7 +250,7 @@ static int byte(struct tg_http_framing *f, unsigned char c)
             f->val_len++;
         return 0;
     case F_CHUNK_SIZE: {
-        int d = hexval(c);
+        int d = tg_hexval(c);
         if (d < 0)
             return refuse(f, 400, "invalid chunk size");
         if (f->left > (f->max_body - f->body) / 16)

@@ -23,17 +23,6 @@ void tg_params_add(struct tg_params *p, tg_iovec_t name, tg_iovec_t value, int f
     p->items[p->n++] = (struct tg_param){name, value, from_body};
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode one query component ('+' is a space) into the arena. */
 static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
 {
@@ -46,8 +35,8 @@ static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
             int hi, lo;
             if (len - i < 3) /* need two hex digits after '%' */
                 return -1;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = tg_hexval((unsigned char)s[i + 1]);
+            lo = tg_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             d[n++] = (char)(hi << 4 | lo);

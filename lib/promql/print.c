@@ -110,7 +110,7 @@ static void print_dur(const struct printer *pr, const struct tg_promql_node *n);
 void pq_format_g(tg_sb_t *sb, double v)
 {
     char digits[24];
-    int exp10, nd, i;
+    int exp10, nd;
 
     if (isnan(v) || isinf(v) || v == 0) {
         pq_format_float(sb, v);
@@ -126,19 +126,7 @@ void pq_format_g(tg_sb_t *sb, double v)
         tg_sb_printf(sb, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
         return;
     }
-    if (exp10 < 0) {
-        tg_sb_add(sb, "0.", 2);
-        for (i = 0; i < -exp10 - 1; i++)
-            tg_sb_addc(sb, '0');
-        tg_sb_add(sb, digits, (size_t)nd);
-        return;
-    }
-    for (i = 0; i <= exp10; i++)
-        tg_sb_addc(sb, i < nd ? digits[i] : '0');
-    if (nd > exp10 + 1) {
-        tg_sb_addc(sb, '.');
-        tg_sb_add(sb, digits + exp10 + 1, (size_t)(nd - exp10 - 1));
-    }
+    pq_put_fixed(sb, digits, nd, exp10);
 }
 
 /* model.Duration spelling (milliseconds, truncating) for prom mode. */

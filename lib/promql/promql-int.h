@@ -100,6 +100,8 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns);
 /* strconv.FormatFloat(v, 'f', -1, 64) */
 int pq_shortest_digits(tg_sb_t *sb, double v, char digits[24], int *exp10);
 void pq_format_float(tg_sb_t *sb, double v);
+/* The nd digits of pq_shortest_digits in fixed notation (no exponent). */
+void pq_put_fixed(tg_sb_t *sb, const char *digits, int nd, int exp10);
 /* Go's %q of a byte string (for error messages). */
 void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max_runes);
 

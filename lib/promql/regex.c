@@ -708,17 +708,6 @@ static int rxc_isalnum(int32_t r)
     return (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
 }
 
-static int rxc_unhex(int32_t r)
-{
-    if (r >= '0' && r <= '9')
-        return r - '0';
-    if (r >= 'a' && r <= 'f')
-        return r - 'a' + 10;
-    if (r >= 'A' && r <= 'F')
-        return r - 'A' + 10;
-    return -1;
-}
-
 /* parseEscape: s[*i] is '\'. Sets *r and moves *i past the escape. */
 static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
 {
@@ -769,7 +758,7 @@ static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
                 t += w;
                 if (c3 == '}')
                     break;
-                if ((d = rxc_unhex(c3)) < 0)
+                if ((d = tg_hexval(c3)) < 0)
                     return rxc_err(c, "invalid escape sequence", start, t);
                 v = v * 16 + d;
                 if (v > 0x10FFFF)
@@ -788,9 +777,9 @@ static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
                 return -1;
             t += w;
         }
-        if (rxc_unhex(c2) < 0 || c3 < 0 || rxc_unhex(c3) < 0)
+        if (tg_hexval(c2) < 0 || c3 < 0 || tg_hexval(c3) < 0)
             return rxc_err(c, "invalid escape sequence", start, t);
-        *r = rxc_unhex(c2) * 16 + rxc_unhex(c3);
+        *r = tg_hexval(c2) * 16 + tg_hexval(c3);
         *i = t;
         return 0;
     }

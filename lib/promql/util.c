@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t utf8_encode(char *p, uint32_t r)
 {
     if (r < 0x80) {
@@ -84,7 +73,7 @@ tg_iovec_t pq_unquote(tg_arena_t *a, const char *s, size_t len)
             continue;
         }
         for (i = 0; i < n; i++)
-            v = v * 16 + (uint32_t)hexval(*in++);
+            v = v * 16 + (uint32_t)tg_hexval(*in++);
         if (n == 2)
             *o++ = (char)v; /* a single byte, possibly not UTF-8 */
         else
@@ -148,13 +137,13 @@ static int parse_int(const char *s, size_t n, int64_t *out)
     if (n == 0)
         return 0;
     for (; i < n; i++) {
-        int d = hexval(s[i]);
+        int d = tg_hexval(s[i]);
         if (d < 0 || (unsigned)d >= base)
             return 0;
         if (v > (lim - (uint64_t)d) / base) {
             /* keep scanning: a later bad digit makes it "not an int" */
             for (i++; i < n; i++) {
-                d = hexval(s[i]);
+                d = tg_hexval(s[i]);
                 if (d < 0 || (unsigned)d >= base)
                     return 0;
             }
@@ -421,7 +410,7 @@ int pq_shortest_digits(tg_sb_t *sb, double v, char digits[24], int *exp10)
 void pq_format_float(tg_sb_t *sb, double v)
 {
     char digits[24];
-    int exp10, nd, i;
+    int exp10, nd;
 
     if (isnan(v)) {
         tg_sb_adds(sb, "NaN");
@@ -436,6 +425,13 @@ void pq_format_float(tg_sb_t *sb, double v)
         return;
     }
     nd = pq_shortest_digits(sb, v, digits, &exp10);
+    pq_put_fixed(sb, digits, nd, exp10);
+}
+
+void pq_put_fixed(tg_sb_t *sb, const char *digits, int nd, int exp10)
+{
+    int i;
+
     /* value = 0.d1d2d3... * 10^(exp10+1) */
     if (exp10 < 0) {
         tg_sb_add(sb, "0.", 2);
