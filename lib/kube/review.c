@@ -181,6 +181,27 @@ static void parse_user(yajl_val uv, tg_arena_t *a, struct tg_user *u)
     }
 }
 
+/* The status object of a review response; NULL (nothing to free, *reason
+ * set) when the body is no JSON or has none. Otherwise *root is the tree to
+ * free. */
+static yajl_val review_status(const char *body, size_t len, tg_arena_t *a, const char *missing, yajl_val *root,
+                              const char **reason)
+{
+    yajl_val status;
+
+    if (reason)
+        *reason = NULL;
+    if ((*root = parse_json(body, len, a, reason)) == NULL)
+        return NULL;
+    status = get(*root, "status", NULL);
+    if (YAJL_IS_OBJECT(status))
+        return status;
+    if (reason)
+        *reason = missing;
+    yajl_tree_free(*root);
+    return NULL;
+}
+
 enum tg_kube_result tg_kube_tokenreview_parse(const char *body, size_t len,
                                               const char *const *audiences, size_t n_audiences,
                                               tg_arena_t *a, struct tg_user *user,
@@ -189,17 +210,9 @@ enum tg_kube_result tg_kube_tokenreview_parse(const char *body, size_t len,
     yajl_val root, status, err;
     enum tg_kube_result res;
 
-    if (reason)
-        *reason = NULL;
-    root = parse_json(body, len, a, reason);
-    if (!root)
+    if ((status = review_status(body, len, a, "TokenReview response without status", &root, reason)) == NULL)
         return TG_KUBE_ERROR;
-    status = get(root, "status", NULL);
-    if (!YAJL_IS_OBJECT(status)) {
-        if (reason)
-            *reason = "TokenReview response without status";
-        res = TG_KUBE_ERROR;
-    } else if (!YAJL_IS_TRUE(get(status, "authenticated", NULL))) {
+    if (!YAJL_IS_TRUE(get(status, "authenticated", NULL))) {
         err = get(status, "error", NULL);
         if (reason)
             *reason = YAJL_IS_STRING(err) ? arena_str(a, err).base : "token not authenticated";
@@ -230,18 +243,9 @@ enum tg_kube_result tg_kube_sar_parse(const char *body, size_t len, tg_arena_t *
     yajl_val root, status, r, ee;
     enum tg_kube_result res;
 
-    if (reason)
-        *reason = NULL;
-    root = parse_json(body, len, a, reason);
-    if (!root)
+    if ((status = review_status(body, len, a, "SubjectAccessReview response without status", &root, reason)) ==
+        NULL)
         return TG_KUBE_ERROR;
-    status = get(root, "status", NULL);
-    if (!YAJL_IS_OBJECT(status)) {
-        if (reason)
-            *reason = "SubjectAccessReview response without status";
-        yajl_tree_free(root);
-        return TG_KUBE_ERROR;
-    }
     r = get(status, "reason", NULL);
     ee = get(status, "evaluationError", NULL);
     /* allowed wins; denied and "no opinion" both end as a denial here
