@@ -119,7 +119,9 @@ static void refuse_and_close(struct tg_conn *c)
                      "Connection: close\r\n\r\n",
                      f->status,
                      f->status == 413   ? "Payload Too Large"
+                     : f->status == 417 ? "Expectation Failed"
                      : f->status == 431 ? "Request Header Fields Too Large"
+                     : f->status == 501 ? "Not Implemented"
                                         : "Bad Request",
                      body.len);
         /* a fresh answer on an idle socket: the send buffer takes it whole,

@@ -169,7 +169,7 @@ struct tg_http_framing {
     size_t head_len; /* bytes of the current head so far */
     size_t tok_len;  /* bytes of the current token (method, version, name) */
     char tok[24];    /* its first bytes, lower-cased for header names */
-    int field;       /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding */
+    int field;       /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding, 3 Expect */
     char val[24];    /* value of that header, spaces trimmed at the start */
     size_t val_len;  /* may exceed sizeof(val): then the value is invalid */
     int n_cl, n_te, te_chunked, no_body, http10;
@@ -186,8 +186,8 @@ struct tg_http_framing {
 
 void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t max_body);
 /* Feed the next n bytes of the stream. Returns 0 (fine so far), or the status
- * to refuse the connection with (400, 413, 431); once refused, every call
- * returns the same status. */
+ * to refuse the connection with (400, 413, 417, 431, 501); once refused,
+ * every call returns the same status. */
 int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n);
 
 #endif

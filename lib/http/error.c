@@ -12,6 +12,7 @@ const char *tg_http_error_type(int status)
     case 422: return "execution";
     case 499: return "canceled";
     case 500: return "internal";
+    case 501: return "bad_data"; /* a method we do not take: the client's doing */
     case 502: return "unavailable";
     case 503: return "unavailable";
     case 504: return "timeout";

@@ -62,6 +62,21 @@ void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t m
     f->state = F_METHOD;
 }
 
+/* Methods evhttp parses; for any other it would answer with its own HTML
+ * page. */
+static int method_known(const struct tg_http_framing *f)
+{
+    static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
+                                        "TRACE", "CONNECT", "PATCH", NULL};
+    const char *const *m;
+    if (f->tok_len >= sizeof(f->tok))
+        return 0;
+    for (m = known; *m; m++)
+        if (f->tok_len == strlen(*m) && memcmp(f->tok, *m, f->tok_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* Methods evhttp reads a body for; for the others an announced body would
  * be read as the next request. */
 static int method_has_body(const struct tg_http_framing *f)
@@ -83,6 +98,14 @@ static int end_field(struct tg_http_framing *f)
     size_t n = f->val_len;
     size_t i;
 
+    if (f->field == 3) {
+        /* evhttp would answer anything but 100-continue with its HTML page */
+        while (n > 0 && n <= sizeof(f->val) && f->val[n - 1] == ' ')
+            n--;
+        if (n != 12 || strncasecmp(f->val, "100-continue", 12) != 0)
+            return refuse(f, 417, "unsupported Expect: only \"100-continue\"");
+        return 0;
+    }
     if (n > sizeof(f->val))
         return refuse(f, 400, f->field == 1 ? "invalid Content-Length" : "unsupported Transfer-Encoding");
     while (n > 0 && f->val[n - 1] == ' ')
@@ -186,6 +209,8 @@ static int byte(struct tg_http_framing *f, unsigned char c)
     switch (f->state) {
     case F_METHOD:
         if (c == ' ' && f->tok_len > 0) {
+            if (!method_known(f))
+                return refuse(f, 501, "method not implemented");
             f->no_body = !method_has_body(f);
             f->tok_len = 0;
             f->state = F_TARGET;
@@ -222,6 +247,7 @@ static int byte(struct tg_http_framing *f, unsigned char c)
         if (c == ':' && f->tok_len > 0) {
             f->field = f->tok_len == 14 && memcmp(f->tok, "content-length", 14) == 0      ? 1
                        : f->tok_len == 17 && memcmp(f->tok, "transfer-encoding", 17) == 0 ? 2
+                       : f->tok_len == 6 && memcmp(f->tok, "expect", 6) == 0              ? 3
                                                                                          : 0;
             f->val_len = 0;
             f->state = F_VALUE;
@@ -241,7 +267,7 @@ static int byte(struct tg_http_framing *f, unsigned char c)
         /* evhttp skips leading spaces but not tabs: refuse tabs in the two
          * headers that frame the body rather than read them differently */
         if (c == '\t')
-            return refuse(f, 400, "tab in a Content-Length or Transfer-Encoding value");
+            return refuse(f, 400, "tab in a Content-Length, Transfer-Encoding or Expect value");
         if (c == ' ' && f->val_len == 0)
             return 0;
         if (f->val_len < sizeof(f->val))

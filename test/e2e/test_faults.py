@@ -73,8 +73,6 @@ SMUGGLING = {
     "space_before_colon": POST + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
     "head_with_body": (b"HEAD /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
                        % len(SMUGGLED)) + SMUGGLED,
-    "unknown_method_with_body": (b"BREW /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: %d"
-                                 b"\r\n\r\n" % len(SMUGGLED)) + SMUGGLED,
     "space_in_target": b"GET /api/v1/query?query=up HTTP/1.1&namespace=alpha HTTP/1.1\r\n\r\n",
     "http09": b"GET /api/v1/query?query=up&namespace=alpha\r\n\r\n",
     "http2_version": SMUGGLED.replace(b"HTTP/1.1", b"HTTP/2.0"),
@@ -202,6 +200,21 @@ class Smuggling(FaultCase):
             with self.subTest(name):
                 self.up.reset_state()
                 self.assertRefused(data, 400, name)
+        self.assertServes()
+
+    def test_unknown_method_and_expectation_answered_in_json(self):
+        # evhttp would answer these with its own HTML page (and an unknown
+        # method's body would be read as the next request)
+        for data, status, what in (
+            (b"BREW /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n\r\n", 501, "unknown method"),
+            (b"PROPFIND / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 501, "WebDAV method"),
+            ((b"BREW /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED))
+             + SMUGGLED, 501, "unknown method with a request as its body"),
+            (POST + b"Expect: 200-ok\r\nContent-Length: 9\r\n\r\nquery=up&", 417, "unknown expectation"),
+        ):
+            with self.subTest(what):
+                self.up.reset_state()
+                self.assertRefused(data, status, what)
         self.assertServes()
 
     def test_smuggling_attempts_byte_by_byte(self):

@@ -421,6 +421,8 @@ static void test_framing_accepts(void **state)
         {"HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1},
         {"POST /q HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\nGET /", 2},
         {"GET / HTTP/1.1\r\nX-Content-Length: -1\r\nTransfer-Encodings: x\r\n\r\n", 1},
+        {"POST /q HTTP/1.1\r\nExpect: 100-Continue \r\nContent-Length: 2\r\n\r\nab", 1},
+        {"PATCH / HTTP/1.1\r\n\r\nTRACE / HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n", 3},
     };
     size_t i;
     uint64_t n;
@@ -478,6 +480,13 @@ static void test_framing_refuses(void **state)
         {"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nX: \x01\r\n\r\n", 400},
         {"GET /a b HTTP/1.1\r\n\r\n", 400},
+        {"FOO / HTTP/1.1\r\n\r\n", 501},
+        {"get / HTTP/1.1\r\n\r\n", 501},
+        {"PROPFIND / HTTP/1.1\r\n\r\n", 501},
+        {"POST / HTTP/1.1\r\nExpect: 100-continue-please\r\n\r\n", 417},
+        {"POST / HTTP/1.1\r\nExpect: x\r\nContent-Length: 1\r\n\r\n", 417},
+        {"POST / HTTP/1.1\r\nExpect:\r\n\r\n", 417},
+        {"POST / HTTP/1.1\r\nExpect: 100-continue, x\r\n\r\n", 417},
         {"GET / HTTP/1.1 \r\n\r\n", 400},
         {"GET  / HTTP/1.1\r\n\r\n", 400},
         {"GET / HTTP/2.0\r\n\r\n", 400},
@@ -488,7 +497,7 @@ static void test_framing_refuses(void **state)
         {"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400},
         {"HEAD / HTTP/1.1\r\nContent-Length: 30\r\n\r\n", 400},
         {"TRACE / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-        {"BREW / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", 400},
+        {"BREW / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", 501}, /* unknown methods first */
         {"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
     };
     size_t i;
