@@ -58,7 +58,14 @@ struct tg_conn {
     int refused;                    /* framing refused: the input is dropped */
     int refuse_pending;             /* ... and the answer waits for earlier requests */
     int refilling;                  /* on_input: we are putting good bytes back */
+    int refused_via_evhttp;         /* TLS: the refusal is answered through evhttp */
 };
+
+/* Over TLS nothing can be written past evhttp's bufferevent, so a refused
+ * request is replaced by this one, which evhttp parses after the requests
+ * before it and tg_conn_answer_refused() answers with the JSON error. */
+static const char refused_request[] = "GET /-/tenantgate-refused HTTP/1.1\r\n\r\n";
+#define REFUSED_URI "/-/tenantgate-refused"
 
 static void conn_register(struct tg_conn *c)
 {
@@ -178,19 +185,15 @@ static void arm_deadline(struct tg_conn *c)
     evtimer_add(c->deadline, &tv);
 }
 
-/* Drop every byte of the refused request and what follows it, keeping the
- * complete requests before it (pipelined) for evhttp to answer first. Returns
- * how many bytes were kept. */
-static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
+/* Keep only the first `keep` bytes of the input (evbuffers drain from the
+ * front only: the kept bytes go out and back in). */
+static void keep_front(struct tg_conn *c, struct evbuffer *buf, size_t keep)
 {
-    size_t len = evbuffer_get_length(buf);
-    uint64_t buf_start = c->stream_end - len;
-    size_t keep = c->framing.req_start > buf_start ? (size_t)(c->framing.req_start - buf_start) : 0;
     struct evbuffer *good;
 
-    if (keep == 0 || keep > len) {
-        evbuffer_drain(buf, len);
-        return 0;
+    if (keep == 0) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return;
     }
     good = evbuffer_new();
     evbuffer_remove_buffer(buf, good, keep);
@@ -199,6 +202,20 @@ static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
     evbuffer_add_buffer(buf, good);
     c->refilling = 0;
     evbuffer_free(good);
+}
+
+/* Drop every byte of the refused request and what follows it, keeping the
+ * complete requests before it (pipelined) for evhttp to answer first. Returns
+ * how many bytes were kept. */
+static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
+{
+    size_t len = evbuffer_get_length(buf);
+    uint64_t buf_start = c->stream_end - len;
+    size_t keep = c->framing.req_start > buf_start ? (size_t)(c->framing.req_start - buf_start) : 0;
+
+    if (keep > len)
+        keep = 0;
+    keep_front(c, buf, keep);
     return keep;
 }
 
@@ -212,7 +229,10 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     if (c->fd < 0)
         conn_register(c);
     if (c->refused) {
-        evbuffer_drain(buf, evbuffer_get_length(buf));
+        /* what arrives after a refusal is never parsed; what was kept
+         * before it (earlier requests, the stand-in request) stays */
+        size_t len = evbuffer_get_length(buf);
+        keep_front(c, buf, info->n_added < len ? len - info->n_added : 0);
         return;
     }
     c->stream_end += info->n_added;
@@ -224,6 +244,13 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         c->refused = 1;
         kept = drop_refused(c, buf);
         evtimer_del(c->deadline);
+        if (bufferevent_openssl_get_ssl(c->bev) != NULL) {
+            c->refused_via_evhttp = 1;
+            c->refilling = 1;
+            evbuffer_add(buf, refused_request, sizeof(refused_request) - 1);
+            c->refilling = 0;
+            return;
+        }
         if (c->req == NULL && kept == 0)
             refuse_and_close(c);
         else
@@ -355,16 +382,41 @@ static void on_complete(struct evhttp_request *ev, void *arg)
     tg_req_end(r);
 }
 
-struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev)
+static struct tg_conn *conn_of(struct tg_server *srv, struct evhttp_request *ev)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
     int fd = (int)bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-    struct tg_conn *c = NULL;
+
+    return fd >= 0 && (size_t)fd < srv->conn_by_fd_len ? srv->conn_by_fd[fd] : NULL;
+}
+
+int tg_conn_answer_refused(struct tg_server *srv, struct evhttp_request *ev)
+{
+    struct tg_conn *c = conn_of(srv, ev);
+    tg_sb_t body;
+    struct evbuffer *b;
+
+    if (c == NULL || !c->refused_via_evhttp || strcmp(evhttp_request_get_uri(ev), REFUSED_URI) != 0)
+        return 0;
+    tg_sb_init(&body, NULL, 256);
+    tg_http_error_body(&body, tg_http_error_type(c->framing.status), tg_iov_str(c->framing.error));
+    b = evbuffer_new();
+    evbuffer_add(b, body.base, body.len);
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+    evhttp_send_reply(ev, c->framing.status, NULL, b);
+    evbuffer_free(b);
+    tg_sb_free(&body);
+    return 1;
+}
+
+struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    struct tg_conn *c = conn_of(srv, ev);
     struct tg_req *r;
     enum evhttp_cmd_type cmd;
 
-    if (fd >= 0 && (size_t)fd < srv->conn_by_fd_len)
-        c = srv->conn_by_fd[fd];
     assert(c != NULL && c->req == NULL);
     evtimer_del(c->deadline);
     c->reading = 0;

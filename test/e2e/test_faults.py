@@ -313,35 +313,54 @@ class FuzzRegressions(FaultCase):
 
 
 class TLSSmuggling(unittest.TestCase):
-    """Over TLS a refused stream is closed without an answer (the answer
-    cannot be written past evhttp's TLS bufferevent); nothing reaches the
-    upstream and the proxy keeps serving."""
+    """Over TLS a refused request is answered with the same JSON error as on
+    a plain listener (through a stand-in request evhttp parses), after the
+    requests pipelined before it; nothing reaches the upstream and the proxy
+    keeps serving."""
 
-    def test_refused_over_tls_closes(self):
+    def exchange(self, t, data):
         import ssl
+        ctx = ssl._create_unverified_context()
+        raw = socket.create_connection((t.host, t.tls_port), timeout=10 * SLOW)
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        out = b""
+        try:
+            s.sendall(data)
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            s.close()
+        return parse_responses(out), out
+
+    def test_refused_over_tls_answered_in_json(self):
         up = fake_upstream.FakeUpstream()
         t = tg.TenantGate(up.url, tls=True, name="tg-tls-smuggling")
         try:
-            ctx = ssl._create_unverified_context()
-            for name in ("cl_then_te", "bare_lf", "head_with_body", "chunk_trailer"):
+            cases = [(SMUGGLING[n], 400, n) for n in ("cl_then_te", "bare_lf", "head_with_body", "chunk_trailer")]
+            cases.append((b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "unknown method"))
+            for data, status, name in cases:
                 with self.subTest(name):
                     up.reset_state()
-                    raw = socket.create_connection((t.host, t.tls_port), timeout=10 * SLOW)
-                    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-                    out = b""
-                    try:
-                        s.sendall(SMUGGLING[name])
-                        while True:
-                            b = s.recv(65536)
-                            if not b:
-                                break
-                            out += b
-                    except (OSError, ssl.SSLError):
-                        pass
-                    finally:
-                        s.close()
-                    self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 400 "), out[:300])
+                    res, out = self.exchange(t, data)
+                    self.assertEqual(len(res), 1, out[:300])
+                    st, headers, body = res[0]
+                    self.assertEqual(st, status, out[:300])
+                    self.assertEqual(headers.get("content-type"), "application/json")
+                    self.assertEqual(headers.get("connection"), "close")
+                    self.assertEqual(json.loads(body)["status"], "error")
                     self.assertEqual(up.count(), 0, name)
+            with self.subTest("pipelined: good request, then a refused one"):
+                up.reset_state()
+                good = (b"GET /api/v1/query?query=up&namespace=alpha HTTP/1.1\r\nHost: x\r\n"
+                        b"Authorization: Bearer alice-token\r\n\r\n")
+                res, out = self.exchange(t, good + SMUGGLING["cl_then_te"])
+                self.assertEqual([r[0] for r in res], [200, 400], out[:600])
+                self.assertEqual(up.count(), 1)
             up.reset_state()
             r = t.request("GET", "/api/v1/query", query=dict(A, query="up"), token=ALICE, tls=True)
             self.assertEqual(r.status, 200, r)
