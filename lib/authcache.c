@@ -24,6 +24,7 @@ struct entry {
     unsigned char key[32];
     struct entry *hnext;        /* hash chain */
     struct entry *lprev, *lnext; /* LRU, ready entries only */
+    int in_lru;                 /* 1 in the positive LRU, 2 in the negative one, 0 none */
     struct tg_authcache *c;
     enum kind kind;
     enum state state;
@@ -59,7 +60,9 @@ struct tg_authcache {
     char **audiences;           /* owned copies */
     struct entry **buckets;
     size_t nbuckets;            /* power of two */
-    struct entry *lru_head, *lru_tail;
+    /* ready entries, most recently used first: [0] positive answers, [1]
+     * negative ones, which are evicted first (anyone can make them) */
+    struct lru { struct entry *head, *tail; } lru[2];
     size_t ready;
     struct tg_authcache_stats st;
 };
@@ -303,18 +306,24 @@ static void table_remove(struct tg_authcache *c, struct entry *e)
 
 static void lru_unlink(struct tg_authcache *c, struct entry *e)
 {
-    if (e->lprev) e->lprev->lnext = e->lnext; else c->lru_head = e->lnext;
-    if (e->lnext) e->lnext->lprev = e->lprev; else c->lru_tail = e->lprev;
+    struct lru *l = &c->lru[e->in_lru - 1];
+    if (e->lprev) e->lprev->lnext = e->lnext; else l->head = e->lnext;
+    if (e->lnext) e->lnext->lprev = e->lprev; else l->tail = e->lprev;
     e->lprev = e->lnext = NULL;
+    e->in_lru = 0;
     c->ready--;
 }
 
+/* Into the positive or the negative LRU, after its answer. */
 static void lru_push_front(struct tg_authcache *c, struct entry *e)
 {
+    struct lru *l;
+    e->in_lru = e->res == TG_KUBE_OK ? 1 : 2;
+    l = &c->lru[e->in_lru - 1];
     e->lprev = NULL;
-    e->lnext = c->lru_head;
-    if (c->lru_head) c->lru_head->lprev = e; else c->lru_tail = e;
-    c->lru_head = e;
+    e->lnext = l->head;
+    if (l->head) l->head->lprev = e; else l->tail = e;
+    l->head = e;
     c->ready++;
 }
 
@@ -337,7 +346,7 @@ static void entry_free(struct entry *e)
 /* Take `e` out of the cache; freed now unless a delivery holds it. */
 static void entry_drop(struct tg_authcache *c, struct entry *e)
 {
-    if (e->state == E_READY && (e->lprev || e->lnext || c->lru_head == e))
+    if (e->in_lru)
         lru_unlink(c, e);
     if (e->in_table)
         table_remove(c, e);
@@ -352,10 +361,12 @@ static void update_gauges(struct tg_authcache *c)
 
 static void evict_over_limit(struct tg_authcache *c)
 {
-    while (c->ready > c->o.max_entries && c->lru_tail) {
+    while (c->ready > c->o.max_entries) {
+        /* a flood of bad tokens only ever pushes out other negative answers */
+        struct entry *victim = c->lru[1].tail ? c->lru[1].tail : c->lru[0].tail;
         c->st.evictions++;
-        c->st.authn_evictions += c->lru_tail->kind == K_AUTHN;
-        entry_drop(c, c->lru_tail);
+        c->st.authn_evictions += victim->kind == K_AUTHN;
+        entry_drop(c, victim);
     }
     update_gauges(c);
 }
@@ -674,8 +685,10 @@ struct tg_authcache *tg_authcache_new(const struct tg_authcache_backend *be,
 
 void tg_authcache_clear(struct tg_authcache *c)
 {
-    while (c->lru_head)
-        entry_drop(c, c->lru_head);
+    while (c->lru[0].head)
+        entry_drop(c, c->lru[0].head);
+    while (c->lru[1].head)
+        entry_drop(c, c->lru[1].head);
     update_gauges(c);
 }
 

@@ -7,7 +7,9 @@
  *   extra, attributes).
  * - TTLs: authenticated 2m, unauthenticated 30s, allowed 5m, denied 30s.
  *   Errors are never cached.
- * - Bounded: LRU eviction beyond max_entries (hash table + doubly linked list).
+ * - Bounded: LRU eviction beyond max_entries (hash table + doubly linked
+ *   lists). Negative answers (unauthenticated, denied) are evicted first, so
+ *   a flood of bad tokens cannot push out the answers of good ones.
  * - Concurrent identical misses coalesce: the first creates a pending entry
  *   and one backend call; later ones wait on it. Each waiter is cancellable
  *   on its own; when the call completes every remaining waiter gets the result

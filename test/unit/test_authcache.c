@@ -380,6 +380,46 @@ static void test_lru_eviction(void **state)
     env_free(e);
 }
 
+/* A flood of answers anyone can cause (denials, bad tokens) only evicts
+ * other negative answers, never the positive ones. */
+static void test_negative_flood_keeps_positive(void **state)
+{
+    struct env *e = env_new(4, 0);
+    struct rec rc = {0};
+    struct tg_authz_result out;
+    struct tg_pending *p;
+    char ns[16];
+
+    assert_int_equal(authz(e, "alpha", &rc, &out, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_OK);
+    assert_int_equal(authz(e, "beta", &rc, &out, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_OK);
+    for (int i = 0; i < 50; i++) {
+        snprintf(ns, sizeof(ns), "flood-%d", i);
+        assert_int_equal(authz(e, ns, &rc, &out, &p), TG_AC_PENDING);
+        complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_DENIED);
+    }
+    assert_int_equal(tg_authcache_stats(e->c)->entries, 4);
+    assert_int_equal(tg_authcache_stats(e->c)->evictions, 48);
+    /* both positive answers survived; the newest denials too */
+    assert_int_equal(authz(e, "alpha", &rc, &out, &p), TG_AC_DONE);
+    assert_int_equal(authz(e, "beta", &rc, &out, &p), TG_AC_DONE);
+    assert_int_equal(authz(e, "flood-49", &rc, &out, &p), TG_AC_DONE);
+    assert_int_equal(out.res, TG_KUBE_DENIED);
+    assert_int_equal(authz(e, "flood-0", &rc, &out, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_DENIED);
+    /* with no negative answer left to evict, positive ones go in LRU order */
+    tg_authcache_clear(e->c);
+    for (int i = 0; i < 5; i++) {
+        snprintf(ns, sizeof(ns), "ok-%d", i);
+        assert_int_equal(authz(e, ns, &rc, &out, &p), TG_AC_PENDING);
+        complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_OK);
+    }
+    assert_int_equal(authz(e, "ok-0", &rc, &out, &p), TG_AC_PENDING);
+    complete_authz(&e->f.calls[e->f.n - 1], TG_KUBE_OK);
+    env_free(e);
+}
+
 static void test_grace(void **state)
 {
     struct env *e = env_new(100, 10000);
@@ -570,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_coalescing_100),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_lru_eviction),
+        cmocka_unit_test(test_negative_flood_keeps_positive),
         cmocka_unit_test(test_grace),
         cmocka_unit_test(test_caching_off),
         cmocka_unit_test(test_backend_unavailable),
