@@ -206,13 +206,15 @@ static void keep_front(struct tg_conn *c, struct evbuffer *buf, size_t keep)
 
 /* Drop every byte of the refused request and what follows it, keeping the
  * complete requests before it (pipelined) for evhttp to answer first. Returns
- * how many bytes were kept. */
-static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf)
+ * how many bytes were kept; *started: evhttp already read the first lines of
+ * the refused request (they left the buffer). */
+static size_t drop_refused(struct tg_conn *c, struct evbuffer *buf, int *started)
 {
     size_t len = evbuffer_get_length(buf);
     uint64_t buf_start = c->stream_end - len;
     size_t keep = c->framing.req_start > buf_start ? (size_t)(c->framing.req_start - buf_start) : 0;
 
+    *started = c->framing.req_start < buf_start;
     if (keep > len)
         keep = 0;
     keep_front(c, buf, keep);
@@ -223,6 +225,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 {
     struct tg_conn *c = arg;
     size_t kept;
+    int started;
 
     if (info->n_added == 0 || c->refilling || orphaned(c))
         return;
@@ -242,9 +245,11 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
                 c->framing.error);
         /* evhttp must never parse the refused request or what follows */
         c->refused = 1;
-        kept = drop_refused(c, buf);
+        kept = drop_refused(c, buf, &started);
         evtimer_del(c->deadline);
-        if (bufferevent_openssl_get_ssl(c->bev) != NULL) {
+        /* the stand-in must start a request of its own: not when evhttp is
+         * in the middle of reading the refused one (then: close) */
+        if (bufferevent_openssl_get_ssl(c->bev) != NULL && !started) {
             c->refused_via_evhttp = 1;
             c->refilling = 1;
             evbuffer_add(buf, refused_request, sizeof(refused_request) - 1);

@@ -318,7 +318,7 @@ class TLSSmuggling(unittest.TestCase):
     requests pipelined before it; nothing reaches the upstream and the proxy
     keeps serving."""
 
-    def exchange(self, t, data):
+    def exchange(self, t, data, *more):
         import ssl
         ctx = ssl._create_unverified_context()
         raw = socket.create_connection((t.host, t.tls_port), timeout=10 * SLOW)
@@ -326,6 +326,9 @@ class TLSSmuggling(unittest.TestCase):
         out = b""
         try:
             s.sendall(data)
+            for part in more:  # later parts after evhttp read the earlier ones
+                time.sleep(0.2)
+                s.sendall(part)
             while True:
                 b = s.recv(65536)
                 if not b:
@@ -354,6 +357,13 @@ class TLSSmuggling(unittest.TestCase):
                     self.assertEqual(headers.get("connection"), "close")
                     self.assertEqual(json.loads(body)["status"], "error")
                     self.assertEqual(up.count(), 0, name)
+            with self.subTest("refused after evhttp read the first lines: closed, never HTML"):
+                up.reset_state()
+                res, out = self.exchange(t, b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\n",
+                                         b" folded\r\nContent-Length: 0\r\n\r\n")
+                self.assertTrue(out == b"" or (len(res) == 1 and res[0][1].get("content-type") ==
+                                               "application/json"), out[:300])
+                self.assertEqual(up.count(), 0)
             with self.subTest("pipelined: good request, then a refused one"):
                 up.reset_state()
                 good = (b"GET /api/v1/query?query=up&namespace=alpha HTTP/1.1\r\nHost: x\r\n"
