@@ -243,6 +243,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         /* debug like every other refusal: clients must not be able to flood the log */
         tg_debug("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
                 c->framing.error);
+        tg_server_request_refused(c->srv, c->framing.status);
         /* evhttp must never parse the refused request or what follows */
         c->refused = 1;
         kept = drop_refused(c, buf, &started);

@@ -506,7 +506,7 @@ int tg_metrics_register_std(struct tg_metrics *m, const char *version,
     if ((o->field = tg_metrics_register(m, "tenantgate_" name, help, type, labels, nl, b,      \
                                         nb)) == NULL)                                          \
         return -1;
-    REG(requests_total, "requests_total", "Requests answered, by route and HTTP status code.",
+    REG(requests_total, "requests_total", "Requests answered, by route and HTTP status code (route \"refused\": refused by the request framing check).",
         C, route_code, 2, NULL, 0)
     REG(request_duration_seconds, "request_duration_seconds",
         "Time from request start to the last byte of the response, by route.", H, route, 1,

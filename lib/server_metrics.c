@@ -48,6 +48,14 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
         tg_metric_inc(tg_metric_get1(m->std.upstream_errors_total, r->upstream_error));
 }
 
+void tg_server_request_refused(struct tg_server *srv, int status)
+{
+    char code[8];
+
+    snprintf(code, sizeof(code), "%d", status);
+    tg_metric_inc(tg_metric_get2(srv->metrics->std.requests_total, "refused", code));
+}
+
 /* The Kubernetes client reports each API attempt (kube.h). */
 void tg_server_kube_observed(void *arg, const char *call, int status, double seconds)
 {

@@ -63,6 +63,9 @@ struct tg_req;
 void tg_server_conn_opened(struct tg_server *srv);
 void tg_server_conn_closed(struct tg_server *srv);
 void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t dur_ns);
+/* A request the framing check refused before evhttp parsed it: counted as
+ * route "refused" with its status. */
+void tg_server_request_refused(struct tg_server *srv, int status);
 /* tg_kube_observe_cb for srv's Kubernetes client: API latency and errors. */
 void tg_server_kube_observed(void *arg, const char *call, int status, double seconds);
 

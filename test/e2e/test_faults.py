@@ -9,6 +9,7 @@ normally afterwards.
 Run it under the ASan build too: TG_BIN=build-asan/tenantgate (leaks count)."""
 import http.client
 import json
+import re
 import os
 import resource
 import signal
@@ -201,6 +202,10 @@ class Smuggling(FaultCase):
                 self.up.reset_state()
                 self.assertRefused(data, 400, name)
         self.assertServes()
+        # operators see them: counted as route "refused"
+        m = re.search(r'^tenantgate_requests_total\{route="refused",code="400"\} (\d+)$', self.tg.metrics(), re.M)
+        self.assertIsNotNone(m)
+        self.assertGreaterEqual(int(m.group(1)), len(SMUGGLING))
 
     def test_unknown_method_and_expectation_answered_in_json(self):
         # evhttp would answer these with its own HTML page (and an unknown
