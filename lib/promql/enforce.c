@@ -134,7 +134,7 @@ static int walk(struct enforcer *en, struct tg_promql_node *n, vs_fn fn)
         return walk(en, n->u.agg.expr, fn);
     case TG_PROMQL_CALL:
         /* info() joins target_info series that the tenant matcher cannot scope */
-        if (!en->e->allow_info && n->u.call.func->name[0] == 'i' && strcmp(n->u.call.func->name, "info") == 0)
+        if (!en->e->allow_info && pq_func_is_info(n->u.call.func))
             return enforce_error(en->err, n->pos, "info() is not allowed");
         for (a = n->u.call.args; a != NULL; a = a->next)
             if (walk(en, a, fn) < 0)

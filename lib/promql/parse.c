@@ -262,11 +262,6 @@ static int scalar_or_vector(enum tg_promql_vtype t)
     return t == TG_PROMQL_VSCALAR || t == TG_PROMQL_VVECTOR;
 }
 
-static int is_name_label(tg_iovec_t s)
-{
-    return s.len == 8 && memcmp(s.base, "__name__", 8) == 0;
-}
-
 /* Index of the first on(...) label that group_x(...) repeats, or -1. */
 static long on_group_overlap(const struct tg_promql_node *n)
 {
@@ -290,7 +285,7 @@ static void precheck_vs(struct parser *p, const struct tg_promql_node *vs)
 
     if (vs->u.vs.name.len > 0) {
         for (m = vs->u.vs.matchers; m != NULL; m = m->next)
-            if (is_name_label(m->name))
+            if (pq_is_name_label(m->name))
                 p->suspect = 1;
         return;
     }
@@ -328,7 +323,7 @@ static void precheck_call(struct parser *p, const struct tg_promql_node *n)
     const struct tg_promql_node *a;
     size_t nargs = f->n_args, got = n->u.call.n_args, i = 0;
 
-    if (f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
+    if (pq_func_is_info(f)) {
         p->sel.has_info = 1;
         p->suspect = 1; /* check_call marks its second argument */
         return;
@@ -724,11 +719,24 @@ static tg_iovec_t string_value(struct parser *p)
 static struct tg_promql_matcher *label_matcher(struct parser *p)
 {
     struct tg_promql_matcher *m = pq_alloc(p->a, sizeof(*m));
-    int t = cur_type(p), is_string = t == T_STRING;
-    unsigned name_flags = cur(p)->flags;
-    size_t name_pos = cur(p)->pos;
+    const struct pq_token *t0 = cur(p);
+    int t = t0->type, is_string = t == T_STRING;
+    unsigned name_flags = t0->flags;
+    size_t name_pos = t0->pos;
 
     memset(m, 0, sizeof(*m));
+    /* the common name="value" / name!="value" without escapes straight from
+     * the tokens (t0[1], t0[2] exist: only the final EOF/ERROR token has no
+     * successor) */
+    if (t == T_IDENT && (t0[1].type == T_EQL || t0[1].type == T_NEQ) && t0[2].type == T_STRING &&
+        (t0[2].flags & PQ_TF_CLEAN)) {
+        m->name = tok_text(p, t0);
+        m->value = tg_iov(p->s + t0[2].pos + 1, t0[2].len - 2);
+        m->op = t0[1].type == T_EQL ? TG_PROMQL_EQ : TG_PROMQL_NE;
+        m->pflags = PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN;
+        p->t += 3;
+        return m;
+    }
     if (t != T_IDENT && t != T_STRING) {
         unexpected(p, "label matching", "identifier or \"}\"");
         return NULL;
@@ -781,22 +789,9 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
     adv(p); /* { */
     while (cur_type(p) != T_RBRACE) {
         const struct pq_token *t0 = cur(p);
-        struct tg_promql_matcher *m;
-        /* the common name="value" / name!="value" without escapes, as
-         * label_matcher would build it (t0[1], t0[2] exist: only the final
-         * EOF/ERROR token has no successor) */
-        if (t0[0].type == T_IDENT && (t0[1].type == T_EQL || t0[1].type == T_NEQ) && t0[2].type == T_STRING &&
-            (t0[2].flags & PQ_TF_CLEAN)) {
-            m = pq_alloc(p->a, sizeof(*m));
-            m->next = NULL;
-            m->name = tg_iov(p->s + t0[0].pos, t0[0].len);
-            m->value = tg_iov(p->s + t0[2].pos + 1, t0[2].len - 2);
-            m->op = t0[1].type == T_EQL ? TG_PROMQL_EQ : TG_PROMQL_NE;
-            m->pflags = PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN;
-            p->t += 3;
-        } else if ((m = label_matcher(p)) == NULL) {
+        struct tg_promql_matcher *m = label_matcher(p);
+        if (m == NULL)
             return -1;
-        }
         *tail = m;
         tail = &m->next;
         vs->u.vs.n_matchers++;
@@ -1556,7 +1551,7 @@ static int check_call(struct parser *p, struct tg_promql_node *n)
     }
     if (p->failed)
         return -1;
-    if (second != NULL && f->name[0] == 'i' && strcmp(f->name, "info") == 0) {
+    if (second != NULL && pq_func_is_info(f)) {
         if (second->type != TG_PROMQL_VVECTOR)
             perr(p, n->pos, "expected type instant vector in call to function %s, got %s", q,
                  vtype_doc(second->type));
@@ -1594,7 +1589,7 @@ static int check_vs(struct parser *p, struct tg_promql_node *n)
 
     if (n->u.vs.name.len > 0) {
         for (m = n->u.vs.matchers; m != NULL; m = m->next)
-            if (tg_iov_eq_str(m->name, "__name__")) {
+            if (pq_is_name_label(m->name)) {
                 pq_go_quote(q1, sizeof(q1), n->u.vs.name.base, n->u.vs.name.len, 64);
                 pq_go_quote(q2, sizeof(q2), m->value.base, m->value.len, 64);
                 perr(p, n->pos, "metric name must not be set twice: %s or %s", q1, q2);

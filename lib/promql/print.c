@@ -366,23 +366,12 @@ static void print_range(const struct printer *pr, const struct tg_promql_dur *d)
         print_lit(pr, d);
 }
 
-/* "[range]" */
+/* "[range]" (the node printer writes a literal in its source spelling itself) */
 static void print_matrix_range(const struct printer *pr, const struct tg_promql_dur *d)
 {
-    size_t n = d->text.len;
-    char *o;
-
-    if (pr->prom || d->expr != NULL || n == 0 || d->ns < 0) {
-        put_c(pr->sb, '[');
-        print_range(pr, d);
-        put_c(pr->sb, ']');
-        return;
-    }
-    o = room(pr->sb, n + 2);
-    o[0] = '[';
-    copy_short(o + 1, d->text.base, n);
-    o[n + 1] = ']';
-    pr->sb->len += n + 2;
+    put_c(pr->sb, '[');
+    print_range(pr, d);
+    put_c(pr->sb, ']');
 }
 
 static void print_dur(const struct printer *pr, const struct tg_promql_node *n)

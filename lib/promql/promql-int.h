@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include "tenantgate/promql.h"
 
 /* Fast paths that skip work when a cheap test proves it unnecessary also run
@@ -82,6 +83,19 @@ static inline void *pq_alloc(tg_arena_t *a, size_t n)
 enum { PQ_MF_NAME_PLAIN = 1, PQ_MF_VALUE_PLAIN = 2, PQ_MF_SRC = 4 };
 
 void pq_lex(tg_arena_t *a, const char *s, size_t len, struct pq_lexed *out);
+
+/* info(): its second argument is a selector without the empty-matcher rule,
+ * and it reads series a tenant matcher cannot scope. */
+static inline int pq_func_is_info(const struct tg_promql_func *f)
+{
+    return f->name[0] == 'i' && strcmp(f->name, "info") == 0;
+}
+
+/* "__name__" */
+static inline int pq_is_name_label(tg_iovec_t s)
+{
+    return s.len == 8 && memcmp(s.base, "__name__", 8) == 0;
+}
 
 /* Keyword lookup (case-insensitive); T_IDENT if none. inf/nan give T_NUMBER. */
 int pq_keyword(const char *s, size_t len);
