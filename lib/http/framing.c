@@ -62,34 +62,24 @@ void tg_http_framing_init(struct tg_http_framing *f, size_t max_head, uint64_t m
     f->state = F_METHOD;
 }
 
-/* Methods evhttp parses; for any other it would answer with its own HTML
- * page. */
-static int method_known(const struct tg_http_framing *f)
+/* The methods evhttp parses (for any other it would answer with its own HTML
+ * page) and whether it reads a body for them (for HEAD and TRACE an announced
+ * body would be read as the next request): 1 or 0, -1 for unknown. */
+static int method_body(const struct tg_http_framing *f)
 {
-    static const char *const known[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
-                                        "TRACE", "CONNECT", "PATCH", NULL};
-    const char *const *m;
-    if (f->tok_len >= sizeof(f->tok))
-        return 0;
-    for (m = known; *m; m++)
-        if (f->tok_len == strlen(*m) && memcmp(f->tok, *m, f->tok_len) == 0)
-            return 1;
-    return 0;
-}
+    static const struct {
+        const char *name;
+        int body;
+    } methods[] = {
+        {"GET", 1},     {"POST", 1},    {"PUT", 1},  {"PATCH", 1}, {"DELETE", 1},
+        {"OPTIONS", 1}, {"CONNECT", 1}, {"HEAD", 0}, {"TRACE", 0},
+    };
+    size_t i;
 
-/* Methods evhttp reads a body for; for the others an announced body would
- * be read as the next request. */
-static int method_has_body(const struct tg_http_framing *f)
-{
-    static const char *const with_body[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
-                                            "CONNECT", NULL};
-    const char *const *m;
-    if (f->tok_len >= sizeof(f->tok))
-        return 0;
-    for (m = with_body; *m; m++)
-        if (f->tok_len == strlen(*m) && memcmp(f->tok, *m, f->tok_len) == 0)
-            return 1;
-    return 0;
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (f->tok_len == strlen(methods[i].name) && memcmp(f->tok, methods[i].name, f->tok_len) == 0)
+            return methods[i].body;
+    return -1;
 }
 
 /* A Content-Length or Transfer-Encoding header line is complete. */
@@ -209,9 +199,10 @@ static int byte(struct tg_http_framing *f, unsigned char c)
     switch (f->state) {
     case F_METHOD:
         if (c == ' ' && f->tok_len > 0) {
-            if (!method_known(f))
-                return refuse(f, 501, "method not implemented");
-            f->no_body = !method_has_body(f);
+            int body = method_body(f);
+            if (body < 0)
+                return refuse(f, 501, "unknown HTTP method");
+            f->no_body = !body;
             f->tok_len = 0;
             f->state = F_TARGET;
             return 0;
