@@ -169,9 +169,9 @@ struct tg_http_framing {
     size_t head_len; /* bytes of the current head so far */
     size_t tok_len;  /* bytes of the current token (method, version, name) */
     char tok[24];    /* its first bytes, lower-cased for header names */
-    int field;       /* the header being read: 0 other, 1 Content-Length, 2 Transfer-Encoding, 3 Expect */
-    char val[24];    /* value of that header, spaces trimmed at the start */
-    size_t val_len;  /* may exceed sizeof(val): then the value is invalid */
+    int field;    /* header being read: 1 Content-Length, 2 Transfer-Encoding, 3 Expect, 0 other */
+    char val[24]; /* value of that header, spaces trimmed at the start */
+    size_t val_len; /* may exceed sizeof(val): then the value is invalid */
     int n_cl, n_te, te_chunked, no_body, http10;
     uint64_t cl;        /* the Content-Length */
     uint64_t left;      /* body or chunk bytes still to come */

@@ -14,8 +14,8 @@
 typedef struct tg_sb {
     char *base;
     size_t len;
-    size_t cap;          /* bytes usable for content, excluding the NUL */
-    tg_arena_t *arena;   /* NULL: heap */
+    size_t cap;        /* bytes usable for content, excluding the NUL */
+    tg_arena_t *arena; /* NULL: heap */
 } tg_sb_t;
 
 void tg_sb_init(tg_sb_t *sb, tg_arena_t *arena, size_t initial_cap);

@@ -29,33 +29,33 @@ struct tg_server_stats {
 struct tg_server {
     struct event_base *base;
     struct evdns_base *dns;
-    struct tg_config *cfg;          /* current configuration (a counted reference) */
-    struct tg_config *boot_cfg;     /* the one listeners, TLS and upstream were built from */
+    struct tg_config *cfg;      /* current configuration (a counted reference) */
+    struct tg_config *boot_cfg; /* the one listeners, TLS and upstream were built from */
 
-    struct evhttp *http_proxy;      /* plain and TLS proxy listeners share it */
+    struct evhttp *http_proxy; /* plain and TLS proxy listeners share it */
     struct evhttp *http_proxy_tls;
-    struct evhttp *http_internal;   /* /healthz /readyz /metrics */
+    struct evhttp *http_internal; /* /healthz /readyz /metrics */
     struct evconnlistener *listeners[4];
     int n_listeners;
 
-    struct tg_tls_server *tls;      /* server certificate, reloaded on change */
-    struct tg_upstream *upstream;   /* keep-alive pool toward --upstream */
+    struct tg_tls_server *tls;         /* server certificate, reloaded on change */
+    struct tg_upstream *upstream;      /* keep-alive pool toward --upstream */
     struct tg_server_metrics *metrics; /* lib/server_metrics.c */
-    struct tg_authcache *authcache; /* decision cache, when Kubernetes is on */
-    struct tg_kube_client *kube;    /* API client, when Kubernetes is on */
+    struct tg_authcache *authcache;    /* decision cache, when Kubernetes is on */
+    struct tg_kube_client *kube;       /* API client, when Kubernetes is on */
 
     struct tg_server_stats stats;
     uint64_t next_req_id;
-    struct tg_conn *conns;          /* every open client connection (see conn.c) */
-    struct tg_conn **conn_by_fd;    /* the same, by socket, once it is known */
+    struct tg_conn *conns;       /* every open client connection (see conn.c) */
+    struct tg_conn **conn_by_fd; /* the same, by socket, once it is known */
     size_t conn_by_fd_len;
     int draining;
     int exit_code;
     struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_drain, *ev_tls_reload, *ev_sweep;
-    struct event *ev_logflush;      /* flushes the buffered access log */
-    int log_pending;                /* access log lines not yet flushed */
+    struct event *ev_logflush; /* flushes the buffered access log */
+    int log_pending;           /* access log lines not yet flushed */
     uint64_t drain_deadline_ns;
-    int listeners_paused;           /* at --max-connections */
+    int listeners_paused; /* at --max-connections */
 };
 
 /* Hooks server.c offers to conn.c and chain.c. */
