@@ -45,17 +45,10 @@ USERS_PER_TENANT = 3
 STATIC_TOKEN, STATIC_USER, STATIC_NS = "static-token", "static-user", TENANTS[0]
 KUBE_TOKEN_FOR_LATENCY = "tok-tenant-00-0"
 
-SEED = """\
-authorization:
-  rewrites:
-    byQueryParameter:
-      name: "namespace"
-  resourceAttributes:
-    apiVersion: v1
-    resource: namespace
-    subresource: metrics
-    namespace: "{{ .Value }}"
-"""
+# the seed config as manifests/base ships it
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "manifests", "base",
+                       "config.yaml")) as _f:
+    SEED = _f.read()
 
 UPSTREAM = r"""
 import sys, time

@@ -24,22 +24,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "fakekube"))
 from harness import check_error, check_success, main  # noqa: E402
+import harness  # noqa: E402
 from harness import fake_upstream, prom, tg  # noqa: E402
 from harness.proc import subdir, wait_until  # noqa: E402
 import fakekube  # noqa: E402
 
-# The seed config: kube-rbac-proxy's format, used verbatim.
-SEED_CONFIG = """\
-authorization:
-  rewrites:
-    byQueryParameter:
-      name: "namespace"
-  resourceAttributes:
-    apiVersion: v1
-    resource: namespace
-    subresource: metrics
-    namespace: "{{ .Value }}"
-"""
+# The seed config (kube-rbac-proxy's format) as manifests/base ships it, used verbatim.
+with open(os.path.join(harness.TG_SOURCE_DIR, "manifests", "base", "config.yaml")) as _f:
+    SEED_CONFIG = _f.read()
 
 ALICE, BOB, CAROL, MALLORY = "k-alice", "k-bob", "k-carol", "k-mallory"
 AUDIENCE = "tenantgate"
