@@ -63,7 +63,7 @@ struct tg_conn {
 
 /* Over TLS nothing can be written past evhttp's bufferevent, so a refused
  * request is replaced by this one, which evhttp parses after the requests
- * before it and tg_conn_answer_refused() answers with the JSON error. */
+ * before it and tg_conn_request_start() answers with the JSON error. */
 static const char refused_request[] = "GET /-/tenantgate-refused HTTP/1.1\r\n\r\n";
 #define REFUSED_URI "/-/tenantgate-refused"
 
@@ -396,14 +396,13 @@ static struct tg_conn *conn_of(struct tg_server *srv, struct evhttp_request *ev)
     return fd >= 0 && (size_t)fd < srv->conn_by_fd_len ? srv->conn_by_fd[fd] : NULL;
 }
 
-int tg_conn_answer_refused(struct tg_server *srv, struct evhttp_request *ev)
+/* The stand-in for a refused request (see refused_request): the JSON error,
+ * then close. */
+static void answer_refused(struct tg_conn *c, struct evhttp_request *ev)
 {
-    struct tg_conn *c = conn_of(srv, ev);
     tg_sb_t body;
     struct evbuffer *b;
 
-    if (c == NULL || !c->refused_via_evhttp || strcmp(evhttp_request_get_uri(ev), REFUSED_URI) != 0)
-        return 0;
     tg_sb_init(&body, NULL, 256);
     tg_http_error_body(&body, tg_http_error_type(c->framing.status), tg_iov_str(c->framing.error));
     b = evbuffer_new();
@@ -413,7 +412,6 @@ int tg_conn_answer_refused(struct tg_server *srv, struct evhttp_request *ev)
     evhttp_send_reply(ev, c->framing.status, NULL, b);
     evbuffer_free(b);
     tg_sb_free(&body);
-    return 1;
 }
 
 struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev)
@@ -424,6 +422,10 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     enum evhttp_cmd_type cmd;
 
     assert(c != NULL && c->req == NULL);
+    if (c->refused_via_evhttp && strcmp(evhttp_request_get_uri(ev), REFUSED_URI) == 0) {
+        answer_refused(c, ev);
+        return NULL;
+    }
     evtimer_del(c->deadline);
     c->reading = 0;
     if (c->evcon == NULL) {

@@ -63,10 +63,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
         answer_text(ev, 503, "application/json", body, sizeof(body) - 1);
         return;
     }
-    if (tg_conn_answer_refused(srv, ev))
-        return;
-    r = tg_conn_request_start(srv, ev);
-    tg_req_run(r);
+    if ((r = tg_conn_request_start(srv, ev)) != NULL)
+        tg_req_run(r);
 }
 
 /* /healthz, /readyz, /metrics: no authentication, never the Kubernetes API. */

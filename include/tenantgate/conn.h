@@ -24,12 +24,10 @@ void tg_conn_sweep(struct tg_server *srv);
 struct bufferevent *tg_conn_new_plain(struct event_base *base, void *arg);
 struct bufferevent *tg_conn_new_tls(struct event_base *base, void *arg);
 
-/* Over TLS a request refused by the framing check reaches evhttp as a
- * stand-in request; answers it (the JSON error, then close) and returns 1,
- * or returns 0 for every other request. */
-int tg_conn_answer_refused(struct tg_server *srv, struct evhttp_request *ev);
 /* A complete request arrived on `ev`: create its context, attach it to the
- * connection. Returns NULL (and answers 503 itself) when it cannot. */
+ * connection. Returns NULL when it answered the request itself: the stand-in
+ * through which a TLS connection answers a request the framing check
+ * refused (the JSON error, then close). */
 struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev);
 /* While a request is suspended, end it if the client closes the connection. */
 void tg_conn_watch_close(struct tg_req *r);
