@@ -8,8 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
-export TG_CORPUS=${TG_CORPUS:-$PWD/../shared/corpus/queries.txt}
-[ -f "$TG_CORPUS" ] || TG_CORPUS=/work/shared/corpus/queries.txt
+export TG_CORPUS=${TG_CORPUS:-$PWD/test/data/corpus/queries.txt}
 
 step() { printf '\n==== %s\n' "$*"; }
 

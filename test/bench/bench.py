@@ -29,7 +29,7 @@ from harness import proc as hproc  # noqa: E402
 from harness.proc import Proc, free_port, subdir, wait_port, wait_until, http_ok  # noqa: E402
 from harness import tg as htg  # noqa: E402
 
-CORPUS = os.environ.get("TG_CORPUS", "/work/shared/corpus/queries.txt")
+CORPUS = os.environ.get("TG_CORPUS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "corpus", "queries.txt"))
 BUILD = os.environ["TG_BUILD_DIR"]
 LUA = os.path.join(HERE, "queries.lua")
 OUT = os.environ.get("TG_BENCH_OUT", os.path.join(BUILD, "bench-out"))

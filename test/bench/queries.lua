@@ -3,7 +3,7 @@
 --   TG_BENCH_TOKEN    bearer token (default alice-token)
 --   TG_BENCH_NS       tenant, sent as ?namespace= (default alpha)
 -- Prints one line "WRKJSON {...}" with the totals and latency percentiles (us).
-local file = os.getenv("TG_BENCH_QUERIES") or "/work/shared/corpus/queries.txt"
+local file = os.getenv("TG_BENCH_QUERIES") or "test/data/corpus/queries.txt"
 local token = os.getenv("TG_BENCH_TOKEN") or "alice-token"
 local ns = os.getenv("TG_BENCH_NS") or "alpha"
 local reqs = {}

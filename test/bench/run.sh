@@ -7,7 +7,7 @@
 # in build-rel/bench-out/. Loopback only; every load is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CORPUS=${TG_CORPUS:-/work/shared/corpus/queries.txt}
+CORPUS=${TG_CORPUS:-$PWD/test/data/corpus/queries.txt}
 for tool in nginx wrk python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: bash scripts/deps.sh bench" >&2; exit 1; }
 done
