@@ -816,7 +816,8 @@ static int read_some(struct conn *c)
     struct tg_up_xfer *x = c->x;
     char err[160];
 
-    if (x->paused || (c->rpos < c->rlen && process(c) != GO_ON)) /* kept over a pause */
+    /* first what a pause left: bytes, or the end of a body already read */
+    if (x->paused || process(c) != GO_ON)
         return STOP;
     for (;;) {
         size_t room;
@@ -1056,11 +1057,10 @@ void tg_up_resume(struct tg_up_xfer *x)
     if (x->c == NULL || (x->c->state != C_SEND && x->c->state != C_RECV))
         return;
     event_add(x->c->rev, x->head_seen ? &tv : NULL);
-    /* bytes already read (or decrypted) are not signalled by the socket */
-    if (x->c->rpos < x->c->rlen || (x->c->ssl && tg_up_tls_pending(x->c->ssl))) {
-        x->resume_pending = 1;
-        event_active(x->later, EV_TIMEOUT, 0);
-    }
+    /* what was read (or decrypted) before the pause is not signalled by the
+     * socket again, nor is the end of a body whose last bytes came in */
+    x->resume_pending = 1;
+    event_active(x->later, EV_TIMEOUT, 0);
 }
 
 void tg_up_cancel(struct tg_up_xfer *x)
