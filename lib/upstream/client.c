@@ -784,8 +784,9 @@ static int at_eof(struct conn *c, int clean)
 
     if (!x->got_bytes)
         return conn_lost(c, "the server closed the connection without answering");
+    /* bytes that never made a head are not HTTP; a body cut short is a reset */
     if (tg_up_parse_eof(&c->p) != TG_UP_END)
-        return conn_fail(c, TG_UP_ERESET, "%s", c->p.error);
+        return conn_fail(c, x->head_seen ? TG_UP_ERESET : TG_UP_EPROTO, "%s", c->p.error);
     if (c->ssl && !clean && c->p.framing == TG_UP_BODY_CLOSE) /* could be a truncation */
         return conn_fail(c, TG_UP_ERESET, "TLS closed without close_notify mid-body");
     c->broken = 1;
