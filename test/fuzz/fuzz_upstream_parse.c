@@ -11,112 +11,29 @@
 #include <string.h>
 
 #include "tenantgate/upstream_parse.h"
+#include "../unit/up_parse_driver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_HEAD 2048
 
-struct outcome {
-    int rc, status, keep_alive, framing;
-    uint64_t body_len, body_sum, extra, error_at;
-    const char *error;
-};
-
-static void check_head(const struct tg_up_parser *p, const char *head)
-{
-    size_t pos = 0;
-    tg_iovec_t name, value;
-
-    if (p->head_len > MAX_HEAD || p->status < 100 || p->status > 599)
-        abort();
-    while (tg_up_header_next(head, p->head_len, &pos, &name, &value)) {
-        if (name.len == 0 || memchr(name.base, ':', name.len) ||
-            memchr(value.base, '\n', value.len) || memchr(value.base, '\r', value.len) ||
-            memchr(name.base, ' ', name.len))
-            abort();
-        if (pos > p->head_len)
-            abort();
-    }
-}
-
 static void run(const char *in, size_t n, const size_t *cuts, size_t ncuts, int head_req,
-                struct outcome *o)
+                struct up_outcome *o)
 {
-    struct tg_up_parser p;
-    size_t hstart = 0, bpos = 0, k;
-    int body = 0, rc;
-
-    memset(o, 0, sizeof(*o));
-    tg_up_parser_init(&p, MAX_HEAD, head_req);
-    for (k = 0; k <= ncuts; k++) {
-        size_t have = k < ncuts ? cuts[k] : n;
-        while (!body) {
-            rc = tg_up_parse_head(&p, in + hstart, have - hstart);
-            if (rc == TG_UP_MORE)
-                break;
-            if (rc == TG_UP_ERR)
-                goto refused;
-            check_head(&p, in + hstart);
-            if (rc == TG_UP_INFO) {
-                hstart += p.head_len;
-                continue;
-            }
-            o->status = p.status;
-            o->keep_alive = p.keep_alive;
-            o->framing = (int)p.framing;
-            bpos = hstart + p.head_len;
-            body = 1;
-        }
-        while (body) {
-            tg_iovec_t d = {0};
-            size_t used, i;
-            rc = tg_up_parse_body(&p, in + bpos, have - bpos, &used, &d);
-            if (used > have - bpos)
-                abort();
-            if (rc == TG_UP_DATA) {
-                if (d.len == 0 || d.base < in + bpos || d.base + d.len > in + bpos + used)
-                    abort();
-                for (i = 0; i < d.len; i++)
-                    o->body_sum = o->body_sum * 31 + (unsigned char)d.base[i];
-                o->body_len += d.len;
-            }
-            bpos += used;
-            if (rc == TG_UP_MORE)
-                break;
-            if (rc == TG_UP_END) {
-                if (p.framing == TG_UP_BODY_LENGTH && o->body_len != p.content_length)
-                    abort();
-                o->rc = TG_UP_END;
-                o->extra = n - bpos;
-                return;
-            }
-            if (rc == TG_UP_ERR)
-                goto refused;
-        }
-    }
-    if (tg_up_parse_eof(&p) == TG_UP_END) {
-        o->rc = TG_UP_END;
-        return;
-    }
-refused:
-    o->rc = TG_UP_ERR;
-    o->error = p.error;
-    o->error_at = p.error_at;
-    if (p.error == NULL || p.error_at > n)
+    up_run(in, n, cuts, ncuts, MAX_HEAD, head_req, o);
+    if (o->violation != NULL)
         abort();
 }
 
-static void same(const struct outcome *a, const struct outcome *b)
+static void same(const struct up_outcome *a, const struct up_outcome *b)
 {
-    if (a->rc != b->rc || a->status != b->status || a->keep_alive != b->keep_alive ||
-        a->framing != b->framing || a->body_len != b->body_len || a->body_sum != b->body_sum ||
-        a->extra != b->extra || a->error != b->error || a->error_at != b->error_at)
+    if (up_differ(a, b) != NULL)
         abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct outcome whole, o;
+    struct up_outcome whole, o;
     const char *in = (const char *)data + 3;
     size_t n, cut, i, *cuts;
     int head_req;
