@@ -37,8 +37,7 @@
 #include "tenantgate/upstream_tls.h"
 #include "upstream_int.h"
 
-#define BUF_SIZE  (16 * 1024) /* read buffer of a busy connection */
-#define FREE_BUFS 16          /* read buffers kept for reuse */
+#define BUF_SIZE (16 * 1024) /* read buffer of a busy connection */
 
 #define GO_ON 0
 #define STOP  1
@@ -107,7 +106,7 @@ struct tg_up_pool {
     struct conn *conns, *idle;
     struct tg_up_xfer *live, *free_x;
     int n_free_x;
-    char *free_bufs[FREE_BUFS];
+    char **free_bufs; /* read buffers kept for reuse: as many as idle connections */
     int n_free_bufs;
     struct tg_up_stats st;
 };
@@ -144,7 +143,7 @@ static void buf_put(struct conn *c)
     struct tg_up_pool *pool = c->pool;
     if (c->buf == NULL)
         return;
-    if (c->cap == BUF_SIZE && pool->n_free_bufs < FREE_BUFS)
+    if (c->cap == BUF_SIZE && pool->n_free_bufs < pool->o.max_idle)
         pool->free_bufs[pool->n_free_bufs++] = c->buf;
     else
         free(c->buf);
@@ -1112,6 +1111,11 @@ struct tg_up_pool *tg_up_pool_new(struct event_base *base, struct evdns_base *dn
         pool->o.timeout_ms = 5 * 60 * 1000;
     if (pool->o.max_head == 0)
         pool->o.max_head = 64 * 1024;
+    /* under load every busy connection needs one: malloc + free of 16 KiB per
+     * request (and glibc consolidating) otherwise */
+    pool->free_bufs = calloc((size_t)pool->o.max_idle, sizeof(*pool->free_bufs));
+    if (pool->free_bufs == NULL)
+        abort();
     return pool;
 }
 
@@ -1140,6 +1144,7 @@ void tg_up_pool_free(struct tg_up_pool *pool)
     }
     while (pool->n_free_bufs > 0)
         free(pool->free_bufs[--pool->n_free_bufs]);
+    free(pool->free_bufs);
     free(pool->host);
     free(pool->tls_name);
     free(pool);
