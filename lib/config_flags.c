@@ -9,7 +9,6 @@
 #include "config_internal.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,7 +85,8 @@ const struct tg_flag_def tg_flag_defs[] = {
     FL("auth-token-audiences", KRP, TG_FK_LIST_COMMA, auth_token_audiences, NULL,
        "Comma-separated audiences a TokenReview must accept (repeatable)."),
     F("kube-api-qps", KRP, TG_FK_QPS, kube_qps, "0", "kubernetes.qps",
-      "Client-side rate limit toward the API server (0 = none; fractions round up)."),
+      "Client-side rate limit toward the API server (0 = none; fractions allowed: 0.5 = one "
+      "call every 2s)."),
     FI("kube-api-burst", KRP, kube_burst, 0, 100000, "0", "kubernetes.burst",
        "Burst above --kube-api-qps."),
     /* tenancy */
@@ -123,7 +123,7 @@ const struct tg_flag_def tg_flag_defs[] = {
     F("v", KLOG, TG_FK_KLOG_V, log_level, "0", "log.level",
       "klog verbosity (also -v): 0-3 = info, 4 and more = debug."),
     F("log-level", OURS, TG_FK_LOG_LEVEL, log_level, "info", "log.level",
-      "error, warn, info or debug."),
+      "error, warn, info or debug (or a --v number)."),
     F("access-log", OURS, TG_FK_BOOL, access_log, "true", "log.accessLog",
       "JSON access log on stdout."),
     FX("logtostderr", KLOG, TG_FK_NOOP_TRUE, "Accepted: tenantgate always logs to stderr."),
@@ -331,16 +331,6 @@ static int apply_ciphers(char **field, const char *v, int first, char *msg, size
     return 0;
 }
 
-static int apply_qps(int *field, const char *v, char *msg, size_t msglen)
-{
-    char *end;
-    double q = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !(q >= 0) || q > 100000)
-        return tg_cfg_err(msg, msglen, "invalid QPS \"%s\" (a number from 0 to 100000)", v);
-    *field = (int)ceil(q);
-    return 0;
-}
-
 static int apply_ignored(const struct tg_flag_def *d, const char *v, int warn, char *msg,
                          size_t msglen)
 {
@@ -381,7 +371,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
         *FIELD(cfg, d, int) = (int)l;
         return 0;
     case TG_FK_QPS:
-        return apply_qps(FIELD(cfg, d, int), v, msg, msglen);
+        return tg_parse_qps(v, FIELD(cfg, d, double), msg, msglen);
     case TG_FK_DURATION:
         return tg_parse_duration_ms(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_LISTEN:
@@ -399,10 +389,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
     case TG_FK_LOG_LEVEL:
         return tg_parse_log_level(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_KLOG_V:
-        if (tg_parse_int(v, 0, 100, &l, msg, msglen) < 0)
-            return -1;
-        *FIELD(cfg, d, int) = (int)tg_log_level_from_klog((int)l);
-        return 0;
+        return tg_parse_klog_v(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_HELP:
     case TG_FK_VERSION:
         return 0;
