@@ -31,10 +31,12 @@ def setUpModule():
 
 
 def tearDownModule():
-    if T:
-        T.stop()
-    if P:
-        P.stop()
+    try:
+        if T:
+            T.stop_clean()  # exit 0, or the sanitizer's report fails the run
+    finally:
+        if P:
+            P.stop()
 
 
 def ns_params(*nss):
