@@ -525,6 +525,8 @@ static void usage_keys(FILE *out)
 static const char usage_head[] =
     "Usage: tenantgate [flags]\n"
     "       tenantgate check-config [flags]     validate flags and files, then exit\n"
+    "       tenantgate check-config --config-file F\n"
+    "                                           check the config file F alone (CI)\n"
     "       tenantgate enforce --label L --value V [--value V2] [--error-on-replace] [-0] [QUERY]\n"
     "                                           print QUERY (or each stdin line) as sent upstream\n"
     "       tenantgate fmt [--pretty|--json] [-0] [QUERY]\n"
@@ -546,7 +548,8 @@ static const char usage_notes[] =
     "Config file notes:\n"
     "  Keys match case-insensitively (as in kube-rbac-proxy). Unknown keys,\n"
     "  wrong types, bad values and template actions other than {{ .Value }}\n"
-    "  are start-up errors naming file, line and key. An empty file is valid;\n"
+    "  are start-up errors naming file, line and key, every one of them (one\n"
+    "  per line, in file order; invalid YAML ends the list). An empty file is valid;\n"
     "  `key:` with no value, `~` and `null` mean \"not set\".\n"
     "  resourceAttributes without rewrites are used as they are (as in\n"
     "  kube-rbac-proxy), so {{ .Value }} there needs a rewrite to fill it.\n"
@@ -568,7 +571,17 @@ static const char usage_notes[] =
     "\n"
     "Reload:\n"
     "  SIGHUP re-reads the config file and the token file with the same flags;\n"
-    "  on any error the running configuration is kept.\n";
+    "  on any error the running configuration is kept.\n"
+    "\n"
+    "check-config:\n"
+    "  With a listener or --upstream, the whole setup is loaded as at start\n"
+    "  (TLS files, token file, kubeconfig or in-cluster service account) and\n"
+    "  summarized; \"config OK\" only when all of it was checked. In-cluster\n"
+    "  credentials not readable here (a CI machine) are a warning, and then\n"
+    "  \"config OK\" is not printed. With neither, only the files given are\n"
+    "  checked (listeners, upstream and authentication are not required) and\n"
+    "  the output says what was not checked. Exit 0 valid, 1 errors (each on\n"
+    "  its own line), 2 usage errors (unknown flag, bad flag value).\n";
 
 void tg_config_write_usage(FILE *out)
 {
