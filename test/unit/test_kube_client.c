@@ -49,9 +49,10 @@ static void on_req(struct evhttp_request *req, void *arg)
     const char *uri = evhttp_request_get_uri(req);
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    const char *body = (const char *)evbuffer_pullup(in, -1);
-    const char *tok = body ? strstr(body, "\"token\":\"") : NULL;
-    if (tok && (size_t)s->requests < sizeof(s->tokens) - 1)
+    size_t blen = evbuffer_get_length(in);
+    const char *body = (const char *)evbuffer_pullup(in, -1); /* not NUL-terminated */
+    const char *tok = body ? memmem(body, blen, "\"token\":\"", 9) : NULL;
+    if (tok && tok + 9 < body + blen && (size_t)s->requests < sizeof(s->tokens) - 1)
         s->tokens[s->requests] = tok[9];
     s->requests++;
     snprintf(s->last_auth, sizeof(s->last_auth), "%s", auth ? auth : "");
