@@ -6,6 +6,12 @@
 #include "tenantgate/config.h"
 #include "tenantgate/kube.h"
 
+static int kubeconfig_error(const char *path, const char *err)
+{
+    fprintf(stderr, "tenantgate check-config: --kubeconfig %s: %s\n", path, err);
+    return -1;
+}
+
 /* Only the files: what the config says, and what was left for the full
  * command line. */
 static int report_files(const struct tg_config *cfg)
@@ -20,6 +26,14 @@ static int report_files(const struct tg_config *cfg)
     if (cfg->token_auth_file)
         printf("token file: %s (%zu token%s)\n", cfg->token_auth_file, cfg->n_tokens,
                cfg->n_tokens == 1 ? "" : "s");
+    if (cfg->kubeconfig) {
+        struct tg_kube_target t;
+        char err[512];
+        if (tg_kube_target_from_kubeconfig(cfg->kubeconfig, NULL, &t, err, sizeof(err)) < 0)
+            return -kubeconfig_error(cfg->kubeconfig, err);
+        printf("kubeconfig: %s, API server %s:%u\n", cfg->kubeconfig, t.host, t.port);
+        tg_kube_target_free(&t);
+    }
     tg_config_summary_tenancy(cfg, stdout);
     printf("not checked: listeners, upstream, which authentication and authorization apply, "
            "Kubernetes access (no listener and no --upstream given: add the proxy's flags to "
@@ -44,10 +58,8 @@ static int report_kube(const struct tg_config *cfg)
         tg_kube_target_free(&t);
         return 0;
     }
-    if (cfg->kubeconfig) {
-        fprintf(stderr, "tenantgate check-config: --kubeconfig %s: %s\n", cfg->kubeconfig, err);
-        return -1;
-    }
+    if (cfg->kubeconfig)
+        return kubeconfig_error(cfg->kubeconfig, err);
     /* in-cluster: the service account is mounted in the pod, not here */
     fprintf(stderr,
             "tenantgate check-config: warning: the in-cluster Kubernetes credentials could not "

@@ -1248,6 +1248,11 @@ static void test_check_config_file_only(void **state)
     assert_non_null(strstr(out, ":4: log.level: invalid log level \"loud\""));
     assert_null(strstr(out, "OK"));
     unlink(path);
+    /* a kubeconfig named is read as at start */
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" KUBECONFIG), 0);
+    assert_non_null(strstr(out, "kubeconfig: " KUBECONFIG ", API server 127.0.0.1:6443\n"));
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" DATA "tls.crt"), 1);
+    assert_non_null(strstr(out, "tenantgate check-config: --kubeconfig " DATA "tls.crt: "));
     /* nothing named: nothing to check */
     assert_int_equal(CHECK(out, "--label=namespace"), 2);
     assert_non_null(strstr(out, "nothing to check"));
