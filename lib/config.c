@@ -172,6 +172,7 @@ static void config_free(struct tg_config *c)
         free(*strings[i]);
     tg_strlist_free(c->argv, (size_t)c->argc);
     tg_strlist_free(c->label_values, c->n_label_values);
+    tg_strlist_free(c->upstream_drop_headers, c->n_upstream_drop_headers);
     tg_strlist_free(c->auth_token_audiences, c->n_auth_token_audiences);
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
@@ -284,11 +285,16 @@ static int validate_listeners(struct tg_config *c, char *err, size_t errlen)
                           "--proxy-endpoints-port must differ from the secure listener's port");
     if (c->client_ca_file && !c->secure_listen.set)
         return tg_cfg_err(err, errlen, "--client-ca-file needs --secure-listen-address");
+    if (c->secure_listen.set && !c->tls_cert_file)
+        tg_warn("no --tls-cert-file: the secure listener uses a self-signed certificate");
+    return 0;
+}
+
+static int validate_tls_pair(const struct tg_config *c, char *err, size_t errlen)
+{
     if (!c->tls_cert_file != !c->tls_key_file)
         return tg_cfg_err(err, errlen,
                           "--tls-cert-file and --tls-private-key-file must be given together");
-    if (c->secure_listen.set && !c->tls_cert_file)
-        tg_warn("no --tls-cert-file: the secure listener uses a self-signed certificate");
     return 0;
 }
 
@@ -451,11 +457,14 @@ static int precheck_flags(const struct tg_flag_uses *uses, char *err, size_t err
     return rc;
 }
 
+/* files_only (check-config; NULL for a real load): set to 1 when the command
+ * line gives neither a listener nor --upstream; then only what the files and
+ * flags say is validated, not that the whole setup can start. */
 static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn, char *err,
-                 size_t errlen)
+                 size_t errlen, int *files_only)
 {
     struct tg_yaml_extra x = {0};
-    int rc = -1;
+    int rc = -1, partial;
 
     if (uses->config_file && *uses->config_file &&
         tg_yaml_load_file(c, &x, uses->config_file, err, errlen) < 0)
@@ -468,9 +477,15 @@ static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn,
     if (c->token_auth_file &&
         tg_tokens_load_file(c->token_auth_file, &c->tokens, &c->n_tokens, err, errlen) < 0)
         goto out;
-    if (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0 ||
-        validate_limits(c, err, errlen) < 0 || validate_providers(c, err, errlen) < 0 ||
-        check_files(c, err, errlen) < 0)
+    partial = files_only != NULL && !c->secure_listen.set && !c->insecure_listen.set &&
+              c->upstream == NULL;
+    if (files_only)
+        *files_only = partial;
+    if (validate_tls_pair(c, err, errlen) < 0 ||
+        (!partial &&
+         (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0)) ||
+        validate_limits(c, err, errlen) < 0 ||
+        (!partial && validate_providers(c, err, errlen) < 0) || check_files(c, err, errlen) < 0)
         goto out;
     rc = 0;
 out:
@@ -479,7 +494,7 @@ out:
 }
 
 static struct tg_config *load_args(int argc, char **argv, int warn, char *err, size_t errlen,
-                                   int *exit_now)
+                                   int *exit_now, int *files_only)
 {
     struct tg_flag_uses uses;
     struct tg_config *c = NULL;
@@ -500,7 +515,7 @@ static struct tg_config *load_args(int argc, char **argv, int warn, char *err, s
     *exit_now = TG_CONFIG_FAILED;
     c = tg_config_new_defaults();
     keep_argv(c, argc, argv);
-    if (build(c, &uses, warn, err, errlen) < 0) {
+    if (build(c, &uses, warn, err, errlen, files_only) < 0) {
         tg_config_unref(c);
         c = NULL;
         goto out;
@@ -515,13 +530,31 @@ struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t err
                                  int *exit_now)
 {
     int dummy;
-    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy);
+    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy, NULL);
+}
+
+struct tg_config *tg_config_check(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now,
+                                  int *files_only)
+{
+    int dummy;
+    *files_only = 0;
+    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy, files_only);
+}
+
+void tg_config_print_errors(void *outp, const char *prefix, const char *err)
+{
+    FILE *out = outp;
+    do {
+        size_t n = strcspn(err, "\n");
+        fprintf(out, "%s%.*s\n", prefix, (int)n, err);
+        err += n + (err[n] == '\n');
+    } while (*err);
 }
 
 struct tg_config *tg_config_reload(const struct tg_config *old, char *errbuf, size_t errlen)
 {
     int exit_now;
-    struct tg_config *c = load_args(old->argc, old->argv, 0, errbuf, errlen, &exit_now);
+    struct tg_config *c = load_args(old->argc, old->argv, 0, errbuf, errlen, &exit_now, NULL);
     if (c == NULL && exit_now == TG_CONFIG_EXIT_OK) /* cannot happen: --help was refused before */
         tg_cfg_err(errbuf, errlen, "reload: the command line asks for --help/--version");
     return c;
@@ -555,13 +588,16 @@ static void summary_attr(FILE *out, const char *key, const char *v)
 static void summary_authz(const struct tg_config *c, FILE *out)
 {
     const struct tg_resource_attributes *r = &c->resource_attributes;
+    int any = c->n_static_rules || c->kube_enabled;
     fprintf(out, "authorization:");
     if (c->n_static_rules)
         fprintf(out, " static rules (%zu)", c->n_static_rules);
     if (c->kube_enabled)
         fprintf(out, "%s SubjectAccessReview", c->n_static_rules ? "," : "");
+    if (any)
+        fputc(';', out);
     if (c->has_resource_attributes) {
-        fprintf(out, "; resource attributes");
+        fprintf(out, " resource attributes");
         summary_attr(out, "namespace", r->namespace_);
         summary_attr(out, "apiGroup", r->api_group);
         summary_attr(out, "apiVersion", r->api_version);
@@ -569,16 +605,17 @@ static void summary_authz(const struct tg_config *c, FILE *out)
         summary_attr(out, "subresource", r->subresource);
         summary_attr(out, "name", r->name);
     } else {
-        fprintf(out, "; non-resource attributes on the request path");
+        fprintf(out, " non-resource attributes on the request path");
     }
     fprintf(out, "; verb mode %s\n", c->verb_mode == TG_VERB_GET ? "get" : "http");
 }
+
+static void summary_tenancy(const struct tg_config *c, FILE *out);
 
 void tg_config_summary(const struct tg_config *c, void *outp)
 {
     FILE *out = outp;
     char d[32];
-    size_t i;
 
     fprintf(out, "listeners:");
     fmt_listen(out, c->tls_cert_file ? "https" : "https (self-signed)", &c->secure_listen);
@@ -587,6 +624,29 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     fputc('\n', out);
     fmt_duration(d, sizeof(d), c->upstream_timeout_ms);
     fprintf(out, "upstream: %s (timeout %s)\n", c->upstream, d);
+    summary_tenancy(c, out);
+    fprintf(out, "authentication:");
+    if (c->n_tokens)
+        fprintf(out, " token file (%zu token%s)", c->n_tokens, c->n_tokens == 1 ? "" : "s");
+    if (c->client_ca_file)
+        fprintf(out, "%s client certificates", c->n_tokens ? "," : "");
+    if (c->kube_enabled)
+        fprintf(out, "%s TokenReview (%s)", c->n_tokens || c->client_ca_file ? "," : "",
+                c->kubeconfig ? c->kubeconfig : "in-cluster");
+    fputc('\n', out);
+    summary_authz(c, out);
+}
+
+void tg_config_summary_tenancy(const struct tg_config *c, void *outp)
+{
+    summary_tenancy(c, outp);
+    summary_authz(c, outp);
+}
+
+static void summary_tenancy(const struct tg_config *c, FILE *out)
+{
+    size_t i;
+
     fprintf(out, "tenancy: label %s, tenant from ", c->label);
     if (c->query_param)
         fprintf(out, "query parameter %s", c->query_param);
@@ -595,16 +655,6 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     else
         for (i = 0; i < c->n_label_values; i++)
             fprintf(out, "%s%s", i ? "," : "fixed values ", c->label_values[i]);
-    fprintf(out, "%s\n", c->sa_namespace_default ? ", service accounts default to their namespace"
-                                                 : "");
-    fprintf(out, "authentication:");
-    if (c->n_tokens)
-        fprintf(out, " token file (%zu tokens)", c->n_tokens);
-    if (c->client_ca_file)
-        fprintf(out, "%s client certificates", c->n_tokens ? "," : "");
-    if (c->kube_enabled)
-        fprintf(out, "%s TokenReview (%s)", c->n_tokens || c->client_ca_file ? "," : "",
-                c->kubeconfig ? c->kubeconfig : "in-cluster");
-    fputc('\n', out);
-    summary_authz(c, out);
+    fprintf(out, "%s\n",
+            c->sa_namespace_default ? ", service accounts default to their namespace" : "");
 }

@@ -9,7 +9,6 @@
 #include "config_internal.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,7 +85,8 @@ const struct tg_flag_def tg_flag_defs[] = {
     FL("auth-token-audiences", KRP, TG_FK_LIST_COMMA, auth_token_audiences, NULL,
        "Comma-separated audiences a TokenReview must accept (repeatable)."),
     F("kube-api-qps", KRP, TG_FK_QPS, kube_qps, "0", "kubernetes.qps",
-      "Client-side rate limit toward the API server (0 = none; fractions round up)."),
+      "Client-side rate limit toward the API server (0 = none; fractions allowed: 0.5 = one "
+      "call every 2s)."),
     FI("kube-api-burst", KRP, kube_burst, 0, 100000, "0", "kubernetes.burst",
        "Burst above --kube-api-qps."),
     /* tenancy */
@@ -123,7 +123,7 @@ const struct tg_flag_def tg_flag_defs[] = {
     F("v", KLOG, TG_FK_KLOG_V, log_level, "0", "log.level",
       "klog verbosity (also -v): 0-3 = info, 4 and more = debug."),
     F("log-level", OURS, TG_FK_LOG_LEVEL, log_level, "info", "log.level",
-      "error, warn, info or debug."),
+      "error, warn, info or debug (or a --v number)."),
     F("access-log", OURS, TG_FK_BOOL, access_log, "true", "log.accessLog",
       "JSON access log on stdout."),
     FX("logtostderr", KLOG, TG_FK_NOOP_TRUE, "Accepted: tenantgate always logs to stderr."),
@@ -331,16 +331,6 @@ static int apply_ciphers(char **field, const char *v, int first, char *msg, size
     return 0;
 }
 
-static int apply_qps(int *field, const char *v, char *msg, size_t msglen)
-{
-    char *end;
-    double q = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !(q >= 0) || q > 100000)
-        return tg_cfg_err(msg, msglen, "invalid QPS \"%s\" (a number from 0 to 100000)", v);
-    *field = (int)ceil(q);
-    return 0;
-}
-
 static int apply_ignored(const struct tg_flag_def *d, const char *v, int warn, char *msg,
                          size_t msglen)
 {
@@ -381,7 +371,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
         *FIELD(cfg, d, int) = (int)l;
         return 0;
     case TG_FK_QPS:
-        return apply_qps(FIELD(cfg, d, int), v, msg, msglen);
+        return tg_parse_qps(v, FIELD(cfg, d, double), msg, msglen);
     case TG_FK_DURATION:
         return tg_parse_duration_ms(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_LISTEN:
@@ -399,10 +389,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
     case TG_FK_LOG_LEVEL:
         return tg_parse_log_level(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_KLOG_V:
-        if (tg_parse_int(v, 0, 100, &l, msg, msglen) < 0)
-            return -1;
-        *FIELD(cfg, d, int) = (int)tg_log_level_from_klog((int)l);
-        return 0;
+        return tg_parse_klog_v(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_HELP:
     case TG_FK_VERSION:
         return 0;
@@ -538,6 +525,8 @@ static void usage_keys(FILE *out)
 static const char usage_head[] =
     "Usage: tenantgate [flags]\n"
     "       tenantgate check-config [flags]     validate flags and files, then exit\n"
+    "       tenantgate check-config --config-file F\n"
+    "                                           check the config file F alone (CI)\n"
     "       tenantgate enforce --label L --value V [--value V2] [--error-on-replace] [-0] [QUERY]\n"
     "                                           print QUERY (or each stdin line) as sent upstream\n"
     "       tenantgate fmt [--pretty|--json] [-0] [QUERY]\n"
@@ -559,7 +548,8 @@ static const char usage_notes[] =
     "Config file notes:\n"
     "  Keys match case-insensitively (as in kube-rbac-proxy). Unknown keys,\n"
     "  wrong types, bad values and template actions other than {{ .Value }}\n"
-    "  are start-up errors naming file, line and key. An empty file is valid;\n"
+    "  are start-up errors naming file, line and key, every one of them (one\n"
+    "  per line, in file order; invalid YAML ends the list). An empty file is valid;\n"
     "  `key:` with no value, `~` and `null` mean \"not set\".\n"
     "  resourceAttributes without rewrites are used as they are (as in\n"
     "  kube-rbac-proxy), so {{ .Value }} there needs a rewrite to fill it.\n"
@@ -581,7 +571,17 @@ static const char usage_notes[] =
     "\n"
     "Reload:\n"
     "  SIGHUP re-reads the config file and the token file with the same flags;\n"
-    "  on any error the running configuration is kept.\n";
+    "  on any error the running configuration is kept.\n"
+    "\n"
+    "check-config:\n"
+    "  With a listener or --upstream, the whole setup is loaded as at start\n"
+    "  (TLS files, token file, kubeconfig or in-cluster service account) and\n"
+    "  summarized; \"config OK\" only when all of it was checked. In-cluster\n"
+    "  credentials not readable here (a CI machine) are a warning, and then\n"
+    "  \"config OK\" is not printed. With neither, only the files given are\n"
+    "  checked (listeners, upstream and authentication are not required) and\n"
+    "  the output says what was not checked. Exit 0 valid, 1 errors (each on\n"
+    "  its own line), 2 usage errors (unknown flag, bad flag value).\n";
 
 void tg_config_write_usage(FILE *out)
 {

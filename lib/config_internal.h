@@ -20,6 +20,10 @@
 /* printf into err (never overflows, always NUL-terminated); returns -1 so
  * error paths can `return tg_cfg_err(...)`. */
 int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Append one more error as a new line of err (which holds "" or earlier
+ * lines); when err is full, a last line "(more errors not shown)" says so. */
+void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- scalar value parsers (config_values.c) ---- */
 
@@ -47,8 +51,15 @@ int tg_parse_tls_version(const char *s, int *out, char *err, size_t errlen);
 int tg_translate_cipher_suites(const char *go_list, char **out, char *err, size_t errlen);
 /* "get" | "http" */
 int tg_parse_verb_mode(const char *s, enum tg_verb_mode *out, char *err, size_t errlen);
-/* "error" | "warn" | "info" | "debug" -> enum tg_log_level */
+/* "error" | "warn" | "info" | "debug", or a klog verbosity as --v takes it
+ * (0-3 = info, 4 and more = debug) -> enum tg_log_level. One meaning for
+ * --v, --log-level and log.level. */
 int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen);
+/* klog's --v: an integer 0-100 -> enum tg_log_level (see above). */
+int tg_parse_klog_v(const char *s, int *out, char *err, size_t errlen);
+/* Requests per second, a decimal number 0-100000 (fractions kept: 0.5 is
+ * one call every 2 s), as --kube-api-qps and kubernetes.qps take it. */
+int tg_parse_qps(const char *s, double *out, char *err, size_t errlen);
 /* Validate a resourceAttributes value and rewrite every `{{ .Value }}`
  * spelling ({{.Value}}, {{ .Value}}, ...) to the canonical TG_VALUE_TEMPLATE.
  * Any other `{{ ... }}` action is an error. *has_template is set to 1 when
@@ -104,7 +115,7 @@ enum tg_flag_kind {
     TG_FK_STRING,
     TG_FK_BOOL,
     TG_FK_INT,          /* int field; range in min/max */
-    TG_FK_QPS,          /* float syntax, stored rounded up into an int */
+    TG_FK_QPS,          /* float, stored in a double (tg_parse_qps) */
     TG_FK_DURATION,
     TG_FK_LISTEN,
     TG_FK_LIST_COMMA,   /* repeatable, each value split on commas */

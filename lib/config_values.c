@@ -23,6 +23,30 @@ int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
+{
+    static const char more[] = "\n(more errors not shown)";
+    char line[600];
+    size_t used, need;
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    used = strlen(err);
+    if (used >= sizeof(more) && strcmp(err + used - (sizeof(more) - 1), more) == 0)
+        return; /* already full */
+    need = (used ? 1 : 0) + strlen(line);
+    if (used + need + sizeof(more) <= errlen)
+        snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", line);
+    else if (used == 0)
+        snprintf(err, errlen, "%s", line);
+    else if (used + sizeof(more) <= errlen)
+        memcpy(err + used, more, sizeof(more));
+}
+
 /* ---- durations ---- */
 
 struct dur_unit {
@@ -216,6 +240,21 @@ int tg_parse_int(const char *s, long min, long max, long *out, char *err, size_t
     if (errno == ERANGE || v < min || v > max)
         return tg_cfg_err(err, errlen, "%s is out of range [%ld, %ld]", s, min, max);
     *out = v;
+    return 0;
+}
+
+int tg_parse_qps(const char *s, double *out, char *err, size_t errlen)
+{
+    char *end;
+    double q;
+    /* decimal only: strtod would also take inf, nan and hex */
+    if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.') || strpbrk(s, "xXnN") != NULL)
+        return tg_cfg_err(err, errlen, "invalid QPS \"%s\" (a number from 0 to 100000)",
+                          s ? s : "");
+    q = strtod(s, &end);
+    if (*end != '\0' || !(q >= 0) || q > 100000)
+        return tg_cfg_err(err, errlen, "invalid QPS \"%s\" (a number from 0 to 100000)", s);
+    *out = q;
     return 0;
 }
 
@@ -446,6 +485,15 @@ int tg_parse_verb_mode(const char *s, enum tg_verb_mode *out, char *err, size_t 
     return tg_cfg_err(err, errlen, "invalid verb mode \"%s\" (get or http)", s ? s : "");
 }
 
+int tg_parse_klog_v(const char *s, int *out, char *err, size_t errlen)
+{
+    long v = 0;
+    if (tg_parse_int(s, 0, 100, &v, err, errlen) < 0)
+        return -1;
+    *out = (int)tg_log_level_from_klog((int)v);
+    return 0;
+}
+
 int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -456,7 +504,11 @@ int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen)
             return 0;
         }
     }
-    return tg_cfg_err(err, errlen, "invalid log level \"%s\" (error, warn, info or debug)",
+    if (s && isdigit((unsigned char)*s) && tg_parse_klog_v(s, out, err, errlen) == 0)
+        return 0;
+    return tg_cfg_err(err, errlen,
+                      "invalid log level \"%s\" (error, warn, info, debug or a klog "
+                      "verbosity 0-100)",
                       s ? s : "");
 }
 

@@ -24,6 +24,7 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
+#include "tenantgate/http.h"
 
 /* ---- raw document: every leaf a string, NULL when absent ---- */
 
@@ -65,6 +66,8 @@ struct y_server {
 };
 struct y_upstream {
     char *timeout, *max_idle_conns, *tenant_header;
+    char **drop_headers;
+    unsigned drop_headers_count;
 };
 struct y_tenancy {
     char *label, *query_param, *error_on_replace, *sa_namespace_default, *verb_mode;
@@ -175,6 +178,8 @@ static const cyaml_schema_field_t upstream_fields[] = {
     STR("timeout", struct y_upstream, timeout),
     STR("maxIdleConns", struct y_upstream, max_idle_conns),
     STR("tenantHeader", struct y_upstream, tenant_header),
+    CYAML_FIELD_SEQUENCE("dropHeaders", OPT, struct y_upstream, drop_headers, &str_entry, 0,
+                         CYAML_UNLIMITED),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t tenancy_fields[] = {
@@ -220,6 +225,12 @@ static const cyaml_schema_value_t root_schema = {
 
 /* ---- pass 1: structure check and line index ---- */
 
+/* Every error in a file is reported, not only the first: pass 1 records a
+ * structural error, skips the offending node and goes on; it also writes a
+ * copy of the document without those nodes (libyaml's emitter), which
+ * passes 2 and 3 read when the original cannot be loaded, so that bad values
+ * elsewhere are reported too. Only invalid YAML ends the walk early. */
+
 struct line_entry {
     char *path;
     int line;
@@ -227,10 +238,16 @@ struct line_entry {
 
 struct ycheck {
     yaml_parser_t parser;
+    yaml_emitter_t emitter;
+    int emit_ok;   /* the cleaned copy is complete so far */
+    tg_sb_t clean; /* the cleaned copy (heap) */
     const char *name;
     char path[512];
     struct line_entry *lines;
     size_t n_lines;
+    char **poisoned; /* list entries replaced by an empty stand-in: no errors below them */
+    size_t n_poisoned;
+    int n_errors;
     char *err;
     size_t errlen;
 };
@@ -269,27 +286,90 @@ static int index_line(const struct ycheck *c, const char *path)
     return 1;
 }
 
+/* 1 when `path` is at or below a list entry pass 1 already reported. */
+static int is_poisoned(const struct ycheck *c, const char *path)
+{
+    size_t i;
+    for (i = 0; i < c->n_poisoned; i++) {
+        size_t n = strlen(c->poisoned[i]);
+        if (strncmp(path, c->poisoned[i], n) == 0 &&
+            (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return 1;
+    }
+    return 0;
+}
+
 static int mark_line(const yaml_event_t *ev)
 {
     return (int)ev->start_mark.line + 1;
 }
 
-static int check_fail(struct ycheck *c, int line, const char *msg)
+/* Record a structural error at the current path; the walk goes on. */
+static void check_fail(struct ycheck *c, int line, const char *msg)
 {
-    return tg_cfg_err(c->err, c->errlen, "%s:%d: %s%s%s", c->name, line, c->path,
-                      c->path[0] ? ": " : "", msg);
+    c->n_errors++;
+    tg_cfg_err_add(c->err, c->errlen, "%s:%d: %s%s%s", c->name, line, c->path,
+                   c->path[0] ? ": " : "", msg);
 }
 
+/* -1 only for YAML that cannot be parsed on (the walk ends there). */
 static int next_event(struct ycheck *c, yaml_event_t *ev)
 {
-    if (!yaml_parser_parse(&c->parser, ev))
-        return tg_cfg_err(c->err, c->errlen, "%s:%zu: invalid YAML: %s", c->name,
-                          c->parser.problem_mark.line + 1,
-                          c->parser.problem ? c->parser.problem : "parse error");
-    if (ev->type == YAML_ALIAS_EVENT) {
-        int line = mark_line(ev);
+    if (yaml_parser_parse(&c->parser, ev))
+        return 0;
+    c->n_errors++;
+    tg_cfg_err_add(c->err, c->errlen, "%s:%zu: invalid YAML: %s", c->name,
+                   c->parser.problem_mark.line + 1,
+                   c->parser.problem ? c->parser.problem : "parse error");
+    return -1;
+}
+
+/* Hand `ev` to the cleaned copy, which owns it from then on (*ev is zeroed:
+ * deleting it again is harmless). */
+static void keep(struct ycheck *c, yaml_event_t *ev)
+{
+    if (!c->emit_ok)
         yaml_event_delete(ev);
-        return check_fail(c, line, "YAML aliases are not supported");
+    else if (!yaml_emitter_emit(&c->emitter, ev)) /* frees ev even when failing */
+        c->emit_ok = 0;
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* An empty node standing in for a dropped list entry. */
+static void keep_stand_in(struct ycheck *c, int mapping)
+{
+    yaml_event_t ev;
+    if (mapping) {
+        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_MAPPING_STYLE);
+        keep(c, &ev);
+        yaml_mapping_end_event_initialize(&ev);
+    } else {
+        yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)"~", 1, 1, 1,
+                                     YAML_PLAIN_SCALAR_STYLE);
+    }
+    keep(c, &ev);
+}
+
+static int write_clean(void *arg, unsigned char *buf, size_t len)
+{
+    tg_sb_add(arg, (const char *)buf, len);
+    return 1;
+}
+
+/* Drop the node that starts with `ev` (and everything inside it). */
+static int skip_node(struct ycheck *c, yaml_event_t *ev)
+{
+    int depth = ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT;
+    yaml_event_delete(ev);
+    while (depth > 0) {
+        yaml_event_t in;
+        if (next_event(c, &in) < 0)
+            return -1;
+        if (in.type == YAML_MAPPING_START_EVENT || in.type == YAML_SEQUENCE_START_EVENT)
+            depth++;
+        else if (in.type == YAML_MAPPING_END_EVENT || in.type == YAML_SEQUENCE_END_EVENT)
+            depth--;
+        yaml_event_delete(&in);
     }
     return 0;
 }
@@ -309,22 +389,36 @@ static const char *kind_name(yaml_event_type_t t)
                                             : "a scalar value";
 }
 
-static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev);
+static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev,
+                       yaml_event_t *key);
 
 /* Append ".key" to the path; returns the old length to truncate back to. */
 static int push_path(struct ycheck *c, const char *key)
 {
     size_t len = strlen(c->path);
     int n = snprintf(c->path + len, sizeof(c->path) - len, "%s%s", len ? "." : "", key);
-    if (n < 0 || (size_t)n >= sizeof(c->path) - len)
-        return tg_cfg_err(c->err, c->errlen, "%s: keys nested too deeply", c->name);
+    if (n < 0 || (size_t)n >= sizeof(c->path) - len) {
+        c->n_errors++;
+        tg_cfg_err_add(c->err, c->errlen, "%s: keys nested too deeply", c->name);
+        return -1;
+    }
     return (int)len;
+}
+
+/* A key that cannot stay: report it, drop it and its value. */
+static int drop_pair(struct ycheck *c, yaml_event_t *key, const char *msg)
+{
+    yaml_event_t val;
+    check_fail(c, mark_line(key), msg);
+    if (skip_node(c, key) < 0 || next_event(c, &val) < 0)
+        return -1;
+    return skip_node(c, &val);
 }
 
 static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
 {
     unsigned long long seen = 0;
-    yaml_event_t ev;
+    yaml_event_t ev, val;
 
     for (;;) {
         const cyaml_schema_field_t *f;
@@ -332,13 +426,15 @@ static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
         if (next_event(c, &ev) < 0)
             return -1;
         if (ev.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&ev);
+            keep(c, &ev);
             return 0;
         }
         if (ev.type != YAML_SCALAR_EVENT) {
-            rc = check_fail(c, mark_line(&ev), "mapping keys must be scalars");
-            yaml_event_delete(&ev);
-            return rc;
+            if (drop_pair(c, &ev,
+                          ev.type == YAML_ALIAS_EVENT ? "YAML aliases are not supported"
+                                                      : "mapping keys must be scalars") < 0)
+                return -1;
+            continue;
         }
         for (f = fields; f->key; f++)
             if (strcasecmp(f->key, (const char *)ev.data.scalar.value) == 0)
@@ -349,17 +445,13 @@ static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
             return -1;
         }
         if (f->key == NULL || (seen & (1ULL << (f - fields)))) {
-            rc = check_fail(c, mark_line(&ev), f->key ? "duplicate key" : "unknown key");
-            yaml_event_delete(&ev);
-            return rc;
+            rc = drop_pair(c, &ev, f->key ? "duplicate key" : "unknown key");
+        } else {
+            seen |= 1ULL << (f - fields);
+            index_add(c, mark_line(&ev));
+            rc = next_event(c, &val) < 0 ? -1 : check_value(c, &f->value, &val, &ev);
+            yaml_event_delete(&ev); /* zeroed when check_value took it */
         }
-        seen |= 1ULL << (f - fields);
-        index_add(c, mark_line(&ev));
-        yaml_event_delete(&ev);
-        if (next_event(c, &ev) < 0)
-            return -1;
-        rc = check_value(c, &f->value, &ev);
-        yaml_event_delete(&ev);
         if (rc < 0)
             return -1;
         c->path[saved] = '\0';
@@ -371,42 +463,64 @@ static int check_sequence(struct ycheck *c, const cyaml_schema_value_t *entry)
     yaml_event_t ev;
     size_t i;
     for (i = 0;; i++) {
-        int saved, rc;
+        int saved, rc = 0;
         if (next_event(c, &ev) < 0)
             return -1;
         if (ev.type == YAML_SEQUENCE_END_EVENT) {
-            yaml_event_delete(&ev);
+            keep(c, &ev);
             return 0;
         }
         saved = (int)strlen(c->path);
         snprintf(c->path + saved, sizeof(c->path) - (size_t)saved, "[%zu]", i);
         index_add(c, mark_line(&ev));
-        if (entry->type != CYAML_STRING && scalar_is_null(&ev))
-            rc = check_fail(c, mark_line(&ev), "empty list entry");
-        else
-            rc = check_value(c, entry, &ev);
-        yaml_event_delete(&ev);
+        if (entry->type != CYAML_STRING && scalar_is_null(&ev)) {
+            check_fail(c, mark_line(&ev), "empty list entry");
+            yaml_event_delete(&ev);
+            rc = 1;
+        } else {
+            rc = check_value(c, entry, &ev, NULL);
+        }
         if (rc < 0)
             return -1;
+        if (rc == 1) {
+            /* keep the later entries' indices (errors name them) */
+            keep_stand_in(c, entry->type == CYAML_MAPPING);
+            tg_strlist_push(&c->poisoned, &c->n_poisoned, c->path, strlen(c->path));
+        }
         c->path[saved] = '\0';
     }
 }
 
-/* `ev` is the value's first event; on return the whole value is consumed. */
-static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev)
+/* `ev` is the value's first event, `key` (NULL in a list) the pending key
+ * event: both are kept when the value is acceptable (returns 0), else
+ * dropped with an error (returns 1). On return the whole value is consumed
+ * and neither event is the caller's any more. */
+static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yaml_event_t *ev,
+                       yaml_event_t *key)
 {
     yaml_event_type_t want = schema->type == CYAML_MAPPING    ? YAML_MAPPING_START_EVENT
                              : schema->type == CYAML_SEQUENCE ? YAML_SEQUENCE_START_EVENT
                                                               : YAML_SCALAR_EVENT;
     char msg[64];
+    int null_ok = ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev) &&
+                  (schema->flags & CYAML_FLAG_POINTER_NULL) == CYAML_FLAG_POINTER_NULL;
 
-    if (ev->type != want) {
-        if (ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev) &&
-            (schema->flags & CYAML_FLAG_POINTER_NULL) == CYAML_FLAG_POINTER_NULL)
-            return 0;
-        snprintf(msg, sizeof(msg), "expected %s, found %s", kind_name(want), kind_name(ev->type));
-        return check_fail(c, mark_line(ev), msg);
+    if (ev->type != want && !null_ok) {
+        if (ev->type == YAML_ALIAS_EVENT)
+            snprintf(msg, sizeof(msg), "YAML aliases are not supported");
+        else
+            snprintf(msg, sizeof(msg), "expected %s, found %s", kind_name(want),
+                     kind_name(ev->type));
+        check_fail(c, mark_line(ev), msg);
+        if (key)
+            yaml_event_delete(key);
+        return skip_node(c, ev) < 0 ? -1 : 1;
     }
+    if (key)
+        keep(c, key);
+    keep(c, ev);
+    if (null_ok)
+        return 0;
     if (want == YAML_MAPPING_START_EVENT)
         return check_mapping(c, schema->mapping.fields);
     if (want == YAML_SEQUENCE_START_EVENT)
@@ -414,41 +528,50 @@ static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yam
     return 0;
 }
 
-/* Returns 1 when the document has a top-level mapping, 0 when it is empty. */
+/* Returns 1 when the document has a top-level mapping, 0 when it is empty
+ * (or has no usable top level), -1 when it cannot be parsed on. */
 static int check_document(struct ycheck *c)
 {
     yaml_event_t ev;
-    int rc = 0, has_root = 0;
+    int has_root = 0;
 
     if (next_event(c, &ev) < 0) /* STREAM_START */
         return -1;
-    yaml_event_delete(&ev);
+    keep(c, &ev);
     if (next_event(c, &ev) < 0)
         return -1;
-    if (ev.type == YAML_STREAM_END_EVENT)
-        goto out;
-    yaml_event_delete(&ev); /* DOCUMENT_START */
+    if (ev.type == YAML_STREAM_END_EVENT) {
+        keep(c, &ev);
+        return 0;
+    }
+    keep(c, &ev); /* DOCUMENT_START */
     if (next_event(c, &ev) < 0)
         return -1;
     if (ev.type == YAML_MAPPING_START_EVENT) {
         has_root = 1;
-        rc = check_mapping(c, root_fields);
-    } else if (!scalar_is_null(&ev)) {
-        rc = check_fail(c, mark_line(&ev), "the top level must be a mapping");
+        keep(c, &ev);
+        if (check_mapping(c, root_fields) < 0)
+            return -1;
+    } else if (scalar_is_null(&ev)) {
+        keep(c, &ev);
+    } else {
+        check_fail(c, mark_line(&ev), "the top level must be a mapping");
+        if (skip_node(c, &ev) < 0)
+            return -1;
+        keep_stand_in(c, 0);
     }
-    yaml_event_delete(&ev);
-    if (rc < 0)
-        return -1;
     if (next_event(c, &ev) < 0) /* DOCUMENT_END */
         return -1;
-    yaml_event_delete(&ev);
+    keep(c, &ev);
     if (next_event(c, &ev) < 0)
         return -1;
-    if (ev.type != YAML_STREAM_END_EVENT)
-        rc = check_fail(c, mark_line(&ev), "only one YAML document is allowed");
-out:
-    yaml_event_delete(&ev);
-    return rc < 0 ? -1 : has_root;
+    if (ev.type != YAML_STREAM_END_EVENT) {
+        check_fail(c, mark_line(&ev), "only one YAML document is allowed");
+        yaml_event_delete(&ev);
+        yaml_stream_end_event_initialize(&ev);
+    }
+    keep(c, &ev);
+    return has_root;
 }
 
 /* ---- pass 3: conversion ---- */
@@ -461,12 +584,20 @@ struct conv {
 };
 
 /* Error for the value at `path` (a key under the current section). */
+/* Record an error for the value at `path` (a key under the current
+ * section). Returns 0: the caller goes on with the next key, so that every
+ * bad value of a file is reported; the load fails at the end. Values below
+ * a list entry pass 1 already reported are not reported again. */
 static int conv_fail(struct conv *v, const char *key, const char *msg)
 {
     char full[sizeof(v->path) + 300]; /* path + "." + key (keys are short) */
     snprintf(full, sizeof(full), "%s%s%.256s", v->path, v->path[0] ? "." : "", key);
-    return tg_cfg_err(v->c->err, v->c->errlen, "%s:%d: %s: %s", v->c->name,
-                      index_line(v->c, full), full, msg);
+    if (is_poisoned(v->c, full))
+        return 0;
+    v->c->n_errors++;
+    tg_cfg_err_add(v->c->err, v->c->errlen, "%s:%d: %s: %s", v->c->name, index_line(v->c, full),
+                   full, msg);
+    return 0;
 }
 
 static int conv_duration(struct conv *v, const char *key, const char *s, int *out)
@@ -494,6 +625,14 @@ static int conv_int(struct conv *v, const char *key, const char *s, long min, lo
     if (tg_parse_int(s, min, max, &l, msg, sizeof(msg)) < 0)
         return conv_fail(v, key, msg);
     *out = (int)l;
+    return 0;
+}
+
+static int conv_qps(struct conv *v, const char *key, const char *s, double *out)
+{
+    char msg[256];
+    if (s && tg_parse_qps(s, out, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
     return 0;
 }
 
@@ -543,7 +682,7 @@ static int conv_kube(struct conv *v, const struct y_kube *y)
     struct tg_config *c = v->cfg;
     section(v, "kubernetes");
     return conv_duration(v, "timeout", y->timeout, &c->kube_timeout_ms) < 0 ||
-                   conv_int(v, "qps", y->qps, 0, 100000, &c->kube_qps) < 0 ||
+                   conv_qps(v, "qps", y->qps, &c->kube_qps) < 0 ||
                    conv_int(v, "burst", y->burst, 0, 100000, &c->kube_burst) < 0 ||
                    conv_int(v, "retries", y->retries, 0, 10, &c->kube_retries) < 0
                ? -1
@@ -573,10 +712,22 @@ static int conv_upstream(struct conv *v, const struct y_upstream *y)
 {
     struct tg_config *c = v->cfg;
     section(v, "upstream");
+    char key[48];
+    unsigned i;
     if (conv_duration(v, "timeout", y->timeout, &c->upstream_timeout_ms) < 0 ||
         conv_int(v, "maxIdleConns", y->max_idle_conns, 0, 100000, &c->upstream_max_idle) < 0)
         return -1;
+    if (y->tenant_header && !tg_http_is_token(tg_iov_str(y->tenant_header)))
+        conv_fail(v, "tenantHeader", "not a valid header name");
     conv_string(y->tenant_header, &c->upstream_tenant_header);
+    for (i = 0; i < y->drop_headers_count; i++) {
+        const char *h = y->drop_headers[i];
+        snprintf(key, sizeof(key), "dropHeaders[%u]", i);
+        if (h == NULL || !tg_http_is_token(tg_iov_str(h)))
+            conv_fail(v, key, "not a valid header name");
+        else
+            tg_strlist_push(&c->upstream_drop_headers, &c->n_upstream_drop_headers, h, strlen(h));
+    }
     return 0;
 }
 
@@ -593,13 +744,14 @@ static int conv_tenancy(struct conv *v, const struct y_tenancy *y)
         conv_bool(v, "enableLabelAPIs", y->enable_label_apis, &c->enable_label_apis) < 0)
         return -1;
     if (y->verb_mode && tg_parse_verb_mode(y->verb_mode, &c->verb_mode, msg, sizeof(msg)) < 0)
-        return conv_fail(v, "verbMode", msg);
+        conv_fail(v, "verbMode", msg);
     conv_string(y->label, &c->label);
     conv_string(y->query_param, &c->query_param);
     for (i = 0; i < y->label_values_count; i++) {
         if (y->label_values[i] == NULL || y->label_values[i][0] == '\0') {
             snprintf(msg, sizeof(msg), "labelValues[%u]", i);
-            return conv_fail(v, msg, "empty label value");
+            conv_fail(v, msg, "empty label value");
+            continue;
         }
         tg_strlist_push(&c->label_values, &c->n_label_values, y->label_values[i],
                         strlen(y->label_values[i]));
@@ -630,7 +782,7 @@ static int conv_log(struct conv *v, const struct y_log *y)
     char msg[256];
     section(v, "log");
     if (y->level && tg_parse_log_level(y->level, &v->cfg->log_level, msg, sizeof(msg)) < 0)
-        return conv_fail(v, "level", msg);
+        conv_fail(v, "level", msg);
     return conv_bool(v, "accessLog", y->access_log, &v->cfg->access_log);
 }
 
@@ -677,9 +829,11 @@ static char *nonempty_dup(const char *s)
 static int conv_static_rule(struct conv *v, const struct y_static *y, struct tg_static_rule *r)
 {
     unsigned i;
+    int errors = v->c->n_errors;
     memset(r, 0, sizeof(*r));
-    if (conv_bool(v, "resourceRequest", y->resource_request, &r->resource_request) < 0)
-        return -1;
+    conv_bool(v, "resourceRequest", y->resource_request, &r->resource_request);
+    if (v->c->n_errors > errors)
+        return 0; /* the path rules below depend on it */
     /* kube-rbac-proxy's NewStaticAuthorizer rule: resourceRequest <=> no path */
     if (r->resource_request && y->path && *y->path)
         return conv_fail(v, "path", "a rule with resourceRequest: true must not have a path");
@@ -756,18 +910,25 @@ static void free_static_rule(struct tg_static_rule *r)
     free(r->path);
 }
 
-static int convert(struct conv *v, const struct y_root *y)
+/* Every section, whatever the others gave: errors are collected (conv_fail). */
+static void convert(struct conv *v, const struct y_root *y)
 {
-    return (y->authorization && conv_authz(v, y->authorization) < 0) ||
-                   (y->cache && conv_cache(v, y->cache) < 0) ||
-                   (y->kubernetes && conv_kube(v, y->kubernetes) < 0) ||
-                   (y->server && conv_server(v, y->server) < 0) ||
-                   (y->upstream && conv_upstream(v, y->upstream) < 0) ||
-                   (y->tenancy && conv_tenancy(v, y->tenancy) < 0) ||
-                   (y->promql && conv_promql(v, y->promql) < 0) ||
-                   (y->log && conv_log(v, y->log) < 0)
-               ? -1
-               : 0;
+    if (y->authorization)
+        conv_authz(v, y->authorization);
+    if (y->cache)
+        conv_cache(v, y->cache);
+    if (y->kubernetes)
+        conv_kube(v, y->kubernetes);
+    if (y->server)
+        conv_server(v, y->server);
+    if (y->upstream)
+        conv_upstream(v, y->upstream);
+    if (y->tenancy)
+        conv_tenancy(v, y->tenancy);
+    if (y->promql)
+        conv_promql(v, y->promql);
+    if (y->log)
+        conv_log(v, y->log);
 }
 
 /* ---- pass 2 and the entry points ---- */
@@ -800,7 +961,72 @@ static void ycheck_free(struct ycheck *c)
     for (i = 0; i < c->n_lines; i++)
         free(c->lines[i].path);
     free(c->lines);
+    tg_strlist_free(c->poisoned, c->n_poisoned);
     yaml_parser_delete(&c->parser);
+    yaml_emitter_delete(&c->emitter);
+    tg_sb_free(&c->clean);
+}
+
+static void ycheck_init(struct ycheck *c, const char *data, size_t len)
+{
+    if (!yaml_parser_initialize(&c->parser) || !yaml_emitter_initialize(&c->emitter))
+        abort();
+    yaml_parser_set_input_string(&c->parser, (const unsigned char *)data, len);
+    tg_sb_init(&c->clean, NULL, len + 64);
+    yaml_emitter_set_output(&c->emitter, write_clean, &c->clean);
+    yaml_emitter_set_unicode(&c->emitter, 1);
+    yaml_emitter_set_width(&c->emitter, -1);
+    c->emit_ok = 1;
+}
+
+struct err_line {
+    int line;
+    size_t order;
+    const char *text;
+    size_t len;
+};
+
+static int by_line(const void *a, const void *b)
+{
+    const struct err_line *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Passes 1 and 3 find errors in two rounds: put them in file order (each
+ * line is "NAME:LINE: ..."; a line without a number keeps its place last). */
+static void sort_errors(char *err, const char *name)
+{
+    size_t n = 0, i, nlen = strlen(name), total = strlen(err);
+    struct err_line *v = NULL;
+    const char *p = err;
+    char *copy;
+
+    while (*p) {
+        size_t len = strcspn(p, "\n");
+        v = tg_xrealloc(v, (n + 1) * sizeof(*v));
+        v[n].line = strncmp(p, name, nlen) == 0 && p[nlen] == ':' ? atoi(p + nlen + 1) : 0;
+        if (v[n].line <= 0)
+            v[n].line = 1 << 30;
+        v[n].order = n;
+        v[n].text = p;
+        v[n].len = len;
+        n++;
+        p += len + (p[len] == '\n');
+    }
+    qsort(v, n, sizeof(*v), by_line);
+    copy = tg_xstrndup(err, total);
+    for (i = 0, p = err; i < n; i++) {
+        const char *t = copy + (v[i].text - err);
+        memcpy((char *)p, t, v[i].len);
+        p += v[i].len;
+        if (i + 1 < n)
+            *(char *)p++ = '\n';
+    }
+    *(char *)p = '\0';
+    free(copy);
+    free(v);
 }
 
 int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *data, size_t len,
@@ -818,28 +1044,35 @@ int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *dat
     struct y_root *root = NULL;
     struct conv v = {.c = &c, .cfg = cfg, .x = x};
     cyaml_err_t cerr;
-    int rc = -1, has_root;
+    int has_root;
 
-    if (!yaml_parser_initialize(&c.parser))
-        abort();
-    yaml_parser_set_input_string(&c.parser, (const unsigned char *)data, len);
+    err[0] = '\0';
+    ycheck_init(&c, data, len);
     has_root = check_document(&c);
-    if (has_root <= 0) {
-        rc = has_root; /* 0: empty file, nothing to do */
-        goto out;
+    if (has_root > 0 && c.n_errors > 0 && c.emit_ok) {
+        /* structural errors: read the copy without the offending nodes */
+        data = c.clean.base;
+        len = c.clean.len;
+    } else if (has_root <= 0 || c.n_errors > 0) {
+        goto out; /* empty, unusable or unparsable: nothing more to learn */
     }
     cerr = cyaml_load_data((const uint8_t *)data, len, &ycfg, &root_schema,
                            (cyaml_data_t **)&root, NULL);
     if (cerr != CYAML_OK) {
-        tg_cfg_err(err, errlen, "%s: %s%s%s", name, cyaml_strerror(cerr),
-                   logbuf.text[0] ? ": " : "", logbuf.text);
+        if (c.n_errors == 0) /* check() let through what libcyaml refuses */
+            tg_cfg_err(err, errlen, "%s: %s%s%s", name, cyaml_strerror(cerr),
+                       logbuf.text[0] ? ": " : "", logbuf.text);
+        c.n_errors++;
         goto out;
     }
-    rc = root ? convert(&v, root) : 0;
+    if (root)
+        convert(&v, root);
     cyaml_free(&ycfg, &root_schema, root, 0);
 out:
     ycheck_free(&c);
-    return rc;
+    if (c.n_errors > 1)
+        sort_errors(err, name);
+    return c.n_errors > 0 || has_root < 0 ? -1 : 0;
 }
 
 int tg_yaml_load_file(struct tg_config *cfg, struct tg_yaml_extra *x, const char *path, char *err,
@@ -924,7 +1157,9 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"cache.grace", "duration", "0s",
      "serve an expired allow entry this long while the API server is unreachable"},
     {"kubernetes.timeout", "duration", "10s", "timeout of one TokenReview/SAR call"},
-    {"kubernetes.qps", "int", "0", "client-side rate limit toward the API server (0 = none)"},
+    {"kubernetes.qps", "float", "0",
+     "client-side rate limit toward the API server (0 = none; 0.5 = one call every 2s), as "
+     "--kube-api-qps"},
     {"kubernetes.burst", "int", "0", "burst above qps"},
     {"kubernetes.retries", "int", "3", "retries of a failed API call (0-10)"},
     {"server.maxHeaderBytes", "size", "64Ki", "request line + headers limit"},
@@ -937,7 +1172,11 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"upstream.timeout", "duration", "5m", "timeout of one upstream request"},
     {"upstream.maxIdleConns", "int", "64", "idle keep-alive connections kept to the upstream"},
     {"upstream.tenantHeader", "string", NULL,
-     "send the tenant value(s) upstream in this header (e.g. THANOS-TENANT)"},
+     "send the tenant value(s) upstream in this header (e.g. THANOS-TENANT); a client's copy "
+     "is dropped"},
+    {"upstream.dropHeaders[]", "list", NULL,
+     "more client request headers never forwarded (THANOS-TENANT and X-Scope-OrgID always are "
+     "dropped)"},
     {"tenancy.label", "string", "namespace", "the label enforced in queries (--label)"},
     {"tenancy.queryParam", "string", "the label", "tenant query parameter (--query-param)"},
     {"tenancy.labelValues[]", "list", NULL, "fixed tenant values (--label-value)"},
@@ -956,7 +1195,9 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"promql.experimentalFunctions", "bool", "false", "Prometheus experimental functions"},
     {"promql.extendedRangeSelectors", "bool", "false", "extended range selectors"},
     {"promql.binopFillModifiers", "bool", "false", "binary operator fill modifiers"},
-    {"log.level", "enum", "info", "error, warn, info or debug"},
+    {"log.level", "enum", "info",
+     "error, warn, info or debug, or a klog verbosity as --v takes it (0-3 = info, 4 and more "
+     "= debug)"},
     {"log.accessLog", "bool", "true", "JSON access log on stdout"},
     {NULL, NULL, NULL, NULL},
 };

@@ -266,6 +266,9 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     struct tg_config *next = tg_config_reload(srv->cfg, err, sizeof(err));
 
     if (next == NULL) {
+        char *nl;
+        while ((nl = strchr(err, '\n')) != NULL) /* several errors: one log line */
+            *nl = ';';
         tg_err("SIGHUP: configuration not reloaded, keeping the current one: %s", err);
         return;
     }

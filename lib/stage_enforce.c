@@ -24,6 +24,7 @@ static void promql_opts(const struct tg_config *cfg, struct tg_promql_opts *o)
     o->duration_expr = cfg->promql_duration_expr;
     o->experimental_functions = cfg->promql_experimental_functions;
     o->extended_range = cfg->promql_extended_range_selectors;
+    o->binop_fill = cfg->promql_binop_fill_modifiers;
     o->max_len = cfg->max_query_bytes;
     o->max_depth = cfg->max_query_depth;
 }

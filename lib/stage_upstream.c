@@ -350,21 +350,20 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
     const char *xff = evhttp_find_header(in, "X-Forwarded-For");
     const char *conn = evhttp_find_header(in, "Connection");
     const char *peer = tg_conn_peer(r);
+    const struct tg_http_forward_policy policy = {
+        .connection = conn ? tg_iov_str(conn) : TG_IOV_NULL,
+        .tenant_in = r->cfg->header_name,
+        .tenant_out = r->cfg->upstream_tenant_header,
+        .drop = r->cfg->upstream_drop_headers,
+        .n_drop = r->cfg->n_upstream_drop_headers,
+        .filtered = filtered(r),
+    };
     struct evkeyval *h;
 
     TAILQ_FOREACH(h, in, next)
     {
-        tg_iovec_t name = tg_iov_str(h->key);
-        if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
-            (conn && tg_http_connection_lists(tg_iov_str(conn), name)) ||
-            !strcasecmp(h->key, "Host") || !strcasecmp(h->key, "Content-Length") ||
-            !strcasecmp(h->key, "Content-Type") || !strcasecmp(h->key, "X-Forwarded-For") ||
-            !strcasecmp(h->key, "Expect") ||
-            (filtered(r) && !strcasecmp(h->key, "Accept-Encoding")) ||
-            (r->cfg->header_name && !strcasecmp(h->key, r->cfg->header_name)) ||
-            (r->cfg->upstream_tenant_header && !strcasecmp(h->key, r->cfg->upstream_tenant_header)))
-            continue;
-        evhttp_add_header(out, h->key, h->value);
+        if (!tg_http_header_never_upstream(&policy, tg_iov_str(h->key)))
+            evhttp_add_header(out, h->key, h->value);
     }
     evhttp_add_header(out, "Host", tg_upstream_host_header(r->srv->upstream).base);
     evhttp_add_header(out, "X-Forwarded-For",

@@ -104,6 +104,8 @@ struct tg_config {
     int upstream_timeout_ms;      /* --upstream-timeout, default 5m */
     int upstream_max_idle;        /* keep-alive pool size */
     char *upstream_tenant_header; /* e.g. THANOS-TENANT; NULL = not sent */
+    char **upstream_drop_headers; /* upstream.dropHeaders: client headers never forwarded */
+    size_t n_upstream_drop_headers;
 
     /* tenancy (prom-label-proxy flags + our own) */
     char *label;         /* --label, default "namespace" */
@@ -150,7 +152,7 @@ struct tg_config {
 
     /* kubernetes API client (our `kubernetes:` section) */
     int kube_timeout_ms; /* 10s */
-    int kube_qps;        /* rate limit toward the API server, 0 = none */
+    double kube_qps;     /* calls per second toward the API server, 0 = none */
     int kube_burst;
     int kube_retries; /* 3 */
 
@@ -174,13 +176,26 @@ struct tg_config {
 
 /* Parse argv (argv[0] is the program; subcommand already removed) and the
  * config file it names, read the token file, validate the result (TLS and CA
- * files are opened and parsed). On error returns NULL and writes a one-line
- * message naming the flag, or the file, line and key, into errbuf. Prints
+ * files are opened and parsed). On error returns NULL and writes a message
+ * naming the flag, or the file, line and key, into errbuf: one line, or one
+ * line per error for a config file with several (see
+ * tg_config_print_errors). Prints
  * --help and --version to stdout itself. *exit_now (may be NULL) tells the
  * caller what a NULL return means, see above; it is 0 on success.
  * Warnings (ignored flags, ...) are logged with tg_warn(). The caller owns
  * the returned reference. */
 struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now);
+/* `tenantgate check-config`: tg_config_load(), except that a command line
+ * with neither a listener nor --upstream checks only the files and flags it
+ * names (config file, token file, TLS files, kubeconfig): listeners,
+ * upstream and the authentication/authorization providers are not required
+ * then, and *files_only is set to 1. Every error of the config file is in
+ * errbuf, one per line. */
+struct tg_config *tg_config_check(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now,
+                                  int *files_only);
+/* Write a tg_config_load() message to `out` (FILE *), each of its lines
+ * (one per error) after `prefix`. */
+void tg_config_print_errors(void *out, const char *prefix, const char *err);
 /* Re-read the config file (and token file) named in `old`, keeping old's
  * flags: the command line stored in old is replayed. On any error returns
  * NULL with the message; `old` is untouched and stays valid. */
@@ -192,5 +207,7 @@ void tg_config_usage(void *out /* FILE * */);
 /* A few lines for `check-config` and the start-up log: listeners, upstream,
  * tenancy, providers. Written to `out` (FILE *). */
 void tg_config_summary(const struct tg_config *cfg, void *out /* FILE * */);
+/* Its tenancy and authorization lines only: what the config file decides. */
+void tg_config_summary_tenancy(const struct tg_config *cfg, void *out /* FILE * */);
 
 #endif

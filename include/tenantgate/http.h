@@ -122,6 +122,31 @@ int tg_http_connection_lists(tg_iovec_t connection, tg_iovec_t name);
  * upstream tenant header is the caller's business. */
 int tg_http_header_is_credential(tg_iovec_t name);
 
+/* 1 for the headers upstreams pick a tenant from: THANOS-TENANT (Thanos)
+ * and X-Scope-OrgID (Cortex, Mimir, Loki), case-insensitive. */
+int tg_http_header_selects_tenant(tg_iovec_t name);
+
+/* 1 if `s` is a non-empty RFC 9110 token (what a header name must be). */
+int tg_http_is_token(tg_iovec_t s);
+
+/* What decides which client request headers are not copied upstream. All
+ * pointers are borrowed for the call; NULL names are ignored. */
+struct tg_http_forward_policy {
+    tg_iovec_t connection;  /* the request's Connection value (its names are hop-by-hop) */
+    const char *tenant_in;  /* header the tenant is read from (--header-name) */
+    const char *tenant_out; /* header tenantgate sets upstream (upstream.tenantHeader) */
+    char *const *drop;      /* more names never forwarded (upstream.dropHeaders) */
+    size_t n_drop;
+    int filtered; /* the answer is filtered: Accept-Encoding is not forwarded */
+};
+
+/* The one decision "never forward this client header as it came": 1 for
+ * hop-by-hop headers, credentials and identity headers, tenant-selecting
+ * headers (tg_http_header_selects_tenant, the policy's tenant_in, tenant_out
+ * and drop names), and the headers the proxy writes itself (Host,
+ * Content-Length, Content-Type, Expect, X-Forwarded-For). Case-insensitive. */
+int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iovec_t name);
+
 /* ---- Authorization ------------------------------------------------------- */
 
 /* Strict standard base64 (RFC 4648 alphabet, '=' padding required, no

@@ -115,7 +115,7 @@ enum tg_kube_result tg_kube_sar_parse(const char *body, size_t len, tg_arena_t *
 
 struct tg_kube_opts {
     int timeout_ms;            /* whole call incl. queueing and retries (10s) */
-    int qps;                   /* token bucket rate; 0 = unlimited */
+    double qps;                /* token bucket rate per second; 0 = unlimited */
     int burst;                 /* bucket size (>= 1 when qps > 0) */
     int retries;               /* extra attempts after the first (3) */
     int backoff_base_ms;       /* first backoff (100ms), doubled per attempt, +-50% jitter */

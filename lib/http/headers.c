@@ -86,6 +86,49 @@ static int is_tchar(unsigned char c)
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+int tg_http_is_token(tg_iovec_t s)
+{
+    size_t i;
+    for (i = 0; i < s.len; i++)
+        if (!is_tchar((unsigned char)s.base[i]))
+            return 0;
+    return s.len > 0;
+}
+
+int tg_http_header_selects_tenant(tg_iovec_t name)
+{
+    /* Thanos Querier/Receive (--query.tenant-header, --receive.tenant-header
+     * default) and Cortex/Mimir/Loki pick the tenant from these: forwarded,
+     * a client would choose whose data the upstream reads */
+    static const char *const tenant[] = {"THANOS-TENANT", "X-Scope-OrgID", NULL};
+    return in_list(name, tenant);
+}
+
+static int named(tg_iovec_t name, const char *s)
+{
+    return s != NULL && tg_http_iequal(name, tg_iov_str(s));
+}
+
+int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iovec_t name)
+{
+    /* set by the proxy itself: the upstream's Host, the rebuilt body's
+     * framing and type, X-Forwarded-For with the peer appended */
+    static const char *const own[] = {"Host",   "Content-Length",  "Content-Type",
+                                      "Expect", "X-Forwarded-For", NULL};
+    size_t i;
+
+    if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
+        tg_http_header_selects_tenant(name) || in_list(name, own) ||
+        (p->connection.len > 0 && tg_http_connection_lists(p->connection, name)) ||
+        named(name, p->tenant_in) || named(name, p->tenant_out) ||
+        (p->filtered && tg_http_iequal(name, TG_IOV_LIT("Accept-Encoding"))))
+        return 1;
+    for (i = 0; i < p->n_drop; i++)
+        if (named(name, p->drop[i]))
+            return 1;
+    return 0;
+}
+
 static void skip_ows(const char **p, const char *end)
 {
     while (*p < end && is_ows(**p))

@@ -19,13 +19,16 @@
 #include "tenantgate/log.h"
 
 #define DATA "test/unit/data/config/"
-#define UP "--upstream=http://127.0.0.1:9090/"
-#define LISTEN "--insecure-listen-address=127.0.0.1:8080"
-#define TOKENS "--token-auth-file=" DATA "tokens.csv"
+/* The seed config as manifests/base ships it (test_kube_proxy.py reads it too). */
+#define SEED       "manifests/base/config.yaml"
+#define KUBECONFIG DATA "kubeconfig.yaml"
+#define UP         "--upstream=http://127.0.0.1:9090/"
+#define LISTEN     "--insecure-listen-address=127.0.0.1:8080"
+#define TOKENS     "--token-auth-file=" DATA "tokens.csv"
 /* the smallest command line that validates without Kubernetes */
 #define BASE LISTEN, UP, TOKENS, "--config-file=" DATA "static.yaml"
 
-static char err[1024];
+static char err[4096];
 static int exit_code;
 
 /* Load with argv = {"tenantgate", args..., NULL}; stdout (--help) muted. */
@@ -164,7 +167,12 @@ static void test_flag_bad_values(void **state)
     expect_error(LOAD(BASE, "--kube-api-qps=fast"), TG_CONFIG_USAGE_ERROR,
                  "--kube-api-qps: invalid QPS \"fast\" (a number from 0 to 100000)");
     expect_error(LOAD(BASE, "--log-level=trace"), TG_CONFIG_USAGE_ERROR,
-                 "--log-level: invalid log level \"trace\" (error, warn, info or debug)");
+                 "--log-level: invalid log level \"trace\" (error, warn, info, debug or a klog "
+                 "verbosity 0-100)");
+    expect_error(LOAD(BASE, "--kube-api-qps=inf"), TG_CONFIG_USAGE_ERROR,
+                 "--kube-api-qps: invalid QPS \"inf\" (a number from 0 to 100000)");
+    expect_error(LOAD(BASE, "--kube-api-qps=0x10"), TG_CONFIG_USAGE_ERROR,
+                 "--kube-api-qps: invalid QPS \"0x10\" (a number from 0 to 100000)");
 }
 
 static void test_flag_usage_error_before_file_error(void **state)
@@ -253,7 +261,7 @@ static void test_flag_aliases(void **state)
     /* http upstream: CA unused (warned) and not opened */
     assert_non_null(c);
     assert_string_equal(c->upstream_ca_file, "a.pem");
-    assert_int_equal(c->kube_qps, 3);
+    assert_true(c->kube_qps == 2.5); /* kept as given: the token bucket takes fractions */
     assert_int_equal(c->kube_burst, 7);
     tg_config_unref(c);
 }
@@ -460,13 +468,13 @@ static void test_yaml_seed_verbatim(void **state)
     char *data;
     size_t len;
     struct tg_config *c;
-    assert_int_equal(tg_read_file(DATA "seed.yaml", &data, &len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file(SEED, &data, &len, err, sizeof(err)), 0);
     assert_int_equal(yload(data), 0);
     free(data);
     assert_int_equal(cfg_y->has_resource_attributes, 1);
     assert_string_equal(cfg_y->resource_attributes.namespace_, "{{ .Value }}");
     assert_string_equal(cfg_y->resource_attributes.api_version, "v1");
-    assert_string_equal(cfg_y->resource_attributes.resource, "pods");
+    assert_string_equal(cfg_y->resource_attributes.resource, "namespace");
     assert_string_equal(cfg_y->resource_attributes.subresource, "metrics");
     assert_null(cfg_y->resource_attributes.api_group);
     assert_null(cfg_y->resource_attributes.name);
@@ -476,8 +484,8 @@ static void test_yaml_seed_verbatim(void **state)
 
     /* and the seed's two sidecars' flags, merged, with Kubernetes */
     c = LOAD("--secure-listen-address=0.0.0.0:9090", "--upstream=http://127.0.0.1:8080/",
-             "--config-file=" DATA "seed.yaml", "--logtostderr=true", "--v=10",
-             "--label=namespace", "--enable-label-apis=true", "--kubeconfig=" DATA "seed.yaml");
+             "--config-file=" SEED, "--logtostderr=true", "--v=10", "--label=namespace",
+             "--enable-label-apis=true", "--kubeconfig=" KUBECONFIG);
     assert_non_null(c);
     assert_string_equal(c->query_param, "namespace");
     assert_string_equal(c->label, "namespace");
@@ -523,7 +531,7 @@ static void test_yaml_full(void **state)
     assert_int_equal(cfg_y->cache_max_entries, 500);
     assert_int_equal(cfg_y->cache_grace_ms, 30000);
     assert_int_equal(cfg_y->kube_timeout_ms, 3000);
-    assert_int_equal(cfg_y->kube_qps, 50);
+    assert_true(cfg_y->kube_qps == 50);
     assert_int_equal(cfg_y->kube_burst, 100);
     assert_int_equal(cfg_y->kube_retries, 2);
     assert_int_equal(cfg_y->max_header_bytes, 32768);
@@ -589,7 +597,10 @@ static void test_yaml_unknown_keys(void **state)
           "    namspace: \"{{ .Value }}\"\n",
           "config.yaml:7: authorization.resourceAttributes.namspace: unknown key");
     yfail("authorisation: {}\n", "config.yaml:1: authorisation: unknown key");
+    /* every error of the file: the rule without a path is reported too */
     yfail("authorization:\n  static:\n  - path: /x\n  - user:\n      name: a\n      group: [b]\n",
+          "config.yaml:4: authorization.static[1].resourceRequest: a non-resource rule "
+          "(resourceRequest: false) needs a path\n"
           "config.yaml:6: authorization.static[1].user.group: unknown key");
     yfail("cache:\n  ttl: 1s\n", "config.yaml:2: cache.ttl: unknown key");
 }
@@ -626,7 +637,14 @@ static void test_yaml_bad_values(void **state)
     yfail("tenancy:\n  labelValues:\n  - a\n  - \"\"\n",
           "config.yaml:4: tenancy.labelValues[1]: empty label value");
     yfail("log:\n  level: verbose\n",
-          "config.yaml:2: log.level: invalid log level \"verbose\" (error, warn, info or debug)");
+          "config.yaml:2: log.level: invalid log level \"verbose\" (error, warn, info, debug or "
+          "a klog verbosity 0-100)");
+    yfail("kubernetes:\n  qps: fast\n",
+          "config.yaml:2: kubernetes.qps: invalid QPS \"fast\" (a number from 0 to 100000)");
+    yfail("upstream:\n  tenantHeader: X Tenant\n  dropHeaders: [X-Org, \"\", \"a:b\"]\n",
+          "config.yaml:2: upstream.tenantHeader: not a valid header name\n"
+          "config.yaml:3: upstream.dropHeaders[1]: not a valid header name\n"
+          "config.yaml:3: upstream.dropHeaders[2]: not a valid header name");
     yfail("cache:\n  maxEntries: -1\n",
           "config.yaml:2: cache.maxEntries: -1 is out of range [0, 100000000]");
     yfail("authorization:\n  resourceAttributes:\n    resource: pods\n    namespace: \"{{ "
@@ -642,6 +660,8 @@ static void test_yaml_static_rule_rules(void **state)
           "not have a path");
     yfail("authorization:\n  static:\n  - verb: get\n  - verb: get\n    resource: pods\n",
           "config.yaml:3: authorization.static[0].resourceRequest: a non-resource rule "
+          "(resourceRequest: false) needs a path\n"
+          "config.yaml:4: authorization.static[1].resourceRequest: a non-resource rule "
           "(resourceRequest: false) needs a path");
     yfail("authorization:\n  static:\n  - resourceRequest: sure\n",
           "config.yaml:3: authorization.static[0].resourceRequest: invalid boolean \"sure\" "
@@ -650,12 +670,86 @@ static void test_yaml_static_rule_rules(void **state)
 
 static void test_yaml_syntax_errors(void **state)
 {
-    yfail("a: &x 1\nb: *x\n", "config.yaml:1: a: unknown key");
+    yfail("a: &x 1\nb: *x\n", "config.yaml:1: a: unknown key\nconfig.yaml:2: b: unknown key");
     yfail("cache:\n  authnTTL: &x 1s\n  denyTTL: *x\n",
           "config.yaml:3: cache.denyTTL: YAML aliases are not supported");
     yfail("cache: {}\n---\ncache: {}\n", "config.yaml:2: only one YAML document is allowed");
     yfail("cache:\n  authnTTL: \"1s\n", "config.yaml:3: invalid YAML: found unexpected end of stream");
     yfail("cache:\n  denyTTL: b: c\n", "config.yaml:2: invalid YAML: mapping values are not allowed in this context");
+}
+
+/* Every error of a file, in file order, each naming file, line and key:
+ * structural ones (pass 1) and bad values (pass 3) of the rest together. */
+static void test_yaml_every_error(void **state)
+{
+    yfail("authorization:\n"
+          "  resourceAttributes:\n"
+          "    namspace: \"{{ .Value }}\"\n"
+          "  static:\n"
+          "  - ~\n"
+          "  - resourceRequest: sure\n"
+          "  - resourceRequest: true\n"
+          "    verb: get\n"
+          "cache:\n"
+          "  authnTTL: 2x\n"
+          "  denyTTL: 1s\n"
+          "  DenyTTL: 2s\n"
+          "  grace: [1s]\n"
+          "kubernetes: {retries: 11, qps: 2.5}\n"
+          "tenancy:\n"
+          "  labelValues: [a, \"\", {x: 1}, b]\n"
+          "log: {level: 4, accessLog: maybe}\n",
+          "config.yaml:3: authorization.resourceAttributes.namspace: unknown key\n"
+          "config.yaml:5: authorization.static[0]: empty list entry\n"
+          "config.yaml:6: authorization.static[1].resourceRequest: invalid boolean \"sure\" (true "
+          "or false)\n"
+          "config.yaml:10: cache.authnTTL: invalid duration \"2x\" (Go syntax: 30s, 5m, 1h2m3.5s, "
+          "500ms)\n"
+          "config.yaml:12: cache.denyTTL: duplicate key\n"
+          "config.yaml:13: cache.grace: expected a scalar value, found a list\n"
+          "config.yaml:14: kubernetes.retries: 11 is out of range [0, 10]\n"
+          /* one line: structural errors first */
+          "config.yaml:16: tenancy.labelValues[2]: expected a scalar value, found a mapping\n"
+          "config.yaml:16: tenancy.labelValues[1]: empty label value\n"
+          "config.yaml:17: log.accessLog: invalid boolean \"maybe\" (true or false)");
+    /* invalid YAML ends the walk: the errors before it are kept */
+    yfail("cache:\n  ttl: 1s\n  denyTTL: \"1s\n",
+          "config.yaml:2: cache.ttl: unknown key\n"
+          "config.yaml:4: invalid YAML: found unexpected end of stream");
+}
+
+static void test_yaml_errors_overflow(void **state)
+{
+    char text[8192] = "cache:\n";
+    int i;
+    for (i = 0; i < 150; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "  k%d: 1\n", i);
+    assert_int_equal(yload(text), -1);
+    assert_non_null(strstr(err, "config.yaml:2: cache.k0: unknown key\n"));
+    assert_true(strlen(err) < sizeof(err));
+    assert_string_equal(err + strlen(err) - strlen("\n(more errors not shown)"),
+                        "\n(more errors not shown)");
+}
+
+/* kubernetes.qps and --kube-api-qps, log.level and --v/--log-level: the
+ * same values mean the same in both places. */
+static void test_yaml_same_meaning_as_flags(void **state)
+{
+    struct tg_config *c;
+    assert_int_equal(yload("kubernetes:\n  qps: 2.5\nlog:\n  level: 4\n"), 0);
+    assert_true(cfg_y->kube_qps == 2.5);
+    assert_int_equal(cfg_y->log_level, TG_LOG_DEBUG);
+    assert_int_equal(yload("log:\n  level: 3\n"), 0);
+    assert_int_equal(cfg_y->log_level, TG_LOG_INFO);
+    assert_int_equal(yload("log:\n  level: warn\n"), 0);
+    assert_int_equal(cfg_y->log_level, TG_LOG_WARN);
+    c = LOAD(BASE, "--kube-api-qps=2.5", "--v=4");
+    assert_true(c->kube_qps == 2.5);
+    assert_int_equal(c->log_level, TG_LOG_DEBUG);
+    tg_config_unref(c);
+    c = LOAD(BASE, "--log-level=4");
+    assert_int_equal(c->log_level, TG_LOG_DEBUG);
+    tg_config_unref(c);
 }
 
 /* ---- merge of rewrites and prom-label-proxy flags ---- */
@@ -674,20 +768,20 @@ static void test_merge_tenancy(void **state)
     assert_string_equal(c->header_name, "X-Tenant");
     tg_config_unref(c);
     /* rewrite agrees with --query-param */
-    c = LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml", "--config-file=" DATA "seed.yaml",
+    c = LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED,
              "--query-param=namespace");
     assert_non_null(c);
     tg_config_unref(c);
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
-                      "--config-file=" DATA "seed.yaml", "--query-param=tenant"),
-                 TG_CONFIG_FAILED,
-                 "authorization.rewrites.byQueryParameter.name \"namespace\" and "
-                 "--query-param/tenancy.queryParam \"tenant\" disagree");
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
-                      "--config-file=" DATA "seed.yaml", "--label-value=a"),
-                 TG_CONFIG_FAILED,
-                 "at most one of --query-param, --header-name and --label-value may be set (a "
-                 "rewrite counts as its flag)");
+    expect_error(
+        LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED, "--query-param=tenant"),
+        TG_CONFIG_FAILED,
+        "authorization.rewrites.byQueryParameter.name \"namespace\" and "
+        "--query-param/tenancy.queryParam \"tenant\" disagree");
+    expect_error(
+        LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED, "--label-value=a"),
+        TG_CONFIG_FAILED,
+        "at most one of --query-param, --header-name and --label-value may be set (a "
+        "rewrite counts as its flag)");
     expect_error(LOAD(BASE, "--query-param=a", "--header-name=b"), TG_CONFIG_FAILED,
                  "at most one of --query-param, --header-name and --label-value may be set (a "
                  "rewrite counts as its flag)");
@@ -696,7 +790,7 @@ static void test_merge_tenancy(void **state)
                  "--label \"a-b\" is not a valid label name");
     expect_error(LOAD(BASE, "--header-name=a b"), TG_CONFIG_FAILED,
                  "--header-name \"a b\" is not a valid header name");
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
+    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG,
                       "--config-file=" DATA "template-no-rewrite.yaml"),
                  TG_CONFIG_FAILED,
                  "test/unit/data/config/template-no-rewrite.yaml:4: "
@@ -1019,7 +1113,7 @@ static void test_docs_cover_schema(void **state)
         n_docs++;
     assert_int_equal(n_missing, 0);
     assert_int_equal(n_leaves, (int)n_docs); /* and no documented key that does not exist */
-    assert_int_equal(n_leaves, 54);
+    assert_int_equal(n_leaves, 55);
 }
 
 static void test_help_mentions_every_flag(void **state)
@@ -1074,38 +1168,125 @@ static int check_config(char *out, size_t outlen, int argc, char **argv)
 static void test_check_config(void **state)
 {
     char out[4096];
-    assert_int_equal(CHECK(out, "--secure-listen-address=0.0.0.0:9090",
-                           "--tls-cert-file=" DATA "tls.crt",
-                           "--tls-private-key-file=" DATA "tls.key",
-                           "--upstream=http://127.0.0.1:8080/", "--config-file=" DATA "seed.yaml",
-                           "--logtostderr=true", "--v=10", "--kubeconfig=" DATA "seed.yaml",
-                           "--label=namespace", "--enable-label-apis=true"),
-                     0);
-    assert_string_equal(out, "config OK\n"
-                             "listeners: https 0.0.0.0:9090\n"
+    assert_int_equal(
+        CHECK(out, "--secure-listen-address=0.0.0.0:9090", "--tls-cert-file=" DATA "tls.crt",
+              "--tls-private-key-file=" DATA "tls.key", "--upstream=http://127.0.0.1:8080/",
+              "--config-file=" SEED, "--logtostderr=true", "--v=10", "--kubeconfig=" KUBECONFIG,
+              "--label=namespace", "--enable-label-apis=true"),
+        0);
+    assert_string_equal(out, "listeners: https 0.0.0.0:9090\n"
                              "upstream: http://127.0.0.1:8080/ (timeout 5m)\n"
                              "tenancy: label namespace, tenant from query parameter namespace, "
                              "service accounts default to their namespace\n"
-                             "authentication: TokenReview (" DATA "seed.yaml)\n"
+                             "authentication: TokenReview (" KUBECONFIG ")\n"
                              "authorization: SubjectAccessReview; resource attributes "
-                             "namespace={{ .Value }} apiVersion=v1 resource=pods "
-                             "subresource=metrics; verb mode get\n");
+                             "namespace={{ .Value }} apiVersion=v1 resource=namespace "
+                             "subresource=metrics; verb mode get\n"
+                             "kubernetes: kubeconfig " KUBECONFIG
+                             " context test, API server 127.0.0.1:6443\n"
+                             "config OK\n");
     assert_int_equal(CHECK(out, BASE, "--label-value=a", "--label-value=b",
                            "--insecure-listen-address=[::1]:8080", "--upstream-timeout=90s"),
                      0);
-    assert_string_equal(out, "config OK\n"
-                             "listeners: http [::1]:8080\n"
+    assert_string_equal(out, "listeners: http [::1]:8080\n"
                              "upstream: http://127.0.0.1:9090/ (timeout 90s)\n"
                              "tenancy: label tenant, tenant from fixed values a,b, service "
                              "accounts default to their namespace\n"
                              "authentication: token file (3 tokens)\n"
                              "authorization: static rules (1); non-resource attributes on the "
-                             "request path; verb mode get\n");
+                             "request path; verb mode get\n"
+                             "config OK\n");
     assert_int_equal(CHECK(out, BASE, "--upstream=ftp://x"), 1);
     assert_string_equal(out, "tenantgate check-config: --upstream: upstream URL \"ftp://x\": "
                              "only http:// and https:// are supported\n");
-    assert_int_equal(CHECK(out, BASE, "--nope"), 1);
+    /* usage errors exit 2, as on the main command */
+    assert_int_equal(CHECK(out, BASE, "--nope"), 2);
     assert_string_equal(out, "tenantgate check-config: unknown flag: --nope\n");
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--v=x"), 2);
+    /* a kubeconfig named is read as at start, not only opened */
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED, "--kubeconfig=" DATA "tls.crt"),
+                     1);
+    assert_non_null(strstr(out, "tenantgate check-config: --kubeconfig " DATA "tls.crt: "));
+    assert_null(strstr(out, "config OK"));
+}
+
+/* check-config --config-file F alone, as a CI pipeline runs it: the file is
+ * checked, nothing else is required, and the output says so. */
+static void test_check_config_file_only(void **state)
+{
+    char out[4096], path[] = "/tmp/tgcheckXXXXXX";
+    int fd;
+    assert_int_equal(CHECK(out, "--config-file=" SEED), 0);
+    assert_string_equal(out, "config file: " SEED " (every key and value)\n"
+                             "tenancy: label namespace, tenant from query parameter namespace, "
+                             "service accounts default to their namespace\n"
+                             "authorization: resource attributes namespace={{ .Value }} "
+                             "apiVersion=v1 resource=namespace subresource=metrics; verb mode "
+                             "get\n"
+                             "not checked: listeners, upstream, which authentication and "
+                             "authorization apply, Kubernetes access (no listener and no "
+                             "--upstream given: add the proxy's flags to check them)\n"
+                             "config file OK\n");
+    assert_int_equal(CHECK(out, "--config-file=" DATA "static.yaml", TOKENS), 0);
+    assert_non_null(strstr(out, "token file: " DATA "tokens.csv (3 tokens)\n"));
+    assert_non_null(strstr(out, "authorization: static rules (1); "));
+    /* every error of the file, each on its own line */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    {
+        static const char bad[] = "cache:\n  ttl: 1s\n  authnTTL: 2x\nlog: {level: loud}\n";
+        assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    }
+    close(fd);
+    {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "--config-file=%s", path);
+        assert_int_equal(CHECK(out, arg), 1);
+    }
+    assert_non_null(strstr(out, ":2: cache.ttl: unknown key\ntenantgate check-config: "));
+    assert_non_null(strstr(out, ":3: cache.authnTTL: invalid duration \"2x\""));
+    assert_non_null(strstr(out, ":4: log.level: invalid log level \"loud\""));
+    assert_null(strstr(out, "OK"));
+    unlink(path);
+    /* a kubeconfig named is read as at start */
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" KUBECONFIG), 0);
+    assert_non_null(strstr(out, "kubeconfig: " KUBECONFIG ", API server 127.0.0.1:6443\n"));
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" DATA "tls.crt"), 1);
+    assert_non_null(strstr(out, "tenantgate check-config: --kubeconfig " DATA "tls.crt: "));
+    /* nothing named: nothing to check */
+    assert_int_equal(CHECK(out, "--label=namespace"), 2);
+    assert_non_null(strstr(out, "nothing to check"));
+}
+
+/* In-cluster mode: the service account is read as at start; when it is not
+ * there (a CI machine), a warning says it could not be checked and "config
+ * OK" is not printed. */
+static void test_check_config_in_cluster(void **state)
+{
+    char out[4096], dir[] = "/tmp/tgsaXXXXXX", tok[64];
+    FILE *f;
+    assert_non_null(mkdtemp(dir));
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    setenv("TG_SA_DIR", dir, 1);
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED), 0);
+    assert_non_null(strstr(out, "tenantgate check-config: warning: the in-cluster Kubernetes "
+                                "credentials could not be checked here: in-cluster token "));
+    assert_non_null(strstr(out, "not checked: in-cluster Kubernetes credentials (see the "
+                                "warning)\nconfig valid as far as it could be checked here\n"));
+    assert_null(strstr(out, "config OK"));
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("sa-token\n", f);
+    fclose(f);
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED), 0);
+    assert_non_null(strstr(out, "kubernetes: in-cluster, API server 10.0.0.1:443\nconfig OK\n"));
+    unlink(tok);
+    rmdir(dir);
+    unsetenv("TG_SA_DIR");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    unsetenv("KUBERNETES_SERVICE_HOST");
 }
 
 int main(void)
@@ -1137,6 +1318,9 @@ int main(void)
         cmocka_unit_test_teardown(test_yaml_bad_values, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_static_rule_rules, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_syntax_errors, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_every_error, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_errors_overflow, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_same_meaning_as_flags, teardown_yaml),
         cmocka_unit_test(test_merge_tenancy),
         cmocka_unit_test(test_flags_win_over_file),
         cmocka_unit_test(test_flags_replace_file_lists),
@@ -1153,6 +1337,8 @@ int main(void)
         cmocka_unit_test(test_docs_cover_schema),
         cmocka_unit_test(test_help_mentions_every_flag),
         cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_check_config_file_only),
+        cmocka_unit_test(test_check_config_in_cluster),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

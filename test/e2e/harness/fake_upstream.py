@@ -15,6 +15,9 @@ Modes:
   close    read the request, close without answering
   truncate 200 announcing Content-Length 1000, send 100 bytes, close cleanly (FIN)
   badchunk 200 chunked with a chunk-size line that is not hex
+  hold     read the request, wait until the test calls `release()`, then answer
+           like json (so a test knows a request is in flight for as long as it
+           needs, without guessing a duration)
 """
 import http.server
 import json
@@ -207,6 +210,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
+    def _mode_hold(self, up, rec):
+        with up.lock:
+            up.held += 1
+        released = up.release_event.wait(60)
+        with up.lock:
+            up.held -= 1
+        if not released:
+            self.close_connection = True
+            return
+        self._mode_json(up, rec)
+
     def _mode_trickle(self, up, rec):
         body = (b'{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}'
                 * (1 + up.trickle_bytes // 60))[:up.trickle_bytes]
@@ -257,8 +271,16 @@ class FakeUpstream:
         self.streams_active = 0
         self.streams_completed = 0
         self.stall_ended = 0
+        self.held = 0
+        if getattr(self, "release_event", None) is not None:
+            self.release_event.set()  # never leave a held request behind
+        self.release_event = threading.Event()
         with self.lock:
             self.requests.clear()
+
+    def release(self):
+        """Let every request held in mode `hold` (and later ones) be answered."""
+        self.release_event.set()
 
     def last(self):
         with self.lock:
@@ -270,6 +292,7 @@ class FakeUpstream:
 
     def stop(self):
         self.stopping = True
+        self.release_event.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
