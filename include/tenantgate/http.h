@@ -124,10 +124,20 @@ int tg_http_header_is_credential(tg_iovec_t name);
 
 /* ---- Authorization ------------------------------------------------------- */
 
-/* Strict standard base64 (RFC 4648 alphabet, '=' padding required, no
- * whitespace, zero pad bits). Decoded bytes go in the arena, NUL-terminated.
- * Returns 0 / -1. */
+/* The one base64 decoder (RFC 4648), in three modes:
+ *   STD  standard alphabet, '=' padding required, no whitespace, zero pad
+ *        bits (Basic auth);
+ *   URL  base64url alphabet, no padding, no whitespace, zero pad bits (JWS
+ *        compact serialization, RFC 7515 section 2);
+ *   LAX  either alphabet, whitespace skipped, padding optional, pad bits not
+ *        checked (kubeconfig *-data, as client-go reads them).
+ * `out` has room for len / 4 * 3 + 3 bytes. Returns the decoded length, or
+ * -1 on malformed input. */
+enum tg_base64_mode { TG_BASE64_STD, TG_BASE64_URL, TG_BASE64_LAX };
+long tg_base64_decode_buf(const char *in, size_t len, enum tg_base64_mode mode, char *out);
+/* STD and URL into the arena, NUL-terminated. Return 0 / -1. */
 int tg_base64_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
+int tg_base64url_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
 
 /* Parse an Authorization header value. Leading/trailing spaces and tabs are
  * trimmed; the scheme is case-insensitive and followed by one or more spaces.
