@@ -110,7 +110,8 @@ int tg_oidc_issuer_finish(struct tg_oidc_issuer *is, const char **key, char *msg
     if (is->n_sign_algs == 0)
         tg_strlist_push(&is->sign_algs, &is->n_sign_algs, "RS256", 5);
     *key = "caFile";
-    if (is->ca_file && check_ca_file(is->ca_file, msg, len) < 0)
+    if (is->ca_file && (check_ca_file(is->ca_file, msg, len) < 0 ||
+                        tg_read_file(is->ca_file, &is->ca_pem, &is->ca_pem_len, msg, len) < 0))
         return -1;
     prefix = effective_prefix(is);
     free(is->username_prefix);
@@ -129,6 +130,7 @@ void tg_oidc_issuer_free(struct tg_oidc_issuer *is)
     free(is->groups_claim);
     free(is->groups_prefix);
     free(is->ca_file);
+    free(is->ca_pem);
     tg_strlist_free(is->sign_algs, is->n_sign_algs);
     tg_strlist_free(is->required_claims, is->n_required_claims);
     tg_strlist_free(is->required_values, is->n_required_claims);

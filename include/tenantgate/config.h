@@ -84,7 +84,9 @@ struct tg_oidc_issuer {
     char *groups_prefix;   /* "" = none */
     char **sign_algs;      /* RFC 7518 names accepted in "alg"; RS256 by default */
     size_t n_sign_algs;
-    char *ca_file;          /* verifies the issuer's TLS certificate; NULL = system roots */
+    char *ca_file; /* verifies the issuer's TLS certificate; NULL = system roots */
+    char *ca_pem;  /* its contents, read at load */
+    size_t ca_pem_len;
     char **required_claims; /* claim names, each with the string value below */
     char **required_values;
     size_t n_required_claims;

@@ -122,6 +122,17 @@ int tg_http_connection_lists(tg_iovec_t connection, tg_iovec_t name);
  * upstream tenant header is the caller's business. */
 int tg_http_header_is_credential(tg_iovec_t name);
 
+/* The identity headers toward the upstream (kube-rbac-proxy's
+ * --auth-header-*-field-name; either may be NULL): 1 if `name` is one of
+ * them, case-insensitive. A client's own are always dropped. */
+int tg_http_is_identity_header(tg_iovec_t name, const char *user_field, const char *groups_field);
+/* 1 if `v` can be a header value as it is: no control character but HTAB,
+ * no DEL (a CR or LF would start a header of the sender's choosing). */
+int tg_http_header_value_ok(tg_iovec_t v);
+/* Append v[0] sep v[1] sep ... to `sb`; -1 (sb then holds a prefix) when one
+ * of them fails tg_http_header_value_ok(). */
+int tg_http_join_values(tg_sb_t *sb, const tg_iovec_t *v, size_t n, const char *sep);
+
 /* ---- Authorization ------------------------------------------------------- */
 
 /* The one base64 decoder (RFC 4648), in three modes:

@@ -69,6 +69,10 @@ struct tg_jwt {
  * Returns 0, or -1 with *err (static text) set; nothing to free on -1. */
 int tg_jwt_parse(tg_arena_t *a, tg_iovec_t token, struct tg_jwt *out, const char **err);
 void tg_jwt_free(struct tg_jwt *j);
+/* The "iss" string of a token tg_jwt_parse() refused, if its payload can be
+ * read at all: which issuer's rules say why it is refused. Unverified, for
+ * routing and messages only. 0 with *iss (arena), or -1. */
+int tg_jwt_peek_issuer(tg_arena_t *a, tg_iovec_t token, tg_iovec_t *iss);
 /* Member `name` of the payload, or NULL. */
 yajl_val tg_jwt_claim(const struct tg_jwt *j, const char *name);
 

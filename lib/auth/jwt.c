@@ -99,10 +99,10 @@ static const char *read_header(tg_arena_t *a, struct tg_jwt *out)
     return NULL;
 }
 
-static const char *split_and_parse(tg_arena_t *a, tg_iovec_t token, struct tg_jwt *out)
+/* The three base64url parts of a compact JWS, not decoded. */
+static const char *split3(tg_iovec_t token, tg_iovec_t part[3])
 {
     const char *p = token.base, *end = token.base + token.len, *dot1, *dot2;
-    tg_iovec_t h, c;
 
     if (token.len > TG_JWT_MAX_BYTES)
         return "token too long";
@@ -112,16 +112,44 @@ static const char *split_and_parse(tg_arena_t *a, tg_iovec_t token, struct tg_jw
         return "not a JWT: want three dot-separated parts";
     if (dot1 == p || dot2 == dot1 + 1 || dot2 + 1 == end)
         return "not a JWT: empty part";
-    if (tg_base64url_decode(a, tg_iov(p, (size_t)(dot1 - p)), &h) < 0 ||
-        tg_base64url_decode(a, tg_iov(dot1 + 1, (size_t)(dot2 - dot1 - 1)), &c) < 0 ||
-        tg_base64url_decode(a, tg_iov(dot2 + 1, (size_t)(end - dot2 - 1)), &out->signature) < 0)
+    part[0] = tg_iov(p, (size_t)(dot1 - p));
+    part[1] = tg_iov(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    part[2] = tg_iov(dot2 + 1, (size_t)(end - dot2 - 1));
+    return NULL;
+}
+
+static const char *split_and_parse(tg_arena_t *a, tg_iovec_t token, struct tg_jwt *out)
+{
+    tg_iovec_t part[3], h, c;
+    const char *why = split3(token, part);
+
+    if (why != NULL)
+        return why;
+    if (tg_base64url_decode(a, part[0], &h) < 0 || tg_base64url_decode(a, part[1], &c) < 0 ||
+        tg_base64url_decode(a, part[2], &out->signature) < 0)
         return "not a JWT: bad base64url";
-    out->signing_input = tg_iov(p, (size_t)(dot2 - p));
+    out->signing_input = tg_iov(token.base, part[1].base + part[1].len - token.base);
     if ((out->header = parse_object(h, 64)) == NULL)
         return "header is not a JSON object (or repeats a member)";
     if ((out->claims = parse_object(c, TG_JWT_MAX_CLAIMS)) == NULL)
         return "payload is not a JSON object (or repeats a member)";
     return read_header(a, out);
+}
+
+int tg_jwt_peek_issuer(tg_arena_t *a, tg_iovec_t token, tg_iovec_t *iss)
+{
+    tg_iovec_t part[3], c;
+    yajl_val claims;
+    const char *s;
+
+    if (split3(token, part) != NULL || tg_base64url_decode(a, part[1], &c) < 0 ||
+        (claims = parse_object(c, TG_JWT_MAX_CLAIMS)) == NULL)
+        return -1;
+    s = tg_json_str(tg_json_member(claims, "iss"));
+    if (s != NULL)
+        *iss = tg_arena_iovdup(a, tg_iov_str(s));
+    yajl_tree_free(claims);
+    return s != NULL ? 0 : -1;
 }
 
 int tg_jwt_parse(tg_arena_t *a, tg_iovec_t token, struct tg_jwt *out, const char **err)

@@ -120,7 +120,7 @@ void tg_kube_target_free(struct tg_kube_target *t)
 
 /* "https://host:port/prefix", "http://...", or bare "host:port" (https, as
  * client-go's DefaultServerURL). IPv6 literals are bracketed. */
-static int parse_server(const char *url, struct tg_kube_target *t, char *err, size_t errlen)
+int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err, size_t errlen)
 {
     const char *p = url, *hend, *pstart;
     char *endp;
@@ -364,7 +364,7 @@ static int fill_cluster(const struct kc_cluster *cl, const char *dir, struct tg_
                             "certificate-authority[-data]");
         return -1;
     }
-    if (parse_server(cl->server, t, err, errlen) < 0)
+    if (tg_kube_target_from_url(cl->server, t, err, errlen) < 0)
         return -1;
     if (!t->https)
         tg_warn("kube: API server %s is plain HTTP: tokens travel in clear", cl->server);
@@ -511,7 +511,7 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
     /* net.JoinHostPort: brackets around an IPv6 literal. */
     if (asprintf(&url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0)
         abort();
-    ret = parse_server(url, out, err, errlen);
+    ret = tg_kube_target_from_url(url, out, err, errlen);
     free(url);
     if (ret < 0)
         goto fail;
