@@ -203,6 +203,8 @@ static struct tg_kube_client *http_client(struct tg_oidc *o, const struct tg_oid
     if (asprintf(path, "%s%s", *p == '/' ? "" : "/", p) < 0 ||
         asprintf(hostport, "%s %u", t.host, t.port) < 0)
         abort();
+    free(t.path_prefix); /* requests name the whole path */
+    t.path_prefix = NULL;
     t.ca_pem = cfg->ca_pem;
     t.ca_pem_len = cfg->ca_pem_len;
     tg_kube_opts_init(&ko, NULL);
