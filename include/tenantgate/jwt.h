@@ -62,7 +62,8 @@ struct tg_jwt {
 #define TG_JWT_MAX_BYTES  16384 /* the whole compact token */
 #define TG_JWT_MAX_CLAIMS 256   /* members of the payload object */
 
-/* Split and decode a compact JWS: exactly three strict base64url parts, a
+/* Split and decode a compact JWS: exactly three strict base64url parts (the
+ * last may be empty: "alg": "none", refused by the caller as such), a
  * header and a payload that are JSON objects without duplicate members
  * (two "iss" would let two parsers read two issuers), "alg" a string, "kid"
  * a string when present, no "crit". The signature is not checked here.

@@ -70,6 +70,7 @@ struct issuer {
     uint64_t gen; /* bumped whenever a JWKS is installed */
     struct tg_kube_call *call;
     uint64_t last_demand_ms; /* when a token last asked for a fetch */
+    uint64_t demands;        /* how many times tokens did */
     struct event *timer;
     int retry_ms;
     char last_error[256];
@@ -249,8 +250,10 @@ static void fetch(struct issuer *is, int demand)
     if (is->call != NULL)
         return;
     evtimer_del(is->timer);
-    if (demand)
+    if (demand) {
         is->last_demand_ms = mono_ms();
+        is->demands++;
+    }
     if (demand && is->jwks_path != NULL)
         is->call = http_get(is->jwks, is->jwks_path, on_jwks, is);
     else
@@ -429,7 +432,8 @@ static enum key_outcome check_signature(const struct issuer *is, const struct tg
 
 static int may_fetch_now(const struct issuer *is)
 {
-    return is->call == NULL && mono_ms() - is->last_demand_ms >= is->o->refetch_ms;
+    return is->call == NULL &&
+           (is->demands == 0 || mono_ms() - is->last_demand_ms >= is->o->refetch_ms);
 }
 
 struct decision {
