@@ -56,8 +56,9 @@ static yajl_val parse_object(tg_iovec_t json, size_t max_members)
     yajl_val v;
     size_t i, j, n;
 
-    /* yajl reads up to the first NUL: bytes after it would go unread */
-    if (memchr(json.base, '\0', json.len) != NULL)
+    /* yajl reads up to the first NUL, and hands strings over NUL-terminated:
+     * bytes after a NUL, or after a \u0000 in a string, would go unread */
+    if (memchr(json.base, '\0', json.len) != NULL || strstr(json.base, "\\u0000") != NULL)
         return NULL;
     v = yajl_tree_parse(json.base, NULL, 0);
     if (!YAJL_IS_OBJECT(v) || YAJL_GET_OBJECT(v)->len > max_members) {
