@@ -685,9 +685,21 @@ static void conv_strlist(char **in, unsigned n, char ***list, size_t *count)
             tg_strlist_push(list, count, in[i], strlen(in[i]));
 }
 
-static int conv_required(struct conv *v, const struct y_oidc_issuer *y, struct tg_oidc_issuer *is)
+/* signAlgs and requiredClaims of one issuer's keys, checked where they are
+ * written; the algorithms go into is->sign_algs, the claims into
+ * is->required_*. */
+static int conv_issuer_lists(struct conv *v, const struct y_oidc_issuer *y,
+                             struct tg_oidc_issuer *is)
 {
     char msg[300], key[32];
+    for (unsigned i = 0; i < y->sign_algs_count; i++) {
+        snprintf(key, sizeof(key), "signAlgs[%u]", i);
+        if (y->sign_algs[i] == NULL)
+            return conv_fail(v, key, "empty algorithm");
+        if (tg_oidc_check_sign_alg(y->sign_algs[i], msg, sizeof(msg)) < 0)
+            return conv_fail(v, key, msg);
+    }
+    conv_strlist(y->sign_algs, y->sign_algs_count, &is->sign_algs, &is->n_sign_algs);
     for (unsigned i = 0; i < y->required_claims_count; i++) {
         snprintf(key, sizeof(key), "requiredClaims[%u]", i);
         if (y->required_claims[i] == NULL)
@@ -705,7 +717,6 @@ static int conv_oidc_issuer(struct conv *v, const struct y_oidc_issuer *y,
 {
     char msg[300];
     const char *key;
-    unsigned i;
 
     memset(is, 0, sizeof(*is));
     conv_string(y->issuer, &is->url);
@@ -715,15 +726,7 @@ static int conv_oidc_issuer(struct conv *v, const struct y_oidc_issuer *y,
     is->groups_claim = tg_xstrdup(y->groups_claim ? y->groups_claim : "groups");
     conv_string(y->groups_prefix, &is->groups_prefix);
     conv_string(y->ca_file, &is->ca_file);
-    for (i = 0; i < y->sign_algs_count; i++) {
-        char k[32];
-        snprintf(k, sizeof(k), "signAlgs[%u]", i);
-        if (y->sign_algs[i] == NULL ||
-            tg_oidc_check_sign_alg(y->sign_algs[i], msg, sizeof(msg)) < 0)
-            return conv_fail(v, k, y->sign_algs[i] ? msg : "empty algorithm");
-    }
-    conv_strlist(y->sign_algs, y->sign_algs_count, &is->sign_algs, &is->n_sign_algs);
-    if (conv_required(v, y, is) < 0)
+    if (conv_issuer_lists(v, y, is) < 0)
         return -1;
     if (tg_oidc_issuer_finish(is, &key, msg, sizeof(msg)) < 0)
         return conv_fail(v, key, msg);
@@ -742,13 +745,7 @@ static int conv_oidc(struct conv *v, const struct y_oidc *y)
     section(v, "oidc");
     if (t->issuer && tg_oidc_check_url(t->issuer, msg, sizeof(msg)) < 0)
         return conv_fail(v, "issuer", msg);
-    for (i = 0; i < t->sign_algs_count; i++) {
-        char k[32];
-        snprintf(k, sizeof(k), "signAlgs[%u]", i);
-        if (t->sign_algs[i] == NULL || tg_oidc_check_sign_alg(t->sign_algs[i], msg, sizeof(msg)))
-            return conv_fail(v, k, t->sign_algs[i] ? msg : "empty algorithm");
-    }
-    rc = conv_required(v, t, &scratch); /* checked here, applied with the flags */
+    rc = conv_issuer_lists(v, t, &scratch); /* checked here, applied with the flags */
     tg_oidc_issuer_free(&scratch);
     if (rc < 0 || conv_duration(v, "clockSkew", y->clock_skew, &c->oidc_clock_skew_ms) < 0 ||
         conv_duration(v, "jwksRefreshInterval", y->jwks_refresh_interval,
