@@ -301,6 +301,17 @@ class Issuers(OIDCBase):
         finally:
             other.stop()
 
+    def test_jwks_on_another_host(self):
+        """Google and Azure serve keys on another host than the issuer: its own client."""
+        split = oidc_issuer.OIDCIssuer(subdir("split-issuer"))
+        split.jwks_host = "localhost"
+        g = self.gate(name="tenantgate-split", iss=split)
+        tok = split.mint(kid="ec1")
+        self.tokens.append(tok)
+        self.assertEqual(self.namespaces(self.query(g, tok)), ["alpha"])
+        self.assertEqual(split.served("jwks"), 1)
+        split.stop()
+
     def test_discovery_naming_another_issuer_gives_no_keys(self):
         liar = oidc_issuer.OIDCIssuer(subdir("liar-issuer"))
         liar.discovery_issuer = "https://evil.example"

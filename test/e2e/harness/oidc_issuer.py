@@ -174,6 +174,7 @@ class OIDCIssuer:
         self.published = ["rsa1", "ec1", "ed1"]
         self.fail = {}  # kind -> HTTP status to answer instead
         self.discovery_issuer = None  # what discovery claims (default: url)
+        self.jwks_host = None  # serve jwks_uri under another host name (e.g. "localhost")
         self._counts = {}
         self._cond = threading.Condition()
         self.httpd = None
@@ -196,7 +197,10 @@ class OIDCIssuer:
             self.httpd = None
 
     def discovery(self):
-        return {"issuer": self.discovery_issuer or self.url, "jwks_uri": self.url + "/keys",
+        jwks = self.url + "/keys"
+        if self.jwks_host:
+            jwks = jwks.replace("127.0.0.1", self.jwks_host, 1)
+        return {"issuer": self.discovery_issuer or self.url, "jwks_uri": jwks,
                 "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
                 "response_types_supported": ["id_token"], "subject_types_supported": ["public"]}
 
