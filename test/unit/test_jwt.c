@@ -293,6 +293,7 @@ static void test_jwks_skip_reasons(void **state)
     }
     assert_int_equal(tg_jwks_parse("{\"keys\":[]}", 11, &s, &skipped, err, sizeof(err)), 0);
     assert_int_equal(s.n, 0);
+    tg_jwks_free(&s);
     assert_int_equal(tg_jwks_parse("{\"key\":[]}", 10, &s, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "not a JWK Set: want an object with a \"keys\" array");
     assert_int_equal(tg_jwks_parse("not json", 8, &s, NULL, err, sizeof(err)), -1);
