@@ -62,11 +62,14 @@ class OIDCBase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for g in cls.gates:
-            g.stop()
+        codes = {g.proc.name: g.stop() for g in cls.gates}
         cls.iss.stop()
         cls.echo.stop()
         cls.prom.stop()
+        # a clean exit, which under ASan also means no leak
+        bad = {n: c for n, c in codes.items() if c != 0}
+        if bad:
+            raise AssertionError("tenantgate exited with %r" % bad)
 
     def tearDown(self):
         for g in self.gates:
