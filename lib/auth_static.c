@@ -26,7 +26,7 @@
 /* EVP_Digest(..., EVP_sha256(), ...) fetches the algorithm and allocates a
  * context on every call (OpenSSL 3): fetch once, reuse one context. The
  * proxy is single-threaded, as is everything that calls this. */
-static int sha256(tg_iovec_t in, unsigned char out[32])
+int tg_auth_sha256(tg_iovec_t in, unsigned char out[32])
 {
     static EVP_MD *md;
     static EVP_MD_CTX *ctx;
@@ -45,19 +45,28 @@ static int sha256(tg_iovec_t in, unsigned char out[32])
 const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token)
 {
     unsigned char digest[32];
-    uintptr_t hit = 0;
-    size_t i;
+    const struct tg_static_token *t;
 
     if (cfg->n_tokens == 0 || token.len == 0)
         return NULL;
-    if (sha256(token, digest) != 0)
+    if (tg_auth_sha256(token, digest) != 0)
         return NULL;
+    t = tg_auth_token_lookup_digest(cfg, digest);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return t;
+}
+
+const struct tg_static_token *tg_auth_token_lookup_digest(const struct tg_config *cfg,
+                                                          const unsigned char digest[32])
+{
+    uintptr_t hit = 0;
+    size_t i;
+
     for (i = 0; i < cfg->n_tokens; i++) {
         uintptr_t eq = (uintptr_t)(CRYPTO_memcmp(digest, cfg->tokens[i].token_sha256, 32) == 0);
         uintptr_t mask = (uintptr_t)0 - eq;
         hit = (hit & ~mask) | ((uintptr_t)&cfg->tokens[i] & mask);
     }
-    OPENSSL_cleanse(digest, sizeof(digest));
     return (const struct tg_static_token *)hit;
 }
 

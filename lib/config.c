@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -115,6 +116,14 @@ struct tg_config *tg_config_new_defaults(void)
     c->shutdown_grace_ms = 30 * 1000;
     c->log_level = TG_LOG_INFO;
     c->access_log = 1;
+    c->oidc_username_claim = tg_xstrdup("email");
+    c->oidc_groups_claim = tg_xstrdup("groups");
+    c->oidc_clock_skew_ms = 10 * 1000;
+    c->oidc_jwks_refresh_ms = 60 * 60 * 1000;
+    c->oidc_jwks_refetch_ms = 5 * 1000;
+    c->auth_header_user_field = tg_xstrdup("x-remote-user");
+    c->auth_header_groups_field = tg_xstrdup("x-remote-groups");
+    c->auth_header_groups_sep = tg_xstrdup("|");
     return c;
 }
 
@@ -166,7 +175,17 @@ static void config_free(struct tg_config *c)
                         &c->query_param,
                         &c->header_name,
                         &c->token_auth_file,
-                        &c->kubeconfig};
+                        &c->kubeconfig,
+                        &c->oidc_issuer,
+                        &c->oidc_client_id,
+                        &c->oidc_username_claim,
+                        &c->oidc_username_prefix,
+                        &c->oidc_groups_claim,
+                        &c->oidc_groups_prefix,
+                        &c->oidc_ca_file,
+                        &c->auth_header_user_field,
+                        &c->auth_header_groups_field,
+                        &c->auth_header_groups_sep};
     size_t i;
     for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
@@ -177,6 +196,11 @@ static void config_free(struct tg_config *c)
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
     free_static_rules(c->static_rules, c->n_static_rules);
+    tg_strlist_free(c->oidc_sign_algs, c->n_oidc_sign_algs);
+    tg_strlist_free(c->oidc_required_claims, c->n_oidc_required_claims);
+    for (i = 0; i < c->n_oidc_issuers; i++)
+        tg_oidc_issuer_free(&c->oidc_issuers[i]);
+    free(c->oidc_issuers);
     free(c);
 }
 
@@ -261,6 +285,55 @@ static int merge_tenancy(struct tg_config *c, const struct tg_yaml_extra *x, cha
     return 0;
 }
 
+/* ---- identity headers toward the upstream ---- */
+
+/* Names the proxy itself sets or that carry credentials cannot be the
+ * identity headers: the upstream would see two meanings in one header. */
+static int reserved_header(const char *name)
+{
+    static const char *const names[] = {"host",         "content-length",
+                                        "content-type", "transfer-encoding",
+                                        "connection",   "authorization",
+                                        "cookie",       "x-forwarded-for",
+                                        "expect",       NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_identity_header(const struct tg_config *c, const char *flag, const char *name,
+                                 char *err, size_t errlen)
+{
+    if (name == NULL)
+        return 0;
+    if (!valid_header_name(name) || reserved_header(name))
+        return tg_cfg_err(err, errlen, "%s \"%s\" cannot be an identity header", flag, name);
+    if ((c->header_name && strcasecmp(name, c->header_name) == 0) ||
+        (c->upstream_tenant_header && strcasecmp(name, c->upstream_tenant_header) == 0))
+        return tg_cfg_err(err, errlen, "%s \"%s\" is also the tenant header", flag, name);
+    return 0;
+}
+
+static int validate_identity_headers(const struct tg_config *c, char *err, size_t errlen)
+{
+    if (check_identity_header(c, "--auth-header-user-field-name", c->auth_header_user_field, err,
+                              errlen) < 0 ||
+        check_identity_header(c, "--auth-header-groups-field-name", c->auth_header_groups_field,
+                              err, errlen) < 0)
+        return -1;
+    if (c->auth_header_user_field && c->auth_header_groups_field &&
+        strcasecmp(c->auth_header_user_field, c->auth_header_groups_field) == 0)
+        return tg_cfg_err(err, errlen,
+                          "--auth-header-user-field-name and "
+                          "--auth-header-groups-field-name must differ");
+    if (c->auth_header_fields_enabled && c->auth_header_groups_field && !c->auth_header_groups_sep)
+        return tg_cfg_err(err, errlen,
+                          "--auth-header-groups-field-separator must not be empty "
+                          "(the groups would run together)");
+    return 0;
+}
+
 /* ---- validation ---- */
 
 static int same_listener(const struct tg_listen *a, const struct tg_listen *b)
@@ -337,10 +410,10 @@ static int validate_providers(struct tg_config *c, char *err, size_t errlen)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     c->kube_enabled = c->kubeconfig != NULL || (host != NULL && *host != '\0');
-    if (c->n_tokens == 0 && !c->client_ca_file && !c->kube_enabled)
+    if (c->n_tokens == 0 && !c->client_ca_file && !c->kube_enabled && c->n_oidc_issuers == 0)
         return tg_cfg_err(err, errlen,
-                          "no authentication: give --token-auth-file, --client-ca-file or "
-                          "--kubeconfig (or run in a cluster)");
+                          "no authentication: give --token-auth-file, --client-ca-file, "
+                          "--oidc-issuer or --kubeconfig (or run in a cluster)");
     if (c->n_static_rules == 0 && !c->kube_enabled)
         return tg_cfg_err(err, errlen,
                           "no authorization: without Kubernetes (--kubeconfig or in-cluster) "
@@ -473,6 +546,8 @@ static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn,
         goto out;
     c->resource_attributes_templated = x.has_template;
     if (merge_tenancy(c, &x, err, errlen) < 0)
+        goto out;
+    if (tg_oidc_build(c, err, errlen) < 0 || validate_identity_headers(c, err, errlen) < 0)
         goto out;
     if (c->token_auth_file &&
         tg_tokens_load_file(c->token_auth_file, &c->tokens, &c->n_tokens, err, errlen) < 0)
@@ -616,6 +691,7 @@ void tg_config_summary(const struct tg_config *c, void *outp)
 {
     FILE *out = outp;
     char d[32];
+    size_t i;
 
     fprintf(out, "listeners:");
     fmt_listen(out, c->tls_cert_file ? "https" : "https (self-signed)", &c->secure_listen);
@@ -630,8 +706,14 @@ void tg_config_summary(const struct tg_config *c, void *outp)
         fprintf(out, " token file (%zu token%s)", c->n_tokens, c->n_tokens == 1 ? "" : "s");
     if (c->client_ca_file)
         fprintf(out, "%s client certificates", c->n_tokens ? "," : "");
+    for (i = 0; i < c->n_oidc_issuers; i++)
+        fprintf(out, "%s OIDC %s (audience %s, users %s<%s>)",
+                c->n_tokens || c->client_ca_file || i ? "," : "", c->oidc_issuers[i].url,
+                c->oidc_issuers[i].client_id, c->oidc_issuers[i].username_prefix,
+                c->oidc_issuers[i].username_claim);
     if (c->kube_enabled)
-        fprintf(out, "%s TokenReview (%s)", c->n_tokens || c->client_ca_file ? "," : "",
+        fprintf(out, "%s TokenReview (%s)",
+                c->n_tokens || c->client_ca_file || c->n_oidc_issuers ? "," : "",
                 c->kubeconfig ? c->kubeconfig : "in-cluster");
     fputc('\n', out);
     summary_authz(c, out);

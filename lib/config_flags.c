@@ -89,6 +89,39 @@ const struct tg_flag_def tg_flag_defs[] = {
       "call every 2s)."),
     FI("kube-api-burst", KRP, kube_burst, 0, 100000, "0", "kubernetes.burst",
        "Burst above --kube-api-qps."),
+    /* OIDC ID tokens (people) */
+    F("oidc-issuer", KRP, TG_FK_STRING, oidc_issuer, NULL, "oidc.issuer",
+      "Authenticate OIDC ID tokens: a bearer JWT whose \"iss\" is this https URL is verified "
+      "with the keys its discovery document names. More issuers: oidc.issuers in the config "
+      "file."),
+    F("oidc-clientID", KRP, TG_FK_STRING, oidc_client_id, NULL, "oidc.clientID",
+      "The audience an ID token must carry in \"aud\"; required with --oidc-issuer."),
+    F("oidc-username-claim", KRP, TG_FK_STRING, oidc_username_claim, "email", "oidc.usernameClaim",
+      "Claim holding the user name (a string). With email, a token saying \"email_verified\": "
+      "false is refused, as in kube-apiserver."),
+    F("oidc-username-prefix", KRP, TG_FK_STRING, oidc_username_prefix, NULL, "oidc.usernamePrefix",
+      "Put before every user name. Unset: nothing for the email claim, else the issuer URL and "
+      "\"#\" (kube-apiserver's rule); \"-\": nothing."),
+    F("oidc-groups-claim", KRP, TG_FK_STRING, oidc_groups_claim, "groups", "oidc.groupsClaim",
+      "Claim holding the groups: a string or a list of strings (empty: no groups)."),
+    F("oidc-groups-prefix", KRP, TG_FK_STRING, oidc_groups_prefix, NULL, "oidc.groupsPrefix",
+      "Put before every group name."),
+    {"oidc-sign-alg", KRP, TG_FK_LIST_REPEAT, OFF(oidc_sign_algs), OFF(n_oidc_sign_algs), 0, 0,
+     "RS256", "oidc.signAlgs",
+     "An accepted signature algorithm (repeatable): RS256, RS384, RS512, PS256, PS384, PS512, "
+     "ES256, ES384, ES512, EdDSA. \"none\" and HMAC never are."},
+    F("oidc-ca-file", KRP, TG_FK_STRING, oidc_ca_file, NULL, "oidc.caFile",
+      "CA bundle that verifies the issuer's certificate (default: system roots)."),
+    /* identity headers toward the upstream */
+    F("auth-header-fields-enabled", KRP, TG_FK_BOOL, auth_header_fields_enabled, "false", NULL,
+      "Tell the upstream who is calling: the authenticated user and groups in the two headers "
+      "below. Headers of those names sent by the client are dropped either way."),
+    F("auth-header-user-field-name", KRP, TG_FK_STRING, auth_header_user_field, "x-remote-user",
+      NULL, "Header carrying the user name (empty: not sent)."),
+    F("auth-header-groups-field-name", KRP, TG_FK_STRING, auth_header_groups_field,
+      "x-remote-groups", NULL, "Header carrying the groups (empty: not sent)."),
+    F("auth-header-groups-field-separator", KRP, TG_FK_STRING, auth_header_groups_sep, "|", NULL,
+      "Put between two groups in the groups header."),
     /* tenancy */
     F("label", PLP, TG_FK_STRING, label, "namespace", "tenancy.label",
       "The label enforced in every query."),
@@ -138,19 +171,6 @@ const struct tg_flag_def tg_flag_defs[] = {
     FX("http2-disable", KRP, TG_FK_IGNORED_BOOL, "tenantgate serves HTTP/1.1 only."),
     FX("http2-max-concurrent-streams", KRP, TG_FK_IGNORED_VALUE, "HTTP/2 is not served."),
     FX("http2-max-size", KRP, TG_FK_IGNORED_VALUE, "HTTP/2 is not served."),
-    FX("auth-header-user-field-name", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("auth-header-groups-field-name", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("auth-header-groups-field-separator", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("oidc-clientID", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-groups-claim", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-username-claim", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-username-prefix", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-groups-prefix", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-sign-alg", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-ca-file", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
     FX("enable-label-matchers-for-rules-api", PLP, TG_FK_IGNORED_BOOL,
        "Rules responses are filtered by tenantgate either way."),
     FX("alsologtostderr", KLOG, TG_FK_IGNORED_BOOL, "Logs always go to stderr."),
@@ -170,9 +190,6 @@ const struct tg_flag_def tg_flag_defs[] = {
     FX("ignore-paths", KRP, TG_FK_REFUSED_VALUE,
        "Would skip authentication; every request is checked."),
     FX("upstream-force-h2c", KRP, TG_FK_REFUSED_BOOL, "The upstream is spoken to in HTTP/1.1."),
-    FX("auth-header-fields-enabled", KRP, TG_FK_REFUSED_BOOL,
-       "Identity headers are not sent upstream."),
-    FX("oidc-issuer", KRP, TG_FK_REFUSED_VALUE, "OIDC authentication is not supported."),
     FX("upstream-server-name", PLP, TG_FK_REFUSED_VALUE,
        "The upstream certificate is verified against the URL's host."),
     FX("insecure-skip-verify", PLP, TG_FK_REFUSED_BOOL,
@@ -534,8 +551,9 @@ static const char usage_head[] =
     "\n"
     "tenantgate replaces the kube-rbac-proxy + prom-label-proxy pair in front of\n"
     "Prometheus / Thanos Querier: it authenticates (static tokens, client\n"
-    "certificates, TokenReview), authorizes each tenant value (static rules,\n"
-    "SubjectAccessReview) and enforces the tenant label in every PromQL query.\n"
+    "certificates, OIDC ID tokens, TokenReview), authorizes each tenant value\n"
+    "(static rules, SubjectAccessReview) and enforces the tenant label in every\n"
+    "PromQL query.\n"
     "It accepts both proxies' flags and kube-rbac-proxy's --config-file.\n"
     "\n"
     "Flag syntax: -flag or --flag; --flag=value or --flag value; booleans as\n"
@@ -568,6 +586,13 @@ static const char usage_notes[] =
     "  KUBERNETES_SERVICE_HOST is set; tokens not in the token file go to\n"
     "  TokenReview only then, else they are rejected. Without Kubernetes,\n"
     "  authorization.static rules must be configured.\n"
+    "  Order: client certificate, token file, then a JWT whose \"iss\" is a\n"
+    "  configured OIDC issuer (--oidc-issuer, oidc.issuers), then TokenReview.\n"
+    "  OIDC users and groups are authorized like every other identity (static\n"
+    "  rules, SubjectAccessReview); system:authenticated is added to their\n"
+    "  groups, and a name or group starting with \"system:\" is refused.\n"
+    "  Issuer keys are fetched in the background; until they are known, OIDC\n"
+    "  tokens get 401. OIDC settings need a restart (SIGHUP keeps them).\n"
     "\n"
     "Reload:\n"
     "  SIGHUP re-reads the config file and the token file with the same flags;\n"

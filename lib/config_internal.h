@@ -109,6 +109,24 @@ extern const struct tg_yaml_key_doc tg_yaml_key_docs[];
  * calls fn once per leaf. For the docs consistency test. */
 void tg_yaml_schema_leaves(void (*fn)(const char *path, void *ctx), void *ctx);
 
+/* ---- OIDC issuers (config_oidc.c) ---- */
+
+/* An issuer URL: https://host[:port][/path], no query or fragment. */
+int tg_oidc_check_url(const char *s, char *msg, size_t len);
+/* One of the algorithms tg_jws_alg_from_name() knows. */
+int tg_oidc_check_sign_alg(const char *s, char *msg, size_t len);
+/* Add "claim=value" to is->required_claims / required_values. */
+int tg_oidc_add_required(struct tg_oidc_issuer *is, const char *s, char *msg, size_t len);
+/* Check one issuer and fill in what load decides: RS256 when no algorithm
+ * is given, the effective username prefix, "" for no groups prefix. On -1
+ * *key names the failing file key (issuer, clientID, ...). */
+int tg_oidc_issuer_finish(struct tg_oidc_issuer *is, const char **key, char *msg, size_t len);
+void tg_oidc_issuer_free(struct tg_oidc_issuer *is);
+/* After the flags: the issuer of the --oidc-* flags goes first in
+ * cfg->oidc_issuers (the file's issuers[] are already there); an issuer
+ * configured twice is an error. */
+int tg_oidc_build(struct tg_config *cfg, char *err, size_t errlen);
+
 /* ---- flags (config_flags.c) ---- */
 
 enum tg_flag_kind {

@@ -82,6 +82,22 @@ struct y_promql {
 struct y_log {
     char *level, *access_log;
 };
+/* oidc: the keys of one issuer at the top (the --oidc-* flags' issuer),
+ * more issuers in issuers[], and settings for all of them */
+struct y_oidc_issuer {
+    char *issuer, *client_id, *username_claim, *username_prefix, *groups_claim, *groups_prefix;
+    char *ca_file;
+    char **sign_algs;
+    unsigned sign_algs_count;
+    char **required_claims;
+    unsigned required_claims_count;
+};
+struct y_oidc {
+    struct y_oidc_issuer top;
+    char *clock_skew, *jwks_refresh_interval, *jwks_refetch_interval;
+    struct y_oidc_issuer *issuers;
+    unsigned issuers_count;
+};
 struct y_root {
     struct y_authz *authorization;
     struct y_cache *cache;
@@ -91,6 +107,7 @@ struct y_root {
     struct y_tenancy *tenancy;
     struct y_promql *promql;
     struct y_log *log;
+    struct y_oidc *oidc;
 };
 
 /* ---- libcyaml schema ---- */
@@ -208,6 +225,30 @@ static const cyaml_schema_field_t log_fields[] = {
     STR("accessLog", struct y_log, access_log),
     CYAML_FIELD_END,
 };
+#define OIDC_ISSUER_FIELDS(st, m)                                                                  \
+    STR("issuer", st, m issuer), STR("clientID", st, m client_id),                                 \
+        STR("usernameClaim", st, m username_claim), STR("usernamePrefix", st, m username_prefix),  \
+        STR("groupsClaim", st, m groups_claim), STR("groupsPrefix", st, m groups_prefix),          \
+        CYAML_FIELD_SEQUENCE("signAlgs", OPT, st, m sign_algs, &str_entry, 0, CYAML_UNLIMITED),    \
+        STR("caFile", st, m ca_file),                                                              \
+        CYAML_FIELD_SEQUENCE("requiredClaims", OPT, st, m required_claims, &str_entry, 0,          \
+                             CYAML_UNLIMITED)
+static const cyaml_schema_field_t oidc_issuer_fields[] = {
+    OIDC_ISSUER_FIELDS(struct y_oidc_issuer, ),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t oidc_issuer_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_oidc_issuer, oidc_issuer_fields),
+};
+static const cyaml_schema_field_t oidc_fields[] = {
+    OIDC_ISSUER_FIELDS(struct y_oidc, top.),
+    STR("clockSkew", struct y_oidc, clock_skew),
+    STR("jwksRefreshInterval", struct y_oidc, jwks_refresh_interval),
+    STR("jwksRefetchInterval", struct y_oidc, jwks_refetch_interval),
+    CYAML_FIELD_SEQUENCE("issuers", OPT, struct y_oidc, issuers, &oidc_issuer_entry, 0,
+                         CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
 static const cyaml_schema_field_t root_fields[] = {
     MAP("authorization", struct y_root, authorization, authz_fields),
     MAP("cache", struct y_root, cache, cache_fields),
@@ -217,6 +258,7 @@ static const cyaml_schema_field_t root_fields[] = {
     MAP("tenancy", struct y_root, tenancy, tenancy_fields),
     MAP("promql", struct y_root, promql, promql_fields),
     MAP("log", struct y_root, log, log_fields),
+    MAP("oidc", struct y_root, oidc, oidc_fields),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t root_schema = {
@@ -786,6 +828,109 @@ static int conv_log(struct conv *v, const struct y_log *y)
     return conv_bool(v, "accessLog", y->access_log, &v->cfg->access_log);
 }
 
+/* ---- oidc ---- */
+
+static void conv_strlist(char **in, unsigned n, char ***list, size_t *count)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (in[i] && *in[i])
+            tg_strlist_push(list, count, in[i], strlen(in[i]));
+}
+
+/* signAlgs and requiredClaims of one issuer's keys, checked where they are
+ * written; the algorithms go into is->sign_algs, the claims into
+ * is->required_*. */
+static int conv_issuer_lists(struct conv *v, const struct y_oidc_issuer *y,
+                             struct tg_oidc_issuer *is)
+{
+    char msg[300], key[32];
+    for (unsigned i = 0; i < y->sign_algs_count; i++) {
+        snprintf(key, sizeof(key), "signAlgs[%u]", i);
+        if (y->sign_algs[i] == NULL)
+            return conv_fail(v, key, "empty algorithm");
+        if (tg_oidc_check_sign_alg(y->sign_algs[i], msg, sizeof(msg)) < 0)
+            return conv_fail(v, key, msg);
+    }
+    conv_strlist(y->sign_algs, y->sign_algs_count, &is->sign_algs, &is->n_sign_algs);
+    for (unsigned i = 0; i < y->required_claims_count; i++) {
+        snprintf(key, sizeof(key), "requiredClaims[%u]", i);
+        if (y->required_claims[i] == NULL)
+            return conv_fail(v, key, "want claim=value");
+        if (tg_oidc_add_required(is, y->required_claims[i], msg, sizeof(msg)) < 0)
+            return conv_fail(v, key, msg);
+    }
+    return 0;
+}
+
+/* One entry of oidc.issuers: defaults as for the flags, checked at once so
+ * that a bad value is reported at its line. */
+static int conv_oidc_issuer(struct conv *v, const struct y_oidc_issuer *y,
+                            struct tg_oidc_issuer *is)
+{
+    char msg[300];
+    const char *key;
+
+    memset(is, 0, sizeof(*is));
+    conv_string(y->issuer, &is->url);
+    conv_string(y->client_id, &is->client_id);
+    is->username_claim = tg_xstrdup(y->username_claim ? y->username_claim : "email");
+    conv_string(y->username_prefix, &is->username_prefix);
+    is->groups_claim = tg_xstrdup(y->groups_claim ? y->groups_claim : "groups");
+    conv_string(y->groups_prefix, &is->groups_prefix);
+    conv_string(y->ca_file, &is->ca_file);
+    if (conv_issuer_lists(v, y, is) < 0)
+        return -1;
+    if (tg_oidc_issuer_finish(is, &key, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    return 0;
+}
+
+static int conv_oidc(struct conv *v, const struct y_oidc *y)
+{
+    struct tg_config *c = v->cfg;
+    struct tg_oidc_issuer scratch = {0};
+    const struct y_oidc_issuer *t = &y->top;
+    char msg[300];
+    unsigned i;
+    int rc;
+
+    section(v, "oidc");
+    if (t->issuer && tg_oidc_check_url(t->issuer, msg, sizeof(msg)) < 0)
+        return conv_fail(v, "issuer", msg);
+    rc = conv_issuer_lists(v, t, &scratch); /* checked here, applied with the flags */
+    tg_oidc_issuer_free(&scratch);
+    if (rc < 0 || conv_duration(v, "clockSkew", y->clock_skew, &c->oidc_clock_skew_ms) < 0 ||
+        conv_duration(v, "jwksRefreshInterval", y->jwks_refresh_interval,
+                      &c->oidc_jwks_refresh_ms) < 0 ||
+        conv_duration(v, "jwksRefetchInterval", y->jwks_refetch_interval,
+                      &c->oidc_jwks_refetch_ms) < 0)
+        return -1;
+    conv_string(t->issuer, &c->oidc_issuer);
+    conv_string(t->client_id, &c->oidc_client_id);
+    conv_string(t->username_claim, &c->oidc_username_claim);
+    conv_string(t->username_prefix, &c->oidc_username_prefix);
+    conv_string(t->groups_claim, &c->oidc_groups_claim);
+    conv_string(t->groups_prefix, &c->oidc_groups_prefix);
+    conv_string(t->ca_file, &c->oidc_ca_file);
+    conv_strlist(t->sign_algs, t->sign_algs_count, &c->oidc_sign_algs, &c->n_oidc_sign_algs);
+    conv_strlist(t->required_claims, t->required_claims_count, &c->oidc_required_claims,
+                 &c->n_oidc_required_claims);
+    if (y->issuers_count == 0)
+        return 0;
+    c->oidc_issuers = calloc(y->issuers_count, sizeof(*c->oidc_issuers));
+    if (c->oidc_issuers == NULL)
+        abort();
+    for (i = 0; i < y->issuers_count; i++) {
+        snprintf(v->path, sizeof(v->path), "oidc.issuers[%u]", i);
+        if (conv_oidc_issuer(v, &y->issuers[i], &c->oidc_issuers[i]) < 0) {
+            tg_oidc_issuer_free(&c->oidc_issuers[i]);
+            return -1;
+        }
+        c->n_oidc_issuers = i + 1;
+    }
+    return 0;
+}
+
 /* One resourceAttributes value: template check and normalisation. */
 static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
 {
@@ -929,6 +1074,8 @@ static void convert(struct conv *v, const struct y_root *y)
         conv_promql(v, y->promql);
     if (y->log)
         conv_log(v, y->log);
+    if (y->oidc)
+        conv_oidc(v, y->oidc);
 }
 
 /* ---- pass 2 and the entry points ---- */
@@ -1199,5 +1346,32 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
      "error, warn, info or debug, or a klog verbosity as --v takes it (0-3 = info, 4 and more "
      "= debug)"},
     {"log.accessLog", "bool", "true", "JSON access log on stdout"},
+    {"oidc.issuer", "string", NULL,
+     "the --oidc-issuer issuer: https URL, the exact \"iss\" of its ID tokens"},
+    {"oidc.clientID", "string", NULL, "audience the tokens must carry (--oidc-clientID)"},
+    {"oidc.usernameClaim", "string", "email", "claim with the user name (--oidc-username-claim)"},
+    {"oidc.usernamePrefix", "string", NULL,
+     "before every user name (--oidc-username-prefix; unset: none for email, else the issuer "
+     "URL and \"#\"; \"-\": none)"},
+    {"oidc.groupsClaim", "string", "groups", "claim with the groups (--oidc-groups-claim)"},
+    {"oidc.groupsPrefix", "string", NULL, "before every group (--oidc-groups-prefix)"},
+    {"oidc.signAlgs[]", "list", "[RS256]", "accepted signature algorithms (--oidc-sign-alg)"},
+    {"oidc.caFile", "string", NULL, "CA bundle for the issuer's certificate (--oidc-ca-file)"},
+    {"oidc.requiredClaims[]", "list", NULL,
+     "claim=value: the token must carry each such claim as a string with that value"},
+    {"oidc.clockSkew", "duration", "10s", "leeway on exp, nbf and iat (all issuers; at most 5m)"},
+    {"oidc.jwksRefreshInterval", "duration", "1h",
+     "how often discovery and keys are read again (all issuers)"},
+    {"oidc.jwksRefetchInterval", "duration", "5s",
+     "a token with an unknown key makes at most one key fetch per issuer this often"},
+    {"oidc.issuers[].issuer", "string", NULL, "one more issuer: its https URL (required)"},
+    {"oidc.issuers[].clientID", "string", NULL, "its audience (required)"},
+    {"oidc.issuers[].usernameClaim", "string", "email", "as oidc.usernameClaim"},
+    {"oidc.issuers[].usernamePrefix", "string", NULL, "as oidc.usernamePrefix"},
+    {"oidc.issuers[].groupsClaim", "string", "groups", "as oidc.groupsClaim"},
+    {"oidc.issuers[].groupsPrefix", "string", NULL, "as oidc.groupsPrefix"},
+    {"oidc.issuers[].signAlgs[]", "list", "[RS256]", "as oidc.signAlgs"},
+    {"oidc.issuers[].caFile", "string", NULL, "as oidc.caFile"},
+    {"oidc.issuers[].requiredClaims[]", "list", NULL, "as oidc.requiredClaims"},
     {NULL, NULL, NULL, NULL},
 };

@@ -26,6 +26,7 @@
 #include "tenantgate/conn.h"
 #include "tenantgate/kube.h"
 #include "tenantgate/log.h"
+#include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
 #include "tenantgate/tls.h"
@@ -275,7 +276,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     tg_config_unref(srv->cfg);
     srv->cfg = next;
     tg_log_set_level((enum tg_log_level)next->log_level);
-    tg_info("SIGHUP: configuration reloaded (listeners, TLS and upstream need a restart)");
+    tg_info("SIGHUP: configuration reloaded (listeners, TLS, upstream and OIDC issuers need a "
+            "restart)");
 }
 
 static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
@@ -367,6 +369,10 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
     }
     if (srv->kube)
         tg_kube_client_set_observer(srv->kube, tg_server_kube_observed, srv);
+    if (cfg->n_oidc_issuers > 0 && (srv->oidc = tg_oidc_new(base, cfg, err, errlen)) == NULL) {
+        tg_server_free(srv);
+        return NULL;
+    }
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {
@@ -397,6 +403,7 @@ void tg_server_free(struct tg_server *srv)
     /* the listeners went with their evhttp (LEV_OPT_CLOSE_ON_FREE) */
     tg_upstream_free(srv->upstream);
     tg_kube_auth_free(srv->kube, srv->authcache);
+    tg_oidc_free(srv->oidc);
     tg_tls_server_free(srv->tls);
     if (srv->dns)
         evdns_base_free(srv->dns, 0);

@@ -8,13 +8,41 @@
 
 #include "tenantgate/authcache.h"
 #include "tenantgate/metrics.h"
+#include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
 
 struct tg_server_metrics {
     struct tg_metrics *reg;
     struct tg_std_metrics std;
+    /* OIDC (lib/auth/oidc.c counts, we mirror) */
+    struct tg_metric_family *oidc_fetches;    /* counter {issuer,result} */
+    struct tg_metric_family *oidc_tokens;     /* counter {result} */
+    struct tg_metric_family *oidc_cache_hits; /* counter */
+    struct tg_metric_family *oidc_keys;       /* gauge {issuer} */
 };
+
+static void register_oidc(struct tg_server_metrics *m)
+{
+    static const char *const issuer_result[] = {"issuer", "result"}, *const result[] = {"result"},
+                             *const issuer[] = {"issuer"};
+    m->oidc_fetches =
+        tg_metrics_register(m->reg, "tenantgate_oidc_jwks_fetches_total",
+                            "Key fetches of OIDC issuers (discovery + JWKS) by result: ok, error.",
+                            TG_METRIC_COUNTER, issuer_result, 2, NULL, 0);
+    m->oidc_tokens = tg_metrics_register(
+        m->reg, "tenantgate_oidc_tokens_total",
+        "OIDC ID tokens verified, by result: accepted, refused, unavailable (the issuer's key is "
+        "not known); cache hits are not counted here.",
+        TG_METRIC_COUNTER, result, 1, NULL, 0);
+    m->oidc_cache_hits = tg_metrics_register(m->reg, "tenantgate_oidc_cache_hits_total",
+                                             "OIDC verdicts served from the verdict cache.",
+                                             TG_METRIC_COUNTER, NULL, 0, NULL, 0);
+    m->oidc_keys = tg_metrics_register(m->reg, "tenantgate_oidc_signing_keys",
+                                       "Signing keys known per OIDC issuer (0: its tokens are "
+                                       "refused).",
+                                       TG_METRIC_GAUGE, issuer, 1, NULL, 0);
+}
 
 struct tg_server_metrics *tg_server_metrics_new(void)
 {
@@ -23,6 +51,7 @@ struct tg_server_metrics *tg_server_metrics_new(void)
         abort();
     m->reg = tg_metrics_new();
     tg_metrics_register_std(m->reg, TG_VERSION, &m->std);
+    register_oidc(m);
     return m;
 }
 
@@ -73,12 +102,30 @@ void tg_server_kube_observed(void *arg, const char *call, int status, double sec
 
 /* A counter owned elsewhere (a plain uint64_t) mirrored into the registry:
  * counters cannot be set, only raised, so add what was counted since. */
-static void mirror(struct tg_metric_family *f, uint64_t total)
+static void mirror_child(struct tg_metric *c, uint64_t total)
 {
-    struct tg_metric *c = tg_metric_get0(f);
     double now = (double)total, had = tg_metric_value(c);
     if (now > had)
         tg_metric_add(c, now - had);
+}
+
+static void mirror(struct tg_metric_family *f, uint64_t total)
+{
+    mirror_child(tg_metric_get0(f), total);
+}
+
+static void sync_oidc(struct tg_server_metrics *m, const struct tg_oidc_stats *s)
+{
+    mirror_child(tg_metric_get1(m->oidc_tokens, "accepted"), s->accepted);
+    mirror_child(tg_metric_get1(m->oidc_tokens, "refused"), s->refused);
+    mirror_child(tg_metric_get1(m->oidc_tokens, "unavailable"), s->unavailable);
+    mirror(m->oidc_cache_hits, s->cache_hits);
+    for (size_t i = 0; i < s->n_issuers; i++) {
+        const struct tg_oidc_issuer_stats *is = &s->issuers[i];
+        mirror_child(tg_metric_get2(m->oidc_fetches, is->url, "ok"), is->fetches_ok);
+        mirror_child(tg_metric_get2(m->oidc_fetches, is->url, "error"), is->fetches_err);
+        tg_metric_set(tg_metric_get1(m->oidc_keys, is->url), (double)is->keys);
+    }
 }
 
 /* Gauges and cache counters are read at scrape time from their owners. */
@@ -101,6 +148,8 @@ static void sync_gauges(struct tg_server *srv)
         mirror(m->std.cache_coalesced_waits_total, s->coalesced);
         mirror(m->std.cache_grace_served_total, s->grace_served);
     }
+    if (srv->oidc != NULL)
+        sync_oidc(m, tg_oidc_stats(srv->oidc));
 }
 
 void tg_server_render_metrics(struct tg_server *srv, struct tg_sb *out)

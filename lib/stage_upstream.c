@@ -343,6 +343,32 @@ static int filtered(const struct tg_req *r)
            r->filter == TG_ROUTE_METADATA;
 }
 
+/* kube-rbac-proxy's --auth-header-fields-enabled: who is calling, as the
+ * authn stage found it (tg_stage_upstream() checked the values). */
+static void add_identity(struct tg_req *r, struct evkeyvalq *out)
+{
+    const struct tg_config *c = r->cfg;
+    tg_sb_t v;
+
+    if (!c->auth_header_fields_enabled)
+        return;
+    if (c->auth_header_user_field)
+        evhttp_add_header(out, c->auth_header_user_field,
+                          tg_arena_strndup(&r->arena, r->user.name.base, r->user.name.len));
+    tg_sb_init(&v, &r->arena, 64);
+    if (c->auth_header_groups_field &&
+        tg_http_join_values(&v, r->user.groups, r->user.n_groups, c->auth_header_groups_sep) == 0)
+        evhttp_add_header(out, c->auth_header_groups_field, tg_sb_cstr(&v));
+}
+
+static int identity_sendable(const struct tg_req *r)
+{
+    int ok = tg_http_header_value_ok(r->user.name);
+    for (size_t i = 0; ok && i < r->user.n_groups; i++)
+        ok = tg_http_header_value_ok(r->user.groups[i]);
+    return ok || !r->cfg->auth_header_fields_enabled;
+}
+
 static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, size_t body_len)
 {
     const struct evkeyvalq *in = r->in_headers;
@@ -357,6 +383,8 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
         .drop = r->cfg->upstream_drop_headers,
         .n_drop = r->cfg->n_upstream_drop_headers,
         .filtered = filtered(r),
+        .identity_user = r->cfg->auth_header_user_field,
+        .identity_groups = r->cfg->auth_header_groups_field,
     };
     struct evkeyval *h;
 
@@ -379,6 +407,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
         }
         evhttp_add_header(out, r->cfg->upstream_tenant_header, tg_sb_cstr(&v));
     }
+    add_identity(r, out);
     if (r->up_post) {
         evhttp_add_header(out, "Content-Type", "application/x-www-form-urlencoded");
         evhttp_add_header(out, "Content-Length", tg_arena_printf(&r->arena, "%zu", body_len));
@@ -508,9 +537,14 @@ static void names_done(struct fwd *f)
 
 enum tg_verdict tg_stage_upstream(struct tg_req *r)
 {
-    struct fwd *f = tg_arena_calloc(&r->arena, sizeof(*f));
+    struct fwd *f;
     int rc;
 
+    /* a name with CR or LF would put headers of its own in our request */
+    if (!identity_sendable(r))
+        return tg_req_error(r, 403, "forbidden",
+                            "the user name or a group cannot be sent in an HTTP header");
+    f = tg_arena_calloc(&r->arena, sizeof(*f));
     f->r = r;
     /* in the request's arena: one malloc/free pair less per request */
     f->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());

@@ -191,7 +191,7 @@ def run(R, chart, seed_config, check_security, check_resources, ports, flags=Non
     R.check(f"{c}: config checksum annotation on the pod template (changes roll the pods)",
             re.search(r"checksum/config:\s*\{\{.*sha256sum", dep) is not None)
     if flags:
-        used = re.findall(r"^\s*-\s+--?([a-z][a-z0-9-]*)=", dep, re.M)
+        used = re.findall(r"^\s*-\s+--?([a-z][a-zA-Z0-9-]*)=", dep, re.M)
         unknown = sorted({f for f in used if f not in flags})
         R.check(f"{c}: Deployment args are tenantgate flags ({len(used)})",
                 bool(used) and not unknown, ", ".join(unknown))

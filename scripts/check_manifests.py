@@ -57,23 +57,29 @@ FLAGS = {
     "upstream-ca-file": True, "upstream-client-cert-file": True,
     "upstream-client-key-file": True, "proxy-endpoints-port": True, "kubeconfig": True,
     "auth-token-audiences": True, "logtostderr": False, "v": True,
+    "oidc-issuer": True, "oidc-clientID": True, "oidc-username-claim": True,
+    "oidc-username-prefix": True, "oidc-groups-claim": True, "oidc-groups-prefix": True,
+    "oidc-sign-alg": True, "oidc-ca-file": True, "auth-header-fields-enabled": False,
+    "auth-header-user-field-name": True, "auth-header-groups-field-name": True,
+    "auth-header-groups-field-separator": True,
     # prom-label-proxy
     "label": True, "query-param": True, "header-name": True, "label-value": True,
     "enable-label-apis": False, "error-on-replace": False, "internal-listen-address": True,
     # ours
     "token-auth-file": True, "upstream-timeout": True, "version": False, "help": False,
 }
-REPEATABLE = {"label-value", "auth-token-audiences"}
+REPEATABLE = {"label-value", "auth-token-audiences", "oidc-sign-alg"}
 FILE_FLAGS = ["config-file", "tls-cert-file", "tls-private-key-file", "client-ca-file",
               "upstream-ca-file", "upstream-client-cert-file", "upstream-client-key-file",
-              "token-auth-file", "kubeconfig"]
+              "token-auth-file", "kubeconfig", "oidc-ca-file"]
 
 TENANT_RESOURCES = {"pods/metrics", "namespaces/metrics"}
 
 # Kustomizations meant to be applied (or referenced) as they are; the others (stack/thanos, ...)
 # are pieces of these and only get object-level checks on their own.
 COMPLETE = {"manifests/base", "manifests/stack", "manifests/tenant",
-            "manifests/examples/monitoring", "manifests/examples/tenant"}
+            "manifests/examples/monitoring", "manifests/examples/tenant",
+            "manifests/examples/oidc"}
 
 
 class Results:
@@ -115,7 +121,7 @@ def parse_args(args):
     out, errs, i = [], [], 0
     while i < len(args):
         a = str(args[i])
-        m = re.fullmatch(r"--?([a-z][a-z0-9-]*)(?:=(.*))?", a, re.S)
+        m = re.fullmatch(r"--?([a-z][a-zA-Z0-9-]*)(?:=(.*))?", a, re.S)
         if not m:
             errs.append(f"not a flag: {a!r}")
             i += 1

@@ -70,6 +70,28 @@ struct tg_static_token {
     size_t n_groups;
 };
 
+/* One OIDC issuer whose ID tokens authenticate people. kube-rbac-proxy's
+ * --oidc-* flags (and the config file's top-level oidc keys) give one; the
+ * config file's oidc.issuers[] more. Defaults are filled in at load, so
+ * every field below is what is applied. */
+struct tg_oidc_issuer {
+    char *url;             /* the exact "iss"; https, no query or fragment */
+    char *client_id;       /* an audience the token must carry */
+    char *username_claim;  /* "email" by default */
+    char *username_prefix; /* "" = none; kube-apiserver's default (issuer URL + "#" for a
+                              claim other than email; "-" = none) already applied */
+    char *groups_claim;    /* "groups" by default; NULL = no groups */
+    char *groups_prefix;   /* "" = none */
+    char **sign_algs;      /* RFC 7518 names accepted in "alg"; RS256 by default */
+    size_t n_sign_algs;
+    char *ca_file; /* verifies the issuer's TLS certificate; NULL = system roots */
+    char *ca_pem;  /* its contents, read at load */
+    size_t ca_pem_len;
+    char **required_claims; /* claim names, each with the string value below */
+    char **required_values;
+    size_t n_required_claims;
+};
+
 enum tg_verb_mode {
     TG_VERB_GET = 0,  /* read API is `get` whatever the HTTP method (default) */
     TG_VERB_HTTP = 1, /* kube-rbac-proxy's mapping: GET->get, POST->create, ... */
@@ -134,6 +156,32 @@ struct tg_config {
     char **auth_token_audiences;
     size_t n_auth_token_audiences;
     int kube_enabled; /* TokenReview/SAR in use (kubeconfig given or in-cluster) */
+
+    /* OIDC ID tokens (kube-rbac-proxy's --oidc-* flags, our `oidc:` section).
+     * The oidc_* strings are the flag-level issuer as given; oidc_issuers
+     * is what load made of it and of oidc.issuers[], checked, flags' first. */
+    char *oidc_issuer;
+    char *oidc_client_id;
+    char *oidc_username_claim; /* "email" */
+    char *oidc_username_prefix;
+    char *oidc_groups_claim; /* "groups" */
+    char *oidc_groups_prefix;
+    char **oidc_sign_algs; /* empty = RS256 */
+    size_t n_oidc_sign_algs;
+    char *oidc_ca_file;
+    char **oidc_required_claims; /* "claim=value" */
+    size_t n_oidc_required_claims;
+    struct tg_oidc_issuer *oidc_issuers;
+    size_t n_oidc_issuers;
+    int oidc_clock_skew_ms;   /* leeway on exp / nbf / iat: 10s */
+    int oidc_jwks_refresh_ms; /* discovery + JWKS re-read: 1h */
+    int oidc_jwks_refetch_ms; /* at most one fetch per issuer this often for unknown keys: 5s */
+
+    /* identity toward the upstream (kube-rbac-proxy's --auth-header-*) */
+    int auth_header_fields_enabled;
+    char *auth_header_user_field;   /* "x-remote-user"; NULL = not sent */
+    char *auth_header_groups_field; /* "x-remote-groups"; NULL = not sent */
+    char *auth_header_groups_sep;   /* "|" */
 
     /* authorization (kube-rbac-proxy config file) */
     struct tg_resource_attributes resource_attributes;

@@ -137,22 +137,45 @@ struct tg_http_forward_policy {
     const char *tenant_out; /* header tenantgate sets upstream (upstream.tenantHeader) */
     char *const *drop;      /* more names never forwarded (upstream.dropHeaders) */
     size_t n_drop;
-    int filtered; /* the answer is filtered: Accept-Encoding is not forwarded */
+    int filtered;                /* the answer is filtered: Accept-Encoding is not forwarded */
+    const char *identity_user;   /* --auth-header-user-field-name (dropped even when not enabled) */
+    const char *identity_groups; /* --auth-header-groups-field-name likewise */
 };
 
 /* The one decision "never forward this client header as it came": 1 for
  * hop-by-hop headers, credentials and identity headers, tenant-selecting
  * headers (tg_http_header_selects_tenant, the policy's tenant_in, tenant_out
- * and drop names), and the headers the proxy writes itself (Host,
- * Content-Length, Content-Type, Expect, X-Forwarded-For). Case-insensitive. */
+ * and drop names), the identity header names the proxy sets (identity_*), and the headers the proxy
+ * writes itself (Host, Content-Length, Content-Type, Expect, X-Forwarded-For). Case-insensitive. */
 int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iovec_t name);
+
+/* The identity headers toward the upstream (kube-rbac-proxy's
+ * --auth-header-*-field-name; either may be NULL): 1 if `name` is one of
+ * them, case-insensitive. A client's own are always dropped. */
+int tg_http_is_identity_header(tg_iovec_t name, const char *user_field, const char *groups_field);
+/* 1 if `v` can be a header value as it is: no control character but HTAB,
+ * no DEL (a CR or LF would start a header of the sender's choosing). */
+int tg_http_header_value_ok(tg_iovec_t v);
+/* Append v[0] sep v[1] sep ... to `sb`; -1 (sb then holds a prefix) when one
+ * of them fails tg_http_header_value_ok(). */
+int tg_http_join_values(tg_sb_t *sb, const tg_iovec_t *v, size_t n, const char *sep);
 
 /* ---- Authorization ------------------------------------------------------- */
 
-/* Strict standard base64 (RFC 4648 alphabet, '=' padding required, no
- * whitespace, zero pad bits). Decoded bytes go in the arena, NUL-terminated.
- * Returns 0 / -1. */
+/* The one base64 decoder (RFC 4648), in three modes:
+ *   STD  standard alphabet, '=' padding required, no whitespace, zero pad
+ *        bits (Basic auth);
+ *   URL  base64url alphabet, no padding, no whitespace, zero pad bits (JWS
+ *        compact serialization, RFC 7515 section 2);
+ *   LAX  either alphabet, whitespace skipped, padding optional, pad bits not
+ *        checked (kubeconfig *-data, as client-go reads them).
+ * `out` has room for len / 4 * 3 + 3 bytes. Returns the decoded length, or
+ * -1 on malformed input. */
+enum tg_base64_mode { TG_BASE64_STD, TG_BASE64_URL, TG_BASE64_LAX };
+long tg_base64_decode_buf(const char *in, size_t len, enum tg_base64_mode mode, char *out);
+/* STD and URL into the arena, NUL-terminated. Return 0 / -1. */
 int tg_base64_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
+int tg_base64url_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
 
 /* Parse an Authorization header value. Leading/trailing spaces and tabs are
  * trimmed; the scheme is case-insensitive and followed by one or more spaces.

@@ -188,6 +188,23 @@ struct tg_kube_call *tg_kube_sar(struct tg_kube_client *c, const struct tg_user 
 /* The callback will never be called; the call's memory is released. */
 void tg_kube_call_cancel(struct tg_kube_call *call);
 
+/* A plain GET on the same machinery (pool, deadline, retries on 429 / 5xx /
+ * connection errors), for OIDC discovery and JWKS until lib/upstream/ has
+ * the one client: `path` (with its query, copied) below the target's URL.
+ * `body` is the answer of a 2xx status (NUL-terminated, valid during the
+ * callback); on anything else it is NULL, `status` is the last HTTP status
+ * (0 without an answer) and `error` says what failed. The target's bearer
+ * token, if any, is sent: give an issuer's client a target without one. */
+typedef void (*tg_kube_get_cb)(void *arg, int status, const char *body, size_t len,
+                               const char *error);
+struct tg_kube_call *tg_kube_get(struct tg_kube_client *c, const char *path, tg_kube_get_cb cb,
+                                 void *arg);
+
+/* A URL (https:// or http://; none means https) into t->https, host, port
+ * and path_prefix (its path with the query, trailing '/' trimmed): the
+ * parser of kubeconfig server URLs. Heap strings; -1 with a message. */
+int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err, size_t errlen);
+
 /* Deep-copy `src` into `a` (all strings NUL-terminated). */
 void tg_user_copy(tg_arena_t *a, struct tg_user *dst, const struct tg_user *src);
 

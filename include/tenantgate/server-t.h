@@ -19,6 +19,7 @@ struct tg_server_metrics;
 struct tg_tls_server;
 struct tg_authcache;
 struct tg_kube_client;
+struct tg_oidc;
 
 struct tg_server_stats {
     uint64_t requests;
@@ -43,6 +44,7 @@ struct tg_server {
     struct tg_server_metrics *metrics; /* lib/server_metrics.c */
     struct tg_authcache *authcache;    /* decision cache, when Kubernetes is on */
     struct tg_kube_client *kube;       /* API client, when Kubernetes is on */
+    struct tg_oidc *oidc;              /* OIDC issuers, keys, verdicts, when configured */
 
     struct tg_server_stats stats;
     uint64_t next_req_id;

@@ -27,8 +27,16 @@ int tg_http_header_is_hop_by_hop(tg_iovec_t name)
 {
     /* RFC 9110 7.6.1 plus Proxy-Connection, as Go's httputil.ReverseProxy */
     static const char *const hop[] = {
-        "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-        "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", NULL,
+        "Connection",
+        "Proxy-Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        NULL,
     };
     return in_list(name, hop);
 }
@@ -79,6 +87,34 @@ int tg_http_header_is_credential(tg_iovec_t name)
            has_iprefix(name, "Impersonate-");
 }
 
+int tg_http_is_identity_header(tg_iovec_t name, const char *user_field, const char *groups_field)
+{
+    return (user_field && tg_http_iequal(name, tg_iov_str(user_field))) ||
+           (groups_field && tg_http_iequal(name, tg_iov_str(groups_field)));
+}
+
+int tg_http_header_value_ok(tg_iovec_t v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.base[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+int tg_http_join_values(tg_sb_t *sb, const tg_iovec_t *v, size_t n, const char *sep)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!tg_http_header_value_ok(v[i]))
+            return -1;
+        if (i > 0)
+            tg_sb_adds(sb, sep);
+        tg_sb_addiov(sb, v[i]);
+    }
+    return 0;
+}
+
 /* token chars of RFC 9110 5.6.2 */
 static int is_tchar(unsigned char c)
 {
@@ -121,6 +157,7 @@ int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iov
         tg_http_header_selects_tenant(name) || in_list(name, own) ||
         (p->connection.len > 0 && tg_http_connection_lists(p->connection, name)) ||
         named(name, p->tenant_in) || named(name, p->tenant_out) ||
+        tg_http_is_identity_header(name, p->identity_user, p->identity_groups) ||
         (p->filtered && tg_http_iequal(name, TG_IOV_LIT("Accept-Encoding"))))
         return 1;
     for (i = 0; i < p->n_drop; i++)

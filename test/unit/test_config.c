@@ -241,8 +241,6 @@ static void test_flag_ignored_and_refused(void **state)
     expect_error(LOAD(BASE, "--insecure-skip-verify"), TG_CONFIG_USAGE_ERROR,
                  "--insecure-skip-verify: not supported: The upstream certificate is always "
                  "verified (use --upstream-ca-file).");
-    expect_error(LOAD(BASE, "--oidc-issuer=https://x"), TG_CONFIG_USAGE_ERROR,
-                 "--oidc-issuer: not supported: OIDC authentication is not supported.");
     expect_error(LOAD(BASE, "--upstream-force-h2c=maybe"), TG_CONFIG_USAGE_ERROR,
                  "--upstream-force-h2c: invalid boolean \"maybe\" (true or false)");
 }
@@ -280,7 +278,9 @@ static void test_flag_defaults_match_help(void **state)
             continue;
         }
         assert_int_equal(tg_flags_apply(c, &uses, 0, err, sizeof(err)), 0);
-        if (d->kind == TG_FK_STRING)
+        if (d->kind == TG_FK_LIST_REPEAT) /* the value an empty list stands for */
+            assert_string_equal((*(char ***)((char *)c + d->offset))[0], d->deflt);
+        else if (d->kind == TG_FK_STRING)
             assert_string_equal(*(char **)((char *)c + d->offset),
                                 *(char **)((char *)def + d->offset));
         else
@@ -853,8 +853,8 @@ static void test_validation(void **state)
     expect_error(LOAD(BASE, "--secure-listen-address=127.0.0.1:8080"), TG_CONFIG_FAILED,
                  "two listeners share one address");
     expect_error(LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml"), TG_CONFIG_FAILED,
-                 "no authentication: give --token-auth-file, --client-ca-file or --kubeconfig "
-                 "(or run in a cluster)");
+                 "no authentication: give --token-auth-file, --client-ca-file, --oidc-issuer or "
+                 "--kubeconfig (or run in a cluster)");
     expect_error(LOAD(LISTEN, UP, TOKENS), TG_CONFIG_FAILED,
                  "no authorization: without Kubernetes (--kubeconfig or in-cluster) "
                  "authorization.static rules are required");
@@ -1065,6 +1065,195 @@ static void test_refcount(void **state)
     tg_config_unref(NULL);
 }
 
+/* ---- OIDC and identity headers ---- */
+
+#define ISS "--oidc-issuer=https://idp.example.com"
+#define CID "--oidc-clientID=tenantgate"
+
+static void test_oidc_flags(void **state)
+{
+    struct tg_config *c = LOAD(BASE, ISS, CID);
+    const struct tg_oidc_issuer *is;
+
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 1);
+    is = &c->oidc_issuers[0];
+    assert_string_equal(is->url, "https://idp.example.com");
+    assert_string_equal(is->client_id, "tenantgate");
+    assert_string_equal(is->username_claim, "email");
+    assert_string_equal(is->username_prefix, ""); /* email: no prefix */
+    assert_string_equal(is->groups_claim, "groups");
+    assert_string_equal(is->groups_prefix, "");
+    assert_int_equal(is->n_sign_algs, 1);
+    assert_string_equal(is->sign_algs[0], "RS256");
+    assert_null(is->ca_file);
+    tg_config_unref(c);
+
+    /* kube-apiserver's prefix rule: another claim gets "<issuer>#", "-" none */
+    c = LOAD(BASE, ISS, CID, "--oidc-username-claim=sub", "--oidc-sign-alg=ES256",
+             "--oidc-sign-alg", "RS256", "--oidc-groups-prefix=oidc:");
+    assert_non_null(c);
+    is = &c->oidc_issuers[0];
+    assert_string_equal(is->username_prefix, "https://idp.example.com#");
+    assert_string_equal(is->groups_prefix, "oidc:");
+    assert_int_equal(is->n_sign_algs, 2);
+    assert_string_equal(is->sign_algs[0], "ES256");
+    tg_config_unref(c);
+    c = LOAD(BASE, ISS, CID, "--oidc-username-claim=sub", "--oidc-username-prefix=-");
+    assert_string_equal(c->oidc_issuers[0].username_prefix, "");
+    tg_config_unref(c);
+    c = LOAD(BASE, ISS, CID, "--oidc-username-prefix=oidc:", "--oidc-ca-file=" DATA "tls.crt");
+    assert_string_equal(c->oidc_issuers[0].username_prefix, "oidc:");
+    assert_string_equal(c->oidc_issuers[0].ca_file, DATA "tls.crt");
+    tg_config_unref(c);
+    /* OIDC alone is an authentication provider */
+    c = LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml", ISS, CID);
+    assert_non_null(c);
+    tg_config_unref(c);
+    /* without an issuer the other flags do nothing (a warning) */
+    c = LOAD(BASE, CID);
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 0);
+    tg_config_unref(c);
+}
+
+static void test_oidc_flag_errors(void **state)
+{
+    expect_error(LOAD(BASE, ISS), TG_CONFIG_FAILED,
+                 "--oidc-clientID: the client ID (the audience tokens must carry) is required");
+    expect_error(LOAD(BASE, "--oidc-issuer=http://idp", CID), TG_CONFIG_FAILED,
+                 "--oidc-issuer: \"http://idp\": the issuer must be an https:// URL");
+    expect_error(LOAD(BASE, "--oidc-issuer=https://idp/?x=1", CID), TG_CONFIG_FAILED,
+                 "--oidc-issuer: \"https://idp/?x=1\": an issuer URL has no query or fragment");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-sign-alg=HS256"), TG_CONFIG_FAILED,
+                 "--oidc-sign-alg: \"HS256\" is not an accepted signature algorithm (RS256, "
+                 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-sign-alg=none"), TG_CONFIG_FAILED,
+                 "--oidc-sign-alg: \"none\" is not an accepted signature algorithm (RS256, "
+                 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-username-claim="), TG_CONFIG_FAILED,
+                 "--oidc-username-claim: the username claim must not be empty");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-ca-file=" DATA "garbage.pem"), TG_CONFIG_FAILED,
+                 "--oidc-ca-file: " DATA "garbage.pem: error:05800088:x509 certificate "
+                 "routines::no certificate or crl found");
+}
+
+static void test_oidc_yaml(void **state)
+{
+    const struct tg_oidc_issuer *is;
+    assert_int_equal(yload("oidc:\n"
+                           "  issuer: https://a.example\n"
+                           "  clientID: grafana\n"
+                           "  requiredClaims: [hd=example.com]\n"
+                           "  clockSkew: 30s\n"
+                           "  jwksRefreshInterval: 10m\n"
+                           "  jwksRefetchInterval: 1s\n"
+                           "  issuers:\n"
+                           "  - issuer: https://b.example/realms/x\n"
+                           "    clientID: kubectl\n"
+                           "    usernameClaim: preferred_username\n"
+                           "    groupsPrefix: 'b:'\n"
+                           "    signAlgs: [ES256, EdDSA]\n"
+                           "    requiredClaims: ['tier=gold', 'empty=']\n"),
+                     0);
+    assert_string_equal(cfg_y->oidc_issuer, "https://a.example");
+    assert_string_equal(cfg_y->oidc_client_id, "grafana");
+    assert_int_equal(cfg_y->n_oidc_required_claims, 1);
+    assert_int_equal(cfg_y->oidc_clock_skew_ms, 30000);
+    assert_int_equal(cfg_y->oidc_jwks_refresh_ms, 600000);
+    assert_int_equal(cfg_y->oidc_jwks_refetch_ms, 1000);
+    assert_int_equal(cfg_y->n_oidc_issuers, 1);
+    is = &cfg_y->oidc_issuers[0];
+    assert_string_equal(is->url, "https://b.example/realms/x");
+    assert_string_equal(is->username_claim, "preferred_username");
+    assert_string_equal(is->username_prefix, "https://b.example/realms/x#");
+    assert_string_equal(is->groups_claim, "groups");
+    assert_string_equal(is->groups_prefix, "b:");
+    assert_int_equal(is->n_sign_algs, 2);
+    assert_string_equal(is->sign_algs[1], "EdDSA");
+    assert_int_equal(is->n_required_claims, 2);
+    assert_string_equal(is->required_claims[0], "tier");
+    assert_string_equal(is->required_values[0], "gold");
+    assert_string_equal(is->required_claims[1], "empty");
+    assert_string_equal(is->required_values[1], "");
+
+    yfail("oidc:\n  issuers:\n  - issuer: https://b.example\n",
+          "config.yaml:3: oidc.issuers[0].clientID: the client ID (the audience tokens must "
+          "carry) is required");
+    yfail("oidc:\n  issuers:\n  - clientID: x\n",
+          "config.yaml:3: oidc.issuers[0].issuer: an issuer URL is required");
+    yfail("oidc:\n  issuers:\n  - issuer: https://b\n    clientID: x\n    signAlgs:\n"
+          "    - RS256\n    - HS512\n",
+          "config.yaml:7: oidc.issuers[0].signAlgs[1]: \"HS512\" is not an accepted signature "
+          "algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    yfail("oidc:\n  requiredClaims: [novalue]\n",
+          "config.yaml:2: oidc.requiredClaims[0]: \"novalue\": want claim=value");
+    yfail("oidc:\n  issuer: http://a\n",
+          "config.yaml:2: oidc.issuer: \"http://a\": the issuer must be an https:// URL");
+    yfail("oidc:\n  clockskew: soon\n",
+          "config.yaml:2: oidc.clockSkew: invalid duration \"soon\" (Go syntax: 30s, 5m, "
+          "1h2m3.5s, 500ms)");
+    yfail("oidc:\n  issuers:\n  - issuer: https://b\n    clientId: x\n    group: y\n",
+          "config.yaml:5: oidc.issuers[0].group: unknown key");
+}
+
+static void test_oidc_merge(void **state)
+{
+    char dir[] = "/tmp/tg-config-XXXXXX", yaml[64], flag[128];
+    struct tg_config *c;
+    assert_non_null(mkdtemp(dir));
+    snprintf(yaml, sizeof(yaml), "%s/c.yaml", dir);
+    snprintf(flag, sizeof(flag), "--config-file=%s", yaml);
+    write_file(yaml, "authorization:\n  static:\n  - path: /x\n"
+                     "oidc:\n  issuer: https://a\n  clientID: file\n  signAlgs: [ES384]\n"
+                     "  issuers:\n  - {issuer: https://b, clientID: b}\n");
+    /* the flags win over the file's top-level keys; their issuer comes first */
+    c = LOAD(LISTEN, UP, TOKENS, flag, "--oidc-clientID=flag", "--oidc-sign-alg=PS256");
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 2);
+    assert_string_equal(c->oidc_issuers[0].url, "https://a");
+    assert_string_equal(c->oidc_issuers[0].client_id, "flag");
+    assert_int_equal(c->oidc_issuers[0].n_sign_algs, 1);
+    assert_string_equal(c->oidc_issuers[0].sign_algs[0], "PS256");
+    assert_string_equal(c->oidc_issuers[1].url, "https://b");
+    tg_config_unref(c);
+    expect_error(LOAD(LISTEN, UP, TOKENS, flag, "--oidc-issuer=https://b"), TG_CONFIG_FAILED,
+                 "OIDC issuer https://b is configured twice");
+    unlink(yaml);
+    rmdir(dir);
+}
+
+static void test_identity_headers(void **state)
+{
+    struct tg_config *c = LOAD(BASE, "--auth-header-fields-enabled");
+    assert_non_null(c);
+    assert_int_equal(c->auth_header_fields_enabled, 1);
+    assert_string_equal(c->auth_header_user_field, "x-remote-user");
+    assert_string_equal(c->auth_header_groups_field, "x-remote-groups");
+    assert_string_equal(c->auth_header_groups_sep, "|");
+    tg_config_unref(c);
+    c = LOAD(BASE, "--auth-header-fields-enabled=true", "--auth-header-user-field-name=X-User",
+             "--auth-header-groups-field-name=", "--auth-header-groups-field-separator=,");
+    assert_non_null(c);
+    assert_string_equal(c->auth_header_user_field, "X-User");
+    assert_null(c->auth_header_groups_field);
+    tg_config_unref(c);
+    expect_error(LOAD(BASE, "--auth-header-user-field-name=Authorization"), TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name \"Authorization\" cannot be an identity header");
+    expect_error(LOAD(BASE, "--auth-header-groups-field-name=a b"), TG_CONFIG_FAILED,
+                 "--auth-header-groups-field-name \"a b\" cannot be an identity header");
+    expect_error(LOAD(BASE, "--auth-header-groups-field-name=X-Remote-User"), TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name and --auth-header-groups-field-name must differ");
+    expect_error(
+        LOAD(BASE, "--auth-header-fields-enabled", "--auth-header-groups-field-separator="),
+        TG_CONFIG_FAILED,
+        "--auth-header-groups-field-separator must not be empty (the groups would run "
+        "together)");
+    expect_error(LOAD(BASE, "--header-name=X-Tenant", "--auth-header-user-field-name=x-tenant"),
+                 TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name \"x-tenant\" is also the tenant header");
+}
+
 /* ---- --help and docs/config.md ---- */
 
 static char *render(void (*fn)(FILE *))
@@ -1113,7 +1302,7 @@ static void test_docs_cover_schema(void **state)
         n_docs++;
     assert_int_equal(n_missing, 0);
     assert_int_equal(n_leaves, (int)n_docs); /* and no documented key that does not exist */
-    assert_int_equal(n_leaves, 55);
+    assert_int_equal(n_leaves, 76);
 }
 
 static void test_help_mentions_every_flag(void **state)
@@ -1301,6 +1490,11 @@ int main(void)
         cmocka_unit_test(test_flag_lists_accumulate),
         cmocka_unit_test(test_flag_cipher_suites),
         cmocka_unit_test(test_flag_ignored_and_refused),
+        cmocka_unit_test(test_oidc_flags),
+        cmocka_unit_test(test_oidc_flag_errors),
+        cmocka_unit_test_teardown(test_oidc_yaml, teardown_yaml),
+        cmocka_unit_test(test_oidc_merge),
+        cmocka_unit_test(test_identity_headers),
         cmocka_unit_test(test_flag_help_version),
         cmocka_unit_test(test_flag_aliases),
         cmocka_unit_test(test_flag_defaults_match_help),

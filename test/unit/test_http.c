@@ -304,6 +304,28 @@ static void test_credential_headers(void **state)
         assert_false(tg_http_header_is_credential(IOV(no[i])));
 }
 
+static void test_identity_headers(void **state)
+{
+    tg_iovec_t groups[] = {TG_IOV_LIT("oidc:a"), TG_IOV_LIT("system:authenticated")};
+    tg_iovec_t bad[] = {TG_IOV_LIT("ok"), TG_IOV_LIT("x\r\nX-Remote-User: root")};
+    tg_sb_t sb;
+
+    assert_true(tg_http_is_identity_header(IOV("X-REMOTE-USER"), "x-remote-user", NULL));
+    assert_true(tg_http_is_identity_header(IOV("x-forwarded-groups"), NULL, "X-Forwarded-Groups"));
+    assert_false(tg_http_is_identity_header(IOV("x-remote-user"), NULL, NULL));
+    assert_false(tg_http_is_identity_header(IOV("x-remote-users"), "x-remote-user", "g"));
+    assert_true(tg_http_header_value_ok(IOV("alice@example.com\tx")));
+    assert_false(tg_http_header_value_ok(IOV("a\nb")));
+    assert_false(tg_http_header_value_ok(IOV("a\x7f")));
+    tg_sb_init(&sb, *state, 16);
+    assert_int_equal(tg_http_join_values(&sb, groups, 2, "|"), 0);
+    assert_string_equal(tg_sb_cstr(&sb), "oidc:a|system:authenticated");
+    tg_sb_clear(&sb);
+    assert_int_equal(tg_http_join_values(&sb, groups, 0, "|"), 0);
+    assert_string_equal(tg_sb_cstr(&sb), "");
+    assert_int_equal(tg_http_join_values(&sb, bad, 2, ","), -1);
+}
+
 /* ---- Authorization ----------------------------------------------------------- */
 
 static void test_base64(void **state)
@@ -568,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_connection_tokens),
         cmocka_unit_test(test_credential_headers),
+        cmocka_unit_test_setup_teardown(test_identity_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization_rejects, setup, teardown),

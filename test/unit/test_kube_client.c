@@ -33,6 +33,8 @@ struct srv {
     int count429;
     struct evhttp_request *held;
     char last_auth[64];
+    char last_uri[128];
+    int last_get;
 };
 
 static void reply(struct evhttp_request *req, int code, const char *body)
@@ -56,6 +58,8 @@ static void on_req(struct evhttp_request *req, void *arg)
         s->tokens[s->requests] = tok[9];
     s->requests++;
     snprintf(s->last_auth, sizeof(s->last_auth), "%s", auth ? auth : "");
+    snprintf(s->last_uri, sizeof(s->last_uri), "%s", uri);
+    s->last_get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
     if (strncmp(uri, "/chunked/", 9) == 0) {
         struct evbuffer *b = evbuffer_new();
         size_t n = strlen(TR_OK);
@@ -290,6 +294,52 @@ static void on_observe(void *arg, const char *call, int status, double seconds)
     s->n++;
 }
 
+struct got {
+    int calls, status;
+    char body[512], error[128];
+    struct event_base *base;
+};
+
+static void on_get(void *arg, int status, const char *body, size_t len, const char *error)
+{
+    struct got *g = arg;
+    g->calls++;
+    g->status = status;
+    snprintf(g->body, sizeof(g->body), "%.*s", body ? (int)len : 0, body ? body : "");
+    snprintf(g->error, sizeof(g->error), "%s", error ? error : "");
+    event_base_loopbreak(g->base);
+}
+
+/* The generic GET OIDC discovery and JWKS use: the path with its query as
+ * given, the body of a 2xx as it is, a status and a reason otherwise. */
+static void test_get(void **state)
+{
+    struct env *e = env_new("", 4, 2000);
+    struct got g = {.base = e->s.base};
+
+    assert_non_null(tg_kube_get(e->kc, "/keys?x=1", on_get, &g));
+    assert_int_equal(g.calls, 0);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.status, 201);
+    assert_string_equal(g.body, TR_OK);
+    assert_string_equal(e->s.last_uri, "/keys?x=1");
+    assert_true(e->s.last_get);
+    env_free(e);
+
+    e = env_new("/forbidden", 4, 2000);
+    g = (struct got){.base = e->s.base};
+    tg_kube_get(e->kc, "/.well-known/openid-configuration", on_get, &g);
+    event_base_dispatch(e->s.base);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.status, 403);
+    assert_string_equal(g.body, "");
+    assert_non_null(strstr(g.error, "403"));
+    assert_string_equal(e->s.last_uri, "/forbidden/.well-known/openid-configuration");
+    assert_int_equal(e->s.requests, 1); /* a 4xx is not retried */
+    env_free(e);
+}
+
 static void test_observer(void **state)
 {
     struct env *e = env_new("/retry429", 4, 2000);
@@ -382,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_429_then_ok),
         cmocka_unit_test(test_errors_without_retry),
+        cmocka_unit_test(test_get),
         cmocka_unit_test(test_observer),
         cmocka_unit_test(test_free_with_calls_outstanding),
         cmocka_unit_test(test_setup_helper),
