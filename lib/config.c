@@ -115,6 +115,7 @@ struct tg_config *tg_config_new_defaults(void)
     c->shutdown_grace_ms = 30 * 1000;
     c->log_level = TG_LOG_INFO;
     c->access_log = 1;
+    c->am_max_body_bytes = 256 * 1024;
     return c;
 }
 
@@ -166,7 +167,13 @@ static void config_free(struct tg_config *c)
                         &c->query_param,
                         &c->header_name,
                         &c->token_auth_file,
-                        &c->kubeconfig};
+                        &c->kubeconfig,
+                        &c->am_upstream,
+                        &c->am_upstream_url.host,
+                        &c->am_upstream_url.path,
+                        &c->am_ca_file,
+                        &c->am_client_cert_file,
+                        &c->am_client_key_file};
     size_t i;
     for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
@@ -175,6 +182,7 @@ static void config_free(struct tg_config *c)
     tg_strlist_free(c->auth_token_audiences, c->n_auth_token_audiences);
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
+    free_resource_attributes(&c->am_resource_attributes);
     free_static_rules(c->static_rules, c->n_static_rules);
     free(c);
 }
@@ -308,6 +316,32 @@ static int validate_upstream(struct tg_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* --alertmanager-upstream: its URL, and the TLS files it inherits from
+ * --upstream when none of its own are given (a client certificate comes with
+ * its key: both are taken from the same place). */
+static int validate_alertmanager(struct tg_config *c, char *err, size_t errlen)
+{
+    char msg[300];
+    if (c->am_upstream == NULL) {
+        if (c->am_ca_file || c->am_client_cert_file || c->am_client_key_file)
+            tg_warn("Alertmanager TLS files are unused: no --alertmanager-upstream");
+        return 0;
+    }
+    if (tg_parse_upstream_url(c->am_upstream, &c->am_upstream_url, msg, sizeof(msg)) < 0)
+        return tg_cfg_err(err, errlen, "--alertmanager-upstream: %s", msg);
+    if (!c->am_client_cert_file != !c->am_client_key_file)
+        return tg_cfg_err(err, errlen,
+                          "--alertmanager-upstream-client-cert-file and "
+                          "--alertmanager-upstream-client-key-file must be given together");
+    if (c->am_ca_file == NULL)
+        c->am_ca_file = tg_xstrdup(c->upstream_ca_file);
+    if (c->am_client_cert_file == NULL) {
+        c->am_client_cert_file = tg_xstrdup(c->upstream_client_cert_file);
+        c->am_client_key_file = tg_xstrdup(c->upstream_client_key_file);
+    }
+    return 0;
+}
+
 static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
 {
     if (c->upstream_timeout_ms <= 0)
@@ -324,6 +358,8 @@ static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
     if (c->max_body_bytes == 0 || c->max_query_bytes == 0)
         return tg_cfg_err(err, errlen, "server.maxBodyBytes and promql.maxQueryBytes must be "
                                        "positive");
+    if (c->am_max_body_bytes == 0)
+        return tg_cfg_err(err, errlen, "alertmanager.maxBodyBytes must be positive");
     return 0;
 }
 
@@ -411,9 +447,15 @@ static int check_files(const struct tg_config *c, char *err, size_t errlen)
         check_cert_key(ctx, c->upstream_client_cert_file, c->upstream_client_key_file,
                        "--upstream-client-cert-file", err, errlen) < 0)
         goto out;
+    if (c->am_upstream_url.https && c->am_client_cert_file &&
+        check_cert_key(ctx, c->am_client_cert_file, c->am_client_key_file,
+                       "--alertmanager-upstream-client-cert-file", err, errlen) < 0)
+        goto out;
     if (check_ca(ctx, c->client_ca_file, "--client-ca-file", err, errlen) < 0 ||
         (c->upstream_url.https &&
          check_ca(ctx, c->upstream_ca_file, "--upstream-ca-file", err, errlen) < 0) ||
+        (c->am_upstream_url.https &&
+         check_ca(ctx, c->am_ca_file, "--alertmanager-upstream-ca-file", err, errlen) < 0) ||
         check_ciphers(ctx, c->tls_cipher_suites, err, errlen) < 0)
         goto out;
     if (c->kubeconfig) {
@@ -469,8 +511,8 @@ static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn,
         tg_tokens_load_file(c->token_auth_file, &c->tokens, &c->n_tokens, err, errlen) < 0)
         goto out;
     if (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0 ||
-        validate_limits(c, err, errlen) < 0 || validate_providers(c, err, errlen) < 0 ||
-        check_files(c, err, errlen) < 0)
+        validate_alertmanager(c, err, errlen) < 0 || validate_limits(c, err, errlen) < 0 ||
+        validate_providers(c, err, errlen) < 0 || check_files(c, err, errlen) < 0)
         goto out;
     rc = 0;
 out:
@@ -587,6 +629,7 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     fputc('\n', out);
     fmt_duration(d, sizeof(d), c->upstream_timeout_ms);
     fprintf(out, "upstream: %s (timeout %s)\n", c->upstream, d);
+    fprintf(out, "alertmanager: /api/v2/ to %s\n", c->am_upstream ? c->am_upstream : c->upstream);
     fprintf(out, "tenancy: label %s, tenant from ", c->label);
     if (c->query_param)
         fprintf(out, "query parameter %s", c->query_param);

@@ -79,6 +79,10 @@ struct y_promql {
 struct y_log {
     char *level, *access_log;
 };
+struct y_alertmanager {
+    char *upstream, *ca_file, *client_cert_file, *client_key_file, *max_body_bytes;
+    struct y_resattrs *resource_attributes;
+};
 struct y_root {
     struct y_authz *authorization;
     struct y_cache *cache;
@@ -88,6 +92,7 @@ struct y_root {
     struct y_tenancy *tenancy;
     struct y_promql *promql;
     struct y_log *log;
+    struct y_alertmanager *alertmanager;
 };
 
 /* ---- libcyaml schema ---- */
@@ -203,6 +208,15 @@ static const cyaml_schema_field_t log_fields[] = {
     STR("accessLog", struct y_log, access_log),
     CYAML_FIELD_END,
 };
+static const cyaml_schema_field_t alertmanager_fields[] = {
+    STR("upstream", struct y_alertmanager, upstream),
+    STR("caFile", struct y_alertmanager, ca_file),
+    STR("clientCertFile", struct y_alertmanager, client_cert_file),
+    STR("clientKeyFile", struct y_alertmanager, client_key_file),
+    STR("maxBodyBytes", struct y_alertmanager, max_body_bytes),
+    MAP("resourceAttributes", struct y_alertmanager, resource_attributes, resattrs_fields),
+    CYAML_FIELD_END,
+};
 static const cyaml_schema_field_t root_fields[] = {
     MAP("authorization", struct y_root, authorization, authz_fields),
     MAP("cache", struct y_root, cache, cache_fields),
@@ -212,6 +226,7 @@ static const cyaml_schema_field_t root_fields[] = {
     MAP("tenancy", struct y_root, tenancy, tenancy_fields),
     MAP("promql", struct y_root, promql, promql_fields),
     MAP("log", struct y_root, log, log_fields),
+    MAP("alertmanager", struct y_root, alertmanager, alertmanager_fields),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t root_schema = {
@@ -653,11 +668,10 @@ static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
     return 0;
 }
 
-static int conv_resattrs(struct conv *v, const struct y_resattrs *y)
+static int conv_resattrs(struct conv *v, const struct y_resattrs *y,
+                         struct tg_resource_attributes *r, const char *path)
 {
-    struct tg_resource_attributes *r = &v->cfg->resource_attributes;
-    section(v, "authorization.resourceAttributes");
-    v->cfg->has_resource_attributes = 1;
+    section(v, path);
     return conv_attr(v, "namespace", y->namespace_, &r->namespace_) < 0 ||
                    conv_attr(v, "apiGroup", y->api_group, &r->api_group) < 0 ||
                    conv_attr(v, "apiVersion", y->api_version, &r->api_version) < 0 ||
@@ -725,8 +739,12 @@ static int conv_authz(struct conv *v, const struct y_authz *y)
     }
     /* `resourceAttributes: {}` switches to resource attributes (kube-rbac-proxy's
      * pointer is non-nil), `resourceAttributes:` (null) does not */
-    if (y->resource_attributes && conv_resattrs(v, y->resource_attributes) < 0)
-        return -1;
+    if (y->resource_attributes) {
+        c->has_resource_attributes = 1;
+        if (conv_resattrs(v, y->resource_attributes, &c->resource_attributes,
+                          "authorization.resourceAttributes") < 0)
+            return -1;
+    }
     if (y->static__count == 0)
         return 0;
     c->static_rules = calloc(y->static__count, sizeof(*c->static_rules));
@@ -756,6 +774,23 @@ static void free_static_rule(struct tg_static_rule *r)
     free(r->path);
 }
 
+static int conv_alertmanager(struct conv *v, const struct y_alertmanager *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "alertmanager");
+    conv_string(y->upstream, &c->am_upstream);
+    conv_string(y->ca_file, &c->am_ca_file);
+    conv_string(y->client_cert_file, &c->am_client_cert_file);
+    conv_string(y->client_key_file, &c->am_client_key_file);
+    if (conv_size(v, "maxBodyBytes", y->max_body_bytes, &c->am_max_body_bytes) < 0)
+        return -1;
+    if (y->resource_attributes == NULL)
+        return 0;
+    c->has_am_resource_attributes = 1;
+    return conv_resattrs(v, y->resource_attributes, &c->am_resource_attributes,
+                         "alertmanager.resourceAttributes");
+}
+
 static int convert(struct conv *v, const struct y_root *y)
 {
     return (y->authorization && conv_authz(v, y->authorization) < 0) ||
@@ -765,7 +800,8 @@ static int convert(struct conv *v, const struct y_root *y)
                    (y->upstream && conv_upstream(v, y->upstream) < 0) ||
                    (y->tenancy && conv_tenancy(v, y->tenancy) < 0) ||
                    (y->promql && conv_promql(v, y->promql) < 0) ||
-                   (y->log && conv_log(v, y->log) < 0)
+                   (y->log && conv_log(v, y->log) < 0) ||
+                   (y->alertmanager && conv_alertmanager(v, y->alertmanager) < 0)
                ? -1
                : 0;
 }
@@ -958,5 +994,23 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"promql.binopFillModifiers", "bool", "false", "binary operator fill modifiers"},
     {"log.level", "enum", "info", "error, warn, info or debug"},
     {"log.accessLog", "bool", "true", "JSON access log on stdout"},
+    {"alertmanager.upstream", "string", NULL,
+     "Alertmanager URL for /api/v2/ (--alertmanager-upstream); default: --upstream"},
+    {"alertmanager.caFile", "string", "upstream's",
+     "CA bundle for an https Alertmanager (--alertmanager-upstream-ca-file)"},
+    {"alertmanager.clientCertFile", "string", "upstream's",
+     "client certificate toward the Alertmanager (--alertmanager-upstream-client-cert-file)"},
+    {"alertmanager.clientKeyFile", "string", "upstream's", "its key"},
+    {"alertmanager.maxBodyBytes", "size", "256Ki", "largest posted silence"},
+    {"alertmanager.resourceAttributes.namespace", "template", NULL,
+     "SAR namespace for the Alertmanager API, e.g. \"{{ .Value }}\"; without this section "
+     "authorization.resourceAttributes are used"},
+    {"alertmanager.resourceAttributes.apiGroup", "template", NULL,
+     "SAR apiGroup, e.g. monitoring.coreos.com"},
+    {"alertmanager.resourceAttributes.apiVersion", "template", NULL, "SAR apiVersion"},
+    {"alertmanager.resourceAttributes.resource", "template", NULL,
+     "SAR resource, e.g. prometheusrules"},
+    {"alertmanager.resourceAttributes.subresource", "template", NULL, "SAR subresource"},
+    {"alertmanager.resourceAttributes.name", "template", NULL, "SAR resource name"},
     {NULL, NULL, NULL, NULL},
 };

@@ -6,11 +6,13 @@
  *              never get to pick an unenforced one);
  *   match      every `match[]` selector is enforced; none given means
  *              {label="tenant"};
- *   rules, alerts  nothing to rewrite: the response is filtered instead.
+ *   rules, alerts  nothing to rewrite: the response is filtered instead;
+ *   Alertmanager   lib/stage_enforce_am.c.
  * The upstream request is rebuilt from scratch out of the enforced values and
  * the harmless parameters (body ones first, as Go's ParseForm orders them);
  * the tenant parameter is dropped.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tenantgate/log.h"
@@ -142,6 +144,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     tg_sb_init(&r->up_args, &r->arena, 256);
     r->up_post = r->method == TG_M_POST;
     r->filter = r->route->kind;
+    if (r->api == TG_API_ALERTMANAGER)
+        return tg_enforce_alertmanager(r, &e);
     switch (r->route->kind) {
     case TG_ROUTE_QUERY:
         v = enforce_query(r, &o, &e);
@@ -161,6 +165,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     case TG_ROUTE_ALERTS:
     case TG_ROUTE_PASS:
         break;
+    default: /* the Alertmanager routes went above */
+        abort();
     }
     if (v != TG_NEXT)
         return v;

@@ -1,4 +1,5 @@
-/* Prometheus-style error bodies; see include/tenantgate/http.h and docs/http.md. */
+/* Prometheus- and Alertmanager-style error bodies; see include/tenantgate/http.h and
+ * docs/http.md. */
 #include "tenantgate/http.h"
 
 const char *tg_http_error_type(int status)
@@ -83,4 +84,20 @@ void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message
     tg_sb_adds(out, "\",\"error\":\"");
     add_escaped_utf8(out, message);
     tg_sb_adds(out, "\"}");
+}
+
+void tg_http_am_error_body(tg_sb_t *out, int code, tg_iovec_t message)
+{
+    tg_sb_adds(out, "{\"code\":");
+    tg_sb_add_u64(out, (unsigned long long)(code > 0 ? code : 500), 1);
+    tg_sb_adds(out, ",\"message\":\"");
+    add_escaped_utf8(out, message);
+    tg_sb_adds(out, "\"}");
+}
+
+void tg_http_json_string(tg_sb_t *out, tg_iovec_t message)
+{
+    tg_sb_addc(out, '"');
+    add_escaped_utf8(out, message);
+    tg_sb_adds(out, "\"\n");
 }
