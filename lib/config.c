@@ -629,7 +629,8 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     fputc('\n', out);
     fmt_duration(d, sizeof(d), c->upstream_timeout_ms);
     fprintf(out, "upstream: %s (timeout %s)\n", c->upstream, d);
-    fprintf(out, "alertmanager: /api/v2/ to %s\n", c->am_upstream ? c->am_upstream : c->upstream);
+    if (c->am_upstream)
+        fprintf(out, "alertmanager: %s (/api/v2/)\n", c->am_upstream);
     fprintf(out, "tenancy: label %s, tenant from ", c->label);
     if (c->query_param)
         fprintf(out, "query parameter %s", c->query_param);

@@ -996,11 +996,13 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"log.accessLog", "bool", "true", "JSON access log on stdout"},
     {"alertmanager.upstream", "string", NULL,
      "Alertmanager URL for /api/v2/ (--alertmanager-upstream); default: --upstream"},
-    {"alertmanager.caFile", "string", "upstream's",
-     "CA bundle for an https Alertmanager (--alertmanager-upstream-ca-file)"},
-    {"alertmanager.clientCertFile", "string", "upstream's",
-     "client certificate toward the Alertmanager (--alertmanager-upstream-client-cert-file)"},
-    {"alertmanager.clientKeyFile", "string", "upstream's", "its key"},
+    {"alertmanager.caFile", "string", NULL,
+     "CA bundle for an https Alertmanager (--alertmanager-upstream-ca-file); default: the "
+     "upstream's"},
+    {"alertmanager.clientCertFile", "string", NULL,
+     "client certificate toward the Alertmanager (--alertmanager-upstream-client-cert-file); "
+     "default: the upstream's"},
+    {"alertmanager.clientKeyFile", "string", NULL, "its key"},
     {"alertmanager.maxBodyBytes", "size", "256Ki", "largest posted silence"},
     {"alertmanager.resourceAttributes.namespace", "template", NULL,
      "SAR namespace for the Alertmanager API, e.g. \"{{ .Value }}\"; without this section "
