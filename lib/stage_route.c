@@ -190,11 +190,11 @@ enum tg_verdict tg_stage_route(struct tg_req *r)
     tg_iovec_t path = tg_iov(uri, q ? (size_t)(q - uri) : strlen(uri));
     tg_iovec_t query = q ? tg_iov_str(q + 1) : TG_IOV_NULL;
 
+    if (tg_iov_has_prefix(path, am_prefix) || tg_iov_eq_str(path, "/api/v2"))
+        r->api = TG_API_ALERTMANAGER;
     if (!tg_http_path_is_canonical(path))
         return tg_req_error(r, 400, "bad_data", "non-canonical request path");
     r->path = tg_arena_iovdup(&r->arena, path);
-    if (tg_iov_has_prefix(r->path, am_prefix) || tg_iov_eq_str(r->path, "/api/v2"))
-        r->api = TG_API_ALERTMANAGER;
     r->route = tg_route_find(r->path, &r->label_name);
     if (r->route == NULL || (r->route->not_served & r->method))
         return tg_req_error(r, 404, "not_found", "%s%.*s is not served by tenantgate",
