@@ -40,7 +40,7 @@ static void enforcement(const struct tg_req *r, struct tg_promql_enforce *e)
     e->allow_info = r->cfg->allow_info_function;
 }
 
-static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
+void tg_enforce_add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
 {
     if (r->up_args.len > 0)
         tg_sb_addc(&r->up_args, '&');
@@ -71,7 +71,7 @@ static void copy_plain_params(struct tg_req *r)
             if (p->from_body != pass || is_enforced_name(r, p->name) ||
                 (!r->cfg->header_name && tg_iov_eq_str(p->name, r->cfg->query_param)))
                 continue;
-            add_param(r, p->name, p->value);
+            tg_enforce_add_param(r, p->name, p->value);
         }
 }
 
@@ -95,7 +95,7 @@ static enum tg_verdict enforce_query(struct tg_req *r, const struct tg_promql_op
         return tg_req_error(r, 400, "bad_data", "missing query parameter");
     if (tg_promql_enforce_query(&r->arena, first->value, o, e, &out, &err) != 0)
         return tg_req_error(r, 400, "bad_data", "%s", err.msg);
-    add_param(r, TG_IOV_LIT("query"), out);
+    tg_enforce_add_param(r, TG_IOV_LIT("query"), out);
     return TG_NEXT;
 }
 
@@ -121,13 +121,13 @@ static enum tg_verdict enforce_matchers(struct tg_req *r, const struct tg_promql
             continue;
         if (tg_promql_enforce_selector(&r->arena, p->value, o, e, &out, &err) != 0)
             return tg_req_error(r, 400, "bad_data", "match[]: %s", err.msg);
-        add_param(r, TG_IOV_LIT("match[]"), out);
+        tg_enforce_add_param(r, TG_IOV_LIT("match[]"), out);
         n++;
     }
     if (n == 0) {
         if (tg_promql_tenant_selector(&r->arena, e, &out, &err) != 0)
             return tg_req_error(r, 400, "bad_data", "%s", err.msg);
-        add_param(r, TG_IOV_LIT("match[]"), out);
+        tg_enforce_add_param(r, TG_IOV_LIT("match[]"), out);
     }
     return TG_NEXT;
 }

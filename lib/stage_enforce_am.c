@@ -27,15 +27,6 @@
 #include "tenantgate/req.h"
 #include "tenantgate/stages.h"
 
-static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
-{
-    if (r->up_args.len > 0)
-        tg_sb_addc(&r->up_args, '&');
-    tg_sb_add_urlencoded(&r->up_args, name);
-    tg_sb_addc(&r->up_args, '=');
-    tg_sb_add_urlencoded(&r->up_args, value);
-}
-
 /* The flags Alertmanager's list endpoints take besides `filter`. Anything
  * else (the tenant parameter among them) is not sent: a parameter a later
  * Alertmanager starts reading must never arrive unchecked. */
@@ -67,10 +58,10 @@ static enum tg_verdict rewrite_filters(struct tg_req *r, const struct tg_promql_
     if (tg_am_filter_rewrite(&r->arena, in, n_in, e, inject, &out, &n_out, &err) != 0)
         return tg_req_am_error(r, &err);
     for (i = 0; i < n_out; i++)
-        add_param(r, TG_IOV_LIT("filter"), out[i]);
+        tg_enforce_add_param(r, TG_IOV_LIT("filter"), out[i]);
     for (i = 0; i < r->params.n; i++)
         if (passes(r, r->params.items[i].name))
-            add_param(r, r->params.items[i].name, r->params.items[i].value);
+            tg_enforce_add_param(r, r->params.items[i].name, r->params.items[i].value);
     return TG_NEXT;
 }
 

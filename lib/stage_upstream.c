@@ -505,21 +505,27 @@ static int send_main(struct fwd *f)
                          form ? args : r->up_body);
 }
 
+/* A GET of our own before the request (PH_NAMES, PH_SILENCE): its body,
+ * at most `max` bytes, is collected in f->names. */
+static int send_first(struct fwd *f, enum phase phase, size_t max, tg_iovec_t path, tg_iovec_t args)
+{
+    f->phase = phase;
+    f->names = evbuffer_new();
+    f->names_max = max;
+    return send_upstream(f, TG_M_GET, upstream_uri(f->r, path, args), NULL, TG_IOV_NULL);
+}
+
 /* /api/v1/metadata: first ask which metric names the tenant has. */
 static int send_names(struct fwd *f)
 {
     struct tg_req *r = f->r;
     tg_sb_t args;
 
-    f->phase = PH_NAMES;
-    f->names = evbuffer_new();
-    f->names_max = MAX_NAMES_BODY;
     tg_sb_init(&args, &r->arena, 128);
     tg_sb_adds(&args, "match%5B%5D=");
     tg_sb_add_urlencoded(&args, r->tenant_selector);
-    return send_upstream(
-        f, TG_M_GET, upstream_uri(r, TG_IOV_LIT("/api/v1/label/__name__/values"), tg_sb_iov(&args)),
-        NULL, TG_IOV_NULL);
+    return send_first(f, PH_NAMES, MAX_NAMES_BODY, TG_IOV_LIT("/api/v1/label/__name__/values"),
+                      tg_sb_iov(&args));
 }
 
 /* Alertmanager: first fetch the silence the request reads, updates or
@@ -529,14 +535,10 @@ static int send_fetch(struct fwd *f)
     struct tg_req *r = f->r;
     tg_sb_t path;
 
-    f->phase = PH_SILENCE;
-    f->names = evbuffer_new();
-    f->names_max = MAX_SILENCE_BODY;
     tg_sb_init(&path, &r->arena, 64);
     tg_sb_adds(&path, "/api/v2/silence/");
     tg_sb_addiov(&path, r->am_check_id);
-    return send_upstream(f, TG_M_GET, upstream_uri(r, tg_sb_iov(&path), TG_IOV_NULL), NULL,
-                         TG_IOV_NULL);
+    return send_first(f, PH_SILENCE, MAX_SILENCE_BODY, tg_sb_iov(&path), TG_IOV_NULL);
 }
 
 /* The fetched silence arrived: answer 404 / 403, reply with it, or go on

@@ -95,6 +95,10 @@ const char *tg_http_error_type(int status);
  * both strings JSON-escaped. */
 void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message);
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF; what Go's utf8.Valid takes), or 0. */
+size_t tg_http_utf8_len(const unsigned char *s, size_t avail);
+
 /* Alertmanager's error shapes: go-openapi's {"code":<code>,"message":"..."}
  * and its handlers' JSON string "..." followed by a newline (both as
  * Alertmanager writes them). Invalid UTF-8 becomes U+FFFD, as above. */

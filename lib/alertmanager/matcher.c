@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tenantgate/http.h"
+
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
@@ -29,38 +31,6 @@ static int is_name_start(char c)
 static int is_name_char(char c)
 {
     return is_name_start(c) || (c >= '0' && c <= '9');
-}
-
-/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or
- * code points above U+10FFFF), 0 if none: what Go's utf8.ValidString takes. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    size_t n, i;
-    unsigned lo = 0x80, hi = 0xbf;
-
-    if (s[0] < 0x80)
-        return 1;
-    n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
-        : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-        : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-                                       : 0;
-    if (n == 0 || avail < n)
-        return 0;
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    for (i = 1; i < n; i++) {
-        if (s[i] < lo || s[i] > hi)
-            return 0;
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    return n;
 }
 
 static int set_error(struct tg_am_error *err, size_t pos, const char *fmt, ...)
@@ -84,14 +54,14 @@ static int unquote(tg_arena_t *a, const char *s, size_t start, size_t end, tg_io
                    struct tg_am_error *err)
 {
     const char *raw = s + start;
-    size_t len = end - start, i = 0, n;
+    size_t len = end - start, i = 0, n, w;
     int quoted = len > 0 && raw[0] == '"', escaped = 0;
     tg_sb_t v;
 
     if (quoted)
         i = 1;
-    for (n = i; n < len; n += utf8_seq((const unsigned char *)raw + n, len - n))
-        if (utf8_seq((const unsigned char *)raw + n, len - n) == 0)
+    for (n = i; n < len; n += w)
+        if ((w = tg_http_utf8_len((const unsigned char *)raw + n, len - n)) == 0)
             return set_error(err, start + n, "matcher value not valid UTF-8: %.*s", (int)len, raw);
     tg_sb_init(&v, a, len + 1);
     for (; i < len; i++) {

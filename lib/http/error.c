@@ -21,9 +21,7 @@ const char *tg_http_error_type(int status)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+size_t tg_http_utf8_len(const unsigned char *s, size_t avail)
 {
     size_t n, i;
     unsigned lo = 0x80, hi = 0xbf;
@@ -65,7 +63,7 @@ static void add_escaped_utf8(tg_sb_t *out, tg_iovec_t v)
     size_t i = 0, run = 0;
 
     while (i < v.len) {
-        size_t n = utf8_len(s + i, v.len - i);
+        size_t n = tg_http_utf8_len(s + i, v.len - i);
         if (n > 0) {
             i += n;
             continue;
