@@ -134,11 +134,17 @@ static tg_iovec_t expand(tg_arena_t *a, const char *tmpl, tg_iovec_t value)
 void tg_auth_attrs_for_value(tg_arena_t *a, const struct tg_config *cfg, tg_iovec_t verb,
                              tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out)
 {
-    const struct tg_resource_attributes *r = &cfg->resource_attributes;
+    tg_auth_attrs_expand(a, cfg->has_resource_attributes ? &cfg->resource_attributes : NULL, verb,
+                         path, value, out);
+}
+
+void tg_auth_attrs_expand(tg_arena_t *a, const struct tg_resource_attributes *r, tg_iovec_t verb,
+                          tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out)
+{
     tg_iovec_t empty = TG_IOV_LIT("");
 
     out->verb = verb;
-    if (!cfg->has_resource_attributes) {
+    if (r == NULL) {
         /* kube-rbac-proxy without resourceAttributes: a non-resource request
          * on the path */
         out->namespace_ = out->api_group = out->api_version = empty;

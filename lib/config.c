@@ -124,6 +124,7 @@ struct tg_config *tg_config_new_defaults(void)
     c->auth_header_user_field = tg_xstrdup("x-remote-user");
     c->auth_header_groups_field = tg_xstrdup("x-remote-groups");
     c->auth_header_groups_sep = tg_xstrdup("|");
+    c->am_max_body_bytes = 256 * 1024;
     return c;
 }
 
@@ -185,7 +186,13 @@ static void config_free(struct tg_config *c)
                         &c->oidc_ca_file,
                         &c->auth_header_user_field,
                         &c->auth_header_groups_field,
-                        &c->auth_header_groups_sep};
+                        &c->auth_header_groups_sep,
+                        &c->am_upstream,
+                        &c->am_upstream_url.host,
+                        &c->am_upstream_url.path,
+                        &c->am_ca_file,
+                        &c->am_client_cert_file,
+                        &c->am_client_key_file};
     size_t i;
     for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
@@ -195,6 +202,7 @@ static void config_free(struct tg_config *c)
     tg_strlist_free(c->auth_token_audiences, c->n_auth_token_audiences);
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
+    free_resource_attributes(&c->am_resource_attributes);
     free_static_rules(c->static_rules, c->n_static_rules);
     tg_strlist_free(c->oidc_sign_algs, c->n_oidc_sign_algs);
     tg_strlist_free(c->oidc_required_claims, c->n_oidc_required_claims);
@@ -387,6 +395,32 @@ static int validate_upstream(struct tg_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* --alertmanager-upstream: its URL, and the TLS files it inherits from
+ * --upstream when none of its own are given (a client certificate comes with
+ * its key: both are taken from the same place). */
+static int validate_alertmanager(struct tg_config *c, char *err, size_t errlen)
+{
+    char msg[300];
+    if (c->am_upstream == NULL) {
+        if (c->am_ca_file || c->am_client_cert_file || c->am_client_key_file)
+            tg_warn("Alertmanager TLS files are unused: no --alertmanager-upstream");
+        return 0;
+    }
+    if (tg_parse_upstream_url(c->am_upstream, &c->am_upstream_url, msg, sizeof(msg)) < 0)
+        return tg_cfg_err(err, errlen, "--alertmanager-upstream: %s", msg);
+    if (!c->am_client_cert_file != !c->am_client_key_file)
+        return tg_cfg_err(err, errlen,
+                          "--alertmanager-upstream-client-cert-file and "
+                          "--alertmanager-upstream-client-key-file must be given together");
+    if (c->am_ca_file == NULL)
+        c->am_ca_file = tg_xstrdup(c->upstream_ca_file);
+    if (c->am_client_cert_file == NULL) {
+        c->am_client_cert_file = tg_xstrdup(c->upstream_client_cert_file);
+        c->am_client_key_file = tg_xstrdup(c->upstream_client_key_file);
+    }
+    return 0;
+}
+
 static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
 {
     if (c->upstream_timeout_ms <= 0)
@@ -403,6 +437,8 @@ static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
     if (c->max_body_bytes == 0 || c->max_query_bytes == 0)
         return tg_cfg_err(err, errlen, "server.maxBodyBytes and promql.maxQueryBytes must be "
                                        "positive");
+    if (c->am_max_body_bytes == 0)
+        return tg_cfg_err(err, errlen, "alertmanager.maxBodyBytes must be positive");
     return 0;
 }
 
@@ -490,9 +526,15 @@ static int check_files(const struct tg_config *c, char *err, size_t errlen)
         check_cert_key(ctx, c->upstream_client_cert_file, c->upstream_client_key_file,
                        "--upstream-client-cert-file", err, errlen) < 0)
         goto out;
+    if (c->am_upstream_url.https && c->am_client_cert_file &&
+        check_cert_key(ctx, c->am_client_cert_file, c->am_client_key_file,
+                       "--alertmanager-upstream-client-cert-file", err, errlen) < 0)
+        goto out;
     if (check_ca(ctx, c->client_ca_file, "--client-ca-file", err, errlen) < 0 ||
         (c->upstream_url.https &&
          check_ca(ctx, c->upstream_ca_file, "--upstream-ca-file", err, errlen) < 0) ||
+        (c->am_upstream_url.https &&
+         check_ca(ctx, c->am_ca_file, "--alertmanager-upstream-ca-file", err, errlen) < 0) ||
         check_ciphers(ctx, c->tls_cipher_suites, err, errlen) < 0)
         goto out;
     if (c->kubeconfig) {
@@ -559,7 +601,7 @@ static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn,
     if (validate_tls_pair(c, err, errlen) < 0 ||
         (!partial &&
          (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0)) ||
-        validate_limits(c, err, errlen) < 0 ||
+        validate_alertmanager(c, err, errlen) < 0 || validate_limits(c, err, errlen) < 0 ||
         (!partial && validate_providers(c, err, errlen) < 0) || check_files(c, err, errlen) < 0)
         goto out;
     rc = 0;
@@ -700,6 +742,8 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     fputc('\n', out);
     fmt_duration(d, sizeof(d), c->upstream_timeout_ms);
     fprintf(out, "upstream: %s (timeout %s)\n", c->upstream, d);
+    if (c->am_upstream)
+        fprintf(out, "alertmanager: %s (/api/v2/)\n", c->am_upstream);
     summary_tenancy(c, out);
     fprintf(out, "authentication:");
     if (c->n_tokens)

@@ -143,15 +143,28 @@ const struct tg_flag_def tg_flag_defs[] = {
       "tenancy.serviceAccountNamespaceDefault",
       "A service account sending no tenant value gets its own namespace as tenant."),
     /* PromQL */
-    F("enable-promql-duration-expression-parsing", PLP, TG_FK_BOOL, promql_duration_expr,
-      "false", "promql.durationExpressions", "Allow duration arithmetic in PromQL."),
+    F("enable-promql-duration-expression-parsing", PLP, TG_FK_BOOL, promql_duration_expr, "false",
+      "promql.durationExpressions", "Allow duration arithmetic in PromQL."),
     F("enable-promql-experimental-functions", PLP, TG_FK_BOOL, promql_experimental_functions,
       "false", "promql.experimentalFunctions", "Allow experimental PromQL functions."),
-    F("enable-promql-extended-range-selectors", PLP, TG_FK_BOOL,
-      promql_extended_range_selectors, "false", "promql.extendedRangeSelectors",
-      "Allow extended range selectors."),
-    F("enable-promql-binop-fill-modifiers", PLP, TG_FK_BOOL, promql_binop_fill_modifiers,
-      "false", "promql.binopFillModifiers", "Allow binary operator fill modifiers."),
+    F("enable-promql-extended-range-selectors", PLP, TG_FK_BOOL, promql_extended_range_selectors,
+      "false", "promql.extendedRangeSelectors", "Allow extended range selectors."),
+    F("enable-promql-binop-fill-modifiers", PLP, TG_FK_BOOL, promql_binop_fill_modifiers, "false",
+      "promql.binopFillModifiers", "Allow binary operator fill modifiers."),
+    /* Alertmanager */
+    F("alertmanager-upstream", OURS, TG_FK_STRING, am_upstream, NULL, "alertmanager.upstream",
+      "Alertmanager URL for the /api/v2/ endpoints (alerts, silences), "
+      "http(s)://host[:port][/path-prefix]. Default: they go to --upstream (one tenantgate "
+      "in front of one Alertmanager, as with prom-label-proxy)."),
+    F("alertmanager-upstream-ca-file", OURS, TG_FK_STRING, am_ca_file, NULL, "alertmanager.caFile",
+      "CA bundle that verifies an https Alertmanager. Default: "
+      "--upstream-ca-file (else system roots)."),
+    F("alertmanager-upstream-client-cert-file", OURS, TG_FK_STRING, am_client_cert_file, NULL,
+      "alertmanager.clientCertFile",
+      "Client certificate presented to the Alertmanager; needs "
+      "the key too. Default: --upstream-client-cert-file and its key."),
+    F("alertmanager-upstream-client-key-file", OURS, TG_FK_STRING, am_client_key_file, NULL,
+      "alertmanager.clientKeyFile", "Key of --alertmanager-upstream-client-cert-file."),
     /* logging */
     F("v", KLOG, TG_FK_KLOG_V, log_level, "0", "log.level",
       "klog verbosity (also -v): 0-3 = info, 4 and more = debug."),
@@ -553,7 +566,8 @@ static const char usage_head[] =
     "Prometheus / Thanos Querier: it authenticates (static tokens, client\n"
     "certificates, OIDC ID tokens, TokenReview), authorizes each tenant value\n"
     "(static rules, SubjectAccessReview) and enforces the tenant label in every\n"
-    "PromQL query.\n"
+    "PromQL query and in the Alertmanager API v2 (alerts, alert groups,\n"
+    "silences; writes need the verbs create, update, delete).\n"
     "It accepts both proxies' flags and kube-rbac-proxy's --config-file.\n"
     "\n"
     "Flag syntax: -flag or --flag; --flag=value or --flag value; booleans as\n"

@@ -98,6 +98,10 @@ struct y_oidc {
     struct y_oidc_issuer *issuers;
     unsigned issuers_count;
 };
+struct y_alertmanager {
+    char *upstream, *ca_file, *client_cert_file, *client_key_file, *max_body_bytes;
+    struct y_resattrs *resource_attributes;
+};
 struct y_root {
     struct y_authz *authorization;
     struct y_cache *cache;
@@ -108,6 +112,7 @@ struct y_root {
     struct y_promql *promql;
     struct y_log *log;
     struct y_oidc *oidc;
+    struct y_alertmanager *alertmanager;
 };
 
 /* ---- libcyaml schema ---- */
@@ -249,6 +254,15 @@ static const cyaml_schema_field_t oidc_fields[] = {
                          CYAML_UNLIMITED),
     CYAML_FIELD_END,
 };
+static const cyaml_schema_field_t alertmanager_fields[] = {
+    STR("upstream", struct y_alertmanager, upstream),
+    STR("caFile", struct y_alertmanager, ca_file),
+    STR("clientCertFile", struct y_alertmanager, client_cert_file),
+    STR("clientKeyFile", struct y_alertmanager, client_key_file),
+    STR("maxBodyBytes", struct y_alertmanager, max_body_bytes),
+    MAP("resourceAttributes", struct y_alertmanager, resource_attributes, resattrs_fields),
+    CYAML_FIELD_END,
+};
 static const cyaml_schema_field_t root_fields[] = {
     MAP("authorization", struct y_root, authorization, authz_fields),
     MAP("cache", struct y_root, cache, cache_fields),
@@ -259,6 +273,7 @@ static const cyaml_schema_field_t root_fields[] = {
     MAP("promql", struct y_root, promql, promql_fields),
     MAP("log", struct y_root, log, log_fields),
     MAP("oidc", struct y_root, oidc, oidc_fields),
+    MAP("alertmanager", struct y_root, alertmanager, alertmanager_fields),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t root_schema = {
@@ -950,11 +965,10 @@ static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
     return 0;
 }
 
-static int conv_resattrs(struct conv *v, const struct y_resattrs *y)
+static int conv_resattrs(struct conv *v, const struct y_resattrs *y,
+                         struct tg_resource_attributes *r, const char *path)
 {
-    struct tg_resource_attributes *r = &v->cfg->resource_attributes;
-    section(v, "authorization.resourceAttributes");
-    v->cfg->has_resource_attributes = 1;
+    section(v, path);
     return conv_attr(v, "namespace", y->namespace_, &r->namespace_) < 0 ||
                    conv_attr(v, "apiGroup", y->api_group, &r->api_group) < 0 ||
                    conv_attr(v, "apiVersion", y->api_version, &r->api_version) < 0 ||
@@ -1024,8 +1038,12 @@ static int conv_authz(struct conv *v, const struct y_authz *y)
     }
     /* `resourceAttributes: {}` switches to resource attributes (kube-rbac-proxy's
      * pointer is non-nil), `resourceAttributes:` (null) does not */
-    if (y->resource_attributes && conv_resattrs(v, y->resource_attributes) < 0)
-        return -1;
+    if (y->resource_attributes) {
+        c->has_resource_attributes = 1;
+        if (conv_resattrs(v, y->resource_attributes, &c->resource_attributes,
+                          "authorization.resourceAttributes") < 0)
+            return -1;
+    }
     if (y->static__count == 0)
         return 0;
     c->static_rules = calloc(y->static__count, sizeof(*c->static_rules));
@@ -1055,6 +1073,23 @@ static void free_static_rule(struct tg_static_rule *r)
     free(r->path);
 }
 
+static int conv_alertmanager(struct conv *v, const struct y_alertmanager *y)
+{
+    struct tg_config *c = v->cfg;
+    section(v, "alertmanager");
+    conv_string(y->upstream, &c->am_upstream);
+    conv_string(y->ca_file, &c->am_ca_file);
+    conv_string(y->client_cert_file, &c->am_client_cert_file);
+    conv_string(y->client_key_file, &c->am_client_key_file);
+    if (conv_size(v, "maxBodyBytes", y->max_body_bytes, &c->am_max_body_bytes) < 0)
+        return -1;
+    if (y->resource_attributes == NULL)
+        return 0;
+    c->has_am_resource_attributes = 1;
+    return conv_resattrs(v, y->resource_attributes, &c->am_resource_attributes,
+                         "alertmanager.resourceAttributes");
+}
+
 /* Every section, whatever the others gave: errors are collected (conv_fail). */
 static void convert(struct conv *v, const struct y_root *y)
 {
@@ -1076,6 +1111,8 @@ static void convert(struct conv *v, const struct y_root *y)
         conv_log(v, y->log);
     if (y->oidc)
         conv_oidc(v, y->oidc);
+    if (y->alertmanager)
+        conv_alertmanager(v, y->alertmanager);
 }
 
 /* ---- pass 2 and the entry points ---- */
@@ -1373,5 +1410,25 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
     {"oidc.issuers[].signAlgs[]", "list", "[RS256]", "as oidc.signAlgs"},
     {"oidc.issuers[].caFile", "string", NULL, "as oidc.caFile"},
     {"oidc.issuers[].requiredClaims[]", "list", NULL, "as oidc.requiredClaims"},
+    {"alertmanager.upstream", "string", NULL,
+     "Alertmanager URL for /api/v2/ (--alertmanager-upstream); default: --upstream"},
+    {"alertmanager.caFile", "string", NULL,
+     "CA bundle for an https Alertmanager (--alertmanager-upstream-ca-file); default: the "
+     "upstream's"},
+    {"alertmanager.clientCertFile", "string", NULL,
+     "client certificate toward the Alertmanager (--alertmanager-upstream-client-cert-file); "
+     "default: the upstream's"},
+    {"alertmanager.clientKeyFile", "string", NULL, "its key"},
+    {"alertmanager.maxBodyBytes", "size", "256Ki", "largest posted silence"},
+    {"alertmanager.resourceAttributes.namespace", "template", NULL,
+     "SAR namespace for the Alertmanager API, e.g. \"{{ .Value }}\"; without this section "
+     "authorization.resourceAttributes are used"},
+    {"alertmanager.resourceAttributes.apiGroup", "template", NULL,
+     "SAR apiGroup, e.g. monitoring.coreos.com"},
+    {"alertmanager.resourceAttributes.apiVersion", "template", NULL, "SAR apiVersion"},
+    {"alertmanager.resourceAttributes.resource", "template", NULL,
+     "SAR resource, e.g. prometheusrules"},
+    {"alertmanager.resourceAttributes.subresource", "template", NULL, "SAR subresource"},
+    {"alertmanager.resourceAttributes.name", "template", NULL, "SAR resource name"},
     {NULL, NULL, NULL, NULL},
 };

@@ -374,6 +374,12 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
         return NULL;
     }
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
+    if (srv->upstream != NULL && cfg->am_upstream != NULL &&
+        (srv->am_upstream = tg_upstream_new_alertmanager(base, srv->dns, cfg, err, errlen)) ==
+            NULL) {
+        tg_server_free(srv);
+        return NULL;
+    }
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {
         tg_server_free(srv);
@@ -402,6 +408,7 @@ void tg_server_free(struct tg_server *srv)
         evhttp_free(srv->http_internal);
     /* the listeners went with their evhttp (LEV_OPT_CLOSE_ON_FREE) */
     tg_upstream_free(srv->upstream);
+    tg_upstream_free(srv->am_upstream);
     tg_kube_auth_free(srv->kube, srv->authcache);
     tg_oidc_free(srv->oidc);
     tg_tls_server_free(srv->tls);

@@ -6,11 +6,13 @@
  *              never get to pick an unenforced one);
  *   match      every `match[]` selector is enforced; none given means
  *              {label="tenant"};
- *   rules, alerts  nothing to rewrite: the response is filtered instead.
+ *   rules, alerts  nothing to rewrite: the response is filtered instead;
+ *   Alertmanager   lib/stage_enforce_am.c.
  * The upstream request is rebuilt from scratch out of the enforced values and
  * the harmless parameters (body ones first, as Go's ParseForm orders them);
  * the tenant parameter is dropped.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tenantgate/log.h"
@@ -39,7 +41,7 @@ static void enforcement(const struct tg_req *r, struct tg_promql_enforce *e)
     e->allow_info = r->cfg->allow_info_function;
 }
 
-static void add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
+void tg_enforce_add_param(struct tg_req *r, tg_iovec_t name, tg_iovec_t value)
 {
     if (r->up_args.len > 0)
         tg_sb_addc(&r->up_args, '&');
@@ -70,7 +72,7 @@ static void copy_plain_params(struct tg_req *r)
             if (p->from_body != pass || is_enforced_name(r, p->name) ||
                 (!r->cfg->header_name && tg_iov_eq_str(p->name, r->cfg->query_param)))
                 continue;
-            add_param(r, p->name, p->value);
+            tg_enforce_add_param(r, p->name, p->value);
         }
 }
 
@@ -94,7 +96,7 @@ static enum tg_verdict enforce_query(struct tg_req *r, const struct tg_promql_op
         return tg_req_error(r, 400, "bad_data", "missing query parameter");
     if (tg_promql_enforce_query(&r->arena, first->value, o, e, &out, &err) != 0)
         return tg_req_error(r, 400, "bad_data", "%s", err.msg);
-    add_param(r, TG_IOV_LIT("query"), out);
+    tg_enforce_add_param(r, TG_IOV_LIT("query"), out);
     return TG_NEXT;
 }
 
@@ -120,13 +122,13 @@ static enum tg_verdict enforce_matchers(struct tg_req *r, const struct tg_promql
             continue;
         if (tg_promql_enforce_selector(&r->arena, p->value, o, e, &out, &err) != 0)
             return tg_req_error(r, 400, "bad_data", "match[]: %s", err.msg);
-        add_param(r, TG_IOV_LIT("match[]"), out);
+        tg_enforce_add_param(r, TG_IOV_LIT("match[]"), out);
         n++;
     }
     if (n == 0) {
         if (tg_promql_tenant_selector(&r->arena, e, &out, &err) != 0)
             return tg_req_error(r, 400, "bad_data", "%s", err.msg);
-        add_param(r, TG_IOV_LIT("match[]"), out);
+        tg_enforce_add_param(r, TG_IOV_LIT("match[]"), out);
     }
     return TG_NEXT;
 }
@@ -143,6 +145,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     tg_sb_init(&r->up_args, &r->arena, 256);
     r->up_post = r->method == TG_M_POST;
     r->filter = r->route->kind;
+    if (r->api == TG_API_ALERTMANAGER)
+        return tg_enforce_alertmanager(r, &e);
     switch (r->route->kind) {
     case TG_ROUTE_QUERY:
         v = enforce_query(r, &o, &e);
@@ -162,6 +166,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     case TG_ROUTE_ALERTS:
     case TG_ROUTE_PASS:
         break;
+    default: /* the Alertmanager routes went above */
+        abort();
     }
     if (v != TG_NEXT)
         return v;

@@ -1,6 +1,9 @@
 /*
  * Stage 5, upstream: send the enforced request to the upstream over a pooled
- * keep-alive connection and stream the answer back.
+ * keep-alive connection and stream the answer back. Two routes make a first
+ * request of their own before it (the phases below): /api/v1/metadata asks
+ * which metric names the tenant has, and the Alertmanager routes that touch
+ * one silence fetch it and check that the tenant owns it.
  *
  * Backpressure (after libevent's le-proxy): when the client's output buffer
  * grows past HIGH_WATER we stop reading from the upstream, and resume once
@@ -20,6 +23,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/alertmanager.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/jsonfilter.h"
 #include "tenantgate/jsonutil.h"
@@ -31,10 +35,12 @@
 
 #define HIGH_WATER (256 * 1024)
 #define MAX_NAMES_BODY (64u * 1024 * 1024)
+#define MAX_SILENCE_BODY (1u * 1024 * 1024)
 
 enum phase {
-    PH_NAMES, /* /api/v1/metadata only: which metric names does the tenant have */
-    PH_MAIN,  /* the request itself */
+    PH_NAMES,   /* /api/v1/metadata only: which metric names does the tenant have */
+    PH_SILENCE, /* Alertmanager: GET /api/v2/silence/{id}, whose owner decides */
+    PH_MAIN,    /* the request itself */
 };
 
 struct fwd {
@@ -45,7 +51,9 @@ struct fwd {
     struct event *timer;
     struct tg_jf *jf;                /* response filter (rules, alerts, metadata) */
     struct evbuffer *out;            /* filtered bytes on their way to the client */
-    struct evbuffer *names;          /* PH_NAMES response body */
+    struct evbuffer *names;          /* PH_NAMES / PH_SILENCE response body */
+    size_t names_max;                /* its bound */
+    int fetch_status;                /* PH_SILENCE response code */
     int headers_seen;                /* response headers arrived */
     int started;                     /* reply started toward the client */
     int paused;                      /* upstream reads stopped (backpressure) */
@@ -77,6 +85,15 @@ static void fwd_detach(struct fwd *f, int reusable)
         f->uc = NULL;
     }
     f->ureq = NULL;
+}
+
+/* Where the request goes: the Alertmanager API to --alertmanager-upstream
+ * when there is one, everything else (and it, without one) to --upstream. */
+static struct tg_upstream *target(const struct tg_req *r)
+{
+    if (r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL)
+        return r->srv->am_upstream;
+    return r->srv->upstream;
 }
 
 static struct bufferevent *upstream_bev(struct fwd *f)
@@ -178,7 +195,9 @@ static int on_headers(struct evhttp_request *ureq, void *arg)
     f->headers_seen = 1;
     if (r->ev == NULL)
         return -1;
-    if (f->phase == PH_NAMES) {
+    if (f->phase == PH_SILENCE)
+        f->fetch_status = evhttp_request_get_response_code(ureq);
+    if (f->phase != PH_MAIN) {
         f->broken = evhttp_request_get_response_code(ureq) != 200 || !identity_encoding(ureq);
         return 0;
     }
@@ -234,8 +253,8 @@ static void on_chunk(struct evhttp_request *ureq, void *arg)
     struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
     struct bufferevent *cb = tg_conn_client_bev(r);
 
-    if (f->phase == PH_NAMES) {
-        if (evbuffer_get_length(f->names) + evbuffer_get_length(in) > MAX_NAMES_BODY)
+    if (f->phase != PH_MAIN) {
+        if (evbuffer_get_length(f->names) + evbuffer_get_length(in) > f->names_max)
             f->broken = 1;
         if (!f->broken)
             evbuffer_add_buffer(f->names, in);
@@ -269,6 +288,7 @@ static void on_error(enum evhttp_request_error e, void *arg)
 }
 
 static void names_done(struct fwd *f);
+static void silence_fetched(struct fwd *f);
 
 /* evhttp calls this once: response complete, or failure (ureq NULL or code 0). */
 static void on_done(struct evhttp_request *ureq, void *arg)
@@ -291,6 +311,10 @@ static void on_done(struct evhttp_request *ureq, void *arg)
     fwd_detach(f, 1);
     if (f->phase == PH_NAMES) {
         names_done(f);
+        return;
+    }
+    if (f->phase == PH_SILENCE) {
+        silence_fetched(f);
         return;
     }
     if (f->jf != NULL && !f->broken && tg_jf_finish(f->jf) != 0)
@@ -336,11 +360,33 @@ static void on_cancel(struct tg_req *r, void *arg)
     fwd_free(f);
 }
 
+/* The response filter of a route, or -1 for none. */
+static int filter_kind(const struct tg_req *r)
+{
+    switch (r->filter) {
+    case TG_ROUTE_RULES:
+        return TG_JF_RULES;
+    case TG_ROUTE_ALERTS:
+        return TG_JF_ALERTS;
+    case TG_ROUTE_METADATA:
+        return TG_JF_METADATA;
+    case TG_ROUTE_AM_ALERTS:
+        return TG_JF_AM_ALERTS;
+    case TG_ROUTE_AM_GROUPS:
+        return TG_JF_AM_GROUPS;
+    case TG_ROUTE_AM_SILENCES:
+        return TG_JF_AM_SILENCES;
+    case TG_ROUTE_AM_STATUS:
+        return TG_JF_AM_STATUS;
+    default:
+        return -1;
+    }
+}
+
 /* Routes whose responses we rewrite: we need them uncompressed. */
 static int filtered(const struct tg_req *r)
 {
-    return r->filter == TG_ROUTE_RULES || r->filter == TG_ROUTE_ALERTS ||
-           r->filter == TG_ROUTE_METADATA;
+    return filter_kind(r) >= 0;
 }
 
 /* kube-rbac-proxy's --auth-header-fields-enabled: who is calling, as the
@@ -369,7 +415,11 @@ static int identity_sendable(const struct tg_req *r)
     return ok || !r->cfg->auth_header_fields_enabled;
 }
 
-static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, size_t body_len)
+/* The upstream request's headers: the client's minus hop-by-hop, credential
+ * and tenant headers. `ctype` and `body_len` describe the body (ctype NULL:
+ * none); `identity` asks for an uncompressed answer (we read it). */
+static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, const char *ctype,
+                                 size_t body_len, int identity)
 {
     const struct evkeyvalq *in = r->in_headers;
     struct evkeyvalq *out = evhttp_request_get_output_headers(ureq);
@@ -382,7 +432,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
         .tenant_out = r->cfg->upstream_tenant_header,
         .drop = r->cfg->upstream_drop_headers,
         .n_drop = r->cfg->n_upstream_drop_headers,
-        .filtered = filtered(r),
+        .filtered = identity,
         .identity_user = r->cfg->auth_header_user_field,
         .identity_groups = r->cfg->auth_header_groups_field,
     };
@@ -393,7 +443,7 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
         if (!tg_http_header_never_upstream(&policy, tg_iov_str(h->key)))
             evhttp_add_header(out, h->key, h->value);
     }
-    evhttp_add_header(out, "Host", tg_upstream_host_header(r->srv->upstream).base);
+    evhttp_add_header(out, "Host", tg_upstream_host_header(target(r)).base);
     evhttp_add_header(out, "X-Forwarded-For",
                       xff ? tg_arena_printf(&r->arena, "%s, %s", xff, peer) : peer);
     if (r->cfg->upstream_tenant_header && r->n_tenants > 0) {
@@ -408,8 +458,8 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
         evhttp_add_header(out, r->cfg->upstream_tenant_header, tg_sb_cstr(&v));
     }
     add_identity(r, out);
-    if (r->up_post) {
-        evhttp_add_header(out, "Content-Type", "application/x-www-form-urlencoded");
+    if (ctype != NULL) {
+        evhttp_add_header(out, "Content-Type", ctype);
         evhttp_add_header(out, "Content-Length", tg_arena_printf(&r->arena, "%zu", body_len));
     }
 }
@@ -418,7 +468,7 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
 {
     tg_sb_t uri;
     tg_sb_init(&uri, &r->arena, 256);
-    tg_sb_addiov(&uri, tg_upstream_prefix(r->srv->upstream));
+    tg_sb_addiov(&uri, tg_upstream_prefix(target(r)));
     tg_sb_addiov(&uri, path);
     if (args.len > 0) {
         tg_sb_addc(&uri, '?');
@@ -427,26 +477,33 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
     return tg_sb_cstr(&uri);
 }
 
-/* Send one upstream request for `f` (the phase decides what). Returns -1
- * when evhttp refused it (then nothing is pending). */
-static int send_upstream(struct fwd *f, int post, const char *uri, tg_iovec_t body)
+/* Send one upstream request for `f` (the phase decides what): `method`
+ * TG_M_GET / TG_M_POST / TG_M_DELETE, a POST body of type `ctype`. Returns
+ * -1 when evhttp refused it (then nothing is pending). */
+static int send_upstream(struct fwd *f, unsigned method, const char *uri, const char *ctype,
+                         tg_iovec_t body)
 {
     struct tg_req *r = f->r;
     struct timeval tv = {r->cfg->upstream_timeout_ms / 1000,
                          (r->cfg->upstream_timeout_ms % 1000) * 1000};
+    int post = method == TG_M_POST;
 
     f->headers_seen = 0;
-    f->uc = tg_upstream_acquire(r->srv->upstream);
+    f->uc = tg_upstream_acquire(target(r));
     f->ureq = evhttp_request_new(on_done, f);
     evhttp_request_set_header_cb(f->ureq, on_headers);
     evhttp_request_set_chunked_cb(f->ureq, on_chunk);
     evhttp_request_set_error_cb(f->ureq, on_error);
-    copy_request_headers(r, f->ureq, post ? body.len : 0);
+    copy_request_headers(r, f->ureq, post ? ctype : NULL, post ? body.len : 0,
+                         f->phase != PH_MAIN || filtered(r));
     if (post && body.len)
         evbuffer_add(evhttp_request_get_output_buffer(f->ureq), body.base, body.len);
     evtimer_add(f->timer, &tv);
     if (evhttp_make_request(tg_upconn_evcon(f->uc), f->ureq,
-                            post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, uri) != 0) {
+                            post                    ? EVHTTP_REQ_POST
+                            : method == TG_M_DELETE ? EVHTTP_REQ_DELETE
+                                                    : EVHTTP_REQ_GET,
+                            uri) != 0) {
         f->ureq = NULL; /* evhttp freed it */
         fwd_detach(f, 0);
         return -1;
@@ -458,19 +515,33 @@ static int send_main(struct fwd *f)
 {
     struct tg_req *r = f->r;
     tg_iovec_t args = tg_sb_iov(&r->up_args);
+    /* a form POST carries the arguments as its body; a JSON one its own */
+    int form = r->up_post && r->up_content_type == NULL;
 
     f->phase = PH_MAIN;
     if (filtered(r)) {
-        static const enum tg_jf_kind kinds[] = {[TG_ROUTE_RULES] = TG_JF_RULES,
-                                                [TG_ROUTE_ALERTS] = TG_JF_ALERTS,
-                                                [TG_ROUTE_METADATA] = TG_JF_METADATA};
         if (f->jf == NULL)
-            f->jf = tg_jf_new(kinds[r->filter], tg_iov_str(r->cfg->label), r->tenants,
-                              r->n_tenants, emit_filtered, f);
+            f->jf = tg_jf_new((enum tg_jf_kind)filter_kind(r), tg_iov_str(r->cfg->label),
+                              r->tenants, r->n_tenants, emit_filtered, f);
         f->out = evbuffer_new();
     }
-    return send_upstream(f, r->up_post, upstream_uri(r, r->path, r->up_post ? TG_IOV_NULL : args),
-                         args);
+    return send_upstream(f,
+                         r->up_post     ? TG_M_POST
+                         : r->up_delete ? TG_M_DELETE
+                                        : TG_M_GET,
+                         upstream_uri(r, r->path, form ? TG_IOV_NULL : args),
+                         form ? "application/x-www-form-urlencoded" : r->up_content_type,
+                         form ? args : r->up_body);
+}
+
+/* A GET of our own before the request (PH_NAMES, PH_SILENCE): its body,
+ * at most `max` bytes, is collected in f->names. */
+static int send_first(struct fwd *f, enum phase phase, size_t max, tg_iovec_t path, tg_iovec_t args)
+{
+    f->phase = phase;
+    f->names = evbuffer_new();
+    f->names_max = max;
+    return send_upstream(f, TG_M_GET, upstream_uri(f->r, path, args), NULL, TG_IOV_NULL);
 }
 
 /* /api/v1/metadata: first ask which metric names the tenant has. */
@@ -479,14 +550,67 @@ static int send_names(struct fwd *f)
     struct tg_req *r = f->r;
     tg_sb_t args;
 
-    f->phase = PH_NAMES;
-    f->names = evbuffer_new();
     tg_sb_init(&args, &r->arena, 128);
     tg_sb_adds(&args, "match%5B%5D=");
     tg_sb_add_urlencoded(&args, r->tenant_selector);
-    return send_upstream(f, 0, upstream_uri(r, TG_IOV_LIT("/api/v1/label/__name__/values"),
-                                            tg_sb_iov(&args)),
-                         TG_IOV_NULL);
+    return send_first(f, PH_NAMES, MAX_NAMES_BODY, TG_IOV_LIT("/api/v1/label/__name__/values"),
+                      tg_sb_iov(&args));
+}
+
+/* Alertmanager: first fetch the silence the request reads, updates or
+ * expires (the ID was checked to be a UUID: it goes into the path as is). */
+static int send_fetch(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    tg_sb_t path;
+
+    tg_sb_init(&path, &r->arena, 64);
+    tg_sb_adds(&path, "/api/v2/silence/");
+    tg_sb_addiov(&path, r->am_check_id);
+    return send_first(f, PH_SILENCE, MAX_SILENCE_BODY, tg_sb_iov(&path), TG_IOV_NULL);
+}
+
+/* The fetched silence arrived: answer 404 / 403, reply with it, or go on
+ * with the request. */
+static void silence_fetched(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    size_t len = evbuffer_get_length(f->names);
+    const char *body = (const char *)evbuffer_pullup(f->names, (ev_ssize_t)len);
+    struct tg_promql_enforce e = {tg_iov_str(r->cfg->label), r->tenants, r->n_tenants, 0, 0};
+    struct tg_am_silence s;
+    struct tg_am_error err;
+    tg_iovec_t owner;
+
+    if (f->fetch_status == 404) {
+        struct tg_am_error nf = {404, 0, 0, "silence not found"};
+        fwd_free(f);
+        tg_req_am_error(r, &nf);
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    if (f->broken || tg_am_silence_parse(&r->arena, body, len, &s, &err) != 0) {
+        fail(f, 502, "protocol", "cannot read the silence from the Alertmanager");
+        return;
+    }
+    if (!tg_am_silence_owner(&s, &e, &owner)) {
+        fwd_free(f);
+        tg_req_error(r, 403, "forbidden", "silence %.*s does not belong to %s %.*s%s",
+                     TG_IOV_FMT(r->am_check_id), r->cfg->label, TG_IOV_FMT(r->tenants[0]),
+                     r->n_tenants > 1 ? " (or the other values asked for)" : "");
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    if (r->am_reply_fetched) { /* GET silence/{id}: what we checked is the answer */
+        tg_req_reply_json(r, 200, tg_iov(body, len));
+        fwd_free(f);
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    evbuffer_free(f->names);
+    f->names = NULL;
+    if (send_main(f) != 0)
+        fail(f, 502, "connect", "cannot send request");
 }
 
 /* Metadata is keyed by metric family: a counter's series are foo_total but
@@ -550,7 +674,9 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
     f->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
     evtimer_assign(f->timer, r->srv->base, on_timeout, f);
     r->stage_data = f;
-    rc = r->filter == TG_ROUTE_METADATA ? send_names(f) : send_main(f);
+    rc = r->filter == TG_ROUTE_METADATA ? send_names(f)
+         : r->am_check_id.len > 0       ? send_fetch(f)
+                                        : send_main(f);
     if (rc != 0) {
         fwd_free(f);
         return tg_req_error(r, 502, "unavailable", "upstream: cannot send request");

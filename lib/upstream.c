@@ -52,8 +52,11 @@ static int set_target(struct tg_upstream *u, const struct tg_url *url)
     return url->https;
 }
 
-struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
-                                    const struct tg_config *cfg, char *err, size_t errlen)
+/* One target: its URL and TLS files; pool size and timeout from cfg. */
+static struct tg_upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
+                                        const struct tg_config *cfg, const struct tg_url *url,
+                                        const char *ca, const char *cert, const char *key,
+                                        char *err, size_t errlen)
 {
     struct tg_upstream *u = calloc(1, sizeof(*u));
     int https;
@@ -64,10 +67,9 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
     u->dns = dns;
     u->max_idle = cfg->upstream_max_idle > 0 ? cfg->upstream_max_idle : 64;
     u->timeout_s = cfg->upstream_timeout_ms > 0 ? (cfg->upstream_timeout_ms + 999) / 1000 : 300;
-    https = set_target(u, &cfg->upstream_url);
+    https = set_target(u, url);
     if (https) {
-        u->ssl_ctx = tg_tls_client_ctx_new(cfg->upstream_ca_file, cfg->upstream_client_cert_file,
-                                           cfg->upstream_client_key_file, err, errlen);
+        u->ssl_ctx = tg_tls_client_ctx_new(ca, cert, key, err, errlen);
         if (u->ssl_ctx == NULL)
             goto fail;
     }
@@ -75,6 +77,21 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
 fail:
     tg_upstream_free(u);
     return NULL;
+}
+
+struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
+                                    const struct tg_config *cfg, char *err, size_t errlen)
+{
+    return upstream_new(base, dns, cfg, &cfg->upstream_url, cfg->upstream_ca_file,
+                        cfg->upstream_client_cert_file, cfg->upstream_client_key_file, err, errlen);
+}
+
+struct tg_upstream *tg_upstream_new_alertmanager(struct event_base *base, struct evdns_base *dns,
+                                                 const struct tg_config *cfg, char *err,
+                                                 size_t errlen)
+{
+    return upstream_new(base, dns, cfg, &cfg->am_upstream_url, cfg->am_ca_file,
+                        cfg->am_client_cert_file, cfg->am_client_key_file, err, errlen);
 }
 
 static void free_conn(struct tg_upconn *c)

@@ -67,11 +67,14 @@ FLAGS = {
     "enable-label-apis": False, "error-on-replace": False, "internal-listen-address": True,
     # ours
     "token-auth-file": True, "upstream-timeout": True, "version": False, "help": False,
+    "alertmanager-upstream": True, "alertmanager-upstream-ca-file": True,
+    "alertmanager-upstream-client-cert-file": True, "alertmanager-upstream-client-key-file": True,
 }
 REPEATABLE = {"label-value", "auth-token-audiences", "oidc-sign-alg"}
 FILE_FLAGS = ["config-file", "tls-cert-file", "tls-private-key-file", "client-ca-file",
               "upstream-ca-file", "upstream-client-cert-file", "upstream-client-key-file",
-              "token-auth-file", "kubeconfig", "oidc-ca-file"]
+              "token-auth-file", "kubeconfig", "oidc-ca-file", "alertmanager-upstream-ca-file",
+              "alertmanager-upstream-client-cert-file", "alertmanager-upstream-client-key-file"]
 
 TENANT_RESOURCES = {"pods/metrics", "namespaces/metrics"}
 
@@ -79,7 +82,7 @@ TENANT_RESOURCES = {"pods/metrics", "namespaces/metrics"}
 # are pieces of these and only get object-level checks on their own.
 COMPLETE = {"manifests/base", "manifests/stack", "manifests/tenant",
             "manifests/examples/monitoring", "manifests/examples/tenant",
-            "manifests/examples/oidc"}
+            "manifests/examples/oidc", "manifests/examples/alertmanager"}
 
 
 class Results:
@@ -794,6 +797,15 @@ def main():
                 R.check(f"{r.name}: cert-manager component mounts the serving certificate",
                         tg is not None and "tls-cert-file" in tg["flags"]
                         and r.get("Certificate", "tenantgate-tls") is not None)
+            if r.name == "manifests/examples/alertmanager":
+                am = (tg or {}).get("flags", {}).get("alertmanager-upstream") or ""
+                R.check(f"{r.name}: the alertmanager component sends /api/v2/ to an Alertmanager",
+                        bool(re.fullmatch(r"https?://[^/\s]+(/\S*)?", am)), am)
+                role = r.get("ClusterRole", "tenantgate-alerts-editor")
+                R.check(f"{r.name}: tenants get a role with the write verbs",
+                        role is not None and all(
+                            set(rule["verbs"]) >= {"get", "create", "update", "delete"}
+                            for rule in role["rules"]))
         check_dockerfile(tmp)
         check_chart.run(R, os.path.join(MANIFESTS, "helm", "tenantgate"),
                         seed_config=SEED_CONFIG, check_security=check_security,

@@ -79,6 +79,12 @@ MUTATIONS = [
     ("chart privileged default", "manifests/helm/tenantgate/values.yaml",
      "  allowPrivilegeEscalation: false", "  allowPrivilegeEscalation: true",
      "default securityContext: allowPrivilegeEscalation false"),
+    ("alertmanager component without the upstream", "manifests/components/alertmanager/kustomization.yaml",
+     "value: --alertmanager-upstream=http://alertmanager-operated:9093/", "value: --label=namespace",
+     "the alertmanager component sends /api/v2/ to an Alertmanager"),
+    ("alerts editor role without a write verb", "manifests/components/alertmanager/clusterrole.yaml",
+     "verbs: [get, create, update, delete]", "verbs: [get, create, delete]",
+     "tenants get a role with the write verbs"),
 ]
 
 

@@ -77,6 +77,10 @@ int tg_auth_sa_namespace(const struct tg_user *user, tg_iovec_t *ns);
  * the arguments. */
 void tg_auth_attrs_for_value(tg_arena_t *a, const struct tg_config *cfg, tg_iovec_t verb,
                              tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out);
+/* The same with another set of attributes (alertmanager.resourceAttributes);
+ * r NULL = none: a non-resource request on `path`. */
+void tg_auth_attrs_expand(tg_arena_t *a, const struct tg_resource_attributes *r, tg_iovec_t verb,
+                          tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out);
 
 /* kube-rbac-proxy's static authorizer, with user.groups honoured:
  * TG_AUTHZ_ALLOW when a rule matches, else TG_AUTHZ_NO_OPINION. */

@@ -215,6 +215,16 @@ struct tg_config {
     /* logging */
     int log_level;  /* enum tg_log_level */
     int access_log; /* 1 = JSON access log on stdout (default) */
+
+    /* Alertmanager API v2 (--alertmanager-* flags, our `alertmanager:` section) */
+    char *am_upstream;             /* --alertmanager-upstream; NULL: /api/v2/ goes to --upstream */
+    struct tg_url am_upstream_url; /* the same, parsed */
+    char *am_ca_file;              /* TLS toward it; each defaults to the --upstream one */
+    char *am_client_cert_file;
+    char *am_client_key_file;
+    struct tg_resource_attributes am_resource_attributes; /* alertmanager.resourceAttributes */
+    int has_am_resource_attributes; /* else authorization.resourceAttributes are used */
+    size_t am_max_body_bytes;       /* a posted silence, default 256 KiB */
 };
 
 /* Values of *exit_now when tg_config_load() returns NULL. */

@@ -95,6 +95,16 @@ const char *tg_http_error_type(int status);
  * both strings JSON-escaped. */
 void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message);
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF; what Go's utf8.Valid takes), or 0. */
+size_t tg_http_utf8_len(const unsigned char *s, size_t avail);
+
+/* Alertmanager's error shapes: go-openapi's {"code":<code>,"message":"..."}
+ * and its handlers' JSON string "..." followed by a newline (both as
+ * Alertmanager writes them). Invalid UTF-8 becomes U+FFFD, as above. */
+void tg_http_am_error_body(tg_sb_t *out, int code, tg_iovec_t message);
+void tg_http_json_string(tg_sb_t *out, tg_iovec_t message);
+
 /* ---- headers ------------------------------------------------------------- */
 
 /* Case-insensitive ASCII comparison. */
@@ -190,6 +200,8 @@ int tg_http_parse_authorization(tg_arena_t *a, tg_iovec_t header_value, tg_iovec
  * with token or quoted-string values; a charset other than utf-8 or
  * us-ascii is refused). */
 int tg_http_is_form_content_type(tg_iovec_t content_type);
+/* The same for application/json (the Alertmanager API's bodies). */
+int tg_http_is_json_content_type(tg_iovec_t content_type);
 
 /* ---- request framing (smuggling guard) --------------------------------- */
 

@@ -205,7 +205,9 @@ int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts
 /* Tenant enforcement. `values` (n_values >= 1, none empty) are owned by the
  * caller and must outlive the AST. With one value the injected matcher is
  * label="v", with several label=~"v1|v2" (each value RE2-quoted).
- * error_on_replace = 0: every existing matcher on `label` is dropped.
+ * error_on_replace = 0: with one value every existing matcher on `label` is
+ * dropped; with several they stay and are ANDed with the injected regex (a
+ * query for namespace="b" by a user of a and b gets b only).
  * error_on_replace = 1: an existing matcher on `label` that matches none of
  * the values is an error; one that matches some value stays (it can only
  * narrow). info() is refused unless allow_info. */
@@ -216,6 +218,23 @@ struct tg_promql_enforce {
     int error_on_replace;
     int allow_info;
 };
+
+/* Whether a selector's own matchers on the tenant label stay (ANDed with the
+ * injected one) instead of being dropped: with several values, or with
+ * error_on_replace. The same rule holds for match[] and Alertmanager filters. */
+int tg_promql_keeps_own_matchers(const struct tg_promql_enforce *e);
+
+/* Does matcher m match one of the n values? 1 yes, 0 none, -1 cannot be
+ * decided (a regex the enforcer does not model): the error_on_replace check. */
+int tg_promql_matcher_allows(const struct tg_promql_matcher *m, const tg_iovec_t *values, size_t n);
+
+/* Append the values as one RE2 alternation, each escaped like Go's
+ * regexp.QuoteMeta (a|b\.c for a and b.c): the injected regex. */
+void tg_promql_values_regex(tg_sb_t *out, const tg_iovec_t *values, size_t n);
+
+/* Is `re` valid RE2 syntax as Go's regexp compiles it? 0, or -1 with Go's
+ * message ("error parsing regexp: missing closing ): `(`") in msg. */
+int tg_promql_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen);
 
 /* Inject the tenant matcher into every vector and matrix selector of root. */
 int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct tg_promql_enforce *e,

@@ -34,6 +34,7 @@ struct evkeyvalq;
 struct tg_server;
 struct tg_conn;
 struct tg_req;
+struct tg_am_silence;
 
 /* What a stage tells the chain. */
 enum tg_verdict {
@@ -49,26 +50,42 @@ struct tg_stage {
 
 /* How the enforce stage treats an endpoint. */
 enum tg_route_kind {
-    TG_ROUTE_QUERY,      /* enforce `query` (query, query_range, query_exemplars) */
-    TG_ROUTE_MATCH,      /* enforce each match[]; none -> {label=...} (series, labels, values) */
-    TG_ROUTE_FEDERATE,   /* as MATCH, GET only */
-    TG_ROUTE_RULES,      /* filter the JSON response */
-    TG_ROUTE_ALERTS,     /* filter the JSON response */
-    TG_ROUTE_METADATA,   /* answer only for the tenant's metric names */
-    TG_ROUTE_LOCAL,      /* format_query, parse_query: answered by our parser */
-    TG_ROUTE_PASS,       /* status/buildinfo: forwarded after authn/authz */
+    TG_ROUTE_QUERY,    /* enforce `query` (query, query_range, query_exemplars) */
+    TG_ROUTE_MATCH,    /* enforce each match[]; none -> {label=...} (series, labels, values) */
+    TG_ROUTE_FEDERATE, /* as MATCH, GET only */
+    TG_ROUTE_RULES,    /* filter the JSON response */
+    TG_ROUTE_ALERTS,   /* filter the JSON response */
+    TG_ROUTE_METADATA, /* answer only for the tenant's metric names */
+    TG_ROUTE_LOCAL,    /* format_query, parse_query: answered by our parser */
+    TG_ROUTE_PASS,     /* status/buildinfo: forwarded after authn/authz */
+    /* Alertmanager API v2 (lib/stage_enforce_am.c) */
+    TG_ROUTE_AM_ALERTS,   /* GET alerts: `filter` rewritten, answer filtered */
+    TG_ROUTE_AM_GROUPS,   /* GET alerts/groups: the same */
+    TG_ROUTE_AM_SILENCES, /* GET: answer filtered to owned silences; POST: body rewritten */
+    TG_ROUTE_AM_SILENCE,  /* GET / DELETE silence/{id}: after the ownership check */
+    TG_ROUTE_AM_STATUS,   /* GET status: answered without the configuration */
+};
+
+/* Which API a path belongs to: the shape of the errors we answer there, and
+ * the upstream it goes to (Alertmanager: --alertmanager-upstream if set). */
+enum tg_api {
+    TG_API_PROMETHEUS = 0,
+    TG_API_ALERTMANAGER,
 };
 
 struct tg_route {
-    const char *path;        /* exact path; "/api/v1/label/" is a prefix route */
+    const char *path; /* exact path; "/api/v1/label/", "/api/v2/silence/" are prefix routes */
     enum tg_route_kind kind;
-    unsigned methods;        /* TG_M_GET | TG_M_POST */
+    unsigned methods;        /* TG_M_GET | TG_M_POST | TG_M_DELETE */
     int needs_tenant;        /* 0: authentication is enough (local answers) */
     const char *name;        /* for metrics and the access log */
+    enum tg_api api;
+    unsigned not_served; /* methods the upstream has but we refuse with 404 (POST alerts) */
 };
 
-#define TG_M_GET  1u
-#define TG_M_POST 2u
+#define TG_M_GET    1u
+#define TG_M_POST   2u
+#define TG_M_DELETE 4u
 
 /* Callback that cancels what a suspended stage waits for, because the client
  * went away; after it returns the stage's resume callback must never run. */
@@ -85,12 +102,13 @@ struct tg_req {
     /* The client's request as evhttp parsed it (owned by evhttp, valid while
      * the request lives). Stages read these rather than r->ev so that they
      * also run on a request built without a connection (test/fuzz). */
-    unsigned method;                /* TG_M_GET / TG_M_POST / 0 for others */
+    unsigned method;                /* TG_M_GET / TG_M_POST / TG_M_DELETE / 0 for others */
     const char *uri;                /* request target, as received */
     const struct evkeyvalq *in_headers;
     struct evbuffer *in_body;
 
     /* route */
+    enum tg_api api; /* set from the path even when no route matches */
     const struct tg_route *route;
     tg_iovec_t path;                /* canonical request path */
     tg_iovec_t label_name;          /* for /api/v1/label/<name>/values, decoded */
@@ -112,6 +130,15 @@ struct tg_req {
     int up_post;                    /* send them as a POST body */
     tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
     enum tg_route_kind filter;      /* response filter to apply, by route kind */
+    int up_delete;                  /* DELETE instead of GET */
+    const char *up_content_type;    /* of the POST body; NULL: urlencoded form (up_args) */
+    tg_iovec_t up_body;             /* the POST body when up_content_type is set */
+
+    /* Alertmanager: route -> authz -> enforce -> upstream */
+    struct tg_am_silence *am_silence; /* POST silences: the parsed body (route) */
+    tg_iovec_t am_check_id;           /* silence the upstream stage fetches and checks
+                                       * for ownership before the request (empty: none) */
+    int am_reply_fetched;             /* GET silence/{id}: the checked silence is the answer */
 
     /* chain state */
     unsigned stage;                 /* index of the stage running or next to run */
@@ -137,10 +164,18 @@ void tg_req_resume(struct tg_req *r, enum tg_verdict v);
 /* Register what to call if the client goes away while the stage waits. */
 void tg_req_on_cancel(struct tg_req *r, tg_cancel_fn fn, void *arg);
 
-/* Answer with a Prometheus-style JSON error. Always returns TG_DONE so a
- * stage can `return tg_req_error(...)`. */
+/* Answer with an error in the shape of the request's API: Prometheus'
+ * {"status":"error","errorType":...,"error":...}, or on the Alertmanager API
+ * what its clients expect there: a JSON string for 400 (the v2 spec's
+ * BadRequest, which amtool's client decodes), else go-openapi's
+ * {"code":<status>,"message":...}. Always returns TG_DONE so a stage can
+ * `return tg_req_error(...)`. */
 enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Answer an Alertmanager-style error: e->code 0 is a JSON string body (what
+ * Alertmanager's handlers answer), else {"code":e->code,"message":...}. */
+struct tg_am_error;
+enum tg_verdict tg_req_am_error(struct tg_req *r, const struct tg_am_error *e);
 /* Add a header to the response; nothing once the client has gone away (or
  * for a request without a connection). */
 void tg_req_add_header(struct tg_req *r, const char *name, const char *value);

@@ -41,6 +41,7 @@ struct tg_server {
 
     struct tg_tls_server *tls;         /* server certificate, reloaded on change */
     struct tg_upstream *upstream;      /* keep-alive pool toward --upstream */
+    struct tg_upstream *am_upstream;   /* toward --alertmanager-upstream, or NULL: upstream */
     struct tg_server_metrics *metrics; /* lib/server_metrics.c */
     struct tg_authcache *authcache;    /* decision cache, when Kubernetes is on */
     struct tg_kube_client *kube;       /* API client, when Kubernetes is on */

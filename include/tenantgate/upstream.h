@@ -1,6 +1,7 @@
 /*
- * The upstream (Prometheus / Thanos Querier): target parsed from --upstream
- * and a keep-alive pool of evhttp client connections toward it.
+ * An upstream (Prometheus / Thanos Querier from --upstream, Alertmanager
+ * from --alertmanager-upstream): its target and a keep-alive pool of evhttp
+ * client connections toward it.
  *
  * Ownership: the pool owns every connection. A borrowed struct tg_upconn is
  * lent to exactly one request at a time and must be given back with
@@ -21,6 +22,10 @@ struct tg_upconn;
 
 struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
                                     const struct tg_config *cfg, char *err, size_t errlen);
+/* The same toward --alertmanager-upstream (cfg->am_upstream must be set). */
+struct tg_upstream *tg_upstream_new_alertmanager(struct event_base *base, struct evdns_base *dns,
+                                                 const struct tg_config *cfg, char *err,
+                                                 size_t errlen);
 void tg_upstream_free(struct tg_upstream *u);
 
 /* "host[:port]" for the Host header, and the path prefix without a trailing

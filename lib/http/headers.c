@@ -207,7 +207,9 @@ static int charset_ok(tg_iovec_t v)
            tg_http_iequal(v, TG_IOV_LIT("us-ascii"));
 }
 
-int tg_http_is_form_content_type(tg_iovec_t ct)
+/* ct names the media type `want` (case-insensitive) with well-formed
+ * parameters, and a charset among them, if any, is UTF-8 or ASCII. */
+static int media_type_is(tg_iovec_t ct, tg_iovec_t want)
 {
     const char *p = ct.base, *end = ct.base + ct.len;
     tg_iovec_t type, pname, pval;
@@ -219,7 +221,7 @@ int tg_http_is_form_content_type(tg_iovec_t ct)
         take_token(&p, end);
         type = tg_iov(type.base, (size_t)(p - type.base));
     }
-    if (!tg_http_iequal(type, TG_IOV_LIT("application/x-www-form-urlencoded")))
+    if (!tg_http_iequal(type, want))
         return 0;
     for (;;) {
         skip_ows(&p, end);
@@ -244,4 +246,14 @@ int tg_http_is_form_content_type(tg_iovec_t ct)
         if (tg_http_iequal(pname, TG_IOV_LIT("charset")) && !charset_ok(pval))
             return 0;
     }
+}
+
+int tg_http_is_form_content_type(tg_iovec_t ct)
+{
+    return media_type_is(ct, TG_IOV_LIT("application/x-www-form-urlencoded"));
+}
+
+int tg_http_is_json_content_type(tg_iovec_t ct)
+{
+    return media_type_is(ct, TG_IOV_LIT("application/json"));
 }

@@ -161,6 +161,21 @@ class InstantQuery(Case):
         d = self.query(DAVE, "count by (namespace) (up)", ("team.a",))
         self.assertEqual(namespaces_of(d["result"]), {"team.a"})
 
+    def test_several_tenants_asking_for_one(self):
+        # one multi-value semantics: the query's own matcher on the label is ANDed with
+        # namespace=~"alpha|beta", so a user of two namespaces who asks for one gets that one
+        for expr, want in (('count by (namespace) (up{namespace="beta"})', {"beta"}),
+                           ('count by (namespace) (up{namespace!="beta"})', {"alpha"}),
+                           ('count by (namespace) (up{namespace=~"gamma|alpha"})', {"alpha"}),
+                           ('count by (namespace) (up{namespace="gamma"})', set())):
+            with self.subTest(expr=expr):
+                d = self.query(CAROL, expr, ("alpha", "beta"))
+                self.assertEqual(namespaces_of(d["result"]), want)
+        r = T.get("/api/v1/series", [("match[]", 'up{namespace="beta"}')] + ns_params("alpha", "beta"),
+                  token=CAROL)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual({s["namespace"] for s in r.json()["data"]}, {"beta"})
+
     def test_forbidden_tenant_403(self):
         r = T.get("/api/v1/query", [("query", "up")] + ns_params("beta"), token=ALICE)
         check_error(self, r, 403, contains="beta")

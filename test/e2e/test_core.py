@@ -17,7 +17,7 @@ import urllib.parse
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TG_SOURCE_DIR, check_error, check_success, main  # noqa: E402
+from harness import TG_SOURCE_DIR, check_am_error, check_error, check_success, main  # noqa: E402
 from harness import fake_upstream, tg  # noqa: E402
 from harness.proc import subdir, wait_until  # noqa: E402
 
@@ -136,7 +136,10 @@ class Routes(FakeUpstreamCase):
             with self.subTest(method=method, path=path):
                 self.up.reset_state()
                 r = self.tg.request(method, path, query=A, token=ALICE)
-                check_error(self, r, 404)
+                if path.startswith("/api/v2/"):  # the Alertmanager API answers in its shape
+                    check_am_error(self, r, 404)
+                else:
+                    check_error(self, r, 404)
                 self.assertUpstreamUntouched(path)
 
     def test_non_canonical_paths_are_400(self):

@@ -912,6 +912,69 @@ static void test_tls_files(void **state)
     assert_non_null(strstr(err, "--upstream-ca-file test/unit/data/config/tls.key: "));
 }
 
+/* --alertmanager-upstream and the alertmanager: section: URL, TLS files
+ * inherited from --upstream unless given, resource attributes, body limit. */
+static void test_alertmanager(void **state)
+{
+    struct tg_config *c;
+
+    c = LOAD(BASE);
+    assert_non_null(c);
+    assert_null(c->am_upstream);
+    assert_int_equal(c->am_max_body_bytes, 256 * 1024);
+    assert_int_equal(c->has_am_resource_attributes, 0);
+    tg_config_unref(c);
+    /* TLS files come from --upstream when none of its own are given */
+    c = LOAD(BASE, "--upstream=https://thanos:9091/", "--upstream-ca-file=" DATA "tls.crt",
+             "--upstream-client-cert-file=" DATA "tls.crt",
+             "--upstream-client-key-file=" DATA "tls.key",
+             "--alertmanager-upstream=https://alertmanager:9093/am/");
+    assert_non_null(c);
+    assert_int_equal(c->am_upstream_url.https, 1);
+    assert_int_equal(c->am_upstream_url.port, 9093);
+    assert_string_equal(c->am_upstream_url.path, "/am/");
+    assert_string_equal(c->am_ca_file, DATA "tls.crt");
+    assert_string_equal(c->am_client_cert_file, DATA "tls.crt");
+    assert_string_equal(c->am_client_key_file, DATA "tls.key");
+    tg_config_unref(c);
+    /* its own CA; no client certificate at all */
+    c = LOAD(BASE, "--alertmanager-upstream=https://am/",
+             "--alertmanager-upstream-ca-file=" DATA "tls.crt");
+    assert_non_null(c);
+    assert_string_equal(c->am_ca_file, DATA "tls.crt");
+    assert_null(c->am_client_cert_file);
+    tg_config_unref(c);
+    expect_error(LOAD(BASE, "--alertmanager-upstream=ftp://am/"), TG_CONFIG_FAILED,
+                 "--alertmanager-upstream: upstream URL \"ftp://am/\": only http:// and https:// "
+                 "are supported");
+    expect_error(LOAD(BASE, "--alertmanager-upstream=https://am/",
+                      "--alertmanager-upstream-client-cert-file=" DATA "tls.crt"),
+                 TG_CONFIG_FAILED,
+                 "--alertmanager-upstream-client-cert-file and "
+                 "--alertmanager-upstream-client-key-file must be given together");
+    c = LOAD(BASE, "--alertmanager-upstream=https://am/",
+             "--alertmanager-upstream-ca-file=" DATA "tls.key");
+    assert_null(c);
+    assert_non_null(strstr(err, "--alertmanager-upstream-ca-file test/unit/data/config/tls.key: "));
+    /* the file section; a flag wins over it */
+    assert_int_equal(yload("alertmanager:\n  upstream: http://am:9093/\n  maxBodyBytes: 64Ki\n"
+                           "  resourceAttributes:\n    namespace: \"{{.Value}}\"\n"
+                           "    apiGroup: monitoring.coreos.com\n    resource: prometheusrules\n"),
+                     0);
+    assert_string_equal(cfg_y->am_upstream, "http://am:9093/");
+    assert_int_equal(cfg_y->am_max_body_bytes, 65536);
+    assert_int_equal(cfg_y->has_am_resource_attributes, 1);
+    assert_int_equal(cfg_y->has_resource_attributes, 0);
+    assert_string_equal(cfg_y->am_resource_attributes.namespace_, "{{ .Value }}");
+    assert_string_equal(cfg_y->am_resource_attributes.api_group, "monitoring.coreos.com");
+    assert_string_equal(cfg_y->am_resource_attributes.resource, "prometheusrules");
+    assert_int_equal(yload("alertmanager:\n  maxBodyBytes: lots\n"), -1);
+    assert_non_null(strstr(err, ":2: alertmanager.maxBodyBytes: "));
+    assert_int_equal(yload("alertmanager:\n  resourceAttributes:\n    namespace: \"{{ .Bad }}\"\n"),
+                     -1);
+    assert_non_null(strstr(err, "alertmanager.resourceAttributes.namespace"));
+}
+
 /* ---- token file ---- */
 
 static struct tg_static_token *toks;
@@ -1302,7 +1365,7 @@ static void test_docs_cover_schema(void **state)
         n_docs++;
     assert_int_equal(n_missing, 0);
     assert_int_equal(n_leaves, (int)n_docs); /* and no documented key that does not exist */
-    assert_int_equal(n_leaves, 76);
+    assert_int_equal(n_leaves, 87);
 }
 
 static void test_help_mentions_every_flag(void **state)
@@ -1521,6 +1584,7 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_kube_enabled),
         cmocka_unit_test(test_tls_files),
+        cmocka_unit_test_teardown(test_alertmanager, teardown_yaml),
         cmocka_unit_test_teardown(test_tokens_basic, teardown_tokens),
         cmocka_unit_test_teardown(test_tokens_edge_cases, teardown_tokens),
         cmocka_unit_test_teardown(test_tokens_errors, teardown_tokens),
