@@ -603,3 +603,14 @@ void tg_promql_label_name(tg_sb_t *out, tg_iovec_t name)
     else
         tg_promql_quote(out, name);
 }
+
+void tg_promql_print_duration(tg_sb_t *out, int64_t ns)
+{
+    pq_print_duration(out, ns);
+}
+
+int tg_promql_parse_duration(tg_iovec_t s, int64_t *ns)
+{
+    char msg[128];
+    return pq_parse_duration(s.base, s.len, ns, msg, sizeof(msg));
+}
