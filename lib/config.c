@@ -176,6 +176,7 @@ static void config_free(struct tg_config *c)
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
     free_static_rules(c->static_rules, c->n_static_rules);
+    tg_limits_config_free(c->limits);
     free(c);
 }
 
@@ -607,4 +608,8 @@ void tg_config_summary(const struct tg_config *c, void *outp)
                 c->kubeconfig ? c->kubeconfig : "in-cluster");
     fputc('\n', out);
     summary_authz(c, out);
+    if (c->limits)
+        fprintf(out, "limits: defaults and %zu tenant overrides, %zu blocked queries%s\n",
+                c->limits->n_tenants, c->limits->n_blocked,
+                c->limits->windows ? ", query window guards" : "");
 }

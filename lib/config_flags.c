@@ -581,7 +581,16 @@ static const char usage_notes[] =
     "\n"
     "Reload:\n"
     "  SIGHUP re-reads the config file and the token file with the same flags;\n"
-    "  on any error the running configuration is kept.\n";
+    "  on any error the running configuration is kept.\n"
+    "\n"
+    "Limits (README \"Protecting the querier\"):\n"
+    "  No limits: section, no limits. Each tenant value has its own token\n"
+    "  bucket, in-flight bound and FIFO queue; a request for several values\n"
+    "  counts against each. Refusals: 429 with Retry-After (rate, maxQueued,\n"
+    "  queueTimeout), 422 (maxQueryLength, maxLookback, blockedQueries), 503\n"
+    "  for queued requests on SIGTERM. Durations there also take d, w and y\n"
+    "  (32d, 2w). A reload applies new limits to new requests; the buckets,\n"
+    "  slots and queues carry on.\n";
 
 void tg_config_write_usage(FILE *out)
 {
