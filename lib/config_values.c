@@ -172,8 +172,7 @@ int tg_parse_duration_ms64(const char *s, int64_t *out_ms, char *err, size_t err
         return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
     if (rc < 0)
         return tg_cfg_err(err, errlen,
-                          "invalid duration \"%s\" (30s, 5m, 1h30m, 7d, 2w, 1y; at most 292y)",
-                          s);
+                          "invalid duration \"%s\" (30s, 5m, 1h30m, 7d, 2w, 1y; at most 292y)", s);
     return 0;
 }
 
