@@ -108,6 +108,7 @@ struct tg_limits {
     struct tg_limit_ticket *qfirst, *qlast; /* queued tickets, by arrival */
     struct tg_limit_tenant **work;          /* tenants whose queue heads to look at */
     size_t n_work, cap_work;
+    int draining; /* SIGTERM: nothing is granted any more */
 };
 
 static uint64_t hash_name(tg_iovec_t s)
@@ -319,6 +320,8 @@ static int grantable(const struct tg_limit_ticket *tk)
  * values, so those are looked at again. */
 static void pump(struct tg_limits *l, uint64_t now_ns)
 {
+    if (l->draining)
+        l->n_work = 0;
     while (l->n_work > 0) {
         struct tg_limit_tenant *t = l->work[--l->n_work];
         struct tg_limit_ticket *tk;
@@ -434,12 +437,12 @@ double tg_limits_wait_estimate(const struct tg_limits *l, const struct tg_limit_
 void tg_limits_drain(struct tg_limits *l, void (*fn)(struct tg_limit_ticket *tk, void *arg),
                      void *arg)
 {
+    l->draining = 1;
     while (l->qfirst != NULL) {
         struct tg_limit_ticket *tk = l->qfirst;
-        dequeue(l, tk);
-        tk->state = TG_TICKET_DONE;
-        l->n_work = 0; /* nothing is granted while draining */
         fn(tk, arg);
+        if (tk->state == TG_TICKET_QUEUED) /* fn was to leave it */
+            tg_limits_leave(l, tk, tk->since_ns);
     }
 }
 

@@ -125,8 +125,11 @@ enum tg_limit_state tg_limits_leave(struct tg_limits *l, struct tg_limit_ticket 
  * Retry-After when it timed out). */
 double tg_limits_wait_estimate(const struct tg_limits *l, const struct tg_limit_ticket *tk);
 
-/* Take every queued ticket out of its queues (SIGTERM) and call fn on each,
- * in arrival order. */
+/* SIGTERM: call fn on every queued ticket, in arrival order; fn answers its
+ * request and calls tg_limits_leave (else it is done here). From now on
+ * nothing queued is granted: tickets that hold slots keep them until they
+ * leave, new ones are only granted at once or queued (the caller refuses
+ * those). */
 void tg_limits_drain(struct tg_limits *l, void (*fn)(struct tg_limit_ticket *tk, void *arg),
                      void *arg);
 

@@ -1,7 +1,7 @@
 /*
  * One client request on its way through the chain:
  *
- *   route -> authn -> authz -> enforce -> upstream
+ *   route -> authn -> authz -> enforce -> limit -> upstream
  *
  * Each stage is a function that looks at the request context and either
  * continues to the next stage, answers the request itself (an error or a local
@@ -27,6 +27,7 @@
 #include "tenantgate/config.h"
 #include "tenantgate/http.h"
 #include "tenantgate/iovec.h"
+#include "tenantgate/promql.h"
 
 struct evbuffer;
 struct evhttp_request;
@@ -34,6 +35,7 @@ struct evkeyvalq;
 struct tg_server;
 struct tg_conn;
 struct tg_req;
+struct tg_limit_ticket;
 
 /* What a stage tells the chain. */
 enum tg_verdict {
@@ -112,6 +114,20 @@ struct tg_req {
     int up_post;                    /* send them as a POST body */
     tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
     enum tg_route_kind filter;      /* response filter to apply, by route kind */
+
+    /* enforce -> limit: what the query reads, from the enforce parse (only
+     * when the config has limits) */
+    int have_window;                /* window is set (query windows are limited) */
+    struct tg_promql_window window; /* match[] routes: their start/end as one selector */
+    int64_t now_ms;                 /* wall clock the window is measured from */
+    tg_iovec_t query;               /* the query parameter as sent (query routes) */
+    tg_iovec_t query_text;          /* as tg_promql_print spells it, before enforcement
+                                     * (when there are blocked queries) */
+
+    /* limit */
+    struct tg_limit_ticket *limit; /* the request's claim on its tenants' slots (in the
+                                    * arena); given back by tg_req_end, exactly once */
+    const char *limit_refused;     /* the limit that refused it (access log) */
 
     /* chain state */
     unsigned stage;                 /* index of the stage running or next to run */

@@ -393,35 +393,47 @@ static void test_reload_raises_bound(void **state)
 }
 
 static int drained[8], n_drained;
+static struct tg_limits *drain_l;
+static struct req drain_r[4];
 
 static void on_drain(struct tg_limit_ticket *tk, void *arg)
 {
     struct req *r = tk->arg;
-    (void)arg;
-    assert_int_equal(tk->state, TG_TICKET_DONE);
-    drained[n_drained++] = r->order = -1;
+    assert_ptr_equal(arg, drain_r);
+    assert_int_equal(tk->state, TG_TICKET_QUEUED);
+    drained[n_drained++] = (int)(r - drain_r);
+    if (n_drained == 2) /* the caller leaves it (else the drain does) */
+        assert_int_equal(tg_limits_leave(drain_l, tk, 1), TG_TICKET_QUEUED);
 }
 
 static void test_drain(void **state)
 {
-    struct tg_limits *l = tg_limits_new();
+    struct tg_limits *l = drain_l = tg_limits_new();
     struct tg_limit_values v = lim(1, 5, 0, 1);
-    struct req r[4];
+    struct req *r = drain_r, late;
     int i;
 
     n_drained = 0;
     assert_int_equal(admit(l, &r[0], "a", v, 1, NULL), TG_LIMIT_GRANTED);
     for (i = 1; i < 4; i++)
         assert_int_equal(admit(l, &r[i], "a", v, 1, NULL), TG_LIMIT_QUEUED);
-    tg_limits_drain(l, on_drain, NULL);
+    tg_limits_drain(l, on_drain, drain_r);
     assert_int_equal(n_drained, 3);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(drained[i], i + 1); /* arrival order */
+    for (i = 1; i < 4; i++)
+        assert_int_equal(r[i].tk->state, TG_TICKET_DONE);
     assert_int_equal(stats(l, "a", 1).queued, 0);
-    /* the running one finishes; nobody is granted any more */
+    /* one arriving now queues but is never granted: the caller refuses it */
+    assert_int_equal(admit(l, &late, "a", v, 1, NULL), TG_LIMIT_QUEUED);
     done(l, &r[0], 2);
+    assert_int_equal(late.granted, 0);
+    done(l, &late, 2);
     for (i = 1; i < 4; i++) {
         assert_int_equal(r[i].granted, 0);
         done(l, &r[i], 2); /* leave after the drain: nothing happens */
     }
+    assert_int_equal(stats(l, "a", 2).inflight, 0);
     tg_limits_free(l);
 }
 
