@@ -46,15 +46,31 @@ static struct tg_limits *limiter(const struct tg_req *r)
     return r->srv->limiter;
 }
 
-/* "8d", "1h30m"; beyond what milliseconds hold: "all time". */
+/* "8d", "7d1m", "1h30m", "300ms", as limits are written (days at most: a
+ * limit of 7d reads 7d, not 1w); a figure that saturated: "all time". */
 static const char *dur_text(struct tg_req *r, int64_t ms)
 {
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
     tg_sb_t sb;
-    if (ms >= INT64_MAX / 1000000 || ms <= INT64_MIN / 1000000)
+    size_t i;
+
+    if (ms == INT64_MAX || ms == INT64_MIN)
         return "all time";
-    tg_sb_init(&sb, &r->arena, 16);
-    tg_promql_print_duration(&sb, ms * 1000000);
-    return tg_sb_cstr(&sb);
+    tg_sb_init(&sb, &r->arena, 24);
+    if (ms < 0) {
+        tg_sb_addc(&sb, '-');
+        ms = -ms;
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (ms >= units[i].ms) {
+            tg_sb_add_u64(&sb, (unsigned long long)(ms / units[i].ms), 1);
+            tg_sb_adds(&sb, units[i].unit);
+            ms %= units[i].ms;
+        }
+    return sb.len ? tg_sb_cstr(&sb) : "0s";
 }
 
 static void retry_after(struct tg_req *r, double seconds)

@@ -274,9 +274,6 @@ int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_
                                const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
                                tg_iovec_t *out, struct tg_promql_error *err);
 
-/* Append a duration in Prometheus' model.Duration spelling (8d, 1h30m, 500ms)
- * when it is whole milliseconds, else as decimal seconds. */
-void tg_promql_print_duration(tg_sb_t *out, int64_t ns);
 /* prometheus/common model.ParseDuration ("1d12h", "90s", "500ms"): 0 and
  * *ns, or -1. */
 int tg_promql_parse_duration(tg_iovec_t s, int64_t *ns);

@@ -604,11 +604,6 @@ void tg_promql_label_name(tg_sb_t *out, tg_iovec_t name)
         tg_promql_quote(out, name);
 }
 
-void tg_promql_print_duration(tg_sb_t *out, int64_t ns)
-{
-    pq_print_duration(out, ns);
-}
-
 int tg_promql_parse_duration(tg_iovec_t s, int64_t *ns)
 {
     char msg[128];

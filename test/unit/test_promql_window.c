@@ -246,29 +246,22 @@ static void test_enforce_query_ex(void **state)
     tg_arena_destroy(&a);
 }
 
-static void test_durations_text(void **state)
+static void test_parse_duration(void **state)
 {
     static const struct {
         int64_t ms;
         const char *s;
     } d[] = {{8 * D, "8d"},         {90 * D, "90d"}, {14 * D, "2w"}, {D + 12 * H, "1d12h"},
-             {H + 30 * M, "1h30m"}, {500, "500ms"},  {0, "0s"}};
+             {H + 30 * M, "1h30m"}, {500, "500ms"},  {0, "0"}};
     size_t i;
     int64_t ns;
-    tg_arena_t a;
 
-    tg_arena_init(&a, NULL, 0);
     for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
-        tg_sb_t sb;
-        tg_sb_init(&sb, &a, 16);
-        tg_promql_print_duration(&sb, d[i].ms * 1000000);
-        assert_string_equal(tg_sb_cstr(&sb), d[i].s);
         assert_int_equal(tg_promql_parse_duration(tg_iov_str(d[i].s), &ns), 0);
         assert_int_equal(ns, d[i].ms * 1000000);
     }
     assert_int_equal(tg_promql_parse_duration(TG_IOV_LIT("1h1d"), &ns), -1);
     assert_int_equal(tg_promql_parse_duration(TG_IOV_LIT("1.5h"), &ns), -1);
-    tg_arena_destroy(&a);
 }
 
 int main(void)
@@ -282,7 +275,7 @@ int main(void)
         cmocka_unit_test(test_extended_ranges),
         cmocka_unit_test(test_saturation),
         cmocka_unit_test(test_enforce_query_ex),
-        cmocka_unit_test(test_durations_text),
+        cmocka_unit_test(test_parse_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
