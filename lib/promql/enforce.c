@@ -225,8 +225,9 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
 /* tg_promql_enforce on a fresh parse, using the parser's list of selectors
  * instead of walking the tree; info() (refused or not) takes the walk, which
  * also finds the first error in the same order. */
-static int enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
-                          const struct tg_promql_enforce *e, struct tg_promql_error *err)
+static inline __attribute__((always_inline)) int
+enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
+               const struct tg_promql_enforce *e, struct tg_promql_error *err)
 {
     struct enforcer en;
     struct tg_promql_node *vs;
@@ -251,12 +252,6 @@ static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, siz
     *out = tg_sb_iov(&sb);
 }
 
-int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
-                            const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
-{
-    return tg_promql_enforce_query_ex(a, query, o, e, NULL, out, err);
-}
-
 /* The limits' look at the query, between parse and enforcement: the window
  * does not depend on matchers, the text must be the query as written. */
 static void inspect(tg_arena_t *a, const struct tg_promql_node *root, size_t len,
@@ -268,9 +263,12 @@ static void inspect(tg_arena_t *a, const struct tg_promql_node *root, size_t len
         print_to_arena(a, root, len, &in->text);
 }
 
-int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
-                               const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
-                               tg_iovec_t *out, struct tg_promql_error *err)
+/* One body for both entry points, inlined into each: the one without
+ * inspection pays nothing for it. */
+static inline __attribute__((always_inline)) int
+enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+              const struct tg_promql_enforce *e, struct tg_promql_inspect *in, tg_iovec_t *out,
+              struct tg_promql_error *err)
 {
     struct tg_promql_node *root;
     struct pq_selectors sel;
@@ -284,6 +282,20 @@ int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_
         return -1;
     print_to_arena(a, root, 2 * query.len, out);
     return 0;
+}
+
+int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                            const struct tg_promql_enforce *e, tg_iovec_t *out,
+                            struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, NULL, out, err);
+}
+
+int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                               const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
+                               tg_iovec_t *out, struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, in, out, err);
 }
 
 int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct tg_promql_opts *o,
