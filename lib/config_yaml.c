@@ -891,7 +891,8 @@ static int conv_limits(struct conv *v, const struct y_limits *y)
             return -1;
         l->windows |= sets_windows(&o->set);
     }
-    qsort(l->tenants, l->n_tenants, sizeof(*l->tenants), cmp_override);
+    if (l->n_tenants > 1)
+        qsort(l->tenants, l->n_tenants, sizeof(*l->tenants), cmp_override);
     if (y->blocked_count > 0) {
         l->blocked = calloc(y->blocked_count, sizeof(*l->blocked));
         if (l->blocked == NULL)

@@ -16,7 +16,9 @@
  *
  * 422 (Prometheus' status for a query it cannot execute) rather than 400:
  * Grafana retries a POST that got 400 as a GET, which would only repeat the
- * refusal; it shows the "error" text of either on the panel.
+ * refusal, and shows a 422's "error" text on the panel. A 429's body Grafana
+ * does not read (it shows "client error: 429"); the limit is on /metrics and
+ * in the access log (README "Protecting the querier").
  */
 #include <math.h>
 #include <stdarg.h>
@@ -225,14 +227,14 @@ static enum tg_verdict queue(struct tg_req *r, struct lwait *w, const struct tg_
     struct timeval tv;
     size_t i;
 
-    if (r->srv->draining) { /* SIGTERM came while this one was on its way */
-        leave(r, w);
-        return refuse(r, w, 0, "shutdown", 503, "shutting down");
-    }
     for (i = 0; i < r->n_tenants; i++) {
         tg_server_tenant_gauges(r->srv, w->labels[i], 0, 1);
         if (vals[i].queue_timeout_ms < timeout)
             timeout = vals[i].queue_timeout_ms;
+    }
+    if (r->srv->draining) { /* SIGTERM came while this one was on its way */
+        leave(r, w);
+        return refuse(r, w, 0, "shutdown", 503, "shutting down");
     }
     w->queued_ns = tg_now_ns();
     w->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
