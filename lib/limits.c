@@ -111,15 +111,6 @@ struct tg_limits {
     int draining; /* SIGTERM: nothing is granted any more */
 };
 
-static uint64_t hash_name(tg_iovec_t s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    size_t i;
-    for (i = 0; i < s.len; i++)
-        h = (h ^ (unsigned char)s.base[i]) * 1099511628211ULL;
-    return h;
-}
-
 struct tg_limits *tg_limits_new(void)
 {
     struct tg_limits *l = calloc(1, sizeof(*l));
@@ -178,7 +169,7 @@ static struct tg_limit_tenant *find(const struct tg_limits *l, tg_iovec_t name, 
 static struct tg_limit_tenant *get(struct tg_limits *l, tg_iovec_t name, uint64_t now_ns,
                                    const struct tg_limit_values *v)
 {
-    uint64_t h = hash_name(name);
+    uint64_t h = tg_iov_hash(name);
     struct tg_limit_tenant *t = find(l, name, h);
 
     if (t != NULL)
@@ -477,7 +468,7 @@ void tg_limits_sweep(struct tg_limits *l, uint64_t now_ns)
 void tg_limits_stats(struct tg_limits *l, tg_iovec_t tenant, uint64_t now_ns,
                      struct tg_limit_tenant_stats *out)
 {
-    struct tg_limit_tenant *t = find(l, tenant, hash_name(tenant));
+    struct tg_limit_tenant *t = find(l, tenant, tg_iov_hash(tenant));
 
     memset(out, 0, sizeof(*out));
     if (t == NULL)

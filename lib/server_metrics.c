@@ -65,18 +65,9 @@ static void register_tenant_families(struct tg_metrics *reg, struct tenant_metri
     tg_metrics_family_set_max_children(t->queue_wait, TENANT_FAMILY_MAX_CHILDREN);
 }
 
-static uint64_t tenant_hash(tg_iovec_t s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    size_t i;
-    for (i = 0; i < s.len; i++)
-        h = (h ^ (unsigned char)s.base[i]) * 1099511628211ULL;
-    return h;
-}
-
 static char **tenant_slot(char **names, size_t size, tg_iovec_t v)
 {
-    size_t i = (size_t)tenant_hash(v) & (size - 1);
+    size_t i = (size_t)tg_iov_hash(v) & (size - 1);
     while (names[i] != NULL && !tg_iov_eq_str(v, names[i]))
         i = (i + 1) & (size - 1);
     return &names[i];

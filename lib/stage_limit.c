@@ -117,12 +117,13 @@ static enum tg_verdict check_query(struct tg_req *r, const struct tg_limits_conf
 
     if (r->query.len > 0 && (b = tg_limits_blocked(lc, r->query, r->query_text)) != NULL)
         return refuse(r, w, 0, "blockedQueries", 422,
-                      "query blocked%s%s: it contains %s \"%s\" (tenantgate limits.blockedQueries)",
+                      "query blocked%s%s: it contains %s\"%s\" (tenantgate limits.blockedQueries)",
                       b->reason ? ": " : "", b->reason ? b->reason : "",
-                      b->regex ? "a match of" : "", b->pattern);
+                      b->regex ? "a match of " : "", b->pattern);
     if (!r->have_window || r->window.selectors == 0)
         return TG_NEXT;
-    back = r->window.earliest_ms == INT64_MIN ? INT64_MAX : r->now_ms - r->window.earliest_ms;
+    if (__builtin_sub_overflow(r->now_ms, r->window.earliest_ms, &back))
+        back = INT64_MAX; /* from the beginning of time */
     for (i = 0; i < r->n_tenants; i++) {
         const struct tg_limit_values *v = &vals[i];
         if (v->max_query_length_ms > 0 && r->window.length_ms > v->max_query_length_ms)

@@ -110,23 +110,30 @@ def qtarget(query, ns="alpha", **extra):
     return "/api/v1/query?" + urllib.parse.urlencode(params)
 
 
-class Concurrency(unittest.TestCase):
-    """maxInflight + maxQueued + the FIFO queue, with the upstream holding alpha's requests."""
-
-    LIMITS = ("limits:\n"
-              "  defaults: {maxInflight: 2, maxQueued: 2, queueTimeout: 60s}\n"
-              "  tenants:\n"
-              "    beta: {maxInflight: 1, maxQueued: 0}\n")
+class GateCase(unittest.TestCase):
+    """One stand-in upstream and one tenantgate with the class's LIMITS for all its tests."""
+    LIMITS = ""
+    NAME = "tg"
 
     @classmethod
     def setUpClass(cls):
         cls.up = fake_upstream.FakeUpstream()
-        cls.gate = tg.TenantGate(cls.up.url, config=config(cls.LIMITS), name="tg-conc")
+        cls.gate = tg.TenantGate(cls.up.url, config=config(cls.LIMITS), name=cls.NAME)
 
     @classmethod
     def tearDownClass(cls):
         cls.gate.stop()
         cls.up.stop()
+
+
+class Concurrency(GateCase):
+    """maxInflight + maxQueued + the FIFO queue, with the upstream holding alpha's requests."""
+
+    NAME = "tg-conc"
+    LIMITS = ("limits:\n"
+              "  defaults: {maxInflight: 2, maxQueued: 2, queueTimeout: 60s}\n"
+              "  tenants:\n"
+              "    beta: {maxInflight: 1, maxQueued: 0}\n")
 
     def setUp(self):
         self.up.reset_state()
@@ -364,9 +371,10 @@ class Rate(unittest.TestCase):
             up.stop()
 
 
-class QueryGuards(unittest.TestCase):
+class QueryGuards(GateCase):
     """maxQueryLength, maxLookback and blockedQueries: 422, never upstream."""
 
+    NAME = "tg-guards"
     LIMITS = ("limits:\n"
               "  defaults: {maxQueryLength: 7d, maxLookback: 30d}\n"
               "  tenants:\n"
@@ -374,16 +382,6 @@ class QueryGuards(unittest.TestCase):
               "  blockedQueries:\n"
               "  - {pattern: '{__name__=~\".+\"}', reason: selects every series}\n"
               "  - {pattern: 'count_values\\(\"[a-z]+\", *up\\)', regex: true}\n")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.up = fake_upstream.FakeUpstream()
-        cls.gate = tg.TenantGate(cls.up.url, config=config(cls.LIMITS), name="tg-guards")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gate.stop()
-        cls.up.stop()
 
     def q(self, query, path="/api/v1/query", token=ALICE, ns="alpha", **params):
         p = dict(params, namespace=ns)
