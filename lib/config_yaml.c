@@ -810,13 +810,52 @@ static int cmp_override(const void *a, const void *b)
                   ((const struct tg_limit_override *)b)->tenant);
 }
 
-/* glibc's ERE has backreferences as an extension: a pattern with one could
- * take exponential time on a tenant's query, so they are refused. */
+/* What regcomp could choke on: glibc's ERE has backreferences as an
+ * extension (exponential matching on a tenant's query), and counted
+ * repetitions are expanded at compile time ((a{1000}){1000} would take the
+ * process down at load). So: no backreference, and the counts of all
+ * {m,n} together multiply to at most 1000 (RE2's bound, applied to the
+ * whole pattern rather than per nesting). NULL or the complaint. */
+static const char *risky_regex(const char *p)
+{
+    unsigned long product = 1;
+
+    if (strlen(p) > 4096)
+        return "longer than 4096 bytes";
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] >= '1' && p[1] <= '9')
+                return "backreferences are not allowed";
+            if (p[1] != '\0')
+                p++; /* the escaped character */
+        } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+            unsigned long n = 0, max = 0;
+            for (p++; *p && *p != '}'; p++) {
+                if (*p >= '0' && *p <= '9') {
+                    n = n * 10 + (unsigned long)(*p - '0');
+                    if (n > 1000)
+                        return "counted repetitions may multiply to at most 1000";
+                } else {
+                    n = 0;
+                }
+                if (n > max)
+                    max = n;
+            }
+            product *= max > 0 ? max : 1;
+            if (product > 1000)
+                return "counted repetitions may multiply to at most 1000";
+            if (*p == '\0')
+                break;
+        }
+    }
+    return NULL;
+}
+
 static int conv_blocked(struct conv *v, const struct y_blocked *y, struct tg_blocked_query *b)
 {
     char msg[200];
     int rc;
-    const char *p;
+    const char *risk;
 
     if (conv_bool(v, "regex", y->regex, &b->regex) < 0)
         return -1;
@@ -826,14 +865,8 @@ static int conv_blocked(struct conv *v, const struct y_blocked *y, struct tg_blo
     b->reason = y->reason && *y->reason ? tg_xstrdup(y->reason) : NULL;
     if (!b->regex)
         return 0;
-    for (p = y->pattern; *p; p++) {
-        if (*p != '\\')
-            continue;
-        if (p[1] >= '1' && p[1] <= '9')
-            return conv_fail(v, "pattern", "backreferences are not allowed");
-        if (p[1] != '\0')
-            p++; /* the escaped character */
-    }
+    if ((risk = risky_regex(y->pattern)) != NULL)
+        return conv_fail(v, "pattern", risk);
     b->compiled = calloc(1, sizeof(regex_t));
     if (b->compiled == NULL)
         abort();

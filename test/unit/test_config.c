@@ -765,6 +765,15 @@ static void test_yaml_limits_errors(void **state)
           "Unmatched ( or \\(");
     yfail("limits:\n  blockedQueries:\n  - {pattern: '(a)\\1', regex: true}\n",
           "config.yaml:3: limits.blockedQueries[0].pattern: backreferences are not allowed");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '(a{1000}){1000}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: 'a{1001}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    assert_int_equal(yload("limits:\n  blockedQueries:\n"
+                           "  - {pattern: 'x{2,10}y{0,100}\\{1000\\}', regex: true}\n"),
+                     0);
     yfail("limits:\n  lookbackDelta: 0s\n",
           "config.yaml:2: limits.lookbackDelta: must be positive");
 }
