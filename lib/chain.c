@@ -21,11 +21,8 @@
 #include "tenantgate/stages.h"
 
 static const struct tg_stage chain[] = {
-    {"route", tg_stage_route},
-    {"authn", tg_stage_authn},
-    {"authz", tg_stage_authz},
-    {"enforce", tg_stage_enforce},
-    {"upstream", tg_stage_upstream},
+    {"route", tg_stage_route},     {"authn", tg_stage_authn}, {"authz", tg_stage_authz},
+    {"enforce", tg_stage_enforce}, {"limit", tg_stage_limit}, {"upstream", tg_stage_upstream},
 };
 
 uint64_t tg_now_ns(void)
@@ -194,6 +191,11 @@ static void access_log(struct tg_req *r, uint64_t dur_ns)
         tg_sb_adds(&line, r->upstream_error);
         tg_sb_addc(&line, '"');
     }
+    if (r->limit_refused) {
+        tg_sb_adds(&line, ",\"limit\":\"");
+        tg_sb_adds(&line, r->limit_refused);
+        tg_sb_addc(&line, '"');
+    }
     tg_sb_adds(&line, "}\n");
     /* stdout is fully buffered: the server flushes it every
      * TG_ACCESS_LOG_FLUSH_MS (one write per batch, not per request) */
@@ -210,6 +212,7 @@ void tg_req_end(struct tg_req *r)
         r->cancel = NULL;
         fn(r, r->cancel_arg);
     }
+    tg_stage_limit_end(r); /* the one place a request's slots are given back */
     if (r->cfg->access_log)
         access_log(r, dur);
     tg_server_request_done(r->srv, r, dur);

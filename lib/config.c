@@ -209,6 +209,7 @@ static void config_free(struct tg_config *c)
     for (i = 0; i < c->n_oidc_issuers; i++)
         tg_oidc_issuer_free(&c->oidc_issuers[i]);
     free(c->oidc_issuers);
+    tg_limits_config_free(c->limits);
     free(c);
 }
 
@@ -761,6 +762,10 @@ void tg_config_summary(const struct tg_config *c, void *outp)
                 c->kubeconfig ? c->kubeconfig : "in-cluster");
     fputc('\n', out);
     summary_authz(c, out);
+    if (c->limits)
+        fprintf(out, "limits: defaults and %zu tenant overrides, %zu blocked queries%s\n",
+                c->limits->n_tenants, c->limits->n_blocked,
+                c->limits->windows ? ", query window guards" : "");
 }
 
 void tg_config_summary_tenancy(const struct tg_config *c, void *outp)

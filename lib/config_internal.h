@@ -31,6 +31,9 @@ void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
  * are refused. Result in milliseconds, sub-millisecond rests rounded up so a
  * non-zero duration never becomes 0. Must fit an int. */
 int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen);
+/* The same plus Prometheus' model.Duration units d, w, y (365d), as
+ * Prometheus writes long durations (32d, 90d, 2w); 64-bit milliseconds. */
+int tg_parse_duration_ms64(const char *s, int64_t *out_ms, char *err, size_t errlen);
 /* Bytes: "1048576", "64Ki", "4Mi", "1Gi". */
 int tg_parse_size(const char *s, size_t *out, char *err, size_t errlen);
 /* Go strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False. */
@@ -96,6 +99,8 @@ int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *dat
                  const char *name, char *err, size_t errlen);
 int tg_yaml_load_file(struct tg_config *cfg, struct tg_yaml_extra *x, const char *path, char *err,
                       size_t errlen);
+/* Free a limits: section (config_free). */
+void tg_limits_config_free(struct tg_limits_config *l);
 
 /* One documented config-file key, for --help / docs and their consistency test. */
 struct tg_yaml_key_doc {

@@ -81,9 +81,28 @@ static const struct dur_unit *dur_unit_at(const char *p, size_t *len)
     return best;
 }
 
+/* Prometheus' model.Duration units on top of Go's (tg_parse_duration_ms64). */
+static const struct dur_unit long_units[] = {
+    {"d", 86400LL * 1000000000LL},
+    {"w", 7 * 86400LL * 1000000000LL},
+    {"y", 365 * 86400LL * 1000000000LL},
+};
+
+static const struct dur_unit *long_unit_at(const char *p, size_t *len)
+{
+    size_t i;
+    for (i = 0; i < sizeof(long_units) / sizeof(long_units[0]); i++)
+        if (*p == long_units[i].name[0]) {
+            *len = 1;
+            return &long_units[i];
+        }
+    return NULL;
+}
+
 /* One "<number><unit>" term starting at *pp, added to *total_ns. The fraction
- * is kept exactly up to nanoseconds (more digits are truncated, as Go does). */
-static int dur_term(const char **pp, int64_t *total_ns)
+ * is kept exactly up to nanoseconds (more digits are truncated, as Go does).
+ * long_ok: d, w and y are units too. */
+static int dur_term(const char **pp, int64_t *total_ns, int long_ok)
 {
     const char *p = *pp;
     int64_t whole = 0, frac = 0, frac_scale = 1, term;
@@ -107,6 +126,8 @@ static int dur_term(const char **pp, int64_t *total_ns)
     if (digits == 0)
         return -1;
     u = dur_unit_at(p, &ulen);
+    if (u == NULL && long_ok)
+        u = long_unit_at(p, &ulen);
     if (u == NULL)
         return -1;
     if (whole > INT64_MAX / u->ns)
@@ -119,15 +140,15 @@ static int dur_term(const char **pp, int64_t *total_ns)
     return 0;
 }
 
-int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
+/* The duration in s, in milliseconds (sub-millisecond rests rounded up);
+ * -1 bad syntax, -2 negative. */
+static int parse_ms(const char *s, int long_ok, int64_t *out_ms)
 {
     const char *p = s;
-    int64_t ns = 0, ms;
+    int64_t ns = 0;
 
-    if (s == NULL || *s == '\0')
-        return tg_cfg_err(err, errlen, "empty duration");
     if (*p == '-')
-        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+        return -2;
     if (*p == '+')
         p++;
     if (strcmp(p, "0") == 0) {
@@ -135,20 +156,48 @@ int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
         return 0;
     }
     if (*p == '\0')
-        goto bad;
+        return -1;
     while (*p != '\0') {
-        if (dur_term(&p, &ns) < 0)
-            goto bad;
+        if (dur_term(&p, &ns, long_ok) < 0)
+            return -1;
     }
-    ms = ns / 1000000 + (ns % 1000000 != 0);
+    *out_ms = ns / 1000000 + (ns % 1000000 != 0);
+    return 0;
+}
+
+int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
+{
+    int64_t ms;
+    int rc;
+
+    if (s == NULL || *s == '\0')
+        return tg_cfg_err(err, errlen, "empty duration");
+    rc = parse_ms(s, 0, &ms);
+    if (rc == -2)
+        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+    if (rc < 0)
+        return tg_cfg_err(err, errlen,
+                          "invalid duration \"%s\" (Go syntax: 30s, 5m, 1h2m3.5s, 500ms)", s);
     if (ms > INT_MAX)
         return tg_cfg_err(err, errlen, "duration \"%s\" is too long (at most %d days)", s,
                           INT_MAX / 86400000);
     *out_ms = (int)ms;
     return 0;
-bad:
-    return tg_cfg_err(err, errlen,
-                      "invalid duration \"%s\" (Go syntax: 30s, 5m, 1h2m3.5s, 500ms)", s);
+}
+
+int tg_parse_duration_ms64(const char *s, int64_t *out_ms, char *err, size_t errlen)
+{
+    int rc;
+
+    if (s == NULL || *s == '\0')
+        return tg_cfg_err(err, errlen, "empty duration");
+    rc = parse_ms(s, 1, out_ms);
+    if (rc == -2)
+        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+    if (rc < 0)
+        return tg_cfg_err(err, errlen,
+                          "invalid duration \"%s\" (30s, 5m, 1h30m, 7d, 2w, 1y; at most 292y)", s);
+    return 0;
 }
 
 /* ---- sizes ---- */

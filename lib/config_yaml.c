@@ -17,6 +17,8 @@
  */
 #include "config_internal.h"
 
+#include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -102,6 +104,26 @@ struct y_alertmanager {
     char *upstream, *ca_file, *client_cert_file, *client_key_file, *max_body_bytes;
     struct y_resattrs *resource_attributes;
 };
+/* limits: (the tenants map is read by check(): libcyaml has no mapping
+ * with arbitrary keys) */
+struct y_limit_set {
+    char *max_inflight, *max_queued, *queue_timeout, *rate, *burst, *max_query_length;
+    char *max_lookback;
+};
+struct y_blocked {
+    char *pattern, *reason, *regex;
+};
+struct y_limits {
+    struct y_limit_set *defaults;
+    struct y_blocked *blocked;
+    unsigned blocked_count;
+    char *metrics_max_tenants, *lookback_delta;
+};
+struct y_tenant {
+    char *name;
+    int line;
+    struct y_limit_set set;
+};
 struct y_root {
     struct y_authz *authorization;
     struct y_cache *cache;
@@ -113,6 +135,7 @@ struct y_root {
     struct y_log *log;
     struct y_oidc *oidc;
     struct y_alertmanager *alertmanager;
+    struct y_limits *limits;
 };
 
 /* ---- libcyaml schema ---- */
@@ -263,6 +286,36 @@ static const cyaml_schema_field_t alertmanager_fields[] = {
     MAP("resourceAttributes", struct y_alertmanager, resource_attributes, resattrs_fields),
     CYAML_FIELD_END,
 };
+static const cyaml_schema_field_t limit_set_fields[] = {
+    STR("maxInflight", struct y_limit_set, max_inflight),
+    STR("maxQueued", struct y_limit_set, max_queued),
+    STR("queueTimeout", struct y_limit_set, queue_timeout),
+    STR("rate", struct y_limit_set, rate),
+    STR("burst", struct y_limit_set, burst),
+    STR("maxQueryLength", struct y_limit_set, max_query_length),
+    STR("maxLookback", struct y_limit_set, max_lookback),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t blocked_fields[] = {
+    STR("pattern", struct y_blocked, pattern),
+    STR("reason", struct y_blocked, reason),
+    STR("regex", struct y_blocked, regex),
+    CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t blocked_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_blocked, blocked_fields),
+};
+/* the one CYAML_IGNORE field: check() reads it into ycheck.tenants */
+#define TENANTS_PATH "limits.tenants"
+static const cyaml_schema_field_t limits_fields[] = {
+    MAP("defaults", struct y_limits, defaults, limit_set_fields),
+    CYAML_FIELD_IGNORE("tenants", CYAML_FLAG_OPTIONAL),
+    CYAML_FIELD_SEQUENCE("blockedQueries", OPT, struct y_limits, blocked, &blocked_entry, 0,
+                         CYAML_UNLIMITED),
+    STR("metricsMaxTenants", struct y_limits, metrics_max_tenants),
+    STR("lookbackDelta", struct y_limits, lookback_delta),
+    CYAML_FIELD_END,
+};
 static const cyaml_schema_field_t root_fields[] = {
     MAP("authorization", struct y_root, authorization, authz_fields),
     MAP("cache", struct y_root, cache, cache_fields),
@@ -274,6 +327,7 @@ static const cyaml_schema_field_t root_fields[] = {
     MAP("log", struct y_root, log, log_fields),
     MAP("oidc", struct y_root, oidc, oidc_fields),
     MAP("alertmanager", struct y_root, alertmanager, alertmanager_fields),
+    MAP("limits", struct y_root, limits, limits_fields),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t root_schema = {
@@ -307,6 +361,9 @@ struct ycheck {
     int n_errors;
     char *err;
     size_t errlen;
+    struct y_tenant *tenants; /* limits.tenants, in file order */
+    size_t n_tenants;
+    struct y_limit_set *capture; /* check_mapping keeps the scalars of a tenant here */
 };
 
 static void index_add(struct ycheck *c, int line)
@@ -472,6 +529,16 @@ static int drop_pair(struct ycheck *c, yaml_event_t *key, const char *msg)
     return skip_node(c, &val);
 }
 
+/* Inside limits.tenants: keep a limit's scalar for the tenant being read. */
+static void capture(struct ycheck *c, const cyaml_schema_field_t *fields,
+                    const cyaml_schema_field_t *f, const yaml_event_t *val)
+{
+    if (c->capture != NULL && fields == limit_set_fields && val->type == YAML_SCALAR_EVENT &&
+        !scalar_is_null(val))
+        *(char **)((char *)c->capture + f->data_offset) =
+            tg_xstrdup((const char *)val->data.scalar.value);
+}
+
 static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
 {
     unsigned long long seen = 0;
@@ -506,7 +573,12 @@ static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
         } else {
             seen |= 1ULL << (f - fields);
             index_add(c, mark_line(&ev));
-            rc = next_event(c, &val) < 0 ? -1 : check_value(c, &f->value, &val, &ev);
+            if (next_event(c, &val) < 0) {
+                rc = -1;
+            } else {
+                capture(c, fields, f, &val);
+                rc = check_value(c, &f->value, &val, &ev);
+            }
             yaml_event_delete(&ev); /* zeroed when check_value took it */
         }
         if (rc < 0)
@@ -548,6 +620,80 @@ static int check_sequence(struct ycheck *c, const cyaml_schema_value_t *entry)
     }
 }
 
+/* limits.tenants: a mapping from tenant value to a limit set, checked like
+ * any mapping of limit_set_fields, its scalars kept in c->tenants (libcyaml
+ * has no mapping with arbitrary keys). Same contract as check_value(). */
+static int check_tenants(struct ycheck *c, yaml_event_t *ev, yaml_event_t *key)
+{
+    yaml_event_t k, v;
+    size_t i;
+
+    if (ev->type != YAML_MAPPING_START_EVENT && !scalar_is_null(ev)) {
+        check_fail(c, mark_line(ev), "expected a mapping of tenant values");
+        if (key)
+            yaml_event_delete(key);
+        return skip_node(c, ev) < 0 ? -1 : 1;
+    }
+    if (key)
+        keep(c, key);
+    if (ev->type != YAML_MAPPING_START_EVENT) {
+        keep(c, ev);
+        return 0;
+    }
+    keep(c, ev);
+    for (;;) {
+        struct y_tenant *t;
+        const char *name;
+        int saved, rc = 0;
+        if (next_event(c, &k) < 0)
+            return -1;
+        if (k.type == YAML_MAPPING_END_EVENT) {
+            keep(c, &k);
+            return 0;
+        }
+        if (k.type != YAML_SCALAR_EVENT || scalar_is_null(&k)) {
+            if (drop_pair(c, &k, "tenant values must be non-empty scalars") < 0)
+                return -1;
+            continue;
+        }
+        name = (const char *)k.data.scalar.value;
+        for (i = 0; i < c->n_tenants && strcmp(c->tenants[i].name, name) != 0; i++)
+            ;
+        if ((saved = push_path(c, name)) < 0) {
+            yaml_event_delete(&k);
+            return -1;
+        }
+        if (i < c->n_tenants) {
+            rc = drop_pair(c, &k, "duplicate key");
+        } else if (next_event(c, &v) < 0) {
+            rc = -1;
+        } else if (v.type != YAML_MAPPING_START_EVENT && !scalar_is_null(&v)) {
+            check_fail(c, mark_line(&v), "expected a mapping of limits");
+            yaml_event_delete(&k);
+            rc = skip_node(c, &v);
+        } else {
+            c->tenants = tg_xrealloc(c->tenants, (c->n_tenants + 1) * sizeof(*c->tenants));
+            t = &c->tenants[c->n_tenants++];
+            memset(t, 0, sizeof(*t));
+            t->name = tg_xstrdup(name);
+            t->line = mark_line(&k);
+            index_add(c, t->line);
+            keep(c, &k);
+            if (v.type == YAML_MAPPING_START_EVENT) {
+                keep(c, &v);
+                c->capture = &t->set;
+                rc = check_mapping(c, limit_set_fields);
+                c->capture = NULL;
+            } else {
+                keep(c, &v);
+            }
+        }
+        if (rc < 0)
+            return -1;
+        c->path[saved] = '\0';
+    }
+}
+
 /* `ev` is the value's first event, `key` (NULL in a list) the pending key
  * event: both are kept when the value is acceptable (returns 0), else
  * dropped with an error (returns 1). On return the whole value is consumed
@@ -562,6 +708,8 @@ static int check_value(struct ycheck *c, const cyaml_schema_value_t *schema, yam
     int null_ok = ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev) &&
                   (schema->flags & CYAML_FLAG_POINTER_NULL) == CYAML_FLAG_POINTER_NULL;
 
+    if (schema->type == CYAML_IGNORE)
+        return check_tenants(c, ev, key);
     if (ev->type != want && !null_ok) {
         if (ev->type == YAML_ALIAS_EVENT)
             snprintf(msg, sizeof(msg), "YAML aliases are not supported");
@@ -900,6 +1048,16 @@ static int conv_oidc_issuer(struct conv *v, const struct y_oidc_issuer *y,
     return 0;
 }
 
+/* ---- limits: ---- */
+
+static int conv_duration64(struct conv *v, const char *key, const char *s, int64_t *out)
+{
+    char msg[256];
+    if (s && tg_parse_duration_ms64(s, out, msg, sizeof(msg)) < 0)
+        return conv_fail(v, key, msg);
+    return 0;
+}
+
 static int conv_oidc(struct conv *v, const struct y_oidc *y)
 {
     struct tg_config *c = v->cfg;
@@ -944,6 +1102,195 @@ static int conv_oidc(struct conv *v, const struct y_oidc *y)
         c->n_oidc_issuers = i + 1;
     }
     return 0;
+}
+
+static int conv_rate(struct conv *v, const char *key, const char *s, double *out)
+{
+    char *end;
+    double r;
+    if (s == NULL)
+        return 0;
+    r = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !isfinite(r) || r < 0 || r > 1e6 || *s == ' ')
+        return conv_fail(v, key, "not a number of requests per second between 0 and 1000000");
+    *out = r;
+    return 0;
+}
+
+static int conv_limit_set(struct conv *v, const struct y_limit_set *y, struct tg_limit_set *o)
+{
+    o->max_inflight = o->max_queued = o->burst = -1;
+    o->queue_timeout_ms = o->max_query_length_ms = o->max_lookback_ms = -1;
+    o->rate = -1;
+    if (y == NULL)
+        return 0;
+    if (conv_int(v, "maxInflight", y->max_inflight, 0, 1000000, &o->max_inflight) < 0 ||
+        conv_int(v, "maxQueued", y->max_queued, 0, 1000000, &o->max_queued) < 0 ||
+        conv_duration64(v, "queueTimeout", y->queue_timeout, &o->queue_timeout_ms) < 0 ||
+        conv_rate(v, "rate", y->rate, &o->rate) < 0 ||
+        conv_int(v, "burst", y->burst, 1, 1000000, &o->burst) < 0 ||
+        conv_duration64(v, "maxQueryLength", y->max_query_length, &o->max_query_length_ms) < 0 ||
+        conv_duration64(v, "maxLookback", y->max_lookback, &o->max_lookback_ms) < 0)
+        return -1;
+    if (o->queue_timeout_ms == 0)
+        return conv_fail(v, "queueTimeout", "must be positive");
+    return 0;
+}
+
+static int cmp_override(const void *a, const void *b)
+{
+    return strcmp(((const struct tg_limit_override *)a)->tenant,
+                  ((const struct tg_limit_override *)b)->tenant);
+}
+
+/* What regcomp could choke on: glibc's ERE has backreferences as an
+ * extension (exponential matching on a tenant's query), and counted
+ * repetitions are expanded at compile time ((a{1000}){1000} would take the
+ * process down at load). So: no backreference, and the counts of all
+ * {m,n} together multiply to at most 1000 (RE2's bound, applied to the
+ * whole pattern rather than per nesting). NULL or the complaint. */
+static const char *risky_regex(const char *p)
+{
+    unsigned long product = 1;
+
+    if (strlen(p) > 4096)
+        return "longer than 4096 bytes";
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (p[1] >= '1' && p[1] <= '9')
+                return "backreferences are not allowed";
+            if (p[1] != '\0')
+                p++; /* the escaped character */
+        } else if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+            unsigned long n = 0, max = 0;
+            for (p++; *p && *p != '}'; p++) {
+                if (*p >= '0' && *p <= '9') {
+                    n = n * 10 + (unsigned long)(*p - '0');
+                    if (n > 1000)
+                        return "counted repetitions may multiply to at most 1000";
+                } else {
+                    n = 0;
+                }
+                if (n > max)
+                    max = n;
+            }
+            product *= max > 0 ? max : 1;
+            if (product > 1000)
+                return "counted repetitions may multiply to at most 1000";
+            if (*p == '\0')
+                break;
+        }
+    }
+    return NULL;
+}
+
+static int conv_blocked(struct conv *v, const struct y_blocked *y, struct tg_blocked_query *b)
+{
+    char msg[200];
+    int rc;
+    const char *risk;
+
+    if (conv_bool(v, "regex", y->regex, &b->regex) < 0)
+        return -1;
+    if (y->pattern == NULL || y->pattern[0] == '\0')
+        return conv_fail(v, "pattern", "a non-empty pattern is required");
+    b->pattern = tg_xstrdup(y->pattern);
+    b->reason = y->reason && *y->reason ? tg_xstrdup(y->reason) : NULL;
+    if (!b->regex)
+        return 0;
+    if ((risk = risky_regex(y->pattern)) != NULL)
+        return conv_fail(v, "pattern", risk);
+    b->compiled = calloc(1, sizeof(regex_t));
+    if (b->compiled == NULL)
+        abort();
+    rc = regcomp(b->compiled, y->pattern, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char re_msg[128];
+        regerror(rc, b->compiled, re_msg, sizeof(re_msg));
+        free(b->compiled);
+        b->compiled = NULL;
+        snprintf(msg, sizeof(msg), "invalid POSIX extended regex: %s", re_msg);
+        return conv_fail(v, "pattern", msg);
+    }
+    return 0;
+}
+
+static int sets_windows(const struct tg_limit_set *s)
+{
+    return s->max_query_length_ms > 0 || s->max_lookback_ms > 0;
+}
+
+static int conv_limits(struct conv *v, const struct y_limits *y)
+{
+    struct tg_limits_config *l = calloc(1, sizeof(*l));
+    int mt = 1000;
+    size_t i;
+
+    if (l == NULL)
+        abort();
+    l->lookback_delta_ms = 5 * 60 * 1000;
+    v->cfg->limits = l;
+    section(v, "limits");
+    if (conv_int(v, "metricsMaxTenants", y->metrics_max_tenants, 0, 1000000, &mt) < 0 ||
+        conv_duration64(v, "lookbackDelta", y->lookback_delta, &l->lookback_delta_ms) < 0)
+        return -1;
+    l->metrics_max_tenants = (size_t)mt;
+    if (l->lookback_delta_ms == 0)
+        return conv_fail(v, "lookbackDelta", "must be positive");
+    section(v, "limits.defaults");
+    if (conv_limit_set(v, y->defaults, &l->defaults) < 0)
+        return -1;
+    l->windows = sets_windows(&l->defaults);
+    if (v->c->n_tenants > 0) {
+        l->tenants = calloc(v->c->n_tenants, sizeof(*l->tenants));
+        if (l->tenants == NULL)
+            abort();
+    }
+    for (i = 0; i < v->c->n_tenants; i++) {
+        const struct y_tenant *t = &v->c->tenants[i];
+        struct tg_limit_override *o = &l->tenants[i];
+        snprintf(v->path, sizeof(v->path), "%s.%s", TENANTS_PATH, t->name);
+        o->tenant = tg_xstrdup(t->name);
+        o->line = t->line;
+        l->n_tenants = i + 1;
+        if (conv_limit_set(v, &t->set, &o->set) < 0)
+            return -1;
+        l->windows |= sets_windows(&o->set);
+    }
+    if (l->n_tenants > 1)
+        qsort(l->tenants, l->n_tenants, sizeof(*l->tenants), cmp_override);
+    if (y->blocked_count > 0) {
+        l->blocked = calloc(y->blocked_count, sizeof(*l->blocked));
+        if (l->blocked == NULL)
+            abort();
+    }
+    for (i = 0; i < y->blocked_count; i++) {
+        snprintf(v->path, sizeof(v->path), "limits.blockedQueries[%zu]", i);
+        l->n_blocked = i + 1;
+        if (conv_blocked(v, &y->blocked[i], &l->blocked[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void tg_limits_config_free(struct tg_limits_config *l)
+{
+    size_t i;
+    if (l == NULL)
+        return;
+    for (i = 0; i < l->n_tenants; i++)
+        free(l->tenants[i].tenant);
+    free(l->tenants);
+    for (i = 0; i < l->n_blocked; i++) {
+        free(l->blocked[i].pattern);
+        free(l->blocked[i].reason);
+        if (l->blocked[i].compiled) {
+            regfree(l->blocked[i].compiled);
+            free(l->blocked[i].compiled);
+        }
+    }
+    free(l->blocked);
+    free(l);
 }
 
 /* One resourceAttributes value: template check and normalisation. */
@@ -1113,6 +1460,8 @@ static void convert(struct conv *v, const struct y_root *y)
         conv_oidc(v, y->oidc);
     if (y->alertmanager)
         conv_alertmanager(v, y->alertmanager);
+    if (y->limits)
+        conv_limits(v, y->limits);
 }
 
 /* ---- pass 2 and the entry points ---- */
@@ -1141,11 +1490,18 @@ void tg_yaml_extra_free(struct tg_yaml_extra *x)
 
 static void ycheck_free(struct ycheck *c)
 {
+    const cyaml_schema_field_t *f;
     size_t i;
     for (i = 0; i < c->n_lines; i++)
         free(c->lines[i].path);
     free(c->lines);
     tg_strlist_free(c->poisoned, c->n_poisoned);
+    for (i = 0; i < c->n_tenants; i++) {
+        for (f = limit_set_fields; f->key; f++)
+            free(*(char **)((char *)&c->tenants[i].set + f->data_offset));
+        free(c->tenants[i].name);
+    }
+    free(c->tenants);
     yaml_parser_delete(&c->parser);
     yaml_emitter_delete(&c->emitter);
     tg_sb_free(&c->clean);
@@ -1281,7 +1637,11 @@ static void leaves(const cyaml_schema_field_t *fields, char *path, size_t cap,
     for (f = fields; f->key; f++) {
         size_t len = strlen(path);
         snprintf(path + len, cap - len, "%s%s", len ? "." : "", f->key);
-        if (f->value.type == CYAML_MAPPING) {
+        if (f->value.type == CYAML_IGNORE) { /* limits.tenants: keyed by tenant value */
+            size_t l2 = strlen(path);
+            snprintf(path + l2, cap - l2, ".<tenant>");
+            leaves(limit_set_fields, path, cap, fn, ctx);
+        } else if (f->value.type == CYAML_MAPPING) {
             leaves(f->value.mapping.fields, path, cap, fn, ctx);
         } else if (f->value.type == CYAML_SEQUENCE) {
             size_t l2 = strlen(path);
@@ -1430,5 +1790,40 @@ const struct tg_yaml_key_doc tg_yaml_key_docs[] = {
      "SAR resource, e.g. prometheusrules"},
     {"alertmanager.resourceAttributes.subresource", "template", NULL, "SAR subresource"},
     {"alertmanager.resourceAttributes.name", "template", NULL, "SAR resource name"},
+    /* limits: (README "Protecting the querier") */
+    {"limits.defaults.maxInflight", "int", "no bound",
+     "upstream requests in flight per tenant value (0 = no bound)"},
+    {"limits.defaults.maxQueued", "int", "0",
+     "requests beyond maxInflight that wait in a FIFO queue; more get 429 at once"},
+    {"limits.defaults.queueTimeout", "duration", "10s",
+     "a queued request waits this long, then 429"},
+    {"limits.defaults.rate", "float", "no bound",
+     "requests per second per tenant value, token bucket (0 = no bound)"},
+    {"limits.defaults.burst", "int", "rate rounded up", "token bucket size"},
+    {"limits.defaults.maxQueryLength", "duration", "no bound",
+     "longest stretch of time one selector may read: range-query span + range + enclosing "
+     "subquery ranges (e.g. 32d; d, w, y allowed)"},
+    {"limits.defaults.maxLookback", "duration", "no bound",
+     "how far back from now a selector may read, offsets, @ and lookback delta included "
+     "(e.g. 90d)"},
+    {"limits.tenants.<tenant>.maxInflight", "int", "defaults", "maxInflight of one tenant value"},
+    {"limits.tenants.<tenant>.maxQueued", "int", "defaults", "maxQueued of one tenant value"},
+    {"limits.tenants.<tenant>.queueTimeout", "duration", "defaults",
+     "queueTimeout of one tenant value"},
+    {"limits.tenants.<tenant>.rate", "float", "defaults", "rate of one tenant value"},
+    {"limits.tenants.<tenant>.burst", "int", "defaults", "burst of one tenant value"},
+    {"limits.tenants.<tenant>.maxQueryLength", "duration", "defaults",
+     "maxQueryLength of one tenant value"},
+    {"limits.tenants.<tenant>.maxLookback", "duration", "defaults",
+     "maxLookback of one tenant value"},
+    {"limits.blockedQueries[].pattern", "string", NULL,
+     "refuse (422) a query containing it, as written or as `tenantgate fmt` prints it"},
+    {"limits.blockedQueries[].reason", "string", NULL, "said in the refusal"},
+    {"limits.blockedQueries[].regex", "bool", "false",
+     "pattern is a POSIX extended regex (unanchored; no backreferences)"},
+    {"limits.metricsMaxTenants", "int", "1000",
+     "tenant values with their own label on /metrics; the rest count as tenant=\"other\""},
+    {"limits.lookbackDelta", "duration", "5m",
+     "the upstream's --query.lookback-delta: what an instant selector reads before its time"},
     {NULL, NULL, NULL, NULL},
 };

@@ -25,10 +25,12 @@
 #include "tenantgate/authcache.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/kube.h"
+#include "tenantgate/limits.h"
 #include "tenantgate/log.h"
 #include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
+#include "tenantgate/stages.h"
 #include "tenantgate/tls.h"
 #include "tenantgate/upstream.h"
 
@@ -254,6 +256,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
             (long long)srv->stats.in_flight);
     srv->draining = 1;
     set_listeners(srv, 0);
+    tg_stage_limit_drain(srv); /* queued requests: 503 now, they hold no upstream request */
     srv->drain_deadline_ns = tg_now_ns() + (uint64_t)srv->boot_cfg->shutdown_grace_ms * 1000000u;
     srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, check_drained, srv);
     event_add(srv->ev_drain, &tick);
@@ -291,7 +294,9 @@ static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
-    tg_conn_sweep(arg);
+    struct tg_server *srv = arg;
+    tg_conn_sweep(srv);
+    tg_limits_sweep(srv->limiter, tg_now_ns());
 #ifdef __GLIBC__
     /* glibc returns freed memory only from the top of the heap: after a burst
      * (1000 requests in flight: +11 MiB) RSS would stay at its peak for good.
@@ -363,6 +368,7 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
     if (srv->dns == NULL)
         srv->dns = evdns_base_new(base, 0); /* no resolv.conf: IP literals still work */
     srv->metrics = tg_server_metrics_new();
+    srv->limiter = tg_limits_new();
     if (tg_kube_auth_new(base, cfg, &srv->kube, &srv->authcache, err, errlen) < 0) {
         tg_server_free(srv);
         return NULL;
@@ -431,6 +437,7 @@ void tg_server_free(struct tg_server *srv)
     fflush(stdout);
     tg_conn_sweep(srv); /* evhttp_free() dropped every connection */
     tg_server_metrics_free(srv->metrics);
+    tg_limits_free(srv->limiter);
     free(srv->conn_by_fd);
     tg_config_unref(srv->cfg);
     tg_config_unref(srv->boot_cfg);

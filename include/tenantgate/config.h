@@ -97,6 +97,48 @@ enum tg_verb_mode {
     TG_VERB_HTTP = 1, /* kube-rbac-proxy's mapping: GET->get, POST->create, ... */
 };
 
+/* ---- per-tenant limits (our `limits:` section; include/tenantgate/limits.h
+ * uses them) ---- */
+
+/* One set of limits, as written: a negative value means "not set here" (a
+ * tenant override then inherits the default's; a default not set is no
+ * limit). tg_limits_for() resolves them. */
+struct tg_limit_set {
+    int max_inflight;            /* upstream requests in flight per tenant; 0 = no bound */
+    int max_queued;              /* more wait in a FIFO queue; 0 = none wait (429 at once) */
+    int64_t queue_timeout_ms;    /* a queued request waits at most this long (default 10s) */
+    double rate;                 /* requests per second (token bucket); 0 = no bound */
+    int burst;                   /* bucket size (default: rate rounded up, at least 1) */
+    int64_t max_query_length_ms; /* longest stretch a selector reads; 0 = no bound */
+    int64_t max_lookback_ms;     /* how far back from now a selector reads; 0 = no bound */
+};
+
+struct tg_limit_override {
+    char *tenant; /* the tenant value (exact) */
+    struct tg_limit_set set;
+    int line; /* in the config file, for messages */
+};
+
+/* limits.blockedQueries[]: refused when `pattern` occurs in the query as
+ * written or as tg_promql_print spells it. */
+struct tg_blocked_query {
+    char *pattern;
+    char *reason;   /* NULL = none given */
+    int regex;      /* pattern is a POSIX extended regex (glibc regcomp), unanchored */
+    void *compiled; /* regex_t *, compiled once at load (regex only) */
+};
+
+struct tg_limits_config {
+    struct tg_limit_set defaults;
+    struct tg_limit_override *tenants; /* sorted by tenant, no duplicates */
+    size_t n_tenants;
+    struct tg_blocked_query *blocked;
+    size_t n_blocked;
+    size_t metrics_max_tenants; /* tenant label values on /metrics; the rest are "other" */
+    int64_t lookback_delta_ms;  /* the upstream's --query.lookback-delta, 5m */
+    int windows;                /* some maxQueryLength / maxLookback is set */
+};
+
 struct tg_config {
     int refs;
     char *config_file; /* path given with --config-file, for messages and reload */
@@ -225,6 +267,8 @@ struct tg_config {
     struct tg_resource_attributes am_resource_attributes; /* alertmanager.resourceAttributes */
     int has_am_resource_attributes; /* else authorization.resourceAttributes are used */
     size_t am_max_body_bytes;       /* a posted silence, default 256 KiB */
+    /* per-tenant limits (our `limits:` section); NULL = no section, no limits */
+    struct tg_limits_config *limits;
 };
 
 /* Values of *exit_now when tg_config_load() returns NULL. */

@@ -82,6 +82,14 @@ int tg_http_split_target(tg_iovec_t target, tg_iovec_t *path, tg_iovec_t *query)
  * byte. Else 0. */
 int tg_http_path_is_canonical(tg_iovec_t path);
 
+/* ---- time parameters (lib/http/time.c) ------------------------------------ */
+
+/* A start/end/time parameter as Prometheus' API parses it: unix seconds as a
+ * float ("1700000000.5") or RFC 3339 ("2023-11-14T22:13:20.5Z", "...+01:00"),
+ * or Prometheus' own MinTime/MaxTime spellings (INT64_MIN / INT64_MAX).
+ * Milliseconds since the epoch (saturated); 0 / -1. */
+int tg_http_parse_time(tg_iovec_t s, int64_t *ms);
+
 /* ---- error bodies -------------------------------------------------------- */
 
 /* Prometheus API errorType for an HTTP status we answer with (see

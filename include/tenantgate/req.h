@@ -1,7 +1,7 @@
 /*
  * One client request on its way through the chain:
  *
- *   route -> authn -> authz -> enforce -> upstream
+ *   route -> authn -> authz -> enforce -> limit -> upstream
  *
  * Each stage is a function that looks at the request context and either
  * continues to the next stage, answers the request itself (an error or a local
@@ -27,6 +27,7 @@
 #include "tenantgate/config.h"
 #include "tenantgate/http.h"
 #include "tenantgate/iovec.h"
+#include "tenantgate/promql.h"
 
 struct evbuffer;
 struct evhttp_request;
@@ -35,6 +36,7 @@ struct tg_server;
 struct tg_conn;
 struct tg_req;
 struct tg_am_silence;
+struct tg_limit_ticket;
 
 /* What a stage tells the chain. */
 enum tg_verdict {
@@ -139,6 +141,20 @@ struct tg_req {
     tg_iovec_t am_check_id;           /* silence the upstream stage fetches and checks
                                        * for ownership before the request (empty: none) */
     int am_reply_fetched;             /* GET silence/{id}: the checked silence is the answer */
+
+    /* enforce -> limit: what the query reads, from the enforce parse (only
+     * when the config has limits) */
+    int have_window;                /* window is set (query windows are limited) */
+    struct tg_promql_window window; /* match[] routes: their start/end as one selector */
+    int64_t now_ms;                 /* wall clock the window is measured from */
+    tg_iovec_t query;               /* the query parameter as sent (query routes) */
+    tg_iovec_t query_text;          /* as tg_promql_print spells it, before enforcement
+                                     * (when there are blocked queries) */
+
+    /* limit */
+    struct tg_limit_ticket *limit; /* the request's claim on its tenants' slots (in the
+                                    * arena); given back by tg_req_end, exactly once */
+    const char *limit_refused;     /* the limit that refused it (access log) */
 
     /* chain state */
     unsigned stage;                 /* index of the stage running or next to run */

@@ -254,8 +254,9 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
 /* tg_promql_enforce on a fresh parse, using the parser's list of selectors
  * instead of walking the tree; info() (refused or not) takes the walk, which
  * also finds the first error in the same order. */
-static int enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
-                          const struct tg_promql_enforce *e, struct tg_promql_error *err)
+static inline __attribute__((always_inline)) int
+enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
+               const struct tg_promql_enforce *e, struct tg_promql_error *err)
 {
     struct enforcer en;
     struct tg_promql_node *vs;
@@ -280,17 +281,50 @@ static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, siz
     *out = tg_sb_iov(&sb);
 }
 
-int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
-                            const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
+/* The limits' look at the query, between parse and enforcement: the window
+ * does not depend on matchers, the text must be the query as written. */
+static void inspect(tg_arena_t *a, const struct tg_promql_node *root, size_t len,
+                    struct tg_promql_inspect *in)
+{
+    if (in->times != NULL)
+        tg_promql_window(root, in->times, &in->window);
+    if (in->want_text)
+        print_to_arena(a, root, len, &in->text);
+}
+
+/* One body for both entry points, inlined into each: the one without
+ * inspection pays nothing for it. */
+static inline __attribute__((always_inline)) int
+enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+              const struct tg_promql_enforce *e, struct tg_promql_inspect *in, tg_iovec_t *out,
+              struct tg_promql_error *err)
 {
     struct tg_promql_node *root;
     struct pq_selectors sel;
 
     *out = TG_IOV_NULL;
-    if (pq_parse(a, query, o, 0, &root, &sel, err) < 0 || enforce_parsed(a, root, &sel, e, err) < 0)
+    if (pq_parse(a, query, o, 0, &root, &sel, err) < 0)
+        return -1;
+    if (in != NULL)
+        inspect(a, root, query.len, in);
+    if (enforce_parsed(a, root, &sel, e, err) < 0)
         return -1;
     print_to_arena(a, root, 2 * query.len, out);
     return 0;
+}
+
+int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                            const struct tg_promql_enforce *e, tg_iovec_t *out,
+                            struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, NULL, out, err);
+}
+
+int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                               const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
+                               tg_iovec_t *out, struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, in, out, err);
 }
 
 int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct tg_promql_opts *o,

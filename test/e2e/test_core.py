@@ -1018,7 +1018,7 @@ class Signals(unittest.TestCase):
             wait_until(lambda: t.internal("/readyz").status == 503, 10, "/readyz 503",
                        proc=t.proc)
             self.assertTrue(t.proc.alive())
-            up.release()
+            up.open_gate()
             th.join(20)
             self.assertIn("r", res, res)
             check_success(self, res["r"])

@@ -725,7 +725,7 @@ class Signals(unittest.TestCase):
             wait_until(lambda: t.internal("/readyz").status == 503, 10 * SLOW,
                        "not ready while draining", proc=t.proc)
             self.assertEqual(up.held, 8)
-            up.release()
+            up.open_gate()
             for th in ths:
                 th.join(30 * SLOW)
             self.assertEqual(len(res), 8)
@@ -756,7 +756,7 @@ class Signals(unittest.TestCase):
             t.proc.signal(signal.SIGHUP)
             wait_until(lambda: t.proc.log_count("configuration not reloaded") == 1, 10 * SLOW,
                        "reload refused", proc=t.proc)
-            up.release()
+            up.open_gate()
             th.join(30 * SLOW)
             self.assertEqual(res["r"].status, 200, res)
             self.assertEqual(res["r"].json()["status"], "success", res)

@@ -323,6 +323,29 @@ static void test_durations(void **state)
     assert_int_equal(dur("99999999999999999999h"), -1);
 }
 
+static void test_durations64(void **state)
+{
+    int64_t ms = -1;
+    assert_int_equal(tg_parse_duration_ms64("32d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 32LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("2w", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 14LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("1y2w3d4h5m6s7ms", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, ((((365LL + 17) * 24 + 4) * 60 + 5) * 60 + 6) * 1000 + 7);
+    assert_int_equal(tg_parse_duration_ms64("1.5d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 36LL * 3600000);
+    assert_int_equal(tg_parse_duration_ms64("90d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 90LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("0", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(tg_parse_duration_ms64("1000y", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("-1d", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("1 d", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("d", &ms, err, sizeof(err)), -1);
+    /* the Go parser keeps refusing them */
+    assert_int_equal(dur("1d"), -1);
+}
+
 static void test_sizes(void **state)
 {
     size_t v = 0;
@@ -651,6 +674,126 @@ static void test_yaml_bad_values(void **state)
           ".Namespace }}\"\n",
           "config.yaml:4: authorization.resourceAttributes.namespace: unsupported template "
           "action in \"{{ .Namespace }}\": only {{ .Value }} is allowed");
+}
+
+/* ---- limits: ---- */
+
+static void test_yaml_limits(void **state)
+{
+    const struct tg_limits_config *l;
+
+    assert_int_equal(yload("cache: {}\n"), 0);
+    assert_null(cfg_y->limits); /* no section: no limits */
+    assert_int_equal(yload("limits:\n"
+                           "  defaults:\n"
+                           "    maxInflight: 8\n"
+                           "    maxQueued: 32\n"
+                           "    queueTimeout: 10s\n"
+                           "    rate: 20\n"
+                           "    burst: 40\n"
+                           "    maxQueryLength: 32d\n"
+                           "    maxLookback: 90d\n"
+                           "  tenants:\n"
+                           "    team-a: {maxInflight: 16, rate: 50}\n"
+                           "    alpha.b:\n"
+                           "      maxLookback: 2w\n"
+                           "      rate: 0.5\n"
+                           "    empty:\n"
+                           "  blockedQueries:\n"
+                           "  - {pattern: '{__name__=~\".+\"}', reason: \"selects every series\"}\n"
+                           "  - {pattern: 'count\\(.*\\)', regex: true}\n"
+                           "  metricsMaxTenants: 50\n"),
+                     0);
+    l = cfg_y->limits;
+    assert_non_null(l);
+    assert_int_equal(l->defaults.max_inflight, 8);
+    assert_int_equal(l->defaults.max_queued, 32);
+    assert_int_equal(l->defaults.queue_timeout_ms, 10000);
+    assert_true(l->defaults.rate == 20.0);
+    assert_int_equal(l->defaults.burst, 40);
+    assert_int_equal(l->defaults.max_query_length_ms, 32LL * 86400000);
+    assert_int_equal(l->defaults.max_lookback_ms, 90LL * 86400000);
+    assert_true(l->windows);
+    assert_int_equal(l->metrics_max_tenants, 50);
+    assert_int_equal(l->lookback_delta_ms, 300000);
+    /* sorted by tenant value; what a tenant does not set stays unset (-1) */
+    assert_int_equal(l->n_tenants, 3);
+    assert_string_equal(l->tenants[0].tenant, "alpha.b");
+    assert_int_equal(l->tenants[0].set.max_lookback_ms, 14LL * 86400000);
+    assert_true(l->tenants[0].set.rate == 0.5);
+    assert_int_equal(l->tenants[0].set.max_inflight, -1);
+    assert_int_equal(l->tenants[0].line, 12);
+    assert_string_equal(l->tenants[1].tenant, "empty");
+    assert_int_equal(l->tenants[1].set.max_inflight, -1);
+    assert_string_equal(l->tenants[2].tenant, "team-a");
+    assert_int_equal(l->tenants[2].set.max_inflight, 16);
+    assert_true(l->tenants[2].set.rate == 50.0);
+    assert_int_equal(l->tenants[2].set.burst, -1);
+    assert_int_equal(l->n_blocked, 2);
+    assert_string_equal(l->blocked[0].pattern, "{__name__=~\".+\"}");
+    assert_string_equal(l->blocked[0].reason, "selects every series");
+    assert_false(l->blocked[0].regex);
+    assert_null(l->blocked[0].compiled);
+    assert_true(l->blocked[1].regex);
+    assert_non_null(l->blocked[1].compiled);
+    assert_null(l->blocked[1].reason);
+    /* an empty section: limits on (metrics), nothing bounded */
+    assert_int_equal(yload("limits: {}\n"), 0);
+    assert_non_null(cfg_y->limits);
+    assert_int_equal(cfg_y->limits->defaults.max_inflight, -1);
+    assert_int_equal(cfg_y->limits->metrics_max_tenants, 1000);
+    assert_false(cfg_y->limits->windows);
+    assert_int_equal(yload("limits:\n  tenants:\n    a: {maxLookback: 1h}\n"), 0);
+    assert_true(cfg_y->limits->windows);
+}
+
+static void test_yaml_limits_errors(void **state)
+{
+    yfail("limits:\n  defaults:\n    maxInflight: many\n",
+          "config.yaml:3: limits.defaults.maxInflight: invalid integer \"many\"");
+    yfail("limits:\n  defaults:\n    maxQueryLength: 1month\n",
+          "config.yaml:3: limits.defaults.maxQueryLength: invalid duration \"1month\" (30s, 5m, "
+          "1h30m, 7d, 2w, 1y; at most 292y)");
+    yfail("limits:\n  defaults:\n    queueTimeout: 0s\n",
+          "config.yaml:3: limits.defaults.queueTimeout: must be positive");
+    yfail("limits:\n  defaults:\n    rate: -1\n",
+          "config.yaml:3: limits.defaults.rate: not a number of requests per second between 0 and "
+          "1000000");
+    yfail("limits:\n  defaults:\n    burst: 0\n",
+          "config.yaml:3: limits.defaults.burst: 0 is out of range [1, 1000000]");
+    yfail("limits:\n  defaults:\n    maxQueud: 3\n",
+          "config.yaml:3: limits.defaults.maxQueud: unknown key");
+    yfail("limits:\n  tenants:\n    a: {rate: 1}\n    b:\n      rate: x\n",
+          "config.yaml:5: limits.tenants.b.rate: not a number of requests per second between 0 "
+          "and 1000000");
+    yfail("limits:\n  tenants:\n    a: {rate: 1}\n    a: {rate: 2}\n",
+          "config.yaml:4: limits.tenants.a: duplicate key");
+    yfail("limits:\n  tenants:\n    a: {rte: 1}\n",
+          "config.yaml:3: limits.tenants.a.rte: unknown key");
+    yfail("limits:\n  tenants:\n    a: 5\n",
+          "config.yaml:3: limits.tenants.a: expected a mapping of limits");
+    yfail("limits:\n  tenants:\n  - a\n",
+          "config.yaml:3: limits.tenants: expected a mapping of tenant values");
+    yfail("limits:\n  tenants:\n    \"\": {rate: 1}\n",
+          "config.yaml:3: limits.tenants: tenant values must be non-empty scalars");
+    yfail("limits:\n  blockedQueries:\n  - {reason: x}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: a non-empty pattern is required");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: a}\n  - {pattern: '(a', regex: true}\n",
+          "config.yaml:4: limits.blockedQueries[1].pattern: invalid POSIX extended regex: "
+          "Unmatched ( or \\(");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '(a)\\1', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: backreferences are not allowed");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '(a{1000}){1000}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: 'a{1001}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    assert_int_equal(yload("limits:\n  blockedQueries:\n"
+                           "  - {pattern: 'x{2,10}y{0,100}\\{1000\\}', regex: true}\n"),
+                     0);
+    yfail("limits:\n  lookbackDelta: 0s\n",
+          "config.yaml:2: limits.lookbackDelta: must be positive");
 }
 
 static void test_yaml_static_rule_rules(void **state)
@@ -1365,7 +1508,7 @@ static void test_docs_cover_schema(void **state)
         n_docs++;
     assert_int_equal(n_missing, 0);
     assert_int_equal(n_leaves, (int)n_docs); /* and no documented key that does not exist */
-    assert_int_equal(n_leaves, 87);
+    assert_int_equal(n_leaves, 106);
 }
 
 static void test_help_mentions_every_flag(void **state)
@@ -1562,6 +1705,7 @@ int main(void)
         cmocka_unit_test(test_flag_aliases),
         cmocka_unit_test(test_flag_defaults_match_help),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_durations64),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_upstream_urls),
@@ -1573,6 +1717,8 @@ int main(void)
         cmocka_unit_test_teardown(test_yaml_unknown_keys, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_wrong_kinds, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_bad_values, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_limits, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_limits_errors, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_static_rule_rules, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_syntax_errors, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_every_error, teardown_yaml),

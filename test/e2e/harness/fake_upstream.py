@@ -15,9 +15,10 @@ Modes:
   close    read the request, close without answering
   truncate 200 announcing Content-Length 1000, send 100 bytes, close cleanly (FIN)
   badchunk 200 chunked with a chunk-size line that is not hex
-  hold     read the request, wait until the test calls `release()`, then answer
-           like json (so a test knows a request is in flight for as long as it
-           needs, without guessing a duration)
+  hold     requests whose target contains `hold_match` (all when it is "") wait
+           until the test lets them go (`release(n)`, `open_gate()`), then answer
+           like json; `held`/`max_held` count the ones waiting now / at most at once,
+           `wait_held(n)` waits for an event, not a time; the others answer at once
 """
 import http.server
 import json
@@ -211,14 +212,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _mode_hold(self, up, rec):
-        with up.lock:
-            up.held += 1
-        released = up.release_event.wait(60)
-        with up.lock:
-            up.held -= 1
-        if not released:
-            self.close_connection = True
-            return
+        seen = (urllib.parse.unquote_plus(self.path) + "\n"
+                + urllib.parse.unquote_plus(rec["body"].decode("latin-1")))
+        if up.hold_match in seen:
+            with up.cond:
+                up.held += 1
+                up.max_held = max(up.max_held, up.held)
+                up.cond.notify_all()
+                deadline = time.monotonic() + up.stall_seconds
+                while up.releases == 0 and not up.gate_open and not up.stopping \
+                        and time.monotonic() < deadline:
+                    up.cond.wait(0.5)
+                if up.releases > 0:
+                    up.releases -= 1
+                up.held -= 1
+                up.cond.notify_all()
         self._mode_json(up, rec)
 
     def _mode_trickle(self, up, rec):
@@ -248,6 +256,7 @@ class FakeUpstream:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
         self.requests = []
         self.reset_state()
         self.stopping = False
@@ -271,16 +280,33 @@ class FakeUpstream:
         self.streams_active = 0
         self.streams_completed = 0
         self.stall_ended = 0
-        self.held = 0
-        if getattr(self, "release_event", None) is not None:
-            self.release_event.set()  # never leave a held request behind
-        self.release_event = threading.Event()
+        self.hold_match = ""
         with self.lock:
             self.requests.clear()
+            self.held = 0
+            self.max_held = 0
+            self.releases = 0
+            self.gate_open = False
+            self.cond.notify_all()
 
-    def release(self):
-        """Let every request held in mode `hold` (and later ones) be answered."""
-        self.release_event.set()
+    # hold mode
+    def release(self, n=1):
+        """Let n held requests (now or later) answer."""
+        with self.cond:
+            self.releases += n
+            self.cond.notify_all()
+
+    def open_gate(self):
+        """Let every held request answer, and hold none from now on."""
+        with self.cond:
+            self.gate_open = True
+            self.cond.notify_all()
+
+    def wait_held(self, n, timeout=20):
+        """Wait until exactly n requests are held (returns when it happens)."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.held == n, timeout):
+                raise AssertionError("upstream holds %d requests, want %d" % (self.held, n))
 
     def last(self):
         with self.lock:
@@ -291,8 +317,9 @@ class FakeUpstream:
             return len(self.requests)
 
     def stop(self):
-        self.stopping = True
-        self.release_event.set()
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
 
