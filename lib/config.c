@@ -730,6 +730,14 @@ static void summary_authz(const struct tg_config *c, FILE *out)
 
 static void summary_tenancy(const struct tg_config *c, FILE *out);
 
+static void summary_limits(const struct tg_config *c, FILE *out)
+{
+    if (c->limits)
+        fprintf(out, "limits: defaults and %zu tenant overrides, %zu blocked queries%s\n",
+                c->limits->n_tenants, c->limits->n_blocked,
+                c->limits->windows ? ", query window guards" : "");
+}
+
 void tg_config_summary(const struct tg_config *c, void *outp)
 {
     FILE *out = outp;
@@ -762,16 +770,14 @@ void tg_config_summary(const struct tg_config *c, void *outp)
                 c->kubeconfig ? c->kubeconfig : "in-cluster");
     fputc('\n', out);
     summary_authz(c, out);
-    if (c->limits)
-        fprintf(out, "limits: defaults and %zu tenant overrides, %zu blocked queries%s\n",
-                c->limits->n_tenants, c->limits->n_blocked,
-                c->limits->windows ? ", query window guards" : "");
+    summary_limits(c, out);
 }
 
 void tg_config_summary_tenancy(const struct tg_config *c, void *outp)
 {
     summary_tenancy(c, outp);
     summary_authz(c, outp);
+    summary_limits(c, outp);
 }
 
 static void summary_tenancy(const struct tg_config *c, FILE *out)
