@@ -221,7 +221,7 @@ def run(R, chart, seed_config, check_security, check_resources, ports, flags=Non
             ls.get("securePort") == tls_port and ls.get("internalPort") == endpoints_port
             and (values.get("service") or {}).get("port") == tls_port)
     cfg = (values.get("config") or {}).get("file")
-    R.check(f"{c}: default config.file is the seed's config (authorization only)",
+    R.check(f"{c}: default config.file is the two-sidecar stack's config (authorization only)",
             cfg == yaml.safe_load(seed_config) and list(cfg) == ["authorization"])
 
 

@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_chart  # noqa: E402
 import check_helm  # noqa: E402
 
-# The seed's kube-rbac-proxy config.yaml, which manifests/base must carry verbatim.
+# The two-sidecar stack's kube-rbac-proxy config.yaml (README: "the two-sidecar stack"; SEED_CONFIG
+# and seed_config name it), which manifests/base must carry verbatim.
 SEED_CONFIG = """authorization:
   rewrites:
     byQueryParameter:
@@ -496,7 +497,7 @@ def check_tenantgate(r, dep, seed_config):
             R.check(f"{n}: config.yaml takes the tenant from the `{fl.get('label')}` query "
                     "parameter", qp == (fl.get("label") or "namespace"), str(qp))
         if seed_config:
-            R.check(f"{n}: config.yaml is the seed's kube-rbac-proxy config, verbatim",
+            R.check(f"{n}: config.yaml is the two-sidecar stack's kube-rbac-proxy config, verbatim",
                     config_text == SEED_CONFIG, repr(config_text))
     for f in FILE_FLAGS[1:]:
         if fl.get(f):
@@ -855,7 +856,7 @@ def main():
             tg = None
             for dep in r.of("Deployment"):
                 if is_tenantgate(dep):
-                    # base carries the seed's config verbatim; overlays inherit it
+                    # base carries that config verbatim; overlays inherit it
                     tg = check_tenantgate(r, dep, seed_config=True)
                     if tg:
                         check_around(r, dep, tg)

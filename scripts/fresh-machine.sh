@@ -156,14 +156,39 @@ copy_source() {
 
 # ---- 2. the README's first command and the unit tests, on the bare machine
 bare() {
+  # what runs inside; the repository arrives on stdin as a tar stream
+  cat >"$work/inside.sh" <<'EOF'
+set -euo pipefail
+mkdir /src && tar -x -C /src && cd /src
+running() { # names of the demo's processes still alive (zombies do not count)
+  local f
+  for f in /proc/[0-9]*/stat; do
+    read -r _ comm state _ <"$f" 2>/dev/null || continue
+    case "$comm:$state" in (\(prometheus\):[!Z] | \(tenantgate\):[!Z]) echo "$comm" ;; esac
+  done
+}
+echo "==== bash scripts/demo.sh"
+bash scripts/demo.sh
+left=$(running); [ -z "$left" ] || { echo "the demo left running: $left"; exit 1; }
+! ls -d /tmp/tenantgate-demo.* 2>/dev/null || { echo "the demo left its folder"; exit 1; }
+echo "==== bash scripts/demo.sh --keep"
+bash scripts/demo.sh --keep | tee /tmp/keep.log
+url=$(sed -n 's/.*tenantgate: \(http:[^ ]*\).*/\1/p' /tmp/keep.log)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer alice-token' \
+  "$url/api/v1/query?namespace=alpha&query=up")
+echo "kept tenantgate at $url answers alice with $code"
+[ "$code" = 200 ]
+stop=$(sed -n 's/^stop with: //p' /tmp/keep.log)
+echo "\$ $stop"
+eval "$stop"
+for ((i = 0; i < 100; i++)); do [ -z "$(running)" ] && break; sleep 0.1; done
+left=$(running); [ -z "$left" ] || { echo "still running after the stop command: $left"; exit 1; }
+echo "==== ctest --test-dir build -L unit"
+ctest --test-dir build -L unit --output-on-failure -j2
+EOF
   tar -C "$src" -c . | podman run --rm -i --network=host \
-    -v "$work/apt-archives:/var/cache/apt/archives" debian:12 \
-    bash -c 'set -euo pipefail
-      mkdir /src && tar -x -C /src && cd /src
-      echo "==== bash scripts/demo.sh"
-      bash scripts/demo.sh
-      echo "==== ctest --test-dir build -L unit"
-      ctest --test-dir build -L unit --output-on-failure -j2'
+    -v "$work/apt-archives:/var/cache/apt/archives" -v "$work/inside.sh:/inside.sh:ro" \
+    debian:12 bash /inside.sh
 }
 
 # ---- 3. the image, built from the same copy and the same local debian:12
@@ -239,8 +264,8 @@ t_all=$SECONDS
 start_fresh
 step "debian:12 from debootstrap --variant=minbase bookworm" debootstrap.log 600 make_debian
 step "copy of the tracked files ($(git ls-files | wc -l) files)" copy.log 120 copy_source
-step "bare Debian 12: bash scripts/demo.sh, then ctest -L unit" bare.log 1500 bare
-grep -E '^[0-9]+% tests passed' "$logs/bare.log" | sed 's/^/  /' || true
+step "bare Debian 12: bash scripts/demo.sh (then --keep and its stop line), ctest -L unit" bare.log 1500 bare
+grep -E '^[0-9]+% tests passed|^kept tenantgate|^\$ kill' "$logs/bare.log" | sed 's/^/  /' || true
 step "podman build the Dockerfile (FROM local debian:12, --pull=never)" build.log 1200 build_image
 say "image size: $(($(tail -n 1 "$logs/build.log") / 1000000)) MB"
 step "image: --read-only --user 65534 --version" version.log 60 image_version
