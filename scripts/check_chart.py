@@ -66,13 +66,21 @@ def values_paths(v, prefix=""):
     return out
 
 
-def lookup(values, path):
+def get(values, path, default=None):
+    """The value at a dotted path of values.yaml, or default."""
     cur = values
     for part in path.split("."):
         if not isinstance(cur, dict) or part not in cur:
-            return False
+            return default
         cur = cur[part]
-    return True
+    return cur
+
+
+_MISSING = object()
+
+
+def lookup(values, path):
+    return get(values, path, _MISSING) is not _MISSING
 
 
 def actions(text):

@@ -22,6 +22,8 @@ import subprocess
 
 import yaml
 
+from check_chart import get
+
 RELEASE, NAMESPACE = "tg", "monitoring"
 
 
@@ -33,15 +35,6 @@ def deep_merge(base, over):
         else:
             out[k] = copy.deepcopy(v)
     return out
-
-
-def get(values, path, default=None):
-    cur = values
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
 
 
 def leaves(v, prefix=""):
