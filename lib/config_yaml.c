@@ -666,6 +666,7 @@ static int check_tenants(struct ycheck *c, yaml_event_t *ev, yaml_event_t *key)
         if (i < c->n_tenants) {
             rc = drop_pair(c, &k, "duplicate key");
         } else if (next_event(c, &v) < 0) {
+            yaml_event_delete(&k);
             rc = -1;
         } else if (v.type != YAML_MAPPING_START_EVENT && !scalar_is_null(&v)) {
             check_fail(c, mark_line(&v), "expected a mapping of limits");
