@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
-# tenantgate container image.
-#   docker build -t tenantgate:0.1.0 --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
+# tenantgate container image. No image is published: build it and push it to your own registry
+# (docker takes the same commands):
+#   podman build -t registry.example.com/tenantgate:0.1.0 --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
+#   podman push registry.example.com/tenantgate:0.1.0
+# CI builds it with podman from a debian:12 made with debootstrap and runs it read-only as 65534
+# (scripts/fresh-machine.sh).
 # Build stage: Debian 12 with the very scripts CI and the README use (scripts/deps.sh build,
 # scripts/build.sh). Runtime stage: `scratch` plus the binary and exactly the shared libraries it
 # links (scripts/image-rootfs.sh), about 10 MB; no shell; runs as nobody (65534); needs no
@@ -35,6 +39,7 @@ LABEL org.opencontainers.image.title="tenantgate" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.base.name="scratch" \
+      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.documentation="README.md"
 COPY --from=build /rootfs/ /
 USER 65534:65534

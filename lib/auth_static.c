@@ -26,7 +26,7 @@
 /* EVP_Digest(..., EVP_sha256(), ...) fetches the algorithm and allocates a
  * context on every call (OpenSSL 3): fetch once, reuse one context. The
  * proxy is single-threaded, as is everything that calls this. */
-static int sha256(tg_iovec_t in, unsigned char out[32])
+int tg_auth_sha256(tg_iovec_t in, unsigned char out[32])
 {
     static EVP_MD *md;
     static EVP_MD_CTX *ctx;
@@ -45,19 +45,28 @@ static int sha256(tg_iovec_t in, unsigned char out[32])
 const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token)
 {
     unsigned char digest[32];
-    uintptr_t hit = 0;
-    size_t i;
+    const struct tg_static_token *t;
 
     if (cfg->n_tokens == 0 || token.len == 0)
         return NULL;
-    if (sha256(token, digest) != 0)
+    if (tg_auth_sha256(token, digest) != 0)
         return NULL;
+    t = tg_auth_token_lookup_digest(cfg, digest);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return t;
+}
+
+const struct tg_static_token *tg_auth_token_lookup_digest(const struct tg_config *cfg,
+                                                          const unsigned char digest[32])
+{
+    uintptr_t hit = 0;
+    size_t i;
+
     for (i = 0; i < cfg->n_tokens; i++) {
         uintptr_t eq = (uintptr_t)(CRYPTO_memcmp(digest, cfg->tokens[i].token_sha256, 32) == 0);
         uintptr_t mask = (uintptr_t)0 - eq;
         hit = (hit & ~mask) | ((uintptr_t)&cfg->tokens[i] & mask);
     }
-    OPENSSL_cleanse(digest, sizeof(digest));
     return (const struct tg_static_token *)hit;
 }
 
@@ -125,11 +134,17 @@ static tg_iovec_t expand(tg_arena_t *a, const char *tmpl, tg_iovec_t value)
 void tg_auth_attrs_for_value(tg_arena_t *a, const struct tg_config *cfg, tg_iovec_t verb,
                              tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out)
 {
-    const struct tg_resource_attributes *r = &cfg->resource_attributes;
+    tg_auth_attrs_expand(a, cfg->has_resource_attributes ? &cfg->resource_attributes : NULL, verb,
+                         path, value, out);
+}
+
+void tg_auth_attrs_expand(tg_arena_t *a, const struct tg_resource_attributes *r, tg_iovec_t verb,
+                          tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out)
+{
     tg_iovec_t empty = TG_IOV_LIT("");
 
     out->verb = verb;
-    if (!cfg->has_resource_attributes) {
+    if (r == NULL) {
         /* kube-rbac-proxy without resourceAttributes: a non-resource request
          * on the path */
         out->namespace_ = out->api_group = out->api_version = empty;

@@ -240,7 +240,7 @@ static tg_iovec_t flat_str(char **p, tg_iovec_t v)
     return tg_iov(d, v.len);
 }
 
-static void *user_flat_copy(struct tg_user *dst, const struct tg_user *src)
+void *tg_user_flat_copy(struct tg_user *dst, const struct tg_user *src)
 {
     size_t size = user_flat_size(src);
     char *block = malloc(size ? size : 1), *p = block;
@@ -440,7 +440,7 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
     e->has_result = 1;
     e->reason = reason ? strdup(reason) : NULL;
     if (res == TG_KUBE_OK && user)
-        e->user_block = user_flat_copy(&e->user, user);
+        e->user_block = tg_user_flat_copy(&e->user, user);
     if (c->o.max_entries == 0) {
         /* caching off: the waiters get the answer, nothing is kept (the
          * LRU would free the entry before deliver() runs) */

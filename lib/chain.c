@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "tenantgate/alertmanager.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/log.h"
 #include "tenantgate/sb.h"
@@ -20,11 +21,8 @@
 #include "tenantgate/stages.h"
 
 static const struct tg_stage chain[] = {
-    {"route", tg_stage_route},
-    {"authn", tg_stage_authn},
-    {"authz", tg_stage_authz},
-    {"enforce", tg_stage_enforce},
-    {"upstream", tg_stage_upstream},
+    {"route", tg_stage_route},     {"authn", tg_stage_authn}, {"authz", tg_stage_authz},
+    {"enforce", tg_stage_enforce}, {"limit", tg_stage_limit}, {"upstream", tg_stage_upstream},
 };
 
 uint64_t tg_now_ns(void)
@@ -120,9 +118,29 @@ enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_typ
     va_end(ap);
     r->error_type = error_type;
     tg_sb_init(&body, &r->arena, 128);
-    tg_http_error_body(&body, error_type, tg_iov_str(msg));
+    if (r->api == TG_API_ALERTMANAGER && status == 400)
+        tg_http_json_string(&body, tg_iov_str(msg)); /* the API's BadRequest is a string */
+    else if (r->api == TG_API_ALERTMANAGER)
+        tg_http_am_error_body(&body, status, tg_iov_str(msg));
+    else
+        tg_http_error_body(&body, error_type, tg_iov_str(msg));
     tg_debug("req %llu: %d %s: %s", (unsigned long long)r->id, status, error_type, msg);
     send_body(r, status, tg_sb_iov(&body));
+    return TG_DONE;
+}
+
+enum tg_verdict tg_req_am_error(struct tg_req *r, const struct tg_am_error *e)
+{
+    tg_sb_t body;
+
+    r->error_type = tg_http_error_type(e->status);
+    tg_sb_init(&body, &r->arena, 128);
+    if (e->code != 0)
+        tg_http_am_error_body(&body, e->code, tg_iov_str(e->msg));
+    else
+        tg_http_json_string(&body, tg_iov_str(e->msg));
+    tg_debug("req %llu: %d: %s", (unsigned long long)r->id, e->status, e->msg);
+    send_body(r, e->status, tg_sb_iov(&body));
     return TG_DONE;
 }
 
@@ -143,7 +161,10 @@ static void access_log(struct tg_req *r, uint64_t dur_ns)
     tg_sb_adds(&line, ",\"route\":\"");
     tg_sb_adds(&line, r->route ? r->route->name : "-");
     tg_sb_adds(&line, "\",\"method\":\"");
-    tg_sb_adds(&line, r->method == TG_M_POST ? "POST" : r->method == TG_M_GET ? "GET" : "OTHER");
+    tg_sb_adds(&line, r->method == TG_M_POST     ? "POST"
+                      : r->method == TG_M_GET    ? "GET"
+                      : r->method == TG_M_DELETE ? "DELETE"
+                                                 : "OTHER");
     tg_sb_adds(&line, "\",\"status\":");
     tg_sb_add_u64(&line, (unsigned long long)(r->status > 0 ? r->status : 499), 1);
     tg_sb_adds(&line, ",\"user\":\"");
@@ -170,6 +191,11 @@ static void access_log(struct tg_req *r, uint64_t dur_ns)
         tg_sb_adds(&line, r->upstream_error);
         tg_sb_addc(&line, '"');
     }
+    if (r->limit_refused) {
+        tg_sb_adds(&line, ",\"limit\":\"");
+        tg_sb_adds(&line, r->limit_refused);
+        tg_sb_addc(&line, '"');
+    }
     tg_sb_adds(&line, "}\n");
     /* stdout is fully buffered: the server flushes it every
      * TG_ACCESS_LOG_FLUSH_MS (one write per batch, not per request) */
@@ -186,6 +212,7 @@ void tg_req_end(struct tg_req *r)
         r->cancel = NULL;
         fn(r, r->cancel_arg);
     }
+    tg_stage_limit_end(r); /* the one place a request's slots are given back */
     if (r->cfg->access_log)
         access_log(r, dur);
     tg_server_request_done(r->srv, r, dur);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -115,6 +116,15 @@ struct tg_config *tg_config_new_defaults(void)
     c->shutdown_grace_ms = 30 * 1000;
     c->log_level = TG_LOG_INFO;
     c->access_log = 1;
+    c->oidc_username_claim = tg_xstrdup("email");
+    c->oidc_groups_claim = tg_xstrdup("groups");
+    c->oidc_clock_skew_ms = 10 * 1000;
+    c->oidc_jwks_refresh_ms = 60 * 60 * 1000;
+    c->oidc_jwks_refetch_ms = 5 * 1000;
+    c->auth_header_user_field = tg_xstrdup("x-remote-user");
+    c->auth_header_groups_field = tg_xstrdup("x-remote-groups");
+    c->auth_header_groups_sep = tg_xstrdup("|");
+    c->am_max_body_bytes = 256 * 1024;
     return c;
 }
 
@@ -166,16 +176,40 @@ static void config_free(struct tg_config *c)
                         &c->query_param,
                         &c->header_name,
                         &c->token_auth_file,
-                        &c->kubeconfig};
+                        &c->kubeconfig,
+                        &c->oidc_issuer,
+                        &c->oidc_client_id,
+                        &c->oidc_username_claim,
+                        &c->oidc_username_prefix,
+                        &c->oidc_groups_claim,
+                        &c->oidc_groups_prefix,
+                        &c->oidc_ca_file,
+                        &c->auth_header_user_field,
+                        &c->auth_header_groups_field,
+                        &c->auth_header_groups_sep,
+                        &c->am_upstream,
+                        &c->am_upstream_url.host,
+                        &c->am_upstream_url.path,
+                        &c->am_ca_file,
+                        &c->am_client_cert_file,
+                        &c->am_client_key_file};
     size_t i;
     for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
     tg_strlist_free(c->argv, (size_t)c->argc);
     tg_strlist_free(c->label_values, c->n_label_values);
+    tg_strlist_free(c->upstream_drop_headers, c->n_upstream_drop_headers);
     tg_strlist_free(c->auth_token_audiences, c->n_auth_token_audiences);
     tg_tokens_free(c->tokens, c->n_tokens);
     free_resource_attributes(&c->resource_attributes);
+    free_resource_attributes(&c->am_resource_attributes);
     free_static_rules(c->static_rules, c->n_static_rules);
+    tg_strlist_free(c->oidc_sign_algs, c->n_oidc_sign_algs);
+    tg_strlist_free(c->oidc_required_claims, c->n_oidc_required_claims);
+    for (i = 0; i < c->n_oidc_issuers; i++)
+        tg_oidc_issuer_free(&c->oidc_issuers[i]);
+    free(c->oidc_issuers);
+    tg_limits_config_free(c->limits);
     free(c);
 }
 
@@ -260,6 +294,55 @@ static int merge_tenancy(struct tg_config *c, const struct tg_yaml_extra *x, cha
     return 0;
 }
 
+/* ---- identity headers toward the upstream ---- */
+
+/* Names the proxy itself sets or that carry credentials cannot be the
+ * identity headers: the upstream would see two meanings in one header. */
+static int reserved_header(const char *name)
+{
+    static const char *const names[] = {"host",         "content-length",
+                                        "content-type", "transfer-encoding",
+                                        "connection",   "authorization",
+                                        "cookie",       "x-forwarded-for",
+                                        "expect",       NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_identity_header(const struct tg_config *c, const char *flag, const char *name,
+                                 char *err, size_t errlen)
+{
+    if (name == NULL)
+        return 0;
+    if (!valid_header_name(name) || reserved_header(name))
+        return tg_cfg_err(err, errlen, "%s \"%s\" cannot be an identity header", flag, name);
+    if ((c->header_name && strcasecmp(name, c->header_name) == 0) ||
+        (c->upstream_tenant_header && strcasecmp(name, c->upstream_tenant_header) == 0))
+        return tg_cfg_err(err, errlen, "%s \"%s\" is also the tenant header", flag, name);
+    return 0;
+}
+
+static int validate_identity_headers(const struct tg_config *c, char *err, size_t errlen)
+{
+    if (check_identity_header(c, "--auth-header-user-field-name", c->auth_header_user_field, err,
+                              errlen) < 0 ||
+        check_identity_header(c, "--auth-header-groups-field-name", c->auth_header_groups_field,
+                              err, errlen) < 0)
+        return -1;
+    if (c->auth_header_user_field && c->auth_header_groups_field &&
+        strcasecmp(c->auth_header_user_field, c->auth_header_groups_field) == 0)
+        return tg_cfg_err(err, errlen,
+                          "--auth-header-user-field-name and "
+                          "--auth-header-groups-field-name must differ");
+    if (c->auth_header_fields_enabled && c->auth_header_groups_field && !c->auth_header_groups_sep)
+        return tg_cfg_err(err, errlen,
+                          "--auth-header-groups-field-separator must not be empty "
+                          "(the groups would run together)");
+    return 0;
+}
+
 /* ---- validation ---- */
 
 static int same_listener(const struct tg_listen *a, const struct tg_listen *b)
@@ -284,11 +367,16 @@ static int validate_listeners(struct tg_config *c, char *err, size_t errlen)
                           "--proxy-endpoints-port must differ from the secure listener's port");
     if (c->client_ca_file && !c->secure_listen.set)
         return tg_cfg_err(err, errlen, "--client-ca-file needs --secure-listen-address");
+    if (c->secure_listen.set && !c->tls_cert_file)
+        tg_warn("no --tls-cert-file: the secure listener uses a self-signed certificate");
+    return 0;
+}
+
+static int validate_tls_pair(const struct tg_config *c, char *err, size_t errlen)
+{
     if (!c->tls_cert_file != !c->tls_key_file)
         return tg_cfg_err(err, errlen,
                           "--tls-cert-file and --tls-private-key-file must be given together");
-    if (c->secure_listen.set && !c->tls_cert_file)
-        tg_warn("no --tls-cert-file: the secure listener uses a self-signed certificate");
     return 0;
 }
 
@@ -308,6 +396,32 @@ static int validate_upstream(struct tg_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* --alertmanager-upstream: its URL, and the TLS files it inherits from
+ * --upstream when none of its own are given (a client certificate comes with
+ * its key: both are taken from the same place). */
+static int validate_alertmanager(struct tg_config *c, char *err, size_t errlen)
+{
+    char msg[300];
+    if (c->am_upstream == NULL) {
+        if (c->am_ca_file || c->am_client_cert_file || c->am_client_key_file)
+            tg_warn("Alertmanager TLS files are unused: no --alertmanager-upstream");
+        return 0;
+    }
+    if (tg_parse_upstream_url(c->am_upstream, &c->am_upstream_url, msg, sizeof(msg)) < 0)
+        return tg_cfg_err(err, errlen, "--alertmanager-upstream: %s", msg);
+    if (!c->am_client_cert_file != !c->am_client_key_file)
+        return tg_cfg_err(err, errlen,
+                          "--alertmanager-upstream-client-cert-file and "
+                          "--alertmanager-upstream-client-key-file must be given together");
+    if (c->am_ca_file == NULL)
+        c->am_ca_file = tg_xstrdup(c->upstream_ca_file);
+    if (c->am_client_cert_file == NULL) {
+        c->am_client_cert_file = tg_xstrdup(c->upstream_client_cert_file);
+        c->am_client_key_file = tg_xstrdup(c->upstream_client_key_file);
+    }
+    return 0;
+}
+
 static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
 {
     if (c->upstream_timeout_ms <= 0)
@@ -324,6 +438,8 @@ static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
     if (c->max_body_bytes == 0 || c->max_query_bytes == 0)
         return tg_cfg_err(err, errlen, "server.maxBodyBytes and promql.maxQueryBytes must be "
                                        "positive");
+    if (c->am_max_body_bytes == 0)
+        return tg_cfg_err(err, errlen, "alertmanager.maxBodyBytes must be positive");
     return 0;
 }
 
@@ -331,10 +447,10 @@ static int validate_providers(struct tg_config *c, char *err, size_t errlen)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     c->kube_enabled = c->kubeconfig != NULL || (host != NULL && *host != '\0');
-    if (c->n_tokens == 0 && !c->client_ca_file && !c->kube_enabled)
+    if (c->n_tokens == 0 && !c->client_ca_file && !c->kube_enabled && c->n_oidc_issuers == 0)
         return tg_cfg_err(err, errlen,
-                          "no authentication: give --token-auth-file, --client-ca-file or "
-                          "--kubeconfig (or run in a cluster)");
+                          "no authentication: give --token-auth-file, --client-ca-file, "
+                          "--oidc-issuer or --kubeconfig (or run in a cluster)");
     if (c->n_static_rules == 0 && !c->kube_enabled)
         return tg_cfg_err(err, errlen,
                           "no authorization: without Kubernetes (--kubeconfig or in-cluster) "
@@ -411,9 +527,15 @@ static int check_files(const struct tg_config *c, char *err, size_t errlen)
         check_cert_key(ctx, c->upstream_client_cert_file, c->upstream_client_key_file,
                        "--upstream-client-cert-file", err, errlen) < 0)
         goto out;
+    if (c->am_upstream_url.https && c->am_client_cert_file &&
+        check_cert_key(ctx, c->am_client_cert_file, c->am_client_key_file,
+                       "--alertmanager-upstream-client-cert-file", err, errlen) < 0)
+        goto out;
     if (check_ca(ctx, c->client_ca_file, "--client-ca-file", err, errlen) < 0 ||
         (c->upstream_url.https &&
          check_ca(ctx, c->upstream_ca_file, "--upstream-ca-file", err, errlen) < 0) ||
+        (c->am_upstream_url.https &&
+         check_ca(ctx, c->am_ca_file, "--alertmanager-upstream-ca-file", err, errlen) < 0) ||
         check_ciphers(ctx, c->tls_cipher_suites, err, errlen) < 0)
         goto out;
     if (c->kubeconfig) {
@@ -451,11 +573,14 @@ static int precheck_flags(const struct tg_flag_uses *uses, char *err, size_t err
     return rc;
 }
 
+/* files_only (check-config; NULL for a real load): set to 1 when the command
+ * line gives neither a listener nor --upstream; then only what the files and
+ * flags say is validated, not that the whole setup can start. */
 static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn, char *err,
-                 size_t errlen)
+                 size_t errlen, int *files_only)
 {
     struct tg_yaml_extra x = {0};
-    int rc = -1;
+    int rc = -1, partial;
 
     if (uses->config_file && *uses->config_file &&
         tg_yaml_load_file(c, &x, uses->config_file, err, errlen) < 0)
@@ -465,12 +590,20 @@ static int build(struct tg_config *c, const struct tg_flag_uses *uses, int warn,
     c->resource_attributes_templated = x.has_template;
     if (merge_tenancy(c, &x, err, errlen) < 0)
         goto out;
+    if (tg_oidc_build(c, err, errlen) < 0 || validate_identity_headers(c, err, errlen) < 0)
+        goto out;
     if (c->token_auth_file &&
         tg_tokens_load_file(c->token_auth_file, &c->tokens, &c->n_tokens, err, errlen) < 0)
         goto out;
-    if (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0 ||
-        validate_limits(c, err, errlen) < 0 || validate_providers(c, err, errlen) < 0 ||
-        check_files(c, err, errlen) < 0)
+    partial = files_only != NULL && !c->secure_listen.set && !c->insecure_listen.set &&
+              c->upstream == NULL;
+    if (files_only)
+        *files_only = partial;
+    if (validate_tls_pair(c, err, errlen) < 0 ||
+        (!partial &&
+         (validate_listeners(c, err, errlen) < 0 || validate_upstream(c, err, errlen) < 0)) ||
+        validate_alertmanager(c, err, errlen) < 0 || validate_limits(c, err, errlen) < 0 ||
+        (!partial && validate_providers(c, err, errlen) < 0) || check_files(c, err, errlen) < 0)
         goto out;
     rc = 0;
 out:
@@ -479,7 +612,7 @@ out:
 }
 
 static struct tg_config *load_args(int argc, char **argv, int warn, char *err, size_t errlen,
-                                   int *exit_now)
+                                   int *exit_now, int *files_only)
 {
     struct tg_flag_uses uses;
     struct tg_config *c = NULL;
@@ -500,7 +633,7 @@ static struct tg_config *load_args(int argc, char **argv, int warn, char *err, s
     *exit_now = TG_CONFIG_FAILED;
     c = tg_config_new_defaults();
     keep_argv(c, argc, argv);
-    if (build(c, &uses, warn, err, errlen) < 0) {
+    if (build(c, &uses, warn, err, errlen, files_only) < 0) {
         tg_config_unref(c);
         c = NULL;
         goto out;
@@ -515,13 +648,31 @@ struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t err
                                  int *exit_now)
 {
     int dummy;
-    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy);
+    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy, NULL);
+}
+
+struct tg_config *tg_config_check(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now,
+                                  int *files_only)
+{
+    int dummy;
+    *files_only = 0;
+    return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy, files_only);
+}
+
+void tg_config_print_errors(void *outp, const char *prefix, const char *err)
+{
+    FILE *out = outp;
+    do {
+        size_t n = strcspn(err, "\n");
+        fprintf(out, "%s%.*s\n", prefix, (int)n, err);
+        err += n + (err[n] == '\n');
+    } while (*err);
 }
 
 struct tg_config *tg_config_reload(const struct tg_config *old, char *errbuf, size_t errlen)
 {
     int exit_now;
-    struct tg_config *c = load_args(old->argc, old->argv, 0, errbuf, errlen, &exit_now);
+    struct tg_config *c = load_args(old->argc, old->argv, 0, errbuf, errlen, &exit_now, NULL);
     if (c == NULL && exit_now == TG_CONFIG_EXIT_OK) /* cannot happen: --help was refused before */
         tg_cfg_err(errbuf, errlen, "reload: the command line asks for --help/--version");
     return c;
@@ -555,13 +706,16 @@ static void summary_attr(FILE *out, const char *key, const char *v)
 static void summary_authz(const struct tg_config *c, FILE *out)
 {
     const struct tg_resource_attributes *r = &c->resource_attributes;
+    int any = c->n_static_rules || c->kube_enabled;
     fprintf(out, "authorization:");
     if (c->n_static_rules)
         fprintf(out, " static rules (%zu)", c->n_static_rules);
     if (c->kube_enabled)
         fprintf(out, "%s SubjectAccessReview", c->n_static_rules ? "," : "");
+    if (any)
+        fputc(';', out);
     if (c->has_resource_attributes) {
-        fprintf(out, "; resource attributes");
+        fprintf(out, " resource attributes");
         summary_attr(out, "namespace", r->namespace_);
         summary_attr(out, "apiGroup", r->api_group);
         summary_attr(out, "apiVersion", r->api_version);
@@ -569,9 +723,19 @@ static void summary_authz(const struct tg_config *c, FILE *out)
         summary_attr(out, "subresource", r->subresource);
         summary_attr(out, "name", r->name);
     } else {
-        fprintf(out, "; non-resource attributes on the request path");
+        fprintf(out, " non-resource attributes on the request path");
     }
     fprintf(out, "; verb mode %s\n", c->verb_mode == TG_VERB_GET ? "get" : "http");
+}
+
+static void summary_tenancy(const struct tg_config *c, FILE *out);
+
+static void summary_limits(const struct tg_config *c, FILE *out)
+{
+    if (c->limits)
+        fprintf(out, "limits: defaults and %zu tenant overrides, %zu blocked queries%s\n",
+                c->limits->n_tenants, c->limits->n_blocked,
+                c->limits->windows ? ", query window guards" : "");
 }
 
 void tg_config_summary(const struct tg_config *c, void *outp)
@@ -587,6 +751,39 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     fputc('\n', out);
     fmt_duration(d, sizeof(d), c->upstream_timeout_ms);
     fprintf(out, "upstream: %s (timeout %s)\n", c->upstream, d);
+    if (c->am_upstream)
+        fprintf(out, "alertmanager: %s (/api/v2/)\n", c->am_upstream);
+    summary_tenancy(c, out);
+    fprintf(out, "authentication:");
+    if (c->n_tokens)
+        fprintf(out, " token file (%zu token%s)", c->n_tokens, c->n_tokens == 1 ? "" : "s");
+    if (c->client_ca_file)
+        fprintf(out, "%s client certificates", c->n_tokens ? "," : "");
+    for (i = 0; i < c->n_oidc_issuers; i++)
+        fprintf(out, "%s OIDC %s (audience %s, users %s<%s>)",
+                c->n_tokens || c->client_ca_file || i ? "," : "", c->oidc_issuers[i].url,
+                c->oidc_issuers[i].client_id, c->oidc_issuers[i].username_prefix,
+                c->oidc_issuers[i].username_claim);
+    if (c->kube_enabled)
+        fprintf(out, "%s TokenReview (%s)",
+                c->n_tokens || c->client_ca_file || c->n_oidc_issuers ? "," : "",
+                c->kubeconfig ? c->kubeconfig : "in-cluster");
+    fputc('\n', out);
+    summary_authz(c, out);
+    summary_limits(c, out);
+}
+
+void tg_config_summary_tenancy(const struct tg_config *c, void *outp)
+{
+    summary_tenancy(c, outp);
+    summary_authz(c, outp);
+    summary_limits(c, outp);
+}
+
+static void summary_tenancy(const struct tg_config *c, FILE *out)
+{
+    size_t i;
+
     fprintf(out, "tenancy: label %s, tenant from ", c->label);
     if (c->query_param)
         fprintf(out, "query parameter %s", c->query_param);
@@ -595,16 +792,6 @@ void tg_config_summary(const struct tg_config *c, void *outp)
     else
         for (i = 0; i < c->n_label_values; i++)
             fprintf(out, "%s%s", i ? "," : "fixed values ", c->label_values[i]);
-    fprintf(out, "%s\n", c->sa_namespace_default ? ", service accounts default to their namespace"
-                                                 : "");
-    fprintf(out, "authentication:");
-    if (c->n_tokens)
-        fprintf(out, " token file (%zu tokens)", c->n_tokens);
-    if (c->client_ca_file)
-        fprintf(out, "%s client certificates", c->n_tokens ? "," : "");
-    if (c->kube_enabled)
-        fprintf(out, "%s TokenReview (%s)", c->n_tokens || c->client_ca_file ? "," : "",
-                c->kubeconfig ? c->kubeconfig : "in-cluster");
-    fputc('\n', out);
-    summary_authz(c, out);
+    fprintf(out, "%s\n",
+            c->sa_namespace_default ? ", service accounts default to their namespace" : "");
 }

@@ -9,7 +9,6 @@
 #include "config_internal.h"
 
 #include <limits.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,9 +85,43 @@ const struct tg_flag_def tg_flag_defs[] = {
     FL("auth-token-audiences", KRP, TG_FK_LIST_COMMA, auth_token_audiences, NULL,
        "Comma-separated audiences a TokenReview must accept (repeatable)."),
     F("kube-api-qps", KRP, TG_FK_QPS, kube_qps, "0", "kubernetes.qps",
-      "Client-side rate limit toward the API server (0 = none; fractions round up)."),
+      "Client-side rate limit toward the API server (0 = none; fractions allowed: 0.5 = one "
+      "call every 2s)."),
     FI("kube-api-burst", KRP, kube_burst, 0, 100000, "0", "kubernetes.burst",
        "Burst above --kube-api-qps."),
+    /* OIDC ID tokens (people) */
+    F("oidc-issuer", KRP, TG_FK_STRING, oidc_issuer, NULL, "oidc.issuer",
+      "Authenticate OIDC ID tokens: a bearer JWT whose \"iss\" is this https URL is verified "
+      "with the keys its discovery document names. More issuers: oidc.issuers in the config "
+      "file."),
+    F("oidc-clientID", KRP, TG_FK_STRING, oidc_client_id, NULL, "oidc.clientID",
+      "The audience an ID token must carry in \"aud\"; required with --oidc-issuer."),
+    F("oidc-username-claim", KRP, TG_FK_STRING, oidc_username_claim, "email", "oidc.usernameClaim",
+      "Claim holding the user name (a string). With email, a token saying \"email_verified\": "
+      "false is refused, as in kube-apiserver."),
+    F("oidc-username-prefix", KRP, TG_FK_STRING, oidc_username_prefix, NULL, "oidc.usernamePrefix",
+      "Put before every user name. Unset: nothing for the email claim, else the issuer URL and "
+      "\"#\" (kube-apiserver's rule); \"-\": nothing."),
+    F("oidc-groups-claim", KRP, TG_FK_STRING, oidc_groups_claim, "groups", "oidc.groupsClaim",
+      "Claim holding the groups: a string or a list of strings (empty: no groups)."),
+    F("oidc-groups-prefix", KRP, TG_FK_STRING, oidc_groups_prefix, NULL, "oidc.groupsPrefix",
+      "Put before every group name."),
+    {"oidc-sign-alg", KRP, TG_FK_LIST_REPEAT, OFF(oidc_sign_algs), OFF(n_oidc_sign_algs), 0, 0,
+     "RS256", "oidc.signAlgs",
+     "An accepted signature algorithm (repeatable): RS256, RS384, RS512, PS256, PS384, PS512, "
+     "ES256, ES384, ES512, EdDSA. \"none\" and HMAC never are."},
+    F("oidc-ca-file", KRP, TG_FK_STRING, oidc_ca_file, NULL, "oidc.caFile",
+      "CA bundle that verifies the issuer's certificate (default: system roots)."),
+    /* identity headers toward the upstream */
+    F("auth-header-fields-enabled", KRP, TG_FK_BOOL, auth_header_fields_enabled, "false", NULL,
+      "Tell the upstream who is calling: the authenticated user and groups in the two headers "
+      "below. Headers of those names sent by the client are dropped either way."),
+    F("auth-header-user-field-name", KRP, TG_FK_STRING, auth_header_user_field, "x-remote-user",
+      NULL, "Header carrying the user name (empty: not sent)."),
+    F("auth-header-groups-field-name", KRP, TG_FK_STRING, auth_header_groups_field,
+      "x-remote-groups", NULL, "Header carrying the groups (empty: not sent)."),
+    F("auth-header-groups-field-separator", KRP, TG_FK_STRING, auth_header_groups_sep, "|", NULL,
+      "Put between two groups in the groups header."),
     /* tenancy */
     F("label", PLP, TG_FK_STRING, label, "namespace", "tenancy.label",
       "The label enforced in every query."),
@@ -110,20 +143,33 @@ const struct tg_flag_def tg_flag_defs[] = {
       "tenancy.serviceAccountNamespaceDefault",
       "A service account sending no tenant value gets its own namespace as tenant."),
     /* PromQL */
-    F("enable-promql-duration-expression-parsing", PLP, TG_FK_BOOL, promql_duration_expr,
-      "false", "promql.durationExpressions", "Allow duration arithmetic in PromQL."),
+    F("enable-promql-duration-expression-parsing", PLP, TG_FK_BOOL, promql_duration_expr, "false",
+      "promql.durationExpressions", "Allow duration arithmetic in PromQL."),
     F("enable-promql-experimental-functions", PLP, TG_FK_BOOL, promql_experimental_functions,
       "false", "promql.experimentalFunctions", "Allow experimental PromQL functions."),
-    F("enable-promql-extended-range-selectors", PLP, TG_FK_BOOL,
-      promql_extended_range_selectors, "false", "promql.extendedRangeSelectors",
-      "Allow extended range selectors."),
-    F("enable-promql-binop-fill-modifiers", PLP, TG_FK_BOOL, promql_binop_fill_modifiers,
-      "false", "promql.binopFillModifiers", "Allow binary operator fill modifiers."),
+    F("enable-promql-extended-range-selectors", PLP, TG_FK_BOOL, promql_extended_range_selectors,
+      "false", "promql.extendedRangeSelectors", "Allow extended range selectors."),
+    F("enable-promql-binop-fill-modifiers", PLP, TG_FK_BOOL, promql_binop_fill_modifiers, "false",
+      "promql.binopFillModifiers", "Allow binary operator fill modifiers."),
+    /* Alertmanager */
+    F("alertmanager-upstream", OURS, TG_FK_STRING, am_upstream, NULL, "alertmanager.upstream",
+      "Alertmanager URL for the /api/v2/ endpoints (alerts, silences), "
+      "http(s)://host[:port][/path-prefix]. Default: they go to --upstream (one tenantgate "
+      "in front of one Alertmanager, as with prom-label-proxy)."),
+    F("alertmanager-upstream-ca-file", OURS, TG_FK_STRING, am_ca_file, NULL, "alertmanager.caFile",
+      "CA bundle that verifies an https Alertmanager. Default: "
+      "--upstream-ca-file (else system roots)."),
+    F("alertmanager-upstream-client-cert-file", OURS, TG_FK_STRING, am_client_cert_file, NULL,
+      "alertmanager.clientCertFile",
+      "Client certificate presented to the Alertmanager; needs "
+      "the key too. Default: --upstream-client-cert-file and its key."),
+    F("alertmanager-upstream-client-key-file", OURS, TG_FK_STRING, am_client_key_file, NULL,
+      "alertmanager.clientKeyFile", "Key of --alertmanager-upstream-client-cert-file."),
     /* logging */
     F("v", KLOG, TG_FK_KLOG_V, log_level, "0", "log.level",
       "klog verbosity (also -v): 0-3 = info, 4 and more = debug."),
     F("log-level", OURS, TG_FK_LOG_LEVEL, log_level, "info", "log.level",
-      "error, warn, info or debug."),
+      "error, warn, info or debug (or a --v number)."),
     F("access-log", OURS, TG_FK_BOOL, access_log, "true", "log.accessLog",
       "JSON access log on stdout."),
     FX("logtostderr", KLOG, TG_FK_NOOP_TRUE, "Accepted: tenantgate always logs to stderr."),
@@ -138,19 +184,6 @@ const struct tg_flag_def tg_flag_defs[] = {
     FX("http2-disable", KRP, TG_FK_IGNORED_BOOL, "tenantgate serves HTTP/1.1 only."),
     FX("http2-max-concurrent-streams", KRP, TG_FK_IGNORED_VALUE, "HTTP/2 is not served."),
     FX("http2-max-size", KRP, TG_FK_IGNORED_VALUE, "HTTP/2 is not served."),
-    FX("auth-header-user-field-name", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("auth-header-groups-field-name", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("auth-header-groups-field-separator", KRP, TG_FK_IGNORED_VALUE,
-       "Only meaningful with --auth-header-fields-enabled."),
-    FX("oidc-clientID", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-groups-claim", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-username-claim", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-username-prefix", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-groups-prefix", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-sign-alg", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
-    FX("oidc-ca-file", KRP, TG_FK_IGNORED_VALUE, "Only meaningful with --oidc-issuer."),
     FX("enable-label-matchers-for-rules-api", PLP, TG_FK_IGNORED_BOOL,
        "Rules responses are filtered by tenantgate either way."),
     FX("alsologtostderr", KLOG, TG_FK_IGNORED_BOOL, "Logs always go to stderr."),
@@ -170,9 +203,6 @@ const struct tg_flag_def tg_flag_defs[] = {
     FX("ignore-paths", KRP, TG_FK_REFUSED_VALUE,
        "Would skip authentication; every request is checked."),
     FX("upstream-force-h2c", KRP, TG_FK_REFUSED_BOOL, "The upstream is spoken to in HTTP/1.1."),
-    FX("auth-header-fields-enabled", KRP, TG_FK_REFUSED_BOOL,
-       "Identity headers are not sent upstream."),
-    FX("oidc-issuer", KRP, TG_FK_REFUSED_VALUE, "OIDC authentication is not supported."),
     FX("upstream-server-name", PLP, TG_FK_REFUSED_VALUE,
        "The upstream certificate is verified against the URL's host."),
     FX("insecure-skip-verify", PLP, TG_FK_REFUSED_BOOL,
@@ -331,16 +361,6 @@ static int apply_ciphers(char **field, const char *v, int first, char *msg, size
     return 0;
 }
 
-static int apply_qps(int *field, const char *v, char *msg, size_t msglen)
-{
-    char *end;
-    double q = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !(q >= 0) || q > 100000)
-        return tg_cfg_err(msg, msglen, "invalid QPS \"%s\" (a number from 0 to 100000)", v);
-    *field = (int)ceil(q);
-    return 0;
-}
-
 static int apply_ignored(const struct tg_flag_def *d, const char *v, int warn, char *msg,
                          size_t msglen)
 {
@@ -381,7 +401,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
         *FIELD(cfg, d, int) = (int)l;
         return 0;
     case TG_FK_QPS:
-        return apply_qps(FIELD(cfg, d, int), v, msg, msglen);
+        return tg_parse_qps(v, FIELD(cfg, d, double), msg, msglen);
     case TG_FK_DURATION:
         return tg_parse_duration_ms(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_LISTEN:
@@ -399,10 +419,7 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
     case TG_FK_LOG_LEVEL:
         return tg_parse_log_level(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_KLOG_V:
-        if (tg_parse_int(v, 0, 100, &l, msg, msglen) < 0)
-            return -1;
-        *FIELD(cfg, d, int) = (int)tg_log_level_from_klog((int)l);
-        return 0;
+        return tg_parse_klog_v(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_HELP:
     case TG_FK_VERSION:
         return 0;
@@ -538,6 +555,8 @@ static void usage_keys(FILE *out)
 static const char usage_head[] =
     "Usage: tenantgate [flags]\n"
     "       tenantgate check-config [flags]     validate flags and files, then exit\n"
+    "       tenantgate check-config --config-file F\n"
+    "                                           check the config file F alone (CI)\n"
     "       tenantgate enforce --label L --value V [--value V2] [--error-on-replace] [-0] [QUERY]\n"
     "                                           print QUERY (or each stdin line) as sent upstream\n"
     "       tenantgate fmt [--pretty|--json] [-0] [QUERY]\n"
@@ -545,8 +564,10 @@ static const char usage_head[] =
     "\n"
     "tenantgate replaces the kube-rbac-proxy + prom-label-proxy pair in front of\n"
     "Prometheus / Thanos Querier: it authenticates (static tokens, client\n"
-    "certificates, TokenReview), authorizes each tenant value (static rules,\n"
-    "SubjectAccessReview) and enforces the tenant label in every PromQL query.\n"
+    "certificates, OIDC ID tokens, TokenReview), authorizes each tenant value\n"
+    "(static rules, SubjectAccessReview) and enforces the tenant label in every\n"
+    "PromQL query and in the Alertmanager API v2 (alerts, alert groups,\n"
+    "silences; writes need the verbs create, update, delete).\n"
     "It accepts both proxies' flags and kube-rbac-proxy's --config-file.\n"
     "\n"
     "Flag syntax: -flag or --flag; --flag=value or --flag value; booleans as\n"
@@ -559,7 +580,8 @@ static const char usage_notes[] =
     "Config file notes:\n"
     "  Keys match case-insensitively (as in kube-rbac-proxy). Unknown keys,\n"
     "  wrong types, bad values and template actions other than {{ .Value }}\n"
-    "  are start-up errors naming file, line and key. An empty file is valid;\n"
+    "  are start-up errors naming file, line and key, every one of them (one\n"
+    "  per line, in file order; invalid YAML ends the list). An empty file is valid;\n"
     "  `key:` with no value, `~` and `null` mean \"not set\".\n"
     "  resourceAttributes without rewrites are used as they are (as in\n"
     "  kube-rbac-proxy), so {{ .Value }} there needs a rewrite to fill it.\n"
@@ -578,10 +600,36 @@ static const char usage_notes[] =
     "  KUBERNETES_SERVICE_HOST is set; tokens not in the token file go to\n"
     "  TokenReview only then, else they are rejected. Without Kubernetes,\n"
     "  authorization.static rules must be configured.\n"
+    "  Order: client certificate, token file, then a JWT whose \"iss\" is a\n"
+    "  configured OIDC issuer (--oidc-issuer, oidc.issuers), then TokenReview.\n"
+    "  OIDC users and groups are authorized like every other identity (static\n"
+    "  rules, SubjectAccessReview); system:authenticated is added to their\n"
+    "  groups, and a name or group starting with \"system:\" is refused.\n"
+    "  Issuer keys are fetched in the background; until they are known, OIDC\n"
+    "  tokens get 401. OIDC settings need a restart (SIGHUP keeps them).\n"
     "\n"
     "Reload:\n"
     "  SIGHUP re-reads the config file and the token file with the same flags;\n"
-    "  on any error the running configuration is kept.\n";
+    "  on any error the running configuration is kept.\n"
+    "\n"
+    "Limits (README \"Protecting the querier\"):\n"
+    "  No limits: section, no limits. Each tenant value has its own token\n"
+    "  bucket, in-flight bound and FIFO queue; a request for several values\n"
+    "  counts against each. Refusals: 429 with Retry-After (rate, maxQueued,\n"
+    "  queueTimeout), 422 (maxQueryLength, maxLookback, blockedQueries), 503\n"
+    "  for queued requests on SIGTERM. Durations there also take d, w and y\n"
+    "  (32d, 2w). A reload applies new limits to new requests; the buckets,\n"
+    "  slots and queues carry on.\n"
+    "\n"
+    "check-config:\n"
+    "  With a listener or --upstream, the whole setup is loaded as at start\n"
+    "  (TLS files, token file, kubeconfig or in-cluster service account) and\n"
+    "  summarized; \"config OK\" only when all of it was checked. In-cluster\n"
+    "  credentials not readable here (a CI machine) are a warning, and then\n"
+    "  \"config OK\" is not printed. With neither, only the files given are\n"
+    "  checked (listeners, upstream and authentication are not required) and\n"
+    "  the output says what was not checked. Exit 0 valid, 1 errors (each on\n"
+    "  its own line), 2 usage errors (unknown flag, bad flag value).\n";
 
 void tg_config_write_usage(FILE *out)
 {

@@ -20,6 +20,10 @@
 /* printf into err (never overflows, always NUL-terminated); returns -1 so
  * error paths can `return tg_cfg_err(...)`. */
 int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Append one more error as a new line of err (which holds "" or earlier
+ * lines); when err is full, a last line "(more errors not shown)" says so. */
+void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- scalar value parsers (config_values.c) ---- */
 
@@ -27,6 +31,9 @@ int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
  * are refused. Result in milliseconds, sub-millisecond rests rounded up so a
  * non-zero duration never becomes 0. Must fit an int. */
 int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen);
+/* The same plus Prometheus' model.Duration units d, w, y (365d), as
+ * Prometheus writes long durations (32d, 90d, 2w); 64-bit milliseconds. */
+int tg_parse_duration_ms64(const char *s, int64_t *out_ms, char *err, size_t errlen);
 /* Bytes: "1048576", "64Ki", "4Mi", "1Gi". */
 int tg_parse_size(const char *s, size_t *out, char *err, size_t errlen);
 /* Go strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False. */
@@ -47,8 +54,15 @@ int tg_parse_tls_version(const char *s, int *out, char *err, size_t errlen);
 int tg_translate_cipher_suites(const char *go_list, char **out, char *err, size_t errlen);
 /* "get" | "http" */
 int tg_parse_verb_mode(const char *s, enum tg_verb_mode *out, char *err, size_t errlen);
-/* "error" | "warn" | "info" | "debug" -> enum tg_log_level */
+/* "error" | "warn" | "info" | "debug", or a klog verbosity as --v takes it
+ * (0-3 = info, 4 and more = debug) -> enum tg_log_level. One meaning for
+ * --v, --log-level and log.level. */
 int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen);
+/* klog's --v: an integer 0-100 -> enum tg_log_level (see above). */
+int tg_parse_klog_v(const char *s, int *out, char *err, size_t errlen);
+/* Requests per second, a decimal number 0-100000 (fractions kept: 0.5 is
+ * one call every 2 s), as --kube-api-qps and kubernetes.qps take it. */
+int tg_parse_qps(const char *s, double *out, char *err, size_t errlen);
 /* Validate a resourceAttributes value and rewrite every `{{ .Value }}`
  * spelling ({{.Value}}, {{ .Value}}, ...) to the canonical TG_VALUE_TEMPLATE.
  * Any other `{{ ... }}` action is an error. *has_template is set to 1 when
@@ -85,6 +99,8 @@ int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *dat
                  const char *name, char *err, size_t errlen);
 int tg_yaml_load_file(struct tg_config *cfg, struct tg_yaml_extra *x, const char *path, char *err,
                       size_t errlen);
+/* Free a limits: section (config_free). */
+void tg_limits_config_free(struct tg_limits_config *l);
 
 /* One documented config-file key, for --help / docs and their consistency test. */
 struct tg_yaml_key_doc {
@@ -98,13 +114,31 @@ extern const struct tg_yaml_key_doc tg_yaml_key_docs[];
  * calls fn once per leaf. For the docs consistency test. */
 void tg_yaml_schema_leaves(void (*fn)(const char *path, void *ctx), void *ctx);
 
+/* ---- OIDC issuers (config_oidc.c) ---- */
+
+/* An issuer URL: https://host[:port][/path], no query or fragment. */
+int tg_oidc_check_url(const char *s, char *msg, size_t len);
+/* One of the algorithms tg_jws_alg_from_name() knows. */
+int tg_oidc_check_sign_alg(const char *s, char *msg, size_t len);
+/* Add "claim=value" to is->required_claims / required_values. */
+int tg_oidc_add_required(struct tg_oidc_issuer *is, const char *s, char *msg, size_t len);
+/* Check one issuer and fill in what load decides: RS256 when no algorithm
+ * is given, the effective username prefix, "" for no groups prefix. On -1
+ * *key names the failing file key (issuer, clientID, ...). */
+int tg_oidc_issuer_finish(struct tg_oidc_issuer *is, const char **key, char *msg, size_t len);
+void tg_oidc_issuer_free(struct tg_oidc_issuer *is);
+/* After the flags: the issuer of the --oidc-* flags goes first in
+ * cfg->oidc_issuers (the file's issuers[] are already there); an issuer
+ * configured twice is an error. */
+int tg_oidc_build(struct tg_config *cfg, char *err, size_t errlen);
+
 /* ---- flags (config_flags.c) ---- */
 
 enum tg_flag_kind {
     TG_FK_STRING,
     TG_FK_BOOL,
     TG_FK_INT,          /* int field; range in min/max */
-    TG_FK_QPS,          /* float syntax, stored rounded up into an int */
+    TG_FK_QPS,          /* float, stored in a double (tg_parse_qps) */
     TG_FK_DURATION,
     TG_FK_LISTEN,
     TG_FK_LIST_COMMA,   /* repeatable, each value split on commas */

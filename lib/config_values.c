@@ -23,6 +23,30 @@ int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
+{
+    static const char more[] = "\n(more errors not shown)";
+    char line[600];
+    size_t used, need;
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    used = strlen(err);
+    if (used >= sizeof(more) && strcmp(err + used - (sizeof(more) - 1), more) == 0)
+        return; /* already full */
+    need = (used ? 1 : 0) + strlen(line);
+    if (used + need + sizeof(more) <= errlen)
+        snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", line);
+    else if (used == 0)
+        snprintf(err, errlen, "%s", line);
+    else if (used + sizeof(more) <= errlen)
+        memcpy(err + used, more, sizeof(more));
+}
+
 /* ---- durations ---- */
 
 struct dur_unit {
@@ -57,9 +81,28 @@ static const struct dur_unit *dur_unit_at(const char *p, size_t *len)
     return best;
 }
 
+/* Prometheus' model.Duration units on top of Go's (tg_parse_duration_ms64). */
+static const struct dur_unit long_units[] = {
+    {"d", 86400LL * 1000000000LL},
+    {"w", 7 * 86400LL * 1000000000LL},
+    {"y", 365 * 86400LL * 1000000000LL},
+};
+
+static const struct dur_unit *long_unit_at(const char *p, size_t *len)
+{
+    size_t i;
+    for (i = 0; i < sizeof(long_units) / sizeof(long_units[0]); i++)
+        if (*p == long_units[i].name[0]) {
+            *len = 1;
+            return &long_units[i];
+        }
+    return NULL;
+}
+
 /* One "<number><unit>" term starting at *pp, added to *total_ns. The fraction
- * is kept exactly up to nanoseconds (more digits are truncated, as Go does). */
-static int dur_term(const char **pp, int64_t *total_ns)
+ * is kept exactly up to nanoseconds (more digits are truncated, as Go does).
+ * long_ok: d, w and y are units too. */
+static int dur_term(const char **pp, int64_t *total_ns, int long_ok)
 {
     const char *p = *pp;
     int64_t whole = 0, frac = 0, frac_scale = 1, term;
@@ -83,6 +126,8 @@ static int dur_term(const char **pp, int64_t *total_ns)
     if (digits == 0)
         return -1;
     u = dur_unit_at(p, &ulen);
+    if (u == NULL && long_ok)
+        u = long_unit_at(p, &ulen);
     if (u == NULL)
         return -1;
     if (whole > INT64_MAX / u->ns)
@@ -95,15 +140,15 @@ static int dur_term(const char **pp, int64_t *total_ns)
     return 0;
 }
 
-int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
+/* The duration in s, in milliseconds (sub-millisecond rests rounded up);
+ * -1 bad syntax, -2 negative. */
+static int parse_ms(const char *s, int long_ok, int64_t *out_ms)
 {
     const char *p = s;
-    int64_t ns = 0, ms;
+    int64_t ns = 0;
 
-    if (s == NULL || *s == '\0')
-        return tg_cfg_err(err, errlen, "empty duration");
     if (*p == '-')
-        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+        return -2;
     if (*p == '+')
         p++;
     if (strcmp(p, "0") == 0) {
@@ -111,20 +156,48 @@ int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
         return 0;
     }
     if (*p == '\0')
-        goto bad;
+        return -1;
     while (*p != '\0') {
-        if (dur_term(&p, &ns) < 0)
-            goto bad;
+        if (dur_term(&p, &ns, long_ok) < 0)
+            return -1;
     }
-    ms = ns / 1000000 + (ns % 1000000 != 0);
+    *out_ms = ns / 1000000 + (ns % 1000000 != 0);
+    return 0;
+}
+
+int tg_parse_duration_ms(const char *s, int *out_ms, char *err, size_t errlen)
+{
+    int64_t ms;
+    int rc;
+
+    if (s == NULL || *s == '\0')
+        return tg_cfg_err(err, errlen, "empty duration");
+    rc = parse_ms(s, 0, &ms);
+    if (rc == -2)
+        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+    if (rc < 0)
+        return tg_cfg_err(err, errlen,
+                          "invalid duration \"%s\" (Go syntax: 30s, 5m, 1h2m3.5s, 500ms)", s);
     if (ms > INT_MAX)
         return tg_cfg_err(err, errlen, "duration \"%s\" is too long (at most %d days)", s,
                           INT_MAX / 86400000);
     *out_ms = (int)ms;
     return 0;
-bad:
-    return tg_cfg_err(err, errlen,
-                      "invalid duration \"%s\" (Go syntax: 30s, 5m, 1h2m3.5s, 500ms)", s);
+}
+
+int tg_parse_duration_ms64(const char *s, int64_t *out_ms, char *err, size_t errlen)
+{
+    int rc;
+
+    if (s == NULL || *s == '\0')
+        return tg_cfg_err(err, errlen, "empty duration");
+    rc = parse_ms(s, 1, out_ms);
+    if (rc == -2)
+        return tg_cfg_err(err, errlen, "invalid duration \"%s\": must not be negative", s);
+    if (rc < 0)
+        return tg_cfg_err(err, errlen,
+                          "invalid duration \"%s\" (30s, 5m, 1h30m, 7d, 2w, 1y; at most 292y)", s);
+    return 0;
 }
 
 /* ---- sizes ---- */
@@ -216,6 +289,21 @@ int tg_parse_int(const char *s, long min, long max, long *out, char *err, size_t
     if (errno == ERANGE || v < min || v > max)
         return tg_cfg_err(err, errlen, "%s is out of range [%ld, %ld]", s, min, max);
     *out = v;
+    return 0;
+}
+
+int tg_parse_qps(const char *s, double *out, char *err, size_t errlen)
+{
+    char *end;
+    double q;
+    /* decimal only: strtod would also take inf, nan and hex */
+    if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.') || strpbrk(s, "xXnN") != NULL)
+        return tg_cfg_err(err, errlen, "invalid QPS \"%s\" (a number from 0 to 100000)",
+                          s ? s : "");
+    q = strtod(s, &end);
+    if (*end != '\0' || !(q >= 0) || q > 100000)
+        return tg_cfg_err(err, errlen, "invalid QPS \"%s\" (a number from 0 to 100000)", s);
+    *out = q;
     return 0;
 }
 
@@ -446,6 +534,15 @@ int tg_parse_verb_mode(const char *s, enum tg_verb_mode *out, char *err, size_t 
     return tg_cfg_err(err, errlen, "invalid verb mode \"%s\" (get or http)", s ? s : "");
 }
 
+int tg_parse_klog_v(const char *s, int *out, char *err, size_t errlen)
+{
+    long v = 0;
+    if (tg_parse_int(s, 0, 100, &v, err, errlen) < 0)
+        return -1;
+    *out = (int)tg_log_level_from_klog((int)v);
+    return 0;
+}
+
 int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -456,7 +553,11 @@ int tg_parse_log_level(const char *s, int *out, char *err, size_t errlen)
             return 0;
         }
     }
-    return tg_cfg_err(err, errlen, "invalid log level \"%s\" (error, warn, info or debug)",
+    if (s && isdigit((unsigned char)*s) && tg_parse_klog_v(s, out, err, errlen) == 0)
+        return 0;
+    return tg_cfg_err(err, errlen,
+                      "invalid log level \"%s\" (error, warn, info, debug or a klog "
+                      "verbosity 0-100)",
                       s ? s : "");
 }
 

@@ -444,7 +444,10 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
     r->ev = ev;
     r->conn = c;
     cmd = evhttp_request_get_command(ev);
-    r->method = cmd == EVHTTP_REQ_GET ? TG_M_GET : cmd == EVHTTP_REQ_POST ? TG_M_POST : 0;
+    r->method = cmd == EVHTTP_REQ_GET      ? TG_M_GET
+                : cmd == EVHTTP_REQ_POST   ? TG_M_POST
+                : cmd == EVHTTP_REQ_DELETE ? TG_M_DELETE
+                                           : 0;
     r->uri = evhttp_request_get_uri(ev);
     r->in_headers = evhttp_request_get_input_headers(ev);
     r->in_body = evhttp_request_get_input_buffer(ev);

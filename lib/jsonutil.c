@@ -34,3 +34,19 @@ out:
     yajl_tree_free(root);
     return rc;
 }
+
+yajl_val tg_json_member(yajl_val obj, const char *name)
+{
+    size_t i;
+    if (!YAJL_IS_OBJECT(obj))
+        return NULL;
+    for (i = 0; i < YAJL_GET_OBJECT(obj)->len; i++)
+        if (strcmp(YAJL_GET_OBJECT(obj)->keys[i], name) == 0)
+            return YAJL_GET_OBJECT(obj)->values[i];
+    return NULL;
+}
+
+const char *tg_json_str(yajl_val v)
+{
+    return YAJL_IS_STRING(v) ? v->u.string : NULL;
+}

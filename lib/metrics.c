@@ -31,6 +31,7 @@ struct tg_metric_family {
     size_t table_size;        /* power of two */
     struct tg_metric **children; /* insertion order */
     size_t n_children, cap_children;
+    size_t max_children; /* TG_METRICS_MAX_CHILDREN unless set */
 };
 
 struct tg_metrics {
@@ -142,6 +143,7 @@ struct tg_metric_family *tg_metrics_register(struct tg_metrics *m, const char *n
     f->help = tg_arena_strndup(&m->arena, help ? help : "", help ? strlen(help) : 0);
     f->type = type;
     f->n_labels = n_labels;
+    f->max_children = TG_METRICS_MAX_CHILDREN;
     f->label_names = tg_arena_alloc(&m->arena, (n_labels + 1) * sizeof(*f->label_names));
     for (i = 0; i < n_labels; i++)
         f->label_names[i] = tg_arena_strndup(&m->arena, label_names[i], strlen(label_names[i]));
@@ -247,9 +249,15 @@ struct tg_metric *tg_metric_get(struct tg_metric_family *f, const tg_iovec_t *va
         for (c = f->table[h & (f->table_size - 1)]; c != NULL; c = c->next)
             if (c->hash == h && same_values(c, values, n))
                 return c;
-    if (f->n_children >= TG_METRICS_MAX_CHILDREN)
+    if (f->n_children >= f->max_children)
         return NULL;
     return new_child(f, values, n, h);
+}
+
+void tg_metrics_family_set_max_children(struct tg_metric_family *f, size_t n)
+{
+    if (f != NULL)
+        f->max_children = n;
 }
 
 struct tg_metric *tg_metric_get0(struct tg_metric_family *f)

@@ -25,9 +25,12 @@
 #include "tenantgate/authcache.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/kube.h"
+#include "tenantgate/limits.h"
 #include "tenantgate/log.h"
+#include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
+#include "tenantgate/stages.h"
 #include "tenantgate/tls.h"
 #include "tenantgate/upstream.h"
 
@@ -253,6 +256,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
             (long long)srv->stats.in_flight);
     srv->draining = 1;
     set_listeners(srv, 0);
+    tg_stage_limit_drain(srv); /* queued requests: 503 now, they hold no upstream request */
     srv->drain_deadline_ns = tg_now_ns() + (uint64_t)srv->boot_cfg->shutdown_grace_ms * 1000000u;
     srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, check_drained, srv);
     event_add(srv->ev_drain, &tick);
@@ -266,13 +270,17 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     struct tg_config *next = tg_config_reload(srv->cfg, err, sizeof(err));
 
     if (next == NULL) {
+        char *nl;
+        while ((nl = strchr(err, '\n')) != NULL) /* several errors: one log line */
+            *nl = ';';
         tg_err("SIGHUP: configuration not reloaded, keeping the current one: %s", err);
         return;
     }
     tg_config_unref(srv->cfg);
     srv->cfg = next;
     tg_log_set_level((enum tg_log_level)next->log_level);
-    tg_info("SIGHUP: configuration reloaded (listeners, TLS and upstream need a restart)");
+    tg_info("SIGHUP: configuration reloaded (listeners, TLS, upstream and OIDC issuers need a "
+            "restart)");
 }
 
 static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
@@ -286,7 +294,9 @@ static void on_tls_tick(evutil_socket_t fd, short what, void *arg)
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
-    tg_conn_sweep(arg);
+    struct tg_server *srv = arg;
+    tg_conn_sweep(srv);
+    tg_limits_sweep(srv->limiter, tg_now_ns());
 #ifdef __GLIBC__
     /* glibc returns freed memory only from the top of the heap: after a burst
      * (1000 requests in flight: +11 MiB) RSS would stay at its peak for good.
@@ -358,13 +368,24 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
     if (srv->dns == NULL)
         srv->dns = evdns_base_new(base, 0); /* no resolv.conf: IP literals still work */
     srv->metrics = tg_server_metrics_new();
+    srv->limiter = tg_limits_new();
     if (tg_kube_auth_new(base, cfg, &srv->kube, &srv->authcache, err, errlen) < 0) {
         tg_server_free(srv);
         return NULL;
     }
     if (srv->kube)
         tg_kube_client_set_observer(srv->kube, tg_server_kube_observed, srv);
+    if (cfg->n_oidc_issuers > 0 && (srv->oidc = tg_oidc_new(base, cfg, err, errlen)) == NULL) {
+        tg_server_free(srv);
+        return NULL;
+    }
     srv->upstream = tg_upstream_new(base, srv->dns, cfg, err, errlen);
+    if (srv->upstream != NULL && cfg->am_upstream != NULL &&
+        (srv->am_upstream = tg_upstream_new_alertmanager(base, srv->dns, cfg, err, errlen)) ==
+            NULL) {
+        tg_server_free(srv);
+        return NULL;
+    }
     if (srv->upstream == NULL || setup_listeners(srv, err, errlen) != 0 ||
         setup_signals(srv) != 0) {
         tg_server_free(srv);
@@ -393,7 +414,9 @@ void tg_server_free(struct tg_server *srv)
         evhttp_free(srv->http_internal);
     /* the listeners went with their evhttp (LEV_OPT_CLOSE_ON_FREE) */
     tg_upstream_free(srv->upstream);
+    tg_upstream_free(srv->am_upstream);
     tg_kube_auth_free(srv->kube, srv->authcache);
+    tg_oidc_free(srv->oidc);
     tg_tls_server_free(srv->tls);
     if (srv->dns)
         evdns_base_free(srv->dns, 0);
@@ -414,6 +437,7 @@ void tg_server_free(struct tg_server *srv)
     fflush(stdout);
     tg_conn_sweep(srv); /* evhttp_free() dropped every connection */
     tg_server_metrics_free(srv->metrics);
+    tg_limits_free(srv->limiter);
     free(srv->conn_by_fd);
     tg_config_unref(srv->cfg);
     tg_config_unref(srv->boot_cfg);

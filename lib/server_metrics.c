@@ -5,16 +5,163 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tenantgate/authcache.h"
 #include "tenantgate/metrics.h"
+#include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
+
+/* Per-tenant families (limits:): label values are the first
+ * limits.metricsMaxTenants tenant values seen, then "other". */
+struct tenant_metrics {
+    struct tg_metric_family *requests, *inflight, *queued, *rejected, *queue_wait;
+    char **names; /* open addressing, power-of-two size; admitted tenant values */
+    size_t size, n;
+};
 
 struct tg_server_metrics {
     struct tg_metrics *reg;
     struct tg_std_metrics std;
+    /* OIDC (lib/auth/oidc.c counts, we mirror) */
+    struct tg_metric_family *oidc_fetches;    /* counter {issuer,result} */
+    struct tg_metric_family *oidc_tokens;     /* counter {result} */
+    struct tg_metric_family *oidc_cache_hits; /* counter */
+    struct tg_metric_family *oidc_keys;       /* gauge {issuer} */
+    struct tenant_metrics tenant;
 };
+
+static void register_oidc(struct tg_server_metrics *m)
+{
+    static const char *const issuer_result[] = {"issuer", "result"}, *const result[] = {"result"},
+                             *const issuer[] = {"issuer"};
+    m->oidc_fetches =
+        tg_metrics_register(m->reg, "tenantgate_oidc_jwks_fetches_total",
+                            "Key fetches of OIDC issuers (discovery + JWKS) by result: ok, error.",
+                            TG_METRIC_COUNTER, issuer_result, 2, NULL, 0);
+    m->oidc_tokens = tg_metrics_register(
+        m->reg, "tenantgate_oidc_tokens_total",
+        "OIDC ID tokens verified, by result: accepted, refused, unavailable (the issuer's key is "
+        "not known); cache hits are not counted here.",
+        TG_METRIC_COUNTER, result, 1, NULL, 0);
+    m->oidc_cache_hits = tg_metrics_register(m->reg, "tenantgate_oidc_cache_hits_total",
+                                             "OIDC verdicts served from the verdict cache.",
+                                             TG_METRIC_COUNTER, NULL, 0, NULL, 0);
+    m->oidc_keys = tg_metrics_register(m->reg, "tenantgate_oidc_signing_keys",
+                                       "Signing keys known per OIDC issuer (0: its tokens are "
+                                       "refused).",
+                                       TG_METRIC_GAUGE, issuer, 1, NULL, 0);
+}
+
+/* Families the label set bounds (tenants x codes or reasons): the
+ * registry's own cap is only a safety net there. */
+#define TENANT_FAMILY_MAX_CHILDREN 2000000
+
+static void register_tenant_families(struct tg_metrics *reg, struct tenant_metrics *t)
+{
+    static const double wait_buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5,
+                                          1,     2.5,   5,    10,   30,  60};
+    static const char *const tenant[] = {"tenant"}, *const tenant_code[] = {"tenant", "code"},
+                             *const tenant_reason[] = {"tenant", "reason"};
+
+    t->requests = tg_metrics_register(
+        reg, "tenantgate_tenant_requests_total",
+        "Requests of each tenant value (limits: section set), by HTTP status code.",
+        TG_METRIC_COUNTER, tenant_code, 2, NULL, 0);
+    t->inflight = tg_metrics_register(reg, "tenantgate_tenant_inflight",
+                                      "Upstream requests in flight, by tenant value.",
+                                      TG_METRIC_GAUGE, tenant, 1, NULL, 0);
+    t->queued =
+        tg_metrics_register(reg, "tenantgate_tenant_queued",
+                            "Requests waiting for a slot (limits.maxInflight), by tenant value.",
+                            TG_METRIC_GAUGE, tenant, 1, NULL, 0);
+    t->rejected = tg_metrics_register(
+        reg, "tenantgate_tenant_rejected_total",
+        "Requests refused by a limit, by tenant value and limit (rate, maxQueued, queueTimeout, "
+        "maxQueryLength, maxLookback, blockedQueries, shutdown).",
+        TG_METRIC_COUNTER, tenant_reason, 2, NULL, 0);
+    t->queue_wait = tg_metrics_register(
+        reg, "tenantgate_tenant_queue_wait_seconds",
+        "Time admitted requests waited for their slots (0 when one was free), by tenant value.",
+        TG_METRIC_HISTOGRAM, tenant, 1, wait_buckets,
+        sizeof(wait_buckets) / sizeof(wait_buckets[0]));
+    tg_metrics_family_set_max_children(t->requests, TENANT_FAMILY_MAX_CHILDREN);
+    tg_metrics_family_set_max_children(t->inflight, TENANT_FAMILY_MAX_CHILDREN);
+    tg_metrics_family_set_max_children(t->queued, TENANT_FAMILY_MAX_CHILDREN);
+    tg_metrics_family_set_max_children(t->rejected, TENANT_FAMILY_MAX_CHILDREN);
+    tg_metrics_family_set_max_children(t->queue_wait, TENANT_FAMILY_MAX_CHILDREN);
+}
+
+static char **tenant_slot(char **names, size_t size, tg_iovec_t v)
+{
+    size_t i = (size_t)tg_iov_hash(v) & (size - 1);
+    while (names[i] != NULL && !tg_iov_eq_str(v, names[i]))
+        i = (i + 1) & (size - 1);
+    return &names[i];
+}
+
+const char *tg_server_tenant_label(struct tg_server *srv, tg_iovec_t tenant, size_t max)
+{
+    struct tenant_metrics *t = &srv->metrics->tenant;
+    char **slot;
+
+    if (t->size == 0)
+        return "other";
+    slot = tenant_slot(t->names, t->size, tenant);
+    if (*slot != NULL)
+        return *slot;
+    if (t->n >= max)
+        return "other";
+    if (2 * (t->n + 1) > t->size) { /* keep it at most half full */
+        size_t size = 2 * t->size, i;
+        char **names = calloc(size, sizeof(*names));
+        if (names == NULL)
+            abort();
+        for (i = 0; i < t->size; i++)
+            if (t->names[i])
+                *tenant_slot(names, size, tg_iov_str(t->names[i])) = t->names[i];
+        free(t->names);
+        t->names = names;
+        t->size = size;
+        slot = tenant_slot(t->names, t->size, tenant);
+    }
+    *slot = malloc(tenant.len + 1);
+    if (*slot == NULL)
+        abort();
+    memcpy(*slot, tenant.base, tenant.len);
+    (*slot)[tenant.len] = '\0';
+    t->n++;
+    return *slot;
+}
+
+void tg_server_tenant_gauges(struct tg_server *srv, const char *label, int d_inflight, int d_queued)
+{
+    struct tenant_metrics *t = &srv->metrics->tenant;
+    if (d_inflight)
+        tg_metric_add(tg_metric_get1(t->inflight, label), d_inflight);
+    if (d_queued)
+        tg_metric_add(tg_metric_get1(t->queued, label), d_queued);
+}
+
+void tg_server_tenant_rejected(struct tg_server *srv, const char *label, const char *limit)
+{
+    tg_metric_inc(tg_metric_get2(srv->metrics->tenant.rejected, label, limit));
+}
+
+void tg_server_tenant_waited(struct tg_server *srv, const char *label, double seconds)
+{
+    tg_metric_observe(tg_metric_get1(srv->metrics->tenant.queue_wait, label), seconds);
+}
+
+static void tenant_requests_done(struct tg_server *srv, struct tg_req *r, const char *code)
+{
+    size_t i;
+    for (i = 0; i < r->n_tenants; i++)
+        tg_metric_inc(tg_metric_get2(
+            srv->metrics->tenant.requests,
+            tg_server_tenant_label(srv, r->tenants[i], r->cfg->limits->metrics_max_tenants), code));
+}
 
 struct tg_server_metrics *tg_server_metrics_new(void)
 {
@@ -23,13 +170,23 @@ struct tg_server_metrics *tg_server_metrics_new(void)
         abort();
     m->reg = tg_metrics_new();
     tg_metrics_register_std(m->reg, TG_VERSION, &m->std);
+    register_oidc(m);
+    register_tenant_families(m->reg, &m->tenant);
+    m->tenant.size = 64;
+    m->tenant.names = calloc(m->tenant.size, sizeof(*m->tenant.names));
+    if (m->tenant.names == NULL)
+        abort();
     return m;
 }
 
 void tg_server_metrics_free(struct tg_server_metrics *m)
 {
+    size_t i;
     if (m == NULL)
         return;
+    for (i = 0; i < m->tenant.size; i++)
+        free(m->tenant.names[i]);
+    free(m->tenant.names);
     tg_metrics_free(m->reg);
     free(m);
 }
@@ -46,6 +203,8 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
                       (double)dur_ns / 1e9);
     if (r->upstream_error)
         tg_metric_inc(tg_metric_get1(m->std.upstream_errors_total, r->upstream_error));
+    if (r->cfg->limits != NULL)
+        tenant_requests_done(srv, r, code);
 }
 
 void tg_server_request_refused(struct tg_server *srv, int status)
@@ -73,12 +232,30 @@ void tg_server_kube_observed(void *arg, const char *call, int status, double sec
 
 /* A counter owned elsewhere (a plain uint64_t) mirrored into the registry:
  * counters cannot be set, only raised, so add what was counted since. */
-static void mirror(struct tg_metric_family *f, uint64_t total)
+static void mirror_child(struct tg_metric *c, uint64_t total)
 {
-    struct tg_metric *c = tg_metric_get0(f);
     double now = (double)total, had = tg_metric_value(c);
     if (now > had)
         tg_metric_add(c, now - had);
+}
+
+static void mirror(struct tg_metric_family *f, uint64_t total)
+{
+    mirror_child(tg_metric_get0(f), total);
+}
+
+static void sync_oidc(struct tg_server_metrics *m, const struct tg_oidc_stats *s)
+{
+    mirror_child(tg_metric_get1(m->oidc_tokens, "accepted"), s->accepted);
+    mirror_child(tg_metric_get1(m->oidc_tokens, "refused"), s->refused);
+    mirror_child(tg_metric_get1(m->oidc_tokens, "unavailable"), s->unavailable);
+    mirror(m->oidc_cache_hits, s->cache_hits);
+    for (size_t i = 0; i < s->n_issuers; i++) {
+        const struct tg_oidc_issuer_stats *is = &s->issuers[i];
+        mirror_child(tg_metric_get2(m->oidc_fetches, is->url, "ok"), is->fetches_ok);
+        mirror_child(tg_metric_get2(m->oidc_fetches, is->url, "error"), is->fetches_err);
+        tg_metric_set(tg_metric_get1(m->oidc_keys, is->url), (double)is->keys);
+    }
 }
 
 /* Gauges and cache counters are read at scrape time from their owners. */
@@ -101,6 +278,8 @@ static void sync_gauges(struct tg_server *srv)
         mirror(m->std.cache_coalesced_waits_total, s->coalesced);
         mirror(m->std.cache_grace_served_total, s->grace_served);
     }
+    if (srv->oidc != NULL)
+        sync_oidc(m, tg_oidc_stats(srv->oidc));
 }
 
 void tg_server_render_metrics(struct tg_server *srv, struct tg_sb *out)

@@ -7,7 +7,8 @@
  * disagree with the one that was authorized.
  *
  * Every value must be allowed: static rules first (no API call), then a
- * SubjectAccessReview per value when Kubernetes is configured. Denials are
+ * SubjectAccessReview per value when Kubernetes is configured. Reads are
+ * verb get; Alertmanager writes are create / update / delete. Denials are
  * 403 naming the namespace, never 400 (Grafana retries a 400 POST as GET).
  */
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/alertmanager.h"
 #include "tenantgate/kubeauth.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
@@ -83,9 +85,28 @@ static enum tg_verdict collect_tenants(struct tg_req *r)
 
 static tg_iovec_t verb_for(const struct tg_req *r)
 {
+    /* Alertmanager writes change state: they need the write verb whatever
+     * --verb-mode says, so a tenant that may only read cannot silence */
+    if (r->api == TG_API_ALERTMANAGER && r->method == TG_M_DELETE)
+        return TG_IOV_LIT("delete");
+    if (r->api == TG_API_ALERTMANAGER && r->method == TG_M_POST)
+        return r->am_silence && r->am_silence->has_id ? TG_IOV_LIT("update") : TG_IOV_LIT("create");
     if (r->cfg->verb_mode == TG_VERB_HTTP && r->method == TG_M_POST)
         return TG_IOV_LIT("create"); /* kube-rbac-proxy's mapping, on request */
     return TG_IOV_LIT("get");
+}
+
+/* The attributes one tenant value is checked with: the Alertmanager API's
+ * own (alertmanager.resourceAttributes, e.g. prometheusrules in
+ * monitoring.coreos.com) when configured, else the common ones. */
+static void attrs_for(struct tg_req *r, tg_iovec_t value, struct tg_authz_attrs *a)
+{
+    const struct tg_config *c = r->cfg;
+
+    if (r->api == TG_API_ALERTMANAGER && c->has_am_resource_attributes)
+        tg_auth_attrs_expand(&r->arena, &c->am_resource_attributes, r->verb, r->path, value, a);
+    else
+        tg_auth_attrs_for_value(&r->arena, c, r->verb, r->path, value, a);
 }
 
 enum tg_verdict tg_stage_authz(struct tg_req *r)
@@ -103,13 +124,13 @@ enum tg_verdict tg_stage_authz(struct tg_req *r)
     ask = tg_arena_alloc(&r->arena, r->n_tenants * sizeof(*ask));
     for (i = 0; i < r->n_tenants; i++) {
         struct tg_authz_attrs *a = &ask[n_ask];
-        tg_auth_attrs_for_value(&r->arena, r->cfg, r->verb, r->path, r->tenants[i], a);
+        attrs_for(r, r->tenants[i], a);
         if (tg_auth_static_decide(r->cfg, &r->user, a) == TG_AUTHZ_ALLOW)
             continue;
         if (r->srv->kube == NULL)
-            return tg_req_error(r, 403, "forbidden",
-                                "user %.*s may not %.*s metrics of namespace %.*s",
+            return tg_req_error(r, 403, "forbidden", "user %.*s may not %.*s %s of namespace %.*s",
                                 TG_IOV_FMT(r->user.name), TG_IOV_FMT(r->verb),
+                                r->api == TG_API_ALERTMANAGER ? "alerts and silences" : "metrics",
                                 TG_IOV_FMT(r->tenants[i]));
         n_ask++;
     }

@@ -1,19 +1,24 @@
 /*
  * Stage 5, upstream: send the enforced request to the upstream over a pooled
  * keep-alive connection (our client, lib/upstream/) and stream the answer back.
+ * Two routes make a first request of their own before it (the phases below):
+ * /api/v1/metadata asks which metric names the tenant has, and the
+ * Alertmanager routes that touch one silence fetch it and check that the
+ * tenant owns it.
  *
  * Backpressure (after libevent's le-proxy): when the client's output buffer
  * grows past HIGH_WATER we stop reading from the upstream, and resume once
  * evhttp tells us the client has taken everything. Memory per response stays
  * around one read plus the watermark, whatever the response size.
  *
- * Retries: every request this stage sends is marked idempotent, so the client
- * sends it again (once, on a new connection) when a reused keep-alive
- * connection turns out closed before any response byte came back. GETs are;
- * the POSTs are too: they carry the form-encoded parameters of read endpoints
- * (query, query_range, series, labels...), which change nothing upstream. A
- * request that changes something (an Alertmanager silence) must be sent with
- * idempotent = 0.
+ * Retries: a read is marked idempotent, so the client sends it again (once,
+ * on a new connection) when a reused keep-alive connection turns out closed
+ * before any response byte came back. GETs are reads (the first-phase fetches
+ * too); so are form POSTs: they carry the parameters of read endpoints
+ * (query, query_range, series, labels...), which change nothing upstream.
+ * The Alertmanager writes (a JSON silence POST, a DELETE) change something
+ * and are sent once: the upstream may have acted on a request whose answer
+ * never came back.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -27,6 +32,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/alertmanager.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/jsonfilter.h"
 #include "tenantgate/jsonutil.h"
@@ -37,12 +43,14 @@
 #include "tenantgate/upstream.h"
 #include "tenantgate/upstream_client.h"
 
-#define HIGH_WATER     (256 * 1024)
-#define MAX_NAMES_BODY (64u * 1024 * 1024)
+#define HIGH_WATER       (256 * 1024)
+#define MAX_NAMES_BODY   (64u * 1024 * 1024)
+#define MAX_SILENCE_BODY (1u * 1024 * 1024)
 
 enum phase {
-    PH_NAMES, /* /api/v1/metadata only: which metric names does the tenant have */
-    PH_MAIN,  /* the request itself */
+    PH_NAMES,   /* /api/v1/metadata only: which metric names does the tenant have */
+    PH_SILENCE, /* Alertmanager: GET /api/v2/silence/{id}, whose owner decides */
+    PH_MAIN,    /* the request itself */
 };
 
 struct fwd {
@@ -51,7 +59,9 @@ struct fwd {
     struct tg_up_xfer *x;   /* the upstream exchange; NULL once it ended */
     struct tg_jf *jf;       /* response filter (rules, alerts, metadata) */
     struct evbuffer *out;   /* (filtered) bytes on their way to the client */
-    struct evbuffer *names; /* PH_NAMES response body */
+    struct evbuffer *names; /* PH_NAMES / PH_SILENCE response body */
+    size_t names_max;       /* its bound */
+    int fetch_status;       /* PH_SILENCE response code */
     int started;            /* reply started toward the client */
     int paused;             /* upstream reads stopped (backpressure) */
     const char *abort_msg;  /* why we stopped it (the 502's message) */
@@ -68,6 +78,15 @@ static void fwd_free(struct fwd *f)
     f->jf = NULL;
     f->out = f->names = NULL;
     f->r->stage_data = NULL;
+}
+
+/* Where the request goes: the Alertmanager API to --alertmanager-upstream
+ * when there is one, everything else (and it, without one) to --upstream. */
+static struct tg_upstream *target(const struct tg_req *r)
+{
+    if (r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL)
+        return r->srv->am_upstream;
+    return r->srv->upstream;
 }
 
 /* Cut a response that cannot be completed: the client must see a truncated
@@ -157,6 +176,13 @@ static int identity_encoding(const struct tg_up_response *resp)
     return enc.base == NULL || (enc.len == 8 && strncasecmp(enc.base, "identity", 8) == 0);
 }
 
+/* The 502's message when a first-phase answer cannot be used. */
+static const char *first_error(const struct fwd *f)
+{
+    return f->phase == PH_SILENCE ? "cannot read the silence from the Alertmanager"
+                                  : "cannot read the tenant's metric names";
+}
+
 /* Stop the exchange: the response cannot be used (a 502 with `msg`). */
 static int stop(struct fwd *f, const char *msg)
 {
@@ -171,9 +197,13 @@ static int on_head(void *arg, const struct tg_up_response *resp)
 
     if (r->ev == NULL)
         return -1;
-    if (f->phase == PH_NAMES) {
+    if (f->phase != PH_MAIN) {
+        if (f->phase == PH_SILENCE && resp->status == 404) {
+            f->fetch_status = 404; /* its body is not read: silence_fetched() answers */
+            return 0;
+        }
         if (resp->status != 200 || !identity_encoding(resp))
-            return stop(f, "cannot read the tenant's metric names");
+            return stop(f, first_error(f));
         return 0;
     }
     if (f->jf != NULL && !identity_encoding(resp)) /* we asked for identity: cannot filter */
@@ -221,9 +251,11 @@ static int on_body(void *arg, const char *data, size_t len)
     struct tg_req *r = f->r;
     struct bufferevent *cb = tg_conn_client_bev(r);
 
-    if (f->phase == PH_NAMES) {
-        if (evbuffer_get_length(f->names) + len > MAX_NAMES_BODY)
-            return stop(f, "cannot read the tenant's metric names");
+    if (f->phase != PH_MAIN) {
+        if (f->fetch_status == 404)
+            return 0;
+        if (evbuffer_get_length(f->names) + len > f->names_max)
+            return stop(f, first_error(f));
         evbuffer_add(f->names, data, len);
         return 0;
     }
@@ -262,6 +294,7 @@ static const char *error_kind(enum tg_up_error e)
 }
 
 static void names_done(struct fwd *f);
+static void silence_fetched(struct fwd *f);
 
 /* The client calls this once: the response is complete, or the exchange failed. */
 static void on_done(void *arg, enum tg_up_error err, const char *detail)
@@ -284,6 +317,10 @@ static void on_done(void *arg, enum tg_up_error err, const char *detail)
     }
     if (f->phase == PH_NAMES) {
         names_done(f);
+        return;
+    }
+    if (f->phase == PH_SILENCE) {
+        silence_fetched(f);
         return;
     }
     if (f->jf != NULL && tg_jf_finish(f->jf) != 0) {
@@ -312,11 +349,33 @@ static void on_cancel(struct tg_req *r, void *arg)
     fwd_free(f);
 }
 
+/* The response filter of a route, or -1 for none. */
+static int filter_kind(const struct tg_req *r)
+{
+    switch (r->filter) {
+    case TG_ROUTE_RULES:
+        return TG_JF_RULES;
+    case TG_ROUTE_ALERTS:
+        return TG_JF_ALERTS;
+    case TG_ROUTE_METADATA:
+        return TG_JF_METADATA;
+    case TG_ROUTE_AM_ALERTS:
+        return TG_JF_AM_ALERTS;
+    case TG_ROUTE_AM_GROUPS:
+        return TG_JF_AM_GROUPS;
+    case TG_ROUTE_AM_SILENCES:
+        return TG_JF_AM_SILENCES;
+    case TG_ROUTE_AM_STATUS:
+        return TG_JF_AM_STATUS;
+    default:
+        return -1;
+    }
+}
+
 /* Routes whose responses we rewrite: we need them uncompressed. */
 static int filtered(const struct tg_req *r)
 {
-    return r->filter == TG_ROUTE_RULES || r->filter == TG_ROUTE_ALERTS ||
-           r->filter == TG_ROUTE_METADATA;
+    return filter_kind(r) >= 0;
 }
 
 /* Headers toward the upstream, appended to the request head `out` (Host is
@@ -327,27 +386,59 @@ static void add_header(tg_sb_t *out, const char *name, const char *value)
     (void)tg_up_head_add(out, tg_iov_str(name), tg_iov_str(value));
 }
 
-static void copy_request_headers(struct tg_req *r, tg_sb_t *out, size_t body_len)
+/* kube-rbac-proxy's --auth-header-fields-enabled: who is calling, as the
+ * authn stage found it (tg_stage_upstream() checked the values; the head
+ * builder would refuse CR/LF anyway). */
+static void add_identity(struct tg_req *r, tg_sb_t *out)
+{
+    const struct tg_config *c = r->cfg;
+    tg_sb_t v;
+
+    if (!c->auth_header_fields_enabled)
+        return;
+    if (c->auth_header_user_field)
+        (void)tg_up_head_add(out, tg_iov_str(c->auth_header_user_field), r->user.name);
+    tg_sb_init(&v, &r->arena, 64);
+    if (c->auth_header_groups_field &&
+        tg_http_join_values(&v, r->user.groups, r->user.n_groups, c->auth_header_groups_sep) == 0)
+        (void)tg_up_head_add(out, tg_iov_str(c->auth_header_groups_field), tg_sb_iov(&v));
+}
+
+static int identity_sendable(const struct tg_req *r)
+{
+    int ok = tg_http_header_value_ok(r->user.name);
+    for (size_t i = 0; ok && i < r->user.n_groups; i++)
+        ok = tg_http_header_value_ok(r->user.groups[i]);
+    return ok || !r->cfg->auth_header_fields_enabled;
+}
+
+/* The upstream request's headers: the client's minus what the one forwarding
+ * policy keeps back (hop-by-hop, credential, tenant, identity, ours).
+ * `ctype` and `body_len` describe the body (ctype NULL: none); `identity`
+ * asks for an uncompressed answer (we read it). */
+static void copy_request_headers(struct tg_req *r, tg_sb_t *out, const char *ctype, size_t body_len,
+                                 int identity)
 {
     const struct evkeyvalq *in = r->in_headers;
     const char *xff = evhttp_find_header(in, "X-Forwarded-For");
     const char *conn = evhttp_find_header(in, "Connection");
     const char *peer = tg_conn_peer(r);
+    const struct tg_http_forward_policy policy = {
+        .connection = conn ? tg_iov_str(conn) : TG_IOV_NULL,
+        .tenant_in = r->cfg->header_name,
+        .tenant_out = r->cfg->upstream_tenant_header,
+        .drop = r->cfg->upstream_drop_headers,
+        .n_drop = r->cfg->n_upstream_drop_headers,
+        .filtered = identity,
+        .identity_user = r->cfg->auth_header_user_field,
+        .identity_groups = r->cfg->auth_header_groups_field,
+    };
     struct evkeyval *h;
 
     TAILQ_FOREACH(h, in, next)
     {
-        tg_iovec_t name = tg_iov_str(h->key);
-        if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
-            (conn && tg_http_connection_lists(tg_iov_str(conn), name)) ||
-            !strcasecmp(h->key, "Host") || !strcasecmp(h->key, "Content-Length") ||
-            !strcasecmp(h->key, "Content-Type") || !strcasecmp(h->key, "X-Forwarded-For") ||
-            !strcasecmp(h->key, "Expect") ||
-            (filtered(r) && !strcasecmp(h->key, "Accept-Encoding")) ||
-            (r->cfg->header_name && !strcasecmp(h->key, r->cfg->header_name)) ||
-            (r->cfg->upstream_tenant_header && !strcasecmp(h->key, r->cfg->upstream_tenant_header)))
-            continue;
-        add_header(out, h->key, h->value);
+        if (!tg_http_header_never_upstream(&policy, tg_iov_str(h->key)))
+            add_header(out, h->key, h->value);
     }
     add_header(out, "X-Forwarded-For",
                xff ? tg_arena_printf(&r->arena, "%s, %s", xff, peer) : peer);
@@ -362,8 +453,9 @@ static void copy_request_headers(struct tg_req *r, tg_sb_t *out, size_t body_len
         }
         add_header(out, r->cfg->upstream_tenant_header, tg_sb_cstr(&v));
     }
-    if (r->up_post) {
-        add_header(out, "Content-Type", "application/x-www-form-urlencoded");
+    add_identity(r, out);
+    if (ctype != NULL) {
+        add_header(out, "Content-Type", ctype);
         tg_sb_adds(out, "Content-Length: ");
         tg_sb_add_u64(out, (unsigned long long)body_len, 1);
         tg_sb_add(out, "\r\n", 2);
@@ -374,7 +466,7 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
 {
     tg_sb_t uri;
     tg_sb_init(&uri, &r->arena, 256);
-    tg_sb_addiov(&uri, tg_upstream_prefix(r->srv->upstream));
+    tg_sb_addiov(&uri, tg_upstream_prefix(target(r)));
     tg_sb_addiov(&uri, path);
     if (args.len > 0) {
         tg_sb_addc(&uri, '?');
@@ -385,25 +477,37 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
 
 static const struct tg_up_callbacks upstream_cb = {on_head, on_body, on_done};
 
-/* Send one upstream request for `f` (the phase decides what): the head is
+static tg_iovec_t method_name(unsigned method)
+{
+    return method == TG_M_POST     ? TG_IOV_LIT("POST")
+           : method == TG_M_DELETE ? TG_IOV_LIT("DELETE")
+                                   : TG_IOV_LIT("GET");
+}
+
+/* Send one upstream request for `f` (the phase decides what): `method`
+ * TG_M_GET / TG_M_POST / TG_M_DELETE, a POST body of type `ctype`; only an
+ * `idempotent` one may be sent twice (see the top of this file). The head is
  * built in the request's arena and goes out with the body in one write.
  * Returns -1 when nothing could be started (then nothing is pending). */
-static int send_upstream(struct fwd *f, int post, const char *uri, tg_iovec_t body)
+static int send_upstream(struct fwd *f, unsigned method, const char *uri, const char *ctype,
+                         tg_iovec_t body, int idempotent)
 {
     struct tg_req *r = f->r;
     struct tg_up_request req = {0};
+    int post = method == TG_M_POST;
     tg_sb_t head;
 
     tg_sb_init(&head, &r->arena, 512);
-    tg_up_head_start(&head, post ? TG_IOV_LIT("POST") : TG_IOV_LIT("GET"), tg_iov_str(uri),
-                     tg_upstream_host_header(r->srv->upstream));
-    copy_request_headers(r, &head, post ? body.len : 0);
+    tg_up_head_start(&head, method_name(method), tg_iov_str(uri),
+                     tg_upstream_host_header(target(r)));
+    copy_request_headers(r, &head, post ? ctype : NULL, post ? body.len : 0,
+                         f->phase != PH_MAIN || filtered(r));
     tg_up_head_end(&head);
     req.head = tg_sb_iov(&head);
     req.body = post ? body : TG_IOV_NULL;
-    req.idempotent = 1; /* reads only: see the top of this file */
+    req.idempotent = idempotent;
     req.timeout_ms = r->cfg->upstream_timeout_ms;
-    f->x = tg_up_send(tg_upstream_pool(r->srv->upstream), &req, &upstream_cb, f);
+    f->x = tg_up_send(tg_upstream_pool(target(r)), &req, &upstream_cb, f);
     return f->x != NULL ? 0 : -1;
 }
 
@@ -411,20 +515,29 @@ static int send_main(struct fwd *f)
 {
     struct tg_req *r = f->r;
     tg_iovec_t args = tg_sb_iov(&r->up_args);
+    /* a form POST carries the arguments as its body; a JSON one its own */
+    int form = r->up_post && r->up_content_type == NULL;
+    unsigned method = r->up_post ? TG_M_POST : r->up_delete ? TG_M_DELETE : TG_M_GET;
 
     f->phase = PH_MAIN;
-    if (filtered(r)) {
-        static const enum tg_jf_kind kinds[] = {[TG_ROUTE_RULES] = TG_JF_RULES,
-                                                [TG_ROUTE_ALERTS] = TG_JF_ALERTS,
-                                                [TG_ROUTE_METADATA] = TG_JF_METADATA};
-        if (f->jf == NULL)
-            f->jf = tg_jf_new(kinds[r->filter], tg_iov_str(r->cfg->label), r->tenants, r->n_tenants,
-                              emit_filtered, f);
-    }
+    if (filtered(r) && f->jf == NULL)
+        f->jf = tg_jf_new((enum tg_jf_kind)filter_kind(r), tg_iov_str(r->cfg->label), r->tenants,
+                          r->n_tenants, emit_filtered, f);
     if (f->out == NULL)
         f->out = evbuffer_new();
-    return send_upstream(f, r->up_post, upstream_uri(r, r->path, r->up_post ? TG_IOV_NULL : args),
-                         args);
+    return send_upstream(f, method, upstream_uri(r, r->path, form ? TG_IOV_NULL : args),
+                         form ? "application/x-www-form-urlencoded" : r->up_content_type,
+                         form ? args : r->up_body, method == TG_M_GET || form);
+}
+
+/* A GET of our own before the request (PH_NAMES, PH_SILENCE): its body,
+ * at most `max` bytes, is collected in f->names. */
+static int send_first(struct fwd *f, enum phase phase, size_t max, tg_iovec_t path, tg_iovec_t args)
+{
+    f->phase = phase;
+    f->names = evbuffer_new();
+    f->names_max = max;
+    return send_upstream(f, TG_M_GET, upstream_uri(f->r, path, args), NULL, TG_IOV_NULL, 1);
 }
 
 /* /api/v1/metadata: first ask which metric names the tenant has. */
@@ -433,14 +546,67 @@ static int send_names(struct fwd *f)
     struct tg_req *r = f->r;
     tg_sb_t args;
 
-    f->phase = PH_NAMES;
-    f->names = evbuffer_new();
     tg_sb_init(&args, &r->arena, 128);
     tg_sb_adds(&args, "match%5B%5D=");
     tg_sb_add_urlencoded(&args, r->tenant_selector);
-    return send_upstream(
-        f, 0, upstream_uri(r, TG_IOV_LIT("/api/v1/label/__name__/values"), tg_sb_iov(&args)),
-        TG_IOV_NULL);
+    return send_first(f, PH_NAMES, MAX_NAMES_BODY, TG_IOV_LIT("/api/v1/label/__name__/values"),
+                      tg_sb_iov(&args));
+}
+
+/* Alertmanager: first fetch the silence the request reads, updates or
+ * expires (the ID was checked to be a UUID: it goes into the path as is). */
+static int send_fetch(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    tg_sb_t path;
+
+    tg_sb_init(&path, &r->arena, 64);
+    tg_sb_adds(&path, "/api/v2/silence/");
+    tg_sb_addiov(&path, r->am_check_id);
+    return send_first(f, PH_SILENCE, MAX_SILENCE_BODY, tg_sb_iov(&path), TG_IOV_NULL);
+}
+
+/* The fetched silence arrived: answer 404 / 403, reply with it, or go on
+ * with the request. */
+static void silence_fetched(struct fwd *f)
+{
+    struct tg_req *r = f->r;
+    size_t len = evbuffer_get_length(f->names);
+    const char *body = (const char *)evbuffer_pullup(f->names, (ev_ssize_t)len);
+    struct tg_promql_enforce e = {tg_iov_str(r->cfg->label), r->tenants, r->n_tenants, 0, 0};
+    struct tg_am_silence s;
+    struct tg_am_error err;
+    tg_iovec_t owner;
+
+    if (f->fetch_status == 404) {
+        struct tg_am_error nf = {404, 0, 0, "silence not found"};
+        fwd_free(f);
+        tg_req_am_error(r, &nf);
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    if (tg_am_silence_parse(&r->arena, body, len, &s, &err) != 0) {
+        fail(f, 502, "protocol", "cannot read the silence from the Alertmanager");
+        return;
+    }
+    if (!tg_am_silence_owner(&s, &e, &owner)) {
+        fwd_free(f);
+        tg_req_error(r, 403, "forbidden", "silence %.*s does not belong to %s %.*s%s",
+                     TG_IOV_FMT(r->am_check_id), r->cfg->label, TG_IOV_FMT(r->tenants[0]),
+                     r->n_tenants > 1 ? " (or the other values asked for)" : "");
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    if (r->am_reply_fetched) { /* GET silence/{id}: what we checked is the answer */
+        tg_req_reply_json(r, 200, tg_iov(body, len));
+        fwd_free(f);
+        tg_req_resume(r, TG_DONE);
+        return;
+    }
+    evbuffer_free(f->names);
+    f->names = NULL;
+    if (send_main(f) != 0)
+        fail(f, 502, "connect", "cannot send request");
 }
 
 /* Metadata is keyed by metric family: a counter's series are foo_total but
@@ -491,12 +657,19 @@ static void names_done(struct fwd *f)
 
 enum tg_verdict tg_stage_upstream(struct tg_req *r)
 {
-    struct fwd *f = tg_arena_calloc(&r->arena, sizeof(*f));
+    struct fwd *f;
     int rc;
 
+    /* a name with CR or LF would put headers of its own in our request */
+    if (!identity_sendable(r))
+        return tg_req_error(r, 403, "forbidden",
+                            "the user name or a group cannot be sent in an HTTP header");
+    f = tg_arena_calloc(&r->arena, sizeof(*f));
     f->r = r;
     r->stage_data = f;
-    rc = r->filter == TG_ROUTE_METADATA ? send_names(f) : send_main(f);
+    rc = r->filter == TG_ROUTE_METADATA ? send_names(f)
+         : r->am_check_id.len > 0       ? send_fetch(f)
+                                        : send_main(f);
     if (rc != 0) {
         fwd_free(f);
         return tg_req_error(r, 502, "unavailable", "upstream: cannot send request");

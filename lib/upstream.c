@@ -1,4 +1,5 @@
-/* The --upstream target and its client pool; see include/tenantgate/upstream.h. */
+/* An upstream target (--upstream, --alertmanager-upstream) and its client pool; see
+ * include/tenantgate/upstream.h. */
 #include "tenantgate/upstream.h"
 
 #include <stdio.h>
@@ -37,8 +38,11 @@ static void set_target(struct tg_upstream *u, const struct tg_url *url)
         abort();
 }
 
-struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
-                                    const struct tg_config *cfg, char *err, size_t errlen)
+/* One target: its URL and TLS files; pool size and timeout from cfg. */
+static struct tg_upstream *upstream_new(struct event_base *base, struct evdns_base *dns,
+                                        const struct tg_config *cfg, const struct tg_url *url,
+                                        const char *ca, const char *cert, const char *key,
+                                        char *err, size_t errlen)
 {
     struct tg_upstream *u = calloc(1, sizeof(*u));
     struct tg_up_target t = {0};
@@ -46,17 +50,16 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
 
     if (u == NULL)
         abort();
-    set_target(u, &cfg->upstream_url);
-    if (cfg->upstream_url.https) {
-        u->ssl_ctx = tg_tls_client_ctx_new(cfg->upstream_ca_file, cfg->upstream_client_cert_file,
-                                           cfg->upstream_client_key_file, err, errlen);
+    set_target(u, url);
+    if (url->https) {
+        u->ssl_ctx = tg_tls_client_ctx_new(ca, cert, key, err, errlen);
         if (u->ssl_ctx == NULL) {
             tg_upstream_free(u);
             return NULL;
         }
     }
-    t.host = cfg->upstream_url.host;
-    t.port = cfg->upstream_url.port;
+    t.host = url->host;
+    t.port = url->port;
     t.ssl_ctx = u->ssl_ctx;
     o.max_idle = cfg->upstream_max_idle > 0 ? cfg->upstream_max_idle : 64;
     o.timeout_ms = cfg->upstream_timeout_ms;
@@ -66,6 +69,21 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
             : CONNECT_TIMEOUT_MS;
     u->pool = tg_up_pool_new(base, dns, &t, &o);
     return u;
+}
+
+struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
+                                    const struct tg_config *cfg, char *err, size_t errlen)
+{
+    return upstream_new(base, dns, cfg, &cfg->upstream_url, cfg->upstream_ca_file,
+                        cfg->upstream_client_cert_file, cfg->upstream_client_key_file, err, errlen);
+}
+
+struct tg_upstream *tg_upstream_new_alertmanager(struct event_base *base, struct evdns_base *dns,
+                                                 const struct tg_config *cfg, char *err,
+                                                 size_t errlen)
+{
+    return upstream_new(base, dns, cfg, &cfg->am_upstream_url, cfg->am_ca_file,
+                        cfg->am_client_cert_file, cfg->am_client_key_file, err, errlen);
 }
 
 void tg_upstream_free(struct tg_upstream *u)

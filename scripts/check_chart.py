@@ -66,13 +66,21 @@ def values_paths(v, prefix=""):
     return out
 
 
-def lookup(values, path):
+def get(values, path, default=None):
+    """The value at a dotted path of values.yaml, or default."""
     cur = values
     for part in path.split("."):
         if not isinstance(cur, dict) or part not in cur:
-            return False
+            return default
         cur = cur[part]
-    return True
+    return cur
+
+
+_MISSING = object()
+
+
+def lookup(values, path):
+    return get(values, path, _MISSING) is not _MISSING
 
 
 def actions(text):
@@ -191,7 +199,7 @@ def run(R, chart, seed_config, check_security, check_resources, ports, flags=Non
     R.check(f"{c}: config checksum annotation on the pod template (changes roll the pods)",
             re.search(r"checksum/config:\s*\{\{.*sha256sum", dep) is not None)
     if flags:
-        used = re.findall(r"^\s*-\s+--?([a-z][a-z0-9-]*)=", dep, re.M)
+        used = re.findall(r"^\s*-\s+--?([a-z][a-zA-Z0-9-]*)=", dep, re.M)
         unknown = sorted({f for f in used if f not in flags})
         R.check(f"{c}: Deployment args are tenantgate flags ({len(used)})",
                 bool(used) and not unknown, ", ".join(unknown))
@@ -221,7 +229,7 @@ def run(R, chart, seed_config, check_security, check_resources, ports, flags=Non
             ls.get("securePort") == tls_port and ls.get("internalPort") == endpoints_port
             and (values.get("service") or {}).get("port") == tls_port)
     cfg = (values.get("config") or {}).get("file")
-    R.check(f"{c}: default config.file is the seed's config (authorization only)",
+    R.check(f"{c}: default config.file is the two-sidecar stack's config (authorization only)",
             cfg == yaml.safe_load(seed_config) and list(cfg) == ["authorization"])
 
 

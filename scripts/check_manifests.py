@@ -32,8 +32,10 @@ ROOT = os.environ.get("CHECK_MANIFESTS_ROOT") or os.path.dirname(
 MANIFESTS = os.path.join(ROOT, "manifests")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_chart  # noqa: E402
+import check_helm  # noqa: E402
 
-# The seed's kube-rbac-proxy config.yaml, which manifests/base must carry verbatim.
+# The two-sidecar stack's kube-rbac-proxy config.yaml (README: "the two-sidecar stack"; SEED_CONFIG
+# and seed_config name it), which manifests/base must carry verbatim.
 SEED_CONFIG = """authorization:
   rewrites:
     byQueryParameter:
@@ -57,23 +59,30 @@ FLAGS = {
     "upstream-ca-file": True, "upstream-client-cert-file": True,
     "upstream-client-key-file": True, "proxy-endpoints-port": True, "kubeconfig": True,
     "auth-token-audiences": True, "logtostderr": False, "v": True,
+    "oidc-issuer": True, "oidc-clientID": True, "oidc-username-claim": True,
+    "oidc-username-prefix": True, "oidc-groups-claim": True, "oidc-groups-prefix": True,
+    "oidc-sign-alg": True, "oidc-ca-file": True, "auth-header-fields-enabled": False,
+    "auth-header-user-field-name": True, "auth-header-groups-field-name": True,
+    "auth-header-groups-field-separator": True,
     # prom-label-proxy
     "label": True, "query-param": True, "header-name": True, "label-value": True,
     "enable-label-apis": False, "error-on-replace": False, "internal-listen-address": True,
     # ours
     "token-auth-file": True, "upstream-timeout": True, "version": False, "help": False,
+    "alertmanager-upstream": True, "alertmanager-upstream-ca-file": True,
+    "alertmanager-upstream-client-cert-file": True, "alertmanager-upstream-client-key-file": True,
 }
-REPEATABLE = {"label-value", "auth-token-audiences"}
+REPEATABLE = {"label-value", "auth-token-audiences", "oidc-sign-alg"}
 FILE_FLAGS = ["config-file", "tls-cert-file", "tls-private-key-file", "client-ca-file",
               "upstream-ca-file", "upstream-client-cert-file", "upstream-client-key-file",
-              "token-auth-file", "kubeconfig"]
-
-TENANT_RESOURCES = {"pods/metrics", "namespaces/metrics"}
+              "token-auth-file", "kubeconfig", "oidc-ca-file", "alertmanager-upstream-ca-file",
+              "alertmanager-upstream-client-cert-file", "alertmanager-upstream-client-key-file"]
 
 # Kustomizations meant to be applied (or referenced) as they are; the others (stack/thanos, ...)
 # are pieces of these and only get object-level checks on their own.
 COMPLETE = {"manifests/base", "manifests/stack", "manifests/tenant",
-            "manifests/examples/monitoring", "manifests/examples/tenant"}
+            "manifests/examples/monitoring", "manifests/examples/tenant",
+            "manifests/examples/oidc", "manifests/examples/alertmanager"}
 
 
 class Results:
@@ -115,7 +124,7 @@ def parse_args(args):
     out, errs, i = [], [], 0
     while i < len(args):
         a = str(args[i])
-        m = re.fullmatch(r"--?([a-z][a-z0-9-]*)(?:=(.*))?", a, re.S)
+        m = re.fullmatch(r"--?([a-z][a-zA-Z0-9-]*)(?:=(.*))?", a, re.S)
         if not m:
             errs.append(f"not a flag: {a!r}")
             i += 1
@@ -167,11 +176,13 @@ def selector_matches(selector, labels):
 
 
 class Render:
-    """One rendered kustomization."""
+    """One rendered kustomization or Helm chart. `external`: ConfigMaps the render refers to but
+    expects to exist already (a chart's config.existingConfigMap), name -> stand-in data."""
 
-    def __init__(self, name, docs):
+    def __init__(self, name, docs, external=None):
         self.name = name
         self.docs = [d for d in docs if d]
+        self.external = external or {}
 
     def of(self, kind):
         return [d for d in self.docs if d.get("kind") == kind]
@@ -235,6 +246,37 @@ def is_tenantgate(dep):
     cs = dep["spec"]["template"]["spec"].get("containers") or []
     return dep["metadata"]["name"] == "tenantgate" or any(
         c.get("name") == "tenantgate" or "tenantgate" in str(c.get("image", "")) for c in cs)
+
+
+def sar_resource(config_text):
+    """The (apiGroup, "resource[/subresource]") that tenantgate's SubjectAccessReview names with
+    this config file (authorization.resourceAttributes), and "" ; or (None, why not)."""
+    try:
+        cfg = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError as e:
+        return None, f"config does not parse: {e}"
+    ra = ((cfg.get("authorization") or {}).get("resourceAttributes") or {})
+    if not ra.get("resource"):
+        return None, "config has no authorization.resourceAttributes.resource"
+    group = str(ra.get("apiGroup") or "")
+    res = str(ra["resource"]) + (f"/{ra['subresource']}" if ra.get("subresource") else "")
+    if "{{" in group + res:
+        return None, f"resourceAttributes names a templated resource ({group}/{res})"
+    return (group, res), ""
+
+
+def rbac_allows(rules, group, resource, verb="get"):
+    """Whether RBAC rules grant verb on group/resource (resource may be "name/subresource"),
+    with Kubernetes' wildcards: "*" for groups, verbs and resources, "*/subresource"."""
+    sub = resource.split("/", 1)[1] if "/" in resource else None
+    for rule in rules or []:
+        groups, verbs = rule.get("apiGroups") or [], rule.get("verbs") or []
+        resources = rule.get("resources") or []
+        if not (group in groups or "*" in groups) or not (verb in verbs or "*" in verbs):
+            continue
+        if "*" in resources or resource in resources or (sub and f"*/{sub}" in resources):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +373,7 @@ def check_generic(r, complete=True):
         R.check(f"{n}: PodDisruptionBudget {pdb['metadata']['name']} selects pods",
                 bool(r.pods_matching(pdb["spec"]["selector"])))
 
-    cms = {c["metadata"]["name"] for c in r.of("ConfigMap")}
+    cms = {c["metadata"]["name"] for c in r.of("ConfigMap")} | set(r.external)
     for owner, _, spec in r.pods():
         for v in spec.get("volumes") or []:
             if "configMap" in v and not v["configMap"].get("optional"):
@@ -442,7 +484,11 @@ def check_tenantgate(r, dep, seed_config):
     # config mounted from a ConfigMap of this render, with the key --config-file names
     config_text = None
     vol, key = mounted_file(spec, c, fl.get("config-file") or "")
-    cm = r.get("ConfigMap", vol["configMap"]["name"]) if vol and "configMap" in vol else None
+    cm = None
+    if vol and "configMap" in vol:
+        cm_name = vol["configMap"]["name"]
+        cm = r.get("ConfigMap", cm_name) or (
+            {"data": r.external[cm_name]} if cm_name in r.external else None)
     if R.check(f"{n}: --config-file is mounted from a ConfigMap of this kustomization",
                cm is not None and key in (cm.get("data") or {}), str(fl.get("config-file"))):
         config_text = cm["data"][key]
@@ -460,31 +506,76 @@ def check_tenantgate(r, dep, seed_config):
             R.check(f"{n}: config.yaml takes the tenant from the `{fl.get('label')}` query "
                     "parameter", qp == (fl.get("label") or "namespace"), str(qp))
         if seed_config:
-            R.check(f"{n}: config.yaml is the seed's kube-rbac-proxy config, verbatim",
+            R.check(f"{n}: config.yaml is the two-sidecar stack's kube-rbac-proxy config, verbatim",
                     config_text == SEED_CONFIG, repr(config_text))
     for f in FILE_FLAGS[1:]:
         if fl.get(f):
             v, _ = mounted_file(spec, c, fl[f])
             R.check(f"{n}: --{f} is on a mounted volume", v is not None, fl[f])
 
-    # objects around it
+    return {"args": args, "flags": fl, "config": config_text, "spec": spec, "container": c,
+            "sec": sec, "internal": internal}
+
+
+# What the objects around the tenantgate Deployment must be. A kustomization ships them all; a
+# chart render ships what its values switch on (check_helm.py), and none of what they switch off.
+AROUND_ALL = {"ServiceAccount": True, "auth-delegator": True, "NetworkPolicy": True,
+              "ServiceMonitor": True, "PodDisruptionBudget": True}
+
+
+def check_around(r, dep, info, expect=AROUND_ALL):
+    n = f"{r.name}: Deployment {dep['metadata']['name']}"
+    spec, sec, internal = info["spec"], info["sec"], info["internal"]
     labels = dep["spec"]["template"]["metadata"].get("labels") or {}
     sa = spec.get("serviceAccountName", "default")
-    R.check(f"{n}: ServiceAccount {sa} is part of this kustomization",
-            r.get("ServiceAccount", sa) is not None)
-    R.check(f"{n}: ServiceAccount bound to system:auth-delegator",
-            any(b["roleRef"]["name"] == "system:auth-delegator"
-                and any(s.get("kind") == "ServiceAccount" and s["name"] == sa
-                        for s in b.get("subjects") or [])
-                for b in r.of("ClusterRoleBinding")))
+    if expect["ServiceAccount"]:
+        R.check(f"{n}: ServiceAccount {sa} is part of this kustomization",
+                r.get("ServiceAccount", sa) is not None)
+    else:
+        R.check(f"{n}: ServiceAccount {sa} is not created (it exists already)",
+                not r.of("ServiceAccount"))
+    delegator = any(b["roleRef"]["name"] == "system:auth-delegator"
+                    and any(s.get("kind") == "ServiceAccount" and s["name"] == sa
+                            for s in b.get("subjects") or [])
+                    for b in r.of("ClusterRoleBinding"))
+    if expect["auth-delegator"]:
+        R.check(f"{n}: ServiceAccount bound to system:auth-delegator", delegator)
+    else:
+        R.check(f"{n}: no RBAC objects made (rbac.create off)",
+                not r.of("ClusterRoleBinding") and not r.of("ClusterRole"))
     svcs = [s for s in r.of("Service") if selector_matches(s["spec"].get("selector"), labels)]
     R.check(f"{n}: a Service exposes the TLS proxy port",
             any(p.get("targetPort") in ("https", sec) for s in svcs for p in s["spec"]["ports"]))
     nps = [p for p in r.of("NetworkPolicy") if selector_matches(p["spec"]["podSelector"], labels)]
-    proxy_open = any(not rule.get("from") and any(p.get("port") in ("https", sec)
-                                                  for p in rule.get("ports") or [])
+    if not expect["NetworkPolicy"]:
+        R.check(f"{n}: no NetworkPolicy (switched off)", not nps)
+    else:
+        check_networkpolicy(n, nps, sec, internal, expect.get("proxyFrom"))
+    sms = [sm for sm in r.of("ServiceMonitor")
+           if any(selector_matches(sm["spec"]["selector"], s["metadata"].get("labels") or {})
+                  for s in svcs)]
+    if not expect["ServiceMonitor"]:
+        R.check(f"{n}: no ServiceMonitor (switched off)", not r.of("ServiceMonitor"))
+    else:
+        R.check(f"{n}: ServiceMonitor scrapes /metrics on the endpoints port",
+                any(any(e.get("port") == "metrics" and e.get("path", "/metrics") == "/metrics"
+                        for e in sm["spec"]["endpoints"]) for sm in sms))
+    pdbs = [p for p in r.of("PodDisruptionBudget")
+            if selector_matches(p["spec"]["selector"], labels)]
+    if not expect["PodDisruptionBudget"]:
+        R.check(f"{n}: no PodDisruptionBudget (switched off)", not r.of("PodDisruptionBudget"))
+    else:
+        R.check(f"{n}: PodDisruptionBudget covers it", bool(pdbs))
+
+
+def check_networkpolicy(n, nps, sec, internal, proxy_from=None):
+    """proxy_from: the peers the proxy port is limited to (a chart's networkPolicy.proxyFrom);
+    None: open to everyone (tenantgate authenticates every request)."""
+    proxy_open = any((rule.get("from") or None) == proxy_from
+                     and any(p.get("port") in ("https", sec) for p in rule.get("ports") or [])
                      for p in nps for rule in p["spec"].get("ingress") or [])
-    R.check(f"{n}: NetworkPolicy opens the proxy port", proxy_open)
+    R.check(f"{n}: NetworkPolicy opens the proxy port"
+            + (f" to {proxy_from}" if proxy_from else ""), proxy_open)
     only_ports = all(rule.get("ports") for p in nps for rule in p["spec"].get("ingress") or [])
     R.check(f"{n}: NetworkPolicy allows nothing but named ports", bool(nps) and only_ports)
     metrics_rule = any(rule.get("from") and any(p.get("port") in ("metrics", internal)
@@ -492,16 +583,6 @@ def check_tenantgate(r, dep, seed_config):
                        for p in nps for rule in p["spec"].get("ingress") or [])
     R.check(f"{n}: NetworkPolicy lets Prometheus reach the endpoints port (from a selector)",
             metrics_rule)
-    R.check(f"{n}: ServiceMonitor scrapes /metrics on the endpoints port",
-            any(any(selector_matches(sm["spec"]["selector"], s["metadata"].get("labels") or {})
-                    for s in svcs)
-                and any(e.get("port") == "metrics" and e.get("path", "/metrics") == "/metrics"
-                        for e in sm["spec"]["endpoints"])
-                for sm in r.of("ServiceMonitor")))
-    R.check(f"{n}: PodDisruptionBudget covers it",
-            any(selector_matches(p["spec"]["selector"], labels)
-                for p in r.of("PodDisruptionBudget")))
-    return {"args": args, "flags": fl, "config": config_text, "spec": spec, "container": c}
 
 
 def check_config_with_binary(rname, info, tmp):
@@ -525,7 +606,13 @@ def check_config_with_binary(rname, info, tmp):
             if flag == "config-file":
                 with open(local, "w") as f:
                     f.write(info["config"])
-            elif flag in ("tls-cert-file", "tls-private-key-file"):
+            elif flag in ("tls-cert-file", "tls-private-key-file", "client-ca-file",
+                          "upstream-ca-file", "upstream-client-cert-file",
+                          "upstream-client-key-file", "oidc-ca-file",
+                          "alertmanager-upstream-ca-file",
+                          "alertmanager-upstream-client-cert-file",
+                          "alertmanager-upstream-client-key-file"):
+                # one self-signed stand-in serves as certificate, key and CA bundle
                 if cert is None:
                     cert, key = os.path.join(d, "tls.crt"), os.path.join(d, "tls.key")
                     p = subprocess.run(
@@ -536,7 +623,7 @@ def check_config_with_binary(rname, info, tmp):
                     if p.returncode != 0:
                         R.skip(name, "openssl could not make a stand-in certificate")
                         return
-                local = cert if flag == "tls-cert-file" else key
+                local = key if flag.endswith("key-file") else cert
             else:
                 R.skip(name, f"--{flag} names a file that is not part of the manifests")
                 return
@@ -634,7 +721,8 @@ def check_stack(r, tg):
 # ---------------------------------------------------------------------------------------------
 # the tenant's objects
 
-def check_tenant(r):
+def check_tenant(r, required):
+    """required: {(apiGroup, resource): where it comes from}, what the shipped configs' SARs ask."""
     n = r.name
     for ds in r.of("GrafanaDatasource"):
         dn = f"{n}: GrafanaDatasource {ds['metadata']['name']}"
@@ -674,19 +762,27 @@ def check_tenant(r):
             "kubernetes.io/service-account.name")
         R.check(f"{dn}: token Secret belongs to a ServiceAccount of this kustomization",
                 r.get("ServiceAccount", sa_name) is not None, str(sa_name))
-        granted = set()
+        rules = []
         for b in r.of("RoleBinding"):
             if not any(s.get("kind") == "ServiceAccount" and s["name"] == sa_name
                        for s in b.get("subjects") or []):
                 continue
             role = r.get(b["roleRef"]["kind"], b["roleRef"]["name"])
-            for rule in (role or {}).get("rules") or []:
-                if "" in rule.get("apiGroups", []) and "get" in rule.get("verbs", []):
-                    granted.update(rule.get("resources") or [])
-        R.check(f"{dn}: its ServiceAccount may get pods/metrics and namespaces/metrics",
-                TENANT_RESOURCES <= granted, str(sorted(granted)))
-        R.check(f"{dn}: and nothing but */metrics",
-                all(g.endswith("/metrics") for g in granted), str(sorted(granted)))
+            rules += (role or {}).get("rules") or []
+        check_tenant_rules(dn + ": its ServiceAccount", rules, required)
+
+
+def check_tenant_rules(prefix, rules, required):
+    """The tenant's (Cluster)Role grants get on what each config's SAR asks, and nothing else."""
+    if not R.check(f"{prefix}: the SubjectAccessReview resource is known", bool(required)):
+        return
+    for (group, res), where in sorted(required.items()):
+        R.check(f"{prefix} may get {res} (apiGroup \"{group}\"; resourceAttributes of {where})",
+                rbac_allows(rules, group, res), str(rules))
+    granted = [x for rule in rules for x in rule.get("resources") or []]
+    R.check(f"{prefix}: and nothing but get on */metrics",
+            all(g.endswith("/metrics") for g in granted)
+            and all(rule.get("verbs") == ["get"] for rule in rules), str(rules))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,6 +860,7 @@ def main():
                 renders.append(Render(k, docs))
         R.check("manifests: base, stack, tenant and the examples are all rendered",
                 COMPLETE <= {r.name for r in renders}, str([r.name for r in renders]))
+        required, tenant_renders = {}, []
         for r in renders:
             check_generic(r, complete=r.name in COMPLETE)
             if r.name not in COMPLETE:
@@ -771,14 +868,21 @@ def main():
             tg = None
             for dep in r.of("Deployment"):
                 if is_tenantgate(dep):
-                    # base carries the seed's config verbatim; overlays inherit it
+                    # base carries that config verbatim; overlays inherit it
                     tg = check_tenantgate(r, dep, seed_config=True)
+                    if tg:
+                        check_around(r, dep, tg)
+                    if tg and tg["config"] is not None:
+                        res, why = sar_resource(tg["config"])
+                        if R.check(f"{r.name}: the config's SubjectAccessReview resource is "
+                                   "fixed (a tenant Role can grant it)", res is not None, why):
+                            required.setdefault(res, r.name)
                     if tg and tg["config"] is not None:
                         check_config_with_binary(r.name, tg, tmp)
             if r.of("Prometheus") or r.of("ValidatingAdmissionPolicy"):
                 check_stack(r, tg)
             if r.of("GrafanaDatasource"):
-                check_tenant(r)
+                tenant_renders.append(r)
             if r.name == "manifests/examples/monitoring":
                 R.check(f"{r.name}: everything namespaced is in namespace monitoring",
                         all(d["metadata"].get("namespace") == "monitoring" for d in r.docs
@@ -788,11 +892,29 @@ def main():
                 R.check(f"{r.name}: cert-manager component mounts the serving certificate",
                         tg is not None and "tls-cert-file" in tg["flags"]
                         and r.get("Certificate", "tenantgate-tls") is not None)
+            if r.name == "manifests/examples/alertmanager":
+                am = (tg or {}).get("flags", {}).get("alertmanager-upstream") or ""
+                R.check(f"{r.name}: the alertmanager component sends /api/v2/ to an Alertmanager",
+                        bool(re.fullmatch(r"https?://[^/\s]+(/\S*)?", am)), am)
+                role = r.get("ClusterRole", "tenantgate-alerts-editor")
+                R.check(f"{r.name}: tenants get a role with the write verbs",
+                        role is not None and all(
+                            set(rule["verbs"]) >= {"get", "create", "update", "delete"}
+                            for rule in role["rules"]))
+        for r in tenant_renders:
+            check_tenant(r, required)
         check_dockerfile(tmp)
         check_chart.run(R, os.path.join(MANIFESTS, "helm", "tenantgate"),
                         seed_config=SEED_CONFIG, check_security=check_security,
                         check_resources=check_resources,
                         ports=(PORT_TLS, PORT_PLAIN, PORT_ENDPOINTS), flags=FLAGS)
+        helm = os.environ.get("HELM")
+        if helm:
+            check_helm.run(R, sys.modules[__name__], os.path.join(MANIFESTS, "helm", "tenantgate"),
+                           helm, tmp)
+        else:
+            R.skip("chart with a real helm (lint --strict, template)",
+                   "HELM is not set (scripts/check-manifests.sh fetches one)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     line = f"manifests: {R.passed} passed, {R.failed} failed"

@@ -3,6 +3,8 @@
 (manifests/, Dockerfile, .dockerignore, scripts/) to a temp dir once per mutation, breaks one
 thing, runs the checker on the copy and expects exit 1 with the expected FAIL line.
     python3 scripts/check_manifests_selftest.py
+With HELM set (scripts/check-manifests.sh --selftest sets it), the mutations only a real helm
+catches run too; with TG_BIN set, the one about check-config.
 Ends with `selftest: N passed, M failed`.
 """
 import os
@@ -38,8 +40,9 @@ MUTATIONS = [
      "--config-file is mounted from a ConfigMap"),
     ("big memory request", "manifests/base/deployment.yaml",
      "              memory: 32Mi", "              memory: 256Mi", "memory request sized small"),
-    ("seed config edited", "manifests/base/config.yaml",
-     "resource: namespace", "resource: services", "seed's kube-rbac-proxy config, verbatim"),
+    ("shipped config edited", "manifests/base/config.yaml",
+     "resource: namespace", "resource: services",
+     "two-sidecar stack's kube-rbac-proxy config, verbatim"),
     ("hard-coded subject namespace", "manifests/base/clusterrolebinding.yaml",
      "    name: tenantgate\n", "    name: tenantgate\n    namespace: monitoring\n",
      "subject namespace follows the kustomization"),
@@ -58,8 +61,10 @@ MUTATIONS = [
      "httpMethod: POST", "httpMethod: GET", "httpMethod POST"),
     ("tlsSkipVerify", "manifests/tenant/datasource.yaml",
      "tlsAuthWithCACert: true", "tlsSkipVerify: true", "TLS verified with a CA"),
-    ("tenant Role without namespaces/metrics", "manifests/tenant/role.yaml",
-     "      - namespaces/metrics\n", "", "may get pods/metrics and namespaces/metrics"),
+    ("tenant Role without what the config asks (namespace/metrics)", "manifests/tenant/role.yaml",
+     "      - namespace/metrics\n", "", "may get namespace/metrics"),
+    ("config asks for a resource the tenant Role lacks", "manifests/base/config.yaml",
+     "subresource: metrics", "subresource: proxy", "may get namespace/proxy"),
     ("Dockerfile runs as root", "Dockerfile", "USER 65534:65534", "USER 0", "runs as uid 65534"),
     ("Dockerfile port dropped", "Dockerfile",
      "EXPOSE 8443/tcp 8080/tcp 9091/tcp", "EXPOSE 8443/tcp 9091/tcp", "EXPOSE"),
@@ -79,13 +84,46 @@ MUTATIONS = [
     ("chart privileged default", "manifests/helm/tenantgate/values.yaml",
      "  allowPrivilegeEscalation: false", "  allowPrivilegeEscalation: true",
      "default securityContext: allowPrivilegeEscalation false"),
+    ("alertmanager component without the upstream", "manifests/components/alertmanager/kustomization.yaml",
+     "value: --alertmanager-upstream=http://alertmanager-operated:9093/", "value: --label=namespace",
+     "the alertmanager component sends /api/v2/ to an Alertmanager"),
+    ("alerts editor role without a write verb", "manifests/components/alertmanager/clusterrole.yaml",
+     "verbs: [get, create, update, delete]", "verbs: [get, create, delete]",
+     "tenants get a role with the write verbs"),
+]
+
+# The same, for what only a real helm sees (scripts/check_helm.py; run when $HELM is set).
+HELM_MUTATIONS = [
+    ("chart template that is not YAML", "manifests/helm/tenantgate/templates/service.yaml",
+     "  ports:\n", "   ports:\n", "helm template renders"),
+    ("chart tenant ClusterRole without what the config asks",
+     "manifests/helm/tenantgate/templates/clusterrole-tenant.yaml",
+     "      - namespace/metrics\n", "", "metrics-reader may get namespace/metrics"),
+    ("chart drops extraArgs", "manifests/helm/tenantgate/templates/deployment.yaml",
+     "            - {{ . | quote }}\n", "", "extraArgs come last"),
+    ("chart ci/ values leave a feature out",
+     "manifests/helm/tenantgate/ci/all-features-values.yaml",
+     "priorityClassName: system-cluster-critical\n", "", "switch every optional value"),
+    ("chart flag check-config refuses", "manifests/helm/tenantgate/ci/all-features-values.yaml",
+     "minVersion: VersionTLS12", "minVersion: VersionTLS99",
+     "check-config accepts the Deployment's args and config"),
 ]
 
 
 def main():
     passed = failed = 0
-    env = {k: v for k, v in os.environ.items() if k != "TG_BIN"}
-    for what, path, old, new, expect in MUTATIONS:
+    env = dict(os.environ)
+    mutations = MUTATIONS
+    if env.get("HELM"):
+        mutations = MUTATIONS + HELM_MUTATIONS
+    else:
+        print(f"skip  {len(HELM_MUTATIONS)} mutations of the chart that need a real helm: "
+              "HELM is not set")
+    for what, path, old, new, expect in mutations:
+        # check-config (TG_BIN) only for the mutation that is about it
+        env.pop("TG_BIN", None)
+        if "check-config" in expect:
+            env["TG_BIN"] = os.environ.get("TG_BIN", "")
         tmp = tempfile.mkdtemp(prefix="check-manifests-selftest.")
         try:
             for x in ("manifests", "scripts"):

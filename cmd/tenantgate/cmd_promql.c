@@ -5,8 +5,9 @@
  *
  * With QUERY: print the result (exit 0) or the error (exit 1). Without: read
  * queries from stdin, one per line or NUL-separated with -0, and write one
- * result per query in the same framing ("error: <message>" on failure; exit
- * 1 if any failed).
+ * result per query in the same framing (on failure the error message, exit 1
+ * if any failed). Error messages are the ones the proxy answers with, and
+ * say what they are: "1:5: parse error: ...", "enforce error: ...".
  */
 #include "cmd_promql.h"
 
@@ -154,8 +155,7 @@ static int run_one(const struct cli *c, tg_arena_t *a, tg_iovec_t q, tg_sb_t *ou
     else
         tg_promql_print(root, out);
     return 0;
-fail:
-    tg_sb_adds(out, "error: ");
+fail: /* the message names its kind ("1:5: parse error: ...", "enforce error: ...") */
     tg_sb_adds(out, err.msg);
     return -1;
 }

@@ -32,7 +32,7 @@ static void raise_nofile(void)
 
 static int run_proxy(int argc, char **argv)
 {
-    char err[1024];
+    char err[8192]; /* a config file's errors, one per line */
     int exit_now = 0, rc;
     struct tg_config *cfg = tg_config_load(argc, argv, err, sizeof(err), &exit_now);
     struct event_base *base;
@@ -42,7 +42,9 @@ static int run_proxy(int argc, char **argv)
     if (cfg == NULL) {
         if (exit_now == TG_CONFIG_EXIT_OK)
             return 0;
-        fprintf(stderr, "tenantgate: %s\n", err);
+        tg_config_print_errors(stderr, "tenantgate: ", err);
+        if (exit_now == TG_CONFIG_USAGE_ERROR)
+            fprintf(stderr, "Run 'tenantgate --help' for the flags.\n");
         return exit_now == TG_CONFIG_USAGE_ERROR ? 2 : 1;
     }
     tg_log_set_level((enum tg_log_level)cfg->log_level);
@@ -77,6 +79,12 @@ static int run_proxy(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
+
+    if (argc < 2) {
+        fprintf(stderr, "Usage: tenantgate [flags] | check-config [flags] | enforce ... | fmt ...\n"
+                        "Run 'tenantgate --help' for the flags and the config file keys.\n");
+        return 2;
+    }
 
     if (strcmp(sub, "enforce") == 0)
         return tg_cmd_enforce(argc - 1, argv + 1);

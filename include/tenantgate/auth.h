@@ -53,6 +53,13 @@ enum tg_authz_decision {
  * CRYPTO_memcmp), so timing reveals neither where a candidate differs nor
  * which entry matched. Returns the matching entry of cfg->tokens or NULL. */
 const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token);
+/* The same with the token's SHA-256 already computed (the authn stage hashes
+ * once for the token file and the OIDC verdict cache). */
+const struct tg_static_token *tg_auth_token_lookup_digest(const struct tg_config *cfg,
+                                                          const unsigned char digest[32]);
+/* SHA-256 of `in` with one digest and context fetched once and reused (the
+ * proxy is single-threaded). 0 / -1. */
+int tg_auth_sha256(tg_iovec_t in, unsigned char out[32]);
 
 /* Fill `u` from a token entry: strings point into `t` (the config), only the
  * groups array comes from the arena. Adds "system:authenticated" to the
@@ -70,6 +77,10 @@ int tg_auth_sa_namespace(const struct tg_user *user, tg_iovec_t *ns);
  * the arguments. */
 void tg_auth_attrs_for_value(tg_arena_t *a, const struct tg_config *cfg, tg_iovec_t verb,
                              tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out);
+/* The same with another set of attributes (alertmanager.resourceAttributes);
+ * r NULL = none: a non-resource request on `path`. */
+void tg_auth_attrs_expand(tg_arena_t *a, const struct tg_resource_attributes *r, tg_iovec_t verb,
+                          tg_iovec_t path, tg_iovec_t value, struct tg_authz_attrs *out);
 
 /* kube-rbac-proxy's static authorizer, with user.groups honoured:
  * TG_AUTHZ_ALLOW when a rule matches, else TG_AUTHZ_NO_OPINION. */

@@ -138,6 +138,11 @@ enum tg_authcache_status tg_authcache_authorize(struct tg_authcache *c, const st
 /* Guarantees the callback is never called. Only valid before it ran. */
 void tg_pending_cancel(struct tg_pending *p);
 
+/* Deep copy of `src` in one heap block, returned (free() it): *dst points
+ * into the block. How a cache keeps a user past the request it came from
+ * (this cache's entries, the OIDC verdict cache). */
+void *tg_user_flat_copy(struct tg_user *dst, const struct tg_user *src);
+
 /* Server start-up in one call: find the API server (cfg->kubeconfig, else
  * in-cluster), create the client (opts from cfg->kube_*) and the cache
  * (cfg->cache_*, cfg->auth_token_audiences) on `base`.

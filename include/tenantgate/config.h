@@ -70,9 +70,73 @@ struct tg_static_token {
     size_t n_groups;
 };
 
+/* One OIDC issuer whose ID tokens authenticate people. kube-rbac-proxy's
+ * --oidc-* flags (and the config file's top-level oidc keys) give one; the
+ * config file's oidc.issuers[] more. Defaults are filled in at load, so
+ * every field below is what is applied. */
+struct tg_oidc_issuer {
+    char *url;             /* the exact "iss"; https, no query or fragment */
+    char *client_id;       /* an audience the token must carry */
+    char *username_claim;  /* "email" by default */
+    char *username_prefix; /* "" = none; kube-apiserver's default (issuer URL + "#" for a
+                              claim other than email; "-" = none) already applied */
+    char *groups_claim;    /* "groups" by default; NULL = no groups */
+    char *groups_prefix;   /* "" = none */
+    char **sign_algs;      /* RFC 7518 names accepted in "alg"; RS256 by default */
+    size_t n_sign_algs;
+    char *ca_file; /* verifies the issuer's TLS certificate; NULL = system roots */
+    char *ca_pem;  /* its contents, read at load */
+    size_t ca_pem_len;
+    char **required_claims; /* claim names, each with the string value below */
+    char **required_values;
+    size_t n_required_claims;
+};
+
 enum tg_verb_mode {
     TG_VERB_GET = 0,  /* read API is `get` whatever the HTTP method (default) */
     TG_VERB_HTTP = 1, /* kube-rbac-proxy's mapping: GET->get, POST->create, ... */
+};
+
+/* ---- per-tenant limits (our `limits:` section; include/tenantgate/limits.h
+ * uses them) ---- */
+
+/* One set of limits, as written: a negative value means "not set here" (a
+ * tenant override then inherits the default's; a default not set is no
+ * limit). tg_limits_for() resolves them. */
+struct tg_limit_set {
+    int max_inflight;            /* upstream requests in flight per tenant; 0 = no bound */
+    int max_queued;              /* more wait in a FIFO queue; 0 = none wait (429 at once) */
+    int64_t queue_timeout_ms;    /* a queued request waits at most this long (default 10s) */
+    double rate;                 /* requests per second (token bucket); 0 = no bound */
+    int burst;                   /* bucket size (default: rate rounded up, at least 1) */
+    int64_t max_query_length_ms; /* longest stretch a selector reads; 0 = no bound */
+    int64_t max_lookback_ms;     /* how far back from now a selector reads; 0 = no bound */
+};
+
+struct tg_limit_override {
+    char *tenant; /* the tenant value (exact) */
+    struct tg_limit_set set;
+    int line; /* in the config file, for messages */
+};
+
+/* limits.blockedQueries[]: refused when `pattern` occurs in the query as
+ * written or as tg_promql_print spells it. */
+struct tg_blocked_query {
+    char *pattern;
+    char *reason;   /* NULL = none given */
+    int regex;      /* pattern is a POSIX extended regex (glibc regcomp), unanchored */
+    void *compiled; /* regex_t *, compiled once at load (regex only) */
+};
+
+struct tg_limits_config {
+    struct tg_limit_set defaults;
+    struct tg_limit_override *tenants; /* sorted by tenant, no duplicates */
+    size_t n_tenants;
+    struct tg_blocked_query *blocked;
+    size_t n_blocked;
+    size_t metrics_max_tenants; /* tenant label values on /metrics; the rest are "other" */
+    int64_t lookback_delta_ms;  /* the upstream's --query.lookback-delta, 5m */
+    int windows;                /* some maxQueryLength / maxLookback is set */
 };
 
 struct tg_config {
@@ -104,6 +168,8 @@ struct tg_config {
     int upstream_timeout_ms;      /* --upstream-timeout, default 5m */
     int upstream_max_idle;        /* keep-alive pool size */
     char *upstream_tenant_header; /* e.g. THANOS-TENANT; NULL = not sent */
+    char **upstream_drop_headers; /* upstream.dropHeaders: client headers never forwarded */
+    size_t n_upstream_drop_headers;
 
     /* tenancy (prom-label-proxy flags + our own) */
     char *label;         /* --label, default "namespace" */
@@ -133,6 +199,32 @@ struct tg_config {
     size_t n_auth_token_audiences;
     int kube_enabled; /* TokenReview/SAR in use (kubeconfig given or in-cluster) */
 
+    /* OIDC ID tokens (kube-rbac-proxy's --oidc-* flags, our `oidc:` section).
+     * The oidc_* strings are the flag-level issuer as given; oidc_issuers
+     * is what load made of it and of oidc.issuers[], checked, flags' first. */
+    char *oidc_issuer;
+    char *oidc_client_id;
+    char *oidc_username_claim; /* "email" */
+    char *oidc_username_prefix;
+    char *oidc_groups_claim; /* "groups" */
+    char *oidc_groups_prefix;
+    char **oidc_sign_algs; /* empty = RS256 */
+    size_t n_oidc_sign_algs;
+    char *oidc_ca_file;
+    char **oidc_required_claims; /* "claim=value" */
+    size_t n_oidc_required_claims;
+    struct tg_oidc_issuer *oidc_issuers;
+    size_t n_oidc_issuers;
+    int oidc_clock_skew_ms;   /* leeway on exp / nbf / iat: 10s */
+    int oidc_jwks_refresh_ms; /* discovery + JWKS re-read: 1h */
+    int oidc_jwks_refetch_ms; /* at most one fetch per issuer this often for unknown keys: 5s */
+
+    /* identity toward the upstream (kube-rbac-proxy's --auth-header-*) */
+    int auth_header_fields_enabled;
+    char *auth_header_user_field;   /* "x-remote-user"; NULL = not sent */
+    char *auth_header_groups_field; /* "x-remote-groups"; NULL = not sent */
+    char *auth_header_groups_sep;   /* "|" */
+
     /* authorization (kube-rbac-proxy config file) */
     struct tg_resource_attributes resource_attributes;
     int has_resource_attributes;       /* the file has authorization.resourceAttributes */
@@ -150,7 +242,7 @@ struct tg_config {
 
     /* kubernetes API client (our `kubernetes:` section) */
     int kube_timeout_ms; /* 10s */
-    int kube_qps;        /* rate limit toward the API server, 0 = none */
+    double kube_qps;     /* calls per second toward the API server, 0 = none */
     int kube_burst;
     int kube_retries; /* 3 */
 
@@ -165,6 +257,18 @@ struct tg_config {
     /* logging */
     int log_level;  /* enum tg_log_level */
     int access_log; /* 1 = JSON access log on stdout (default) */
+
+    /* Alertmanager API v2 (--alertmanager-* flags, our `alertmanager:` section) */
+    char *am_upstream;             /* --alertmanager-upstream; NULL: /api/v2/ goes to --upstream */
+    struct tg_url am_upstream_url; /* the same, parsed */
+    char *am_ca_file;              /* TLS toward it; each defaults to the --upstream one */
+    char *am_client_cert_file;
+    char *am_client_key_file;
+    struct tg_resource_attributes am_resource_attributes; /* alertmanager.resourceAttributes */
+    int has_am_resource_attributes; /* else authorization.resourceAttributes are used */
+    size_t am_max_body_bytes;       /* a posted silence, default 256 KiB */
+    /* per-tenant limits (our `limits:` section); NULL = no section, no limits */
+    struct tg_limits_config *limits;
 };
 
 /* Values of *exit_now when tg_config_load() returns NULL. */
@@ -174,13 +278,26 @@ struct tg_config {
 
 /* Parse argv (argv[0] is the program; subcommand already removed) and the
  * config file it names, read the token file, validate the result (TLS and CA
- * files are opened and parsed). On error returns NULL and writes a one-line
- * message naming the flag, or the file, line and key, into errbuf. Prints
+ * files are opened and parsed). On error returns NULL and writes a message
+ * naming the flag, or the file, line and key, into errbuf: one line, or one
+ * line per error for a config file with several (see
+ * tg_config_print_errors). Prints
  * --help and --version to stdout itself. *exit_now (may be NULL) tells the
  * caller what a NULL return means, see above; it is 0 on success.
  * Warnings (ignored flags, ...) are logged with tg_warn(). The caller owns
  * the returned reference. */
 struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now);
+/* `tenantgate check-config`: tg_config_load(), except that a command line
+ * with neither a listener nor --upstream checks only the files and flags it
+ * names (config file, token file, TLS files, kubeconfig): listeners,
+ * upstream and the authentication/authorization providers are not required
+ * then, and *files_only is set to 1. Every error of the config file is in
+ * errbuf, one per line. */
+struct tg_config *tg_config_check(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now,
+                                  int *files_only);
+/* Write a tg_config_load() message to `out` (FILE *), each of its lines
+ * (one per error) after `prefix`. */
+void tg_config_print_errors(void *out, const char *prefix, const char *err);
 /* Re-read the config file (and token file) named in `old`, keeping old's
  * flags: the command line stored in old is replayed. On any error returns
  * NULL with the message; `old` is untouched and stays valid. */
@@ -192,5 +309,7 @@ void tg_config_usage(void *out /* FILE * */);
 /* A few lines for `check-config` and the start-up log: listeners, upstream,
  * tenancy, providers. Written to `out` (FILE *). */
 void tg_config_summary(const struct tg_config *cfg, void *out /* FILE * */);
+/* Its tenancy and authorization lines only: what the config file decides. */
+void tg_config_summary_tenancy(const struct tg_config *cfg, void *out /* FILE * */);
 
 #endif

@@ -82,6 +82,14 @@ int tg_http_split_target(tg_iovec_t target, tg_iovec_t *path, tg_iovec_t *query)
  * byte. Else 0. */
 int tg_http_path_is_canonical(tg_iovec_t path);
 
+/* ---- time parameters (lib/http/time.c) ------------------------------------ */
+
+/* A start/end/time parameter as Prometheus' API parses it: unix seconds as a
+ * float ("1700000000.5") or RFC 3339 ("2023-11-14T22:13:20.5Z", "...+01:00"),
+ * or Prometheus' own MinTime/MaxTime spellings (INT64_MIN / INT64_MAX).
+ * Milliseconds since the epoch (saturated); 0 / -1. */
+int tg_http_parse_time(tg_iovec_t s, int64_t *ms);
+
 /* ---- error bodies -------------------------------------------------------- */
 
 /* Prometheus API errorType for an HTTP status we answer with (see
@@ -94,6 +102,16 @@ const char *tg_http_error_type(int status);
 /* Append {"status":"error","errorType":"<type>","error":"<message>"} with
  * both strings JSON-escaped. */
 void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message);
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF; what Go's utf8.Valid takes), or 0. */
+size_t tg_http_utf8_len(const unsigned char *s, size_t avail);
+
+/* Alertmanager's error shapes: go-openapi's {"code":<code>,"message":"..."}
+ * and its handlers' JSON string "..." followed by a newline (both as
+ * Alertmanager writes them). Invalid UTF-8 becomes U+FFFD, as above. */
+void tg_http_am_error_body(tg_sb_t *out, int code, tg_iovec_t message);
+void tg_http_json_string(tg_sb_t *out, tg_iovec_t message);
 
 /* ---- headers ------------------------------------------------------------- */
 
@@ -122,12 +140,60 @@ int tg_http_connection_lists(tg_iovec_t connection, tg_iovec_t name);
  * upstream tenant header is the caller's business. */
 int tg_http_header_is_credential(tg_iovec_t name);
 
+/* 1 for the headers upstreams pick a tenant from: THANOS-TENANT (Thanos)
+ * and X-Scope-OrgID (Cortex, Mimir, Loki), case-insensitive. */
+int tg_http_header_selects_tenant(tg_iovec_t name);
+
+/* 1 if `s` is a non-empty RFC 9110 token (what a header name must be). */
+int tg_http_is_token(tg_iovec_t s);
+
+/* What decides which client request headers are not copied upstream. All
+ * pointers are borrowed for the call; NULL names are ignored. */
+struct tg_http_forward_policy {
+    tg_iovec_t connection;  /* the request's Connection value (its names are hop-by-hop) */
+    const char *tenant_in;  /* header the tenant is read from (--header-name) */
+    const char *tenant_out; /* header tenantgate sets upstream (upstream.tenantHeader) */
+    char *const *drop;      /* more names never forwarded (upstream.dropHeaders) */
+    size_t n_drop;
+    int filtered;                /* the answer is filtered: Accept-Encoding is not forwarded */
+    const char *identity_user;   /* --auth-header-user-field-name (dropped even when not enabled) */
+    const char *identity_groups; /* --auth-header-groups-field-name likewise */
+};
+
+/* The one decision "never forward this client header as it came": 1 for
+ * hop-by-hop headers, credentials and identity headers, tenant-selecting
+ * headers (tg_http_header_selects_tenant, the policy's tenant_in, tenant_out
+ * and drop names), the identity header names the proxy sets (identity_*), and the headers the proxy
+ * writes itself (Host, Content-Length, Content-Type, Expect, X-Forwarded-For). Case-insensitive. */
+int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iovec_t name);
+
+/* The identity headers toward the upstream (kube-rbac-proxy's
+ * --auth-header-*-field-name; either may be NULL): 1 if `name` is one of
+ * them, case-insensitive. A client's own are always dropped. */
+int tg_http_is_identity_header(tg_iovec_t name, const char *user_field, const char *groups_field);
+/* 1 if `v` can be a header value as it is: no control character but HTAB,
+ * no DEL (a CR or LF would start a header of the sender's choosing). */
+int tg_http_header_value_ok(tg_iovec_t v);
+/* Append v[0] sep v[1] sep ... to `sb`; -1 (sb then holds a prefix) when one
+ * of them fails tg_http_header_value_ok(). */
+int tg_http_join_values(tg_sb_t *sb, const tg_iovec_t *v, size_t n, const char *sep);
+
 /* ---- Authorization ------------------------------------------------------- */
 
-/* Strict standard base64 (RFC 4648 alphabet, '=' padding required, no
- * whitespace, zero pad bits). Decoded bytes go in the arena, NUL-terminated.
- * Returns 0 / -1. */
+/* The one base64 decoder (RFC 4648), in three modes:
+ *   STD  standard alphabet, '=' padding required, no whitespace, zero pad
+ *        bits (Basic auth);
+ *   URL  base64url alphabet, no padding, no whitespace, zero pad bits (JWS
+ *        compact serialization, RFC 7515 section 2);
+ *   LAX  either alphabet, whitespace skipped, padding optional, pad bits not
+ *        checked (kubeconfig *-data, as client-go reads them).
+ * `out` has room for len / 4 * 3 + 3 bytes. Returns the decoded length, or
+ * -1 on malformed input. */
+enum tg_base64_mode { TG_BASE64_STD, TG_BASE64_URL, TG_BASE64_LAX };
+long tg_base64_decode_buf(const char *in, size_t len, enum tg_base64_mode mode, char *out);
+/* STD and URL into the arena, NUL-terminated. Return 0 / -1. */
 int tg_base64_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
+int tg_base64url_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out);
 
 /* Parse an Authorization header value. Leading/trailing spaces and tabs are
  * trimmed; the scheme is case-insensitive and followed by one or more spaces.
@@ -142,6 +208,8 @@ int tg_http_parse_authorization(tg_arena_t *a, tg_iovec_t header_value, tg_iovec
  * with token or quoted-string values; a charset other than utf-8 or
  * us-ascii is refused). */
 int tg_http_is_form_content_type(tg_iovec_t content_type);
+/* The same for application/json (the Alertmanager API's bodies). */
+int tg_http_is_json_content_type(tg_iovec_t content_type);
 
 /* ---- request framing (smuggling guard) --------------------------------- */
 

@@ -8,6 +8,7 @@
 #define TENANTGATE_IOVEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct tg_iovec {
@@ -43,6 +44,16 @@ static inline int tg_iov_eq_str(tg_iovec_t a, const char *s)
 static inline int tg_iov_has_prefix(tg_iovec_t a, tg_iovec_t prefix)
 {
     return a.len >= prefix.len && memcmp(a.base, prefix.base, prefix.len) == 0;
+}
+
+/* FNV-1a hash of the bytes (for hash tables keyed by a string). */
+static inline uint64_t tg_iov_hash(tg_iovec_t s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    size_t i;
+    for (i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.base[i]) * 1099511628211ULL;
+    return h;
 }
 
 /* Value of a hex digit (either case), -1 for anything else (any int,

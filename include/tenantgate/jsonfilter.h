@@ -1,6 +1,7 @@
 /*
  * Streaming filters for Prometheus API responses that carry several
- * tenants' data: /api/v1/rules, /api/v1/alerts, /api/v1/metadata. The
+ * tenants' data: /api/v1/rules, /api/v1/alerts, /api/v1/metadata, and the
+ * Alertmanager API's alerts, alert groups, silences and status. The
  * upstream body is fed in chunks as it arrives; the filtered body comes out
  * through the emit callback. No DOM: only the rule group (RULES) or alert
  * (ALERTS) being decided is buffered, so memory is bounded by the largest
@@ -13,6 +14,21 @@
  *             dropped. Other group/rule/alert fields pass unchanged.
  *   ALERTS    alerts whose "labels" carry a tenant value.
  *   METADATA  entries of "data" whose key is in the allowed metric-name set.
+ * Alertmanager API v2 (the answer is a top-level array; a top-level JSON
+ * string or object is an error answer: the string passes, of the object only
+ * "code" and "message"):
+ *   AM_ALERTS    alerts whose "labels" carry a tenant value.
+ *   AM_GROUPS    inside each alert group, the "alerts" kept by the same test;
+ *                groups left without alerts are dropped.
+ *   AM_SILENCES  silences the tenant owns: one of their "matchers" has name
+ *                == label, value a tenant value, isRegex false and isEqual
+ *                true or absent (each field once, of its JSON type). A
+ *                silence with two "matchers" lists or with "matcherSets"
+ *                (Alertmanager 0.28+) is dropped.
+ *   AM_STATUS    the status object with "config" replaced by
+ *                {"original":""} (it holds every tenant's routes and
+ *                receivers' secrets); cluster, versionInfo and uptime pass,
+ *                other keys are dropped.
  * "Carries a tenant value" means: the label occurs (at least once) and every
  * occurrence is a string in the tenant set; the empty string never matches.
  * At the top level only status, data, errorType, error, warnings and infos
@@ -38,7 +54,16 @@
 
 typedef void (*tg_jf_emit_fn)(void *arg, const char *buf, size_t len);
 
-enum tg_jf_kind { TG_JF_RULES, TG_JF_ALERTS, TG_JF_METADATA };
+enum tg_jf_kind {
+    TG_JF_RULES,
+    TG_JF_ALERTS,
+    TG_JF_METADATA,
+    /* Alertmanager API v2 */
+    TG_JF_AM_ALERTS,
+    TG_JF_AM_GROUPS,
+    TG_JF_AM_SILENCES,
+    TG_JF_AM_STATUS,
+};
 
 struct tg_jf;
 

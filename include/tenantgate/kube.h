@@ -115,7 +115,7 @@ enum tg_kube_result tg_kube_sar_parse(const char *body, size_t len, tg_arena_t *
 
 struct tg_kube_opts {
     int timeout_ms;            /* whole call incl. queueing and retries (10s) */
-    int qps;                   /* token bucket rate; 0 = unlimited */
+    double qps;                /* token bucket rate per second; 0 = unlimited */
     int burst;                 /* bucket size (>= 1 when qps > 0) */
     int retries;               /* extra attempts after the first (3) */
     int backoff_base_ms;       /* first backoff (100ms), doubled per attempt, +-50% jitter */
@@ -187,6 +187,23 @@ struct tg_kube_call *tg_kube_sar(struct tg_kube_client *c, const struct tg_user 
                                  void *arg);
 /* The callback will never be called; the call's memory is released. */
 void tg_kube_call_cancel(struct tg_kube_call *call);
+
+/* A plain GET on the same machinery (pool, deadline, retries on 429 / 5xx /
+ * connection errors), for OIDC discovery and JWKS until lib/upstream/ has
+ * the one client: `path` (with its query, copied) below the target's URL.
+ * `body` is the answer of a 2xx status (NUL-terminated, valid during the
+ * callback); on anything else it is NULL, `status` is the last HTTP status
+ * (0 without an answer) and `error` says what failed. The target's bearer
+ * token, if any, is sent: give an issuer's client a target without one. */
+typedef void (*tg_kube_get_cb)(void *arg, int status, const char *body, size_t len,
+                               const char *error);
+struct tg_kube_call *tg_kube_get(struct tg_kube_client *c, const char *path, tg_kube_get_cb cb,
+                                 void *arg);
+
+/* A URL (https:// or http://; none means https) into t->https, host, port
+ * and path_prefix (its path with the query, trailing '/' trimmed): the
+ * parser of kubeconfig server URLs. Heap strings; -1 with a message. */
+int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err, size_t errlen);
 
 /* Deep-copy `src` into `a` (all strings NUL-terminated). */
 void tg_user_copy(tg_arena_t *a, struct tg_user *dst, const struct tg_user *src);

@@ -46,6 +46,9 @@ struct tg_metric_family *tg_metrics_register(struct tg_metrics *m, const char *n
  * created on first use. NULL if f is NULL, n is wrong or the family already
  * has TG_METRICS_MAX_CHILDREN children. */
 struct tg_metric *tg_metric_get(struct tg_metric_family *f, const tg_iovec_t *values, size_t n);
+/* Raise (or lower) a family's cap on children, for families whose label
+ * values the caller bounds itself (per-tenant families: limits.metricsMaxTenants). */
+void tg_metrics_family_set_max_children(struct tg_metric_family *f, size_t n);
 /* Shorthands for 0, 1 and 2 labels (NUL-terminated values). */
 struct tg_metric *tg_metric_get0(struct tg_metric_family *f);
 struct tg_metric *tg_metric_get1(struct tg_metric_family *f, const char *v1);

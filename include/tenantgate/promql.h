@@ -205,7 +205,9 @@ int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts
 /* Tenant enforcement. `values` (n_values >= 1, none empty) are owned by the
  * caller and must outlive the AST. With one value the injected matcher is
  * label="v", with several label=~"v1|v2" (each value RE2-quoted).
- * error_on_replace = 0: every existing matcher on `label` is dropped.
+ * error_on_replace = 0: with one value every existing matcher on `label` is
+ * dropped; with several they stay and are ANDed with the injected regex (a
+ * query for namespace="b" by a user of a and b gets b only).
  * error_on_replace = 1: an existing matcher on `label` that matches none of
  * the values is an error; one that matches some value stays (it can only
  * narrow). info() is refused unless allow_info. */
@@ -216,6 +218,23 @@ struct tg_promql_enforce {
     int error_on_replace;
     int allow_info;
 };
+
+/* Whether a selector's own matchers on the tenant label stay (ANDed with the
+ * injected one) instead of being dropped: with several values, or with
+ * error_on_replace. The same rule holds for match[] and Alertmanager filters. */
+int tg_promql_keeps_own_matchers(const struct tg_promql_enforce *e);
+
+/* Does matcher m match one of the n values? 1 yes, 0 none, -1 cannot be
+ * decided (a regex the enforcer does not model): the error_on_replace check. */
+int tg_promql_matcher_allows(const struct tg_promql_matcher *m, const tg_iovec_t *values, size_t n);
+
+/* Append the values as one RE2 alternation, each escaped like Go's
+ * regexp.QuoteMeta (a|b\.c for a and b.c): the injected regex. */
+void tg_promql_values_regex(tg_sb_t *out, const tg_iovec_t *values, size_t n);
+
+/* Is `re` valid RE2 syntax as Go's regexp compiles it? 0, or -1 with Go's
+ * message ("error parsing regexp: missing closing ): `(`") in msg. */
+int tg_promql_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen);
 
 /* Inject the tenant matcher into every vector and matrix selector of root. */
 int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct tg_promql_enforce *e,
@@ -229,6 +248,54 @@ void tg_promql_print(const struct tg_promql_node *root, tg_sb_t *out);
 int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
                             const struct tg_promql_enforce *e, tg_iovec_t *out,
                             struct tg_promql_error *err);
+
+/* ---- query window, for the per-tenant limits (lib/promql/window.c) ---- */
+
+/* When a query is evaluated, in milliseconds since the epoch: an instant
+ * query has start_ms == end_ms and step_ms 0. */
+struct tg_promql_times {
+    int64_t start_ms, end_ms;
+    int64_t step_ms;
+    int64_t lookback_delta_ms; /* Prometheus' --query.lookback-delta, 5m by default */
+};
+
+/* What the vector selectors of a query read. For each selector: its
+ * evaluation times are the query's [start, end], pinned to one instant by an
+ * `@` (start(), end() or a time) on it or on an enclosing subquery, shifted
+ * back by every offset on its path and widened by every enclosing subquery's
+ * range; it reads its own range (matrix) or the lookback delta (instant
+ * vector; also anchored/smoothed ranges) before the earliest of them. */
+struct tg_promql_window {
+    size_t selectors;    /* vector selectors in the query; 0: it reads no data (fields below 0) */
+    int64_t length_ms;   /* longest stretch one selector reads: evaluation span + its range
+                          * + the ranges of the subqueries around it (no lookback delta) */
+    int64_t earliest_ms; /* earliest sample time any selector may read (ranges, offsets,
+                          * @, lookback delta) */
+};
+
+/* Fill *w for the AST `root` evaluated at `t`. Saturating arithmetic: figures
+ * that overflow come out as INT64_MAX / INT64_MIN ("everything"). */
+void tg_promql_window(const struct tg_promql_node *root, const struct tg_promql_times *t,
+                      struct tg_promql_window *w);
+
+/* What tg_promql_enforce_query_ex() also reports from the parse it makes. */
+struct tg_promql_inspect {
+    const struct tg_promql_times *times; /* in: compute `window` at these times; NULL: no */
+    int want_text;                       /* in: fill `text` */
+    struct tg_promql_window window;      /* out */
+    tg_iovec_t text; /* out: the query as parsed, before enforcement, in tg_promql_print's
+                      * spelling (what `tenantgate fmt` prints); in the arena */
+};
+
+/* tg_promql_enforce_query() that also inspects the parsed query (in may be
+ * NULL: then it is tg_promql_enforce_query()). Nothing is parsed twice. */
+int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                               const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
+                               tg_iovec_t *out, struct tg_promql_error *err);
+
+/* prometheus/common model.ParseDuration ("1d12h", "90s", "500ms"): 0 and
+ * *ns, or -1. */
+int tg_promql_parse_duration(tg_iovec_t s, int64_t *ns);
 
 /* match[] of /series, /labels, /label/x/values, /federate: a single vector
  * selector without modifiers; the empty-matcher rule is not applied (the

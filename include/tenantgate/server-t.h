@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "tenantgate/config.h"
+#include "tenantgate/iovec.h"
 
 struct event;
 struct event_base;
@@ -19,6 +20,8 @@ struct tg_server_metrics;
 struct tg_tls_server;
 struct tg_authcache;
 struct tg_kube_client;
+struct tg_oidc;
+struct tg_limits;
 
 struct tg_server_stats {
     uint64_t requests;
@@ -40,9 +43,12 @@ struct tg_server {
 
     struct tg_tls_server *tls;         /* server certificate, reloaded on change */
     struct tg_upstream *upstream;      /* keep-alive pool toward --upstream */
+    struct tg_upstream *am_upstream;   /* toward --alertmanager-upstream, or NULL: upstream */
     struct tg_server_metrics *metrics; /* lib/server_metrics.c */
     struct tg_authcache *authcache;    /* decision cache, when Kubernetes is on */
     struct tg_kube_client *kube;       /* API client, when Kubernetes is on */
+    struct tg_oidc *oidc;              /* OIDC issuers, keys, verdicts, when configured */
+    struct tg_limits *limiter;         /* per-tenant buckets, slots and queues (limits.h) */
 
     struct tg_server_stats stats;
     uint64_t next_req_id;
@@ -68,6 +74,16 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
 void tg_server_request_refused(struct tg_server *srv, int status);
 /* tg_kube_observe_cb for srv's Kubernetes client: API latency and errors. */
 void tg_server_kube_observed(void *arg, const char *call, int status, double seconds);
+
+/* Per-tenant metrics (lib/server_metrics.c), for the limit stage: the label
+ * of a tenant value (itself for the first `max` values seen, then "other";
+ * stable for the process's life, owned by the server), the in-flight and
+ * queued gauges, refusals by limit, and the queue wait. */
+const char *tg_server_tenant_label(struct tg_server *srv, tg_iovec_t tenant, size_t max);
+void tg_server_tenant_gauges(struct tg_server *srv, const char *label, int d_inflight,
+                             int d_queued);
+void tg_server_tenant_rejected(struct tg_server *srv, const char *label, const char *limit);
+void tg_server_tenant_waited(struct tg_server *srv, const char *label, double seconds);
 
 /* lib/server_metrics.c: the /metrics families of the server. */
 struct tg_sb;

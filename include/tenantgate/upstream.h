@@ -1,7 +1,7 @@
 /*
- * The upstream (Prometheus / Thanos Querier): the target parsed from
- * --upstream and the keep-alive pool of our HTTP/1.1 client toward it
- * (upstream_client.h, lib/upstream/).
+ * An upstream (Prometheus / Thanos Querier from --upstream, Alertmanager
+ * from --alertmanager-upstream): its target and the keep-alive pool of our
+ * HTTP/1.1 client toward it (upstream_client.h, lib/upstream/).
  *
  * Ownership: the server owns struct tg_upstream; it owns the pool, the TLS
  * context and the strings below, which live as long as it does.
@@ -20,6 +20,10 @@ struct tg_up_pool;
 
 struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
                                     const struct tg_config *cfg, char *err, size_t errlen);
+/* The same toward --alertmanager-upstream (cfg->am_upstream must be set). */
+struct tg_upstream *tg_upstream_new_alertmanager(struct event_base *base, struct evdns_base *dns,
+                                                 const struct tg_config *cfg, char *err,
+                                                 size_t errlen);
 /* Closes every pooled connection; exchanges still running end without a callback. */
 void tg_upstream_free(struct tg_upstream *u);
 

@@ -4,54 +4,89 @@
 #include <string.h>
 #include <strings.h>
 
-static int b64val(unsigned char c)
+/* Both alphabets: a value of 0..63 and the alphabet it belongs to, so that
+ * each mode accepts exactly its own. */
+static int b64val(unsigned char c, int *url)
 {
+    *url = 0;
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
+    if (c == '+' || c == '/')
+        return c == '+' ? 62 : 63;
+    *url = 1;
+    if (c == '-' || c == '_')
+        return c == '-' ? 62 : 63;
     return -1;
+}
+
+static int b64_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+long tg_base64_decode_buf(const char *in, size_t len, enum tg_base64_mode mode, char *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    unsigned long bits = 0;
+    size_t i, nchars = 0, pad = 0;
+    long n = 0;
+    int nbits = 0, url;
+
+    for (i = 0; i < len; i++) {
+        int v;
+        if (mode == TG_BASE64_LAX && b64_space(s[i]))
+            continue;
+        if (s[i] == '=' && mode != TG_BASE64_URL) {
+            pad++;
+            continue;
+        }
+        v = b64val(s[i], &url);
+        if (v < 0 || pad > 0 || (mode == TG_BASE64_STD && url) ||
+            (mode == TG_BASE64_URL && !url && v >= 62))
+            return -1; /* not in the alphabet, or data after padding */
+        nchars++;
+        bits = (bits << 6 | (unsigned long)v) & 0xffffff;
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            out[n++] = (char)(bits >> nbits & 0xff);
+        }
+    }
+    if (nbits >= 6 || pad > 2) /* a lone sextet at the end encodes no byte */
+        return -1;
+    if (mode == TG_BASE64_STD && ((nchars + pad) % 4 != 0 || (pad && nchars % 4 != 4 - pad)))
+        return -1;
+    /* the bits a short final quantum does not use must be zero, so that
+     * every byte string has exactly one accepted encoding */
+    if (mode != TG_BASE64_LAX && (bits & ((1ul << nbits) - 1)) != 0)
+        return -1;
+    return n;
+}
+
+static int decode_arena(tg_arena_t *a, tg_iovec_t in, enum tg_base64_mode mode, tg_iovec_t *out)
+{
+    char *d = tg_arena_alloc(a, in.len / 4 * 3 + 3);
+    long n = tg_base64_decode_buf(in.base, in.len, mode, d);
+
+    if (n < 0)
+        return -1;
+    d[n] = '\0';
+    *out = tg_iov(d, (size_t)n);
+    return 0;
 }
 
 int tg_base64_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out)
 {
-    const unsigned char *s = (const unsigned char *)in.base;
-    size_t i, n = 0, pad = 0;
-    char *d;
+    return decode_arena(a, in, TG_BASE64_STD, out);
+}
 
-    if (in.len % 4 != 0)
-        return -1;
-    if (in.len > 0 && s[in.len - 1] == '=')
-        pad = (in.len > 1 && s[in.len - 2] == '=') ? 2 : 1;
-    d = tg_arena_alloc(a, in.len / 4 * 3 + 1);
-    for (i = 0; i < in.len; i += 4) {
-        int v[4], k, nv = (i + 4 == in.len) ? 4 - (int)pad : 4;
-        unsigned long bits = 0;
-        for (k = 0; k < 4; k++) {
-            v[k] = k < nv ? b64val(s[i + k]) : 0;
-            if (v[k] < 0)
-                return -1;
-            bits = bits << 6 | (unsigned long)v[k];
-        }
-        /* the bits a short final quantum does not use must be zero, so that
-         * every byte string has exactly one accepted encoding */
-        if ((nv == 3 && (bits & 0xff)) || (nv == 2 && (bits & 0xffff)))
-            return -1;
-        d[n++] = (char)(bits >> 16);
-        if (nv > 2)
-            d[n++] = (char)(bits >> 8 & 0xff);
-        if (nv > 3)
-            d[n++] = (char)(bits & 0xff);
-    }
-    d[n] = '\0';
-    *out = tg_iov(d, n);
-    return 0;
+int tg_base64url_decode(tg_arena_t *a, tg_iovec_t in, tg_iovec_t *out)
+{
+    return decode_arena(a, in, TG_BASE64_URL, out);
 }
 
 static int is_ows(char c)

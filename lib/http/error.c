@@ -1,4 +1,5 @@
-/* Prometheus-style error bodies; see include/tenantgate/http.h and docs/http.md. */
+/* Prometheus- and Alertmanager-style error bodies; see include/tenantgate/http.h and
+ * docs/http.md. */
 #include "tenantgate/http.h"
 
 const char *tg_http_error_type(int status)
@@ -20,9 +21,7 @@ const char *tg_http_error_type(int status)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+size_t tg_http_utf8_len(const unsigned char *s, size_t avail)
 {
     size_t n, i;
     unsigned lo = 0x80, hi = 0xbf;
@@ -64,7 +63,7 @@ static void add_escaped_utf8(tg_sb_t *out, tg_iovec_t v)
     size_t i = 0, run = 0;
 
     while (i < v.len) {
-        size_t n = utf8_len(s + i, v.len - i);
+        size_t n = tg_http_utf8_len(s + i, v.len - i);
         if (n > 0) {
             i += n;
             continue;
@@ -83,4 +82,20 @@ void tg_http_error_body(tg_sb_t *out, const char *error_type, tg_iovec_t message
     tg_sb_adds(out, "\",\"error\":\"");
     add_escaped_utf8(out, message);
     tg_sb_adds(out, "\"}");
+}
+
+void tg_http_am_error_body(tg_sb_t *out, int code, tg_iovec_t message)
+{
+    tg_sb_adds(out, "{\"code\":");
+    tg_sb_add_u64(out, (unsigned long long)(code > 0 ? code : 500), 1);
+    tg_sb_adds(out, ",\"message\":\"");
+    add_escaped_utf8(out, message);
+    tg_sb_adds(out, "\"}");
+}
+
+void tg_http_json_string(tg_sb_t *out, tg_iovec_t message)
+{
+    tg_sb_addc(out, '"');
+    add_escaped_utf8(out, message);
+    tg_sb_adds(out, "\"\n");
 }

@@ -27,8 +27,16 @@ int tg_http_header_is_hop_by_hop(tg_iovec_t name)
 {
     /* RFC 9110 7.6.1 plus Proxy-Connection, as Go's httputil.ReverseProxy */
     static const char *const hop[] = {
-        "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-        "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", NULL,
+        "Connection",
+        "Proxy-Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        NULL,
     };
     return in_list(name, hop);
 }
@@ -79,11 +87,83 @@ int tg_http_header_is_credential(tg_iovec_t name)
            has_iprefix(name, "Impersonate-");
 }
 
+int tg_http_is_identity_header(tg_iovec_t name, const char *user_field, const char *groups_field)
+{
+    return (user_field && tg_http_iequal(name, tg_iov_str(user_field))) ||
+           (groups_field && tg_http_iequal(name, tg_iov_str(groups_field)));
+}
+
+int tg_http_header_value_ok(tg_iovec_t v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.base[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+int tg_http_join_values(tg_sb_t *sb, const tg_iovec_t *v, size_t n, const char *sep)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!tg_http_header_value_ok(v[i]))
+            return -1;
+        if (i > 0)
+            tg_sb_adds(sb, sep);
+        tg_sb_addiov(sb, v[i]);
+    }
+    return 0;
+}
+
 /* token chars of RFC 9110 5.6.2 */
 static int is_tchar(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int tg_http_is_token(tg_iovec_t s)
+{
+    size_t i;
+    for (i = 0; i < s.len; i++)
+        if (!is_tchar((unsigned char)s.base[i]))
+            return 0;
+    return s.len > 0;
+}
+
+int tg_http_header_selects_tenant(tg_iovec_t name)
+{
+    /* Thanos Querier/Receive (--query.tenant-header, --receive.tenant-header
+     * default) and Cortex/Mimir/Loki pick the tenant from these: forwarded,
+     * a client would choose whose data the upstream reads */
+    static const char *const tenant[] = {"THANOS-TENANT", "X-Scope-OrgID", NULL};
+    return in_list(name, tenant);
+}
+
+static int named(tg_iovec_t name, const char *s)
+{
+    return s != NULL && tg_http_iequal(name, tg_iov_str(s));
+}
+
+int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iovec_t name)
+{
+    /* set by the proxy itself: the upstream's Host, the rebuilt body's
+     * framing and type, X-Forwarded-For with the peer appended */
+    static const char *const own[] = {"Host",   "Content-Length",  "Content-Type",
+                                      "Expect", "X-Forwarded-For", NULL};
+    size_t i;
+
+    if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
+        tg_http_header_selects_tenant(name) || in_list(name, own) ||
+        (p->connection.len > 0 && tg_http_connection_lists(p->connection, name)) ||
+        named(name, p->tenant_in) || named(name, p->tenant_out) ||
+        tg_http_is_identity_header(name, p->identity_user, p->identity_groups) ||
+        (p->filtered && tg_http_iequal(name, TG_IOV_LIT("Accept-Encoding"))))
+        return 1;
+    for (i = 0; i < p->n_drop; i++)
+        if (named(name, p->drop[i]))
+            return 1;
+    return 0;
 }
 
 static void skip_ows(const char **p, const char *end)
@@ -127,7 +207,9 @@ static int charset_ok(tg_iovec_t v)
            tg_http_iequal(v, TG_IOV_LIT("us-ascii"));
 }
 
-int tg_http_is_form_content_type(tg_iovec_t ct)
+/* ct names the media type `want` (case-insensitive) with well-formed
+ * parameters, and a charset among them, if any, is UTF-8 or ASCII. */
+static int media_type_is(tg_iovec_t ct, tg_iovec_t want)
 {
     const char *p = ct.base, *end = ct.base + ct.len;
     tg_iovec_t type, pname, pval;
@@ -139,7 +221,7 @@ int tg_http_is_form_content_type(tg_iovec_t ct)
         take_token(&p, end);
         type = tg_iov(type.base, (size_t)(p - type.base));
     }
-    if (!tg_http_iequal(type, TG_IOV_LIT("application/x-www-form-urlencoded")))
+    if (!tg_http_iequal(type, want))
         return 0;
     for (;;) {
         skip_ows(&p, end);
@@ -164,4 +246,14 @@ int tg_http_is_form_content_type(tg_iovec_t ct)
         if (tg_http_iequal(pname, TG_IOV_LIT("charset")) && !charset_ok(pval))
             return 0;
     }
+}
+
+int tg_http_is_form_content_type(tg_iovec_t ct)
+{
+    return media_type_is(ct, TG_IOV_LIT("application/x-www-form-urlencoded"));
+}
+
+int tg_http_is_json_content_type(tg_iovec_t ct)
+{
+    return media_type_is(ct, TG_IOV_LIT("application/json"));
 }

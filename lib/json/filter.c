@@ -40,6 +40,32 @@ enum role {
     R_LABELS,      /* rule.labels or alert.labels */
     R_LABEL_VALUE, /* labels[<tenant label>] */
     R_META_ENTRY,  /* data[<metric name>] in METADATA */
+    /* Alertmanager API v2 */
+    R_AM_LIST,   /* the top-level array of alerts, groups or silences */
+    R_AM_ERROR,  /* a top-level object where a list was expected: an error */
+    R_SILENCE,   /* one silence: item */
+    R_SMATCHERS, /* silence.matchers */
+    R_SMATCHER,  /* one matcher of a silence */
+    R_SM_NAME,   /* its fields that decide ownership */
+    R_SM_VALUE,
+    R_SM_REGEX,
+    R_SM_EQUAL,
+};
+
+/* What a silence matcher said so far (frame.mflags). It makes the silence
+ * the tenant's when name is the label, value a tenant value, isRegex false
+ * and isEqual true or absent, each said once with the right type. */
+enum {
+    SM_NAME_OK = 1,
+    SM_VALUE_OK = 2,
+    SM_REGEX_FALSE = 4,
+    SM_EQUAL_BAD = 8,
+    SM_BAD = 16, /* a field twice, or of the wrong type */
+    SM_SEEN_NAME = 32,
+    SM_SEEN_VALUE = 64,
+    SM_SEEN_REGEX = 128,
+    SM_SEEN_EQUAL = 256,
+    SILENCE_SEEN_MATCHERS = 512, /* in the silence's own frame */
 };
 
 enum vtype { V_NULL, V_SCALAR, V_STRING, V_MAP, V_ARRAY };
@@ -49,6 +75,7 @@ struct frame {
     size_t emitted;    /* children written so far: decides the next comma */
     size_t item_start; /* out.len before this item's comma */
     size_t hits, bad;  /* items: tenant matches / non-matches (groups: kept rules) */
+    unsigned mflags;   /* silences and their matchers, see SM_* */
 };
 
 /* Open-addressing hash set of byte strings (copies live in the arena). */
@@ -133,17 +160,37 @@ static int fail(struct tg_jf *f, const char *msg)
 
 static int is_item(unsigned char role)
 {
-    return role == R_GROUP || role == R_RULE || role == R_ALERT;
+    return role == R_GROUP || role == R_RULE || role == R_ALERT || role == R_SILENCE;
 }
 
-static unsigned char element_role(unsigned char array_role)
+static int is_am_list(enum tg_jf_kind k)
+{
+    return k == TG_JF_AM_ALERTS || k == TG_JF_AM_GROUPS || k == TG_JF_AM_SILENCES;
+}
+
+static unsigned char element_role(const struct tg_jf *f, unsigned char array_role)
 {
     switch (array_role) {
     case R_GROUPS: return R_GROUP;
     case R_RULES: return R_RULE;
     case R_ALERTS: return R_ALERT;
+    case R_SMATCHERS:
+        return R_SMATCHER;
+    case R_AM_LIST:
+        return f->kind == TG_JF_AM_ALERTS   ? R_ALERT
+               : f->kind == TG_JF_AM_GROUPS ? R_GROUP
+                                            : R_SILENCE;
     default: return R_ANY;
     }
+}
+
+/* The top level: Prometheus answers an object; Alertmanager a list, or on
+ * error a JSON string (its handlers) or an object (its go-openapi layer). */
+static unsigned char root_role(const struct tg_jf *f, enum vtype t)
+{
+    if (!is_am_list(f->kind))
+        return R_ROOT;
+    return t == V_MAP ? R_AM_ERROR : t == V_STRING ? R_ANY : R_AM_LIST;
 }
 
 /* NULL if a value of type t may have this role, else why not. */
@@ -152,6 +199,13 @@ static const char *shape_error(unsigned char role, enum vtype t)
     switch (role) {
     case R_ROOT:
         return t == V_MAP ? NULL : "response is not a JSON object";
+    case R_AM_LIST:
+        return t == V_ARRAY ? NULL : "response is not a JSON array";
+    case R_SMATCHERS:
+        return t == V_ARRAY || t == V_NULL ? NULL : "matchers is not an array";
+    case R_SILENCE:
+    case R_SMATCHER:
+        return t == V_MAP ? NULL : "silence/matcher is not an object";
     case R_DATA:
         return t == V_MAP || t == V_NULL ? NULL : "\"data\" is not an object";
     case R_GROUPS:
@@ -179,6 +233,14 @@ static unsigned char key_role(const struct tg_jf *f, unsigned char map_role, tg_
     *silent = 0;
     switch (map_role) {
     case R_ROOT:
+        if (f->kind == TG_JF_AM_STATUS) {
+            /* config.original is the whole configuration: every tenant's
+             * routes and receivers, with their secrets (written in its place
+             * by cb_map_key); the rest describes the server */
+            *silent = !(tg_iov_eq_str(key, "cluster") || tg_iov_eq_str(key, "versionInfo") ||
+                        tg_iov_eq_str(key, "uptime"));
+            return R_ANY;
+        }
         if (tg_iov_eq_str(key, "data"))
             return R_DATA;
         *silent = !(tg_iov_eq_str(key, "status") || tg_iov_eq_str(key, "errorType") ||
@@ -197,8 +259,21 @@ static unsigned char key_role(const struct tg_jf *f, unsigned char map_role, tg_
         /* a hash of the next group's file and name: reveals nothing */
         *silent = !(f->kind == TG_JF_RULES && tg_iov_eq_str(key, "groupNextToken"));
         return R_ANY;
+    case R_AM_ERROR:
+        *silent = !(tg_iov_eq_str(key, "code") || tg_iov_eq_str(key, "message"));
+        return R_ANY;
     case R_GROUP:
+        if (f->kind == TG_JF_AM_GROUPS)
+            return tg_iov_eq_str(key, "alerts") ? R_ALERTS : R_ANY;
         return tg_iov_eq_str(key, "rules") ? R_RULES : R_ANY;
+    case R_SILENCE:
+        return tg_iov_eq_str(key, "matchers") ? R_SMATCHERS : R_ANY;
+    case R_SMATCHER:
+        return tg_iov_eq_str(key, "name")      ? R_SM_NAME
+               : tg_iov_eq_str(key, "value")   ? R_SM_VALUE
+               : tg_iov_eq_str(key, "isRegex") ? R_SM_REGEX
+               : tg_iov_eq_str(key, "isEqual") ? R_SM_EQUAL
+                                               : R_ANY;
     case R_RULE:
         if (tg_iov_eq_str(key, "alerts"))
             return R_ALERTS;
@@ -280,13 +355,13 @@ static int value_start(struct tg_jf *f, enum vtype t, unsigned char *role, unsig
     if (parent == NULL) {
         if (f->root_done)
             return fail(f, "more than one JSON value");
-        *role = R_ROOT;
+        *role = root_role(f, t);
         *silent = 0;
     } else if (parent->is_map) {
         *role = f->next_role;
         *silent = f->next_silent;
     } else {
-        *role = element_role(parent->role);
+        *role = element_role(f, parent->role);
         *silent = parent->silent;
     }
     if ((err = shape_error(*role, t)) != NULL)
@@ -302,7 +377,47 @@ static int value_start(struct tg_jf *f, enum vtype t, unsigned char *role, unsig
     }
     if (*role == R_LABEL_VALUE && t != V_STRING)
         f->st[f->depth - 2].bad++; /* the label is there but is no tenant value */
+    if (*role >= R_SM_NAME && (t == V_MAP || t == V_ARRAY))
+        parent->mflags |= SM_BAD;
     return 1;
+}
+
+/* A field of a silence matcher: record what it says (see SM_*). */
+static void matcher_field(struct tg_jf *f, unsigned char role, enum vtype t, const char *text,
+                          size_t len)
+{
+    struct frame *m = &f->st[f->depth - 1];
+    static const unsigned seen_bit[] = {SM_SEEN_NAME, SM_SEEN_VALUE, SM_SEEN_REGEX, SM_SEEN_EQUAL};
+    unsigned seen = seen_bit[role - R_SM_NAME];
+    tg_iovec_t v = tg_iov(text, len);
+
+    if (m->mflags & seen)
+        m->mflags |= SM_BAD;
+    m->mflags |= seen;
+    switch (role) {
+    case R_SM_NAME:
+        if (t == V_STRING && tg_iov_eq(v, f->label))
+            m->mflags |= SM_NAME_OK;
+        break;
+    case R_SM_VALUE:
+        if (t == V_STRING && strset_has(&f->values, v))
+            m->mflags |= SM_VALUE_OK;
+        break;
+    case R_SM_REGEX:
+        if (t == V_SCALAR && tg_iov_eq_str(v, "false"))
+            m->mflags |= SM_REGEX_FALSE;
+        break;
+    default: /* R_SM_EQUAL */
+        if (!(t == V_SCALAR && tg_iov_eq_str(v, "true")))
+            m->mflags |= SM_EQUAL_BAD;
+        break;
+    }
+}
+
+static int matcher_owns(unsigned fl)
+{
+    return (fl & (SM_NAME_OK | SM_VALUE_OK | SM_REGEX_FALSE | SM_EQUAL_BAD | SM_BAD)) ==
+           (SM_NAME_OK | SM_VALUE_OK | SM_REGEX_FALSE);
 }
 
 static int scalar(struct tg_jf *f, enum vtype t, const char *text, size_t len)
@@ -319,6 +434,8 @@ static int scalar(struct tg_jf *f, enum vtype t, const char *text, size_t len)
         else
             item->bad++;
     }
+    if (role >= R_SM_NAME)
+        matcher_field(f, role, t, text, len);
     if (!silent) {
         if (t == V_STRING)
             add_json_string(&f->out, (const unsigned char *)text, len);
@@ -403,14 +520,16 @@ static void decide_item(struct tg_jf *f, const struct frame *fr)
         return;
     }
     parent->emitted++;
-    if (fr->role == R_RULE)
-        f->st[f->depth - 2].hits++; /* rules array -> its group */
+    if (fr->role == R_RULE || (fr->role == R_ALERT && f->kind == TG_JF_AM_GROUPS))
+        f->st[f->depth - 2].hits++; /* rules / alerts array -> its group */
 }
 
 static int close_container(struct tg_jf *f)
 {
     struct frame fr = f->st[--f->depth];
 
+    if (fr.role == R_SMATCHER && matcher_owns(fr.mflags))
+        f->st[f->depth - 2].hits++; /* matchers array -> its silence */
     if (!fr.silent) {
         tg_sb_addc(&f->out, fr.is_map ? '}' : ']');
         if (is_item(fr.role))
@@ -436,13 +555,29 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
     struct tg_jf *f = ctx;
     struct frame *fr = &f->st[f->depth - 1];
 
-    f->next_role = key_role(f, fr->role, tg_iov((const char *)key, len), &f->next_silent);
+    tg_iovec_t k = tg_iov((const char *)key, len);
+
+    f->next_role = key_role(f, fr->role, k, &f->next_silent);
     f->next_silent |= fr->silent;
+    if (fr->role == R_SILENCE) {
+        /* a second list of matchers (Go keeps the last one, we counted the
+         * first) or Alertmanager 0.28+ matcher sets: cannot be the tenant's */
+        if (tg_iov_eq_str(k, "matcherSets") ||
+            (f->next_role == R_SMATCHERS && (fr->mflags & SILENCE_SEEN_MATCHERS)))
+            fr->bad++;
+        if (f->next_role == R_SMATCHERS)
+            fr->mflags |= SILENCE_SEEN_MATCHERS;
+    }
     if (!f->next_silent) {
         if (fr->emitted++ > 0)
             tg_sb_addc(&f->out, ',');
         add_json_string(&f->out, key, len);
         tg_sb_addc(&f->out, ':');
+    } else if (f->kind == TG_JF_AM_STATUS && fr->role == R_ROOT && !fr->silent &&
+               tg_iov_eq_str(k, "config")) {
+        if (fr->emitted++ > 0)
+            tg_sb_addc(&f->out, ',');
+        tg_sb_adds(&f->out, "\"config\":{\"original\":\"\"}");
     }
     return after_token(f);
 }

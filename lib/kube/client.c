@@ -36,7 +36,7 @@
 #define MAX_HEAD_LINE    8192
 #define MAX_HEAD_BYTES   65536
 
-enum call_kind { CALL_AUTHN, CALL_AUTHZ };
+enum call_kind { CALL_AUTHN, CALL_AUTHZ, CALL_GET /* tg_kube_get: body handed over as is */ };
 enum call_state { CS_QUEUED, CS_INFLIGHT, CS_BACKOFF };
 enum parse_state { P_STATUS, P_HEADERS, P_BODY_CL, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF,
                    P_TRAILERS, P_BODY_EOF };
@@ -73,7 +73,9 @@ struct tg_kube_call {
     union {
         tg_kube_authn_cb authn;
         tg_kube_authz_cb authz;
+        tg_kube_get_cb get;
     } cb;
+    int status; /* HTTP status of the last answer (CALL_GET) */
     void *arg;
     int attempts;              /* HTTP attempts made */
     int stale_retried;
@@ -154,8 +156,10 @@ static void observe(struct tg_kube_call *call, int status)
     struct tg_kube_client *c = call->c;
     if (c->observe)
         c->observe(c->observe_arg,
-                   call->kind == CALL_AUTHN ? "tokenreview" : "subjectaccessreview", status,
-                   (double)(now_ms() - call->sent_ms) / 1000.0);
+                   call->kind == CALL_AUTHN   ? "tokenreview"
+                   : call->kind == CALL_AUTHZ ? "subjectaccessreview"
+                                              : "get",
+                   status, (double)(now_ms() - call->sent_ms) / 1000.0);
 }
 
 /* ---- bearer token (re-read from token_file like client-go) ---- */
@@ -445,6 +449,8 @@ static void call_release(struct tg_kube_call *call)
     event_free(call->deadline_ev);
     event_free(call->retry_ev);
     tg_sb_free(&call->body);
+    if (call->kind == CALL_GET)
+        free((char *)call->path);
     for (size_t i = 0; i < call->n_audiences; i++)
         free(call->audiences[i]);
     free(call->audiences);
@@ -458,6 +464,8 @@ static void call_finish(struct tg_kube_call *call, enum tg_kube_result res, cons
     struct tg_kube_client *c = call->c;
     tg_kube_authn_cb acb = call->cb.authn;
     tg_kube_authz_cb zcb = call->cb.authz;
+    tg_kube_get_cb gcb = call->cb.get;
+    int status = call->status;
     void *arg = call->arg;
     enum call_kind kind = call->kind;
     struct tg_user user;
@@ -467,7 +475,7 @@ static void call_finish(struct tg_kube_call *call, enum tg_kube_result res, cons
     memset(&user, 0, sizeof(user));
     if (reason) /* it may point into the call, released before the callback */
         reason = tg_arena_strndup(&a, reason, strlen(reason));
-    if (body) {
+    if (body && kind != CALL_GET) {
         if (kind == CALL_AUTHN)
             res = tg_kube_tokenreview_parse(body, len, (const char *const *)call->audiences,
                                             call->n_audiences, &a, &user, &reason);
@@ -476,6 +484,8 @@ static void call_finish(struct tg_kube_call *call, enum tg_kube_result res, cons
     }
     if (res == TG_KUBE_ERROR) {
         c->st.errors++;
+    }
+    if (res == TG_KUBE_ERROR && kind != CALL_GET) { /* a GET's caller says what failed */
         tg_warn("kube: %s failed: %s", kind == CALL_AUTHN ? "TokenReview" : "SubjectAccessReview",
                 reason ? reason : "error");
     }
@@ -483,8 +493,10 @@ static void call_finish(struct tg_kube_call *call, enum tg_kube_result res, cons
     call_release(call);
     if (kind == CALL_AUTHN)
         acb(arg, res, res == TG_KUBE_OK ? &user : NULL, reason);
-    else
+    else if (kind == CALL_AUTHZ)
         zcb(arg, res, reason);
+    else
+        gcb(arg, status, res == TG_KUBE_OK ? body : NULL, res == TG_KUBE_OK ? len : 0, reason);
     tg_arena_destroy(&a);
 }
 
@@ -559,6 +571,7 @@ static void handle_response(struct tg_kube_call *call, int status, int retry_aft
     char why[96];
 
     observe(call, status);
+    call->status = status;
     c->st.by_status[status >= 100 && status < 600 ? status / 100 : 0]++;
     if (status == 429)
         c->st.status_429++;
@@ -861,6 +874,16 @@ static void send_call(struct tg_kube_client *c, struct conn *k, struct tg_kube_c
     c->st.attempts++;
     conn_reset_parser(k);
     bufferevent_set_timeouts(k->bev, NULL, NULL); /* the call's deadline rules now */
+    if (call->kind == CALL_GET) {
+        evbuffer_add_printf(out,
+                            "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tenantgate/" TG_VERSION
+                            "\r\nAccept: application/json\r\n",
+                            c->t.path_prefix, call->path, c->host_header);
+        if (tok && tok[0])
+            evbuffer_add_printf(out, "Authorization: Bearer %s\r\n", tok);
+        evbuffer_add(out, "\r\n", 2);
+        return;
+    }
     evbuffer_add_printf(out,
                         "POST %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tenantgate/" TG_VERSION
                         "\r\nAccept: application/json\r\nContent-Type: application/json\r\n"
@@ -1059,6 +1082,18 @@ struct tg_kube_call *tg_kube_sar(struct tg_kube_client *c, const struct tg_user 
     struct tg_kube_call *call = call_new(c, CALL_AUTHZ, arg);
     call->cb.authz = cb;
     tg_kube_sar_json(&call->body, user, attrs);
+    call_start(c, call);
+    return call;
+}
+
+struct tg_kube_call *tg_kube_get(struct tg_kube_client *c, const char *path, tg_kube_get_cb cb,
+                                 void *arg)
+{
+    struct tg_kube_call *call = call_new(c, CALL_GET, arg);
+    call->cb.get = cb;
+    call->path = strdup(path);
+    if (!call->path)
+        abort();
     call_start(c, call);
     return call;
 }

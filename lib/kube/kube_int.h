@@ -8,8 +8,8 @@
  * Returns NULL with errno set (EFBIG when too large). */
 char *tg_kube_read_file(const char *path, size_t maxlen, size_t *len_out);
 
-/* Standard base64 (whitespace ignored) into a NUL-terminated heap buffer.
- * Returns NULL on malformed input. */
+/* Base64 as client-go reads kubeconfig *-data (tg_base64_decode_buf's LAX
+ * mode) into a NUL-terminated heap buffer. Returns NULL on malformed input. */
 char *tg_kube_base64_decode(const char *in, size_t *len_out);
 
 /* Trim ASCII whitespace at both ends, in place; returns the new length. */

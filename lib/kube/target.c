@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "kube_int.h"
+#include "tenantgate/http.h"
 #include "tenantgate/log.h"
 
 #define MAX_KUBE_FILE (1u << 20) /* kubeconfig, CA bundle, cert, key, token */
@@ -49,52 +50,19 @@ char *tg_kube_read_file(const char *path, size_t maxlen, size_t *len_out)
     return buf;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62; /* accept the URL alphabet too */
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
 char *tg_kube_base64_decode(const char *in, size_t *len_out)
 {
-    size_t inlen = strlen(in), n = 0;
+    size_t inlen = strlen(in);
     char *out = malloc(inlen / 4 * 3 + 4);
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
+    long n = out ? tg_base64_decode_buf(in, inlen, TG_BASE64_LAX, out) : -1;
 
-    if (!out)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-        int v;
-        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-            continue;
-        if (*p == '=') {
-            pad++;
-            continue;
-        }
-        v = b64val(*p);
-        if (v < 0 || pad) { /* garbage, or data after padding */
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6 || pad > 2) { /* a lone trailing sextet cannot be valid */
+    if (n < 0) {
         free(out);
         return NULL;
     }
     out[n] = '\0';
     if (len_out)
-        *len_out = n;
+        *len_out = (size_t)n;
     return out;
 }
 
@@ -152,7 +120,7 @@ void tg_kube_target_free(struct tg_kube_target *t)
 
 /* "https://host:port/prefix", "http://...", or bare "host:port" (https, as
  * client-go's DefaultServerURL). IPv6 literals are bracketed. */
-static int parse_server(const char *url, struct tg_kube_target *t, char *err, size_t errlen)
+int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err, size_t errlen)
 {
     const char *p = url, *hend, *pstart;
     char *endp;
@@ -396,7 +364,7 @@ static int fill_cluster(const struct kc_cluster *cl, const char *dir, struct tg_
                             "certificate-authority[-data]");
         return -1;
     }
-    if (parse_server(cl->server, t, err, errlen) < 0)
+    if (tg_kube_target_from_url(cl->server, t, err, errlen) < 0)
         return -1;
     if (!t->https)
         tg_warn("kube: API server %s is plain HTTP: tokens travel in clear", cl->server);
@@ -543,7 +511,7 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
     /* net.JoinHostPort: brackets around an IPv6 literal. */
     if (asprintf(&url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0)
         abort();
-    ret = parse_server(url, out, err, errlen);
+    ret = tg_kube_target_from_url(url, out, err, errlen);
     free(url);
     if (ret < 0)
         goto fail;

@@ -52,22 +52,45 @@ static void matcher_text(tg_arena_t *a, char *buf, size_t n, const struct tg_pro
 /* error_on_replace: keep an existing matcher on the label when it matches
  * some tenant value (it only narrows), refuse it when it matches none or when
  * that cannot be decided (a regex we do not model). */
-static int check_existing(struct enforcer *en, const struct tg_promql_node *vs, const struct tg_promql_matcher *m)
+int tg_promql_matcher_allows(const struct tg_promql_matcher *m, const tg_iovec_t *values, size_t n)
 {
-    char have[100], want[100];
     size_t i;
     int unknown = 0;
 
-    for (i = 0; i < en->e->n_values; i++) {
-        int r = pq_matcher_matches(m, en->e->values[i]);
+    for (i = 0; i < n; i++) {
+        int r = pq_matcher_matches(m, values[i]);
         if (r == 1)
-            return 0;
+            return 1;
         unknown |= r < 0;
     }
+    return unknown ? -1 : 0;
+}
+
+static int check_existing(struct enforcer *en, const struct tg_promql_node *vs,
+                          const struct tg_promql_matcher *m)
+{
+    char have[100], want[100];
+    int r = tg_promql_matcher_allows(m, en->e->values, en->e->n_values);
+
+    if (r == 1)
+        return 0;
     matcher_text(en->a, have, sizeof(have), m);
     matcher_text(en->a, want, sizeof(want), &en->inject);
     return enforce_error(en->err, vs->pos, "label matcher %s %s injected matcher %s", have,
-                         unknown ? "cannot be checked against" : "conflicts with", want);
+                         r < 0 ? "cannot be checked against" : "conflicts with", want);
+}
+
+/* Whether the selector's own matchers on the tenant label stay next to the
+ * injected one. They can only narrow (a selector is a conjunction), so
+ * keeping them is always safe; the question is what the user meant. With one
+ * value, label="v" alone decides and an own matcher could only make the
+ * answer empty: replace it (prom-label-proxy). With several values,
+ * label=~"a|b" is ANDed with them, so a user with two namespaces who asks for
+ * one gets that one (prom-label-proxy's regex enforcer). --error-on-replace
+ * keeps what passed its conflict check, with any number of values. */
+int tg_promql_keeps_own_matchers(const struct tg_promql_enforce *e)
+{
+    return e->error_on_replace || e->n_values > 1;
 }
 
 static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
@@ -90,13 +113,13 @@ static int enforce_vs(struct enforcer *en, struct tg_promql_node *vs)
             pp = &m->next;
             continue;
         }
-        if (en->e->error_on_replace) {
-            if (check_existing(en, vs, m) < 0)
-                return -1;
+        if (en->e->error_on_replace && check_existing(en, vs, m) < 0)
+            return -1;
+        if (tg_promql_keeps_own_matchers(en->e)) {
             pp = &m->next;
             continue;
         }
-        *pp = m->next; /* replace mode: drop it */
+        *pp = m->next; /* one value, replace mode: drop it */
         vs->u.vs.n_matchers--;
     }
     inj = pq_alloc(en->a, sizeof(*inj));
@@ -161,6 +184,16 @@ static int injected_last(struct enforcer *en, struct tg_promql_node *vs)
     return 0;
 }
 
+void tg_promql_values_regex(tg_sb_t *out, const tg_iovec_t *values, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            tg_sb_addc(out, '|');
+        pq_quote_meta(out, values[i]);
+    }
+}
+
 /* Validates e and builds the matcher to inject. */
 static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct tg_promql_matcher *m,
                        struct tg_promql_error *err)
@@ -185,11 +218,7 @@ static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct 
         return 0;
     }
     tg_sb_init(&re, a, 64);
-    for (i = 0; i < e->n_values; i++) {
-        if (i > 0)
-            tg_sb_addc(&re, '|');
-        pq_quote_meta(&re, e->values[i]);
-    }
+    tg_promql_values_regex(&re, e->values, e->n_values);
     m->op = TG_PROMQL_RE;
     m->value = tg_sb_iov(&re);
     if (!pq_needs_escape(m->value))
@@ -225,8 +254,9 @@ int tg_promql_enforce(tg_arena_t *a, struct tg_promql_node *root, const struct t
 /* tg_promql_enforce on a fresh parse, using the parser's list of selectors
  * instead of walking the tree; info() (refused or not) takes the walk, which
  * also finds the first error in the same order. */
-static int enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
-                          const struct tg_promql_enforce *e, struct tg_promql_error *err)
+static inline __attribute__((always_inline)) int
+enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selectors *sel,
+               const struct tg_promql_enforce *e, struct tg_promql_error *err)
 {
     struct enforcer en;
     struct tg_promql_node *vs;
@@ -251,17 +281,50 @@ static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, siz
     *out = tg_sb_iov(&sb);
 }
 
-int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
-                            const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
+/* The limits' look at the query, between parse and enforcement: the window
+ * does not depend on matchers, the text must be the query as written. */
+static void inspect(tg_arena_t *a, const struct tg_promql_node *root, size_t len,
+                    struct tg_promql_inspect *in)
+{
+    if (in->times != NULL)
+        tg_promql_window(root, in->times, &in->window);
+    if (in->want_text)
+        print_to_arena(a, root, len, &in->text);
+}
+
+/* One body for both entry points, inlined into each: the one without
+ * inspection pays nothing for it. */
+static inline __attribute__((always_inline)) int
+enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+              const struct tg_promql_enforce *e, struct tg_promql_inspect *in, tg_iovec_t *out,
+              struct tg_promql_error *err)
 {
     struct tg_promql_node *root;
     struct pq_selectors sel;
 
     *out = TG_IOV_NULL;
-    if (pq_parse(a, query, o, 0, &root, &sel, err) < 0 || enforce_parsed(a, root, &sel, e, err) < 0)
+    if (pq_parse(a, query, o, 0, &root, &sel, err) < 0)
+        return -1;
+    if (in != NULL)
+        inspect(a, root, query.len, in);
+    if (enforce_parsed(a, root, &sel, e, err) < 0)
         return -1;
     print_to_arena(a, root, 2 * query.len, out);
     return 0;
+}
+
+int tg_promql_enforce_query(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                            const struct tg_promql_enforce *e, tg_iovec_t *out,
+                            struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, NULL, out, err);
+}
+
+int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o,
+                               const struct tg_promql_enforce *e, struct tg_promql_inspect *in,
+                               tg_iovec_t *out, struct tg_promql_error *err)
+{
+    return enforce_query(a, query, o, e, in, out, err);
 }
 
 int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct tg_promql_opts *o,

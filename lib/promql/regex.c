@@ -1301,3 +1301,8 @@ int pq_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
     msg[0] = '\0';
     return 0;
 }
+
+int tg_promql_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msglen)
+{
+    return pq_regex_check(a, re, msg, msglen);
+}

@@ -603,3 +603,9 @@ void tg_promql_label_name(tg_sb_t *out, tg_iovec_t name)
     else
         tg_promql_quote(out, name);
 }
+
+int tg_promql_parse_duration(tg_iovec_t s, int64_t *ns)
+{
+    char msg[128];
+    return pq_parse_duration(s.base, s.len, ns, msg, sizeof(msg));
+}

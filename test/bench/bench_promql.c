@@ -3,7 +3,11 @@
  * on one core. Reports queries/s and MB/s (median of runs) and checks that
  * the arena, reset between queries, never goes back to the heap after the
  * warm-up pass (zero heap allocations per query).
- *   bench_promql [CORPUS] [SECONDS_PER_RUN] [RUNS]   (corpus also from $TG_CORPUS)
+ *   bench_promql [CORPUS] [SECONDS_PER_RUN] [RUNS] [window|text|inspect]
+ * (corpus also from $TG_CORPUS). The last argument runs
+ * tg_promql_enforce_query_ex as the enforce stage does with a limits:
+ * section: window = the query-window analysis (maxQueryLength/maxLookback
+ * set), text = the canonical spelling too (blockedQueries), inspect = both.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,16 +84,30 @@ static size_t load(const char *path, tg_iovec_t **out, size_t *bytes)
     return n;
 }
 
+static const struct tg_promql_times inspect_times = {1700000000000LL - 3600000, 1700000000000LL,
+                                                     15000, 300000};
+static int want_window, want_text;
+
 /* parse + enforce + print of every query; -1 if any failed */
 static int pass(tg_arena_t *a, const tg_iovec_t *q, size_t n, const struct tg_promql_enforce *e)
 {
     struct tg_promql_error err;
+    struct tg_promql_inspect in;
     tg_iovec_t out;
     size_t i;
+    int rc;
 
     for (i = 0; i < n; i++) {
         tg_arena_reset(a);
-        if (tg_promql_enforce_query(a, q[i], NULL, e, &out, &err) != 0) {
+        if (want_window || want_text) {
+            memset(&in, 0, sizeof(in));
+            in.times = want_window ? &inspect_times : NULL;
+            in.want_text = want_text;
+            rc = tg_promql_enforce_query_ex(a, q[i], NULL, e, &in, &out, &err);
+        } else {
+            rc = tg_promql_enforce_query(a, q[i], NULL, e, &out, &err);
+        }
+        if (rc != 0) {
             fprintf(stderr, "query %zu failed: %s\n", i, err.msg);
             return -1;
         }
@@ -114,6 +132,10 @@ int main(int argc, char **argv)
     }
     if (runs < 1 || runs > 32)
         runs = 5;
+    if (argc > 4) {
+        want_window = strcmp(argv[4], "window") == 0 || strcmp(argv[4], "inspect") == 0;
+        want_text = strcmp(argv[4], "text") == 0 || strcmp(argv[4], "inspect") == 0;
+    }
     tg_arena_init(&a, NULL, 0);
     if (pass(&a, q, n, &e) < 0)
         return 1;
@@ -133,9 +155,11 @@ int main(int argc, char **argv)
     qsort(rates, (size_t)runs, sizeof(double), cmp_double);
     qsort(mbs, (size_t)runs, sizeof(double), cmp_double);
     qsort(cpu_rates, (size_t)runs, sizeof(double), cmp_double);
-    printf("corpus: %zu queries, %zu bytes (avg %.0f B/query)\n", n, bytes, (double)bytes / (double)n);
-    printf("parse+enforce+print: %.0f queries/s, %.1f MB/s (median of %d runs of %.1fs, one core)\n",
-           rates[runs / 2], mbs[runs / 2], runs, secs);
+    printf("corpus: %zu queries, %zu bytes (avg %.0f B/query)\n", n, bytes,
+           (double)bytes / (double)n);
+    printf(
+        "parse+enforce+print: %.0f queries/s, %.1f MB/s (median of %d runs of %.1fs, one core)\n",
+        rates[runs / 2], mbs[runs / 2], runs, secs);
     printf("per CPU-second of this thread: %.0f queries/s (median; unaffected by time slicing)\n",
            cpu_rates[runs / 2]);
     printf("arena heap bytes after warm-up %zu, at end %zu: %s\n", heap_after_warmup, a.allocated,

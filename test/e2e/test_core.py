@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ import urllib.parse
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check_error, check_success, main  # noqa: E402
+from harness import TG_SOURCE_DIR, check_am_error, check_error, check_success, main  # noqa: E402
 from harness import fake_upstream, tg  # noqa: E402
 from harness.proc import subdir, wait_until  # noqa: E402
 
@@ -80,8 +81,10 @@ class FakeUpstreamCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.tg.stop()
-        cls.up.stop()
+        try:
+            cls.tg.stop_clean()
+        finally:
+            cls.up.stop()
 
     def setUp(self):
         self.up.reset_state()
@@ -133,7 +136,10 @@ class Routes(FakeUpstreamCase):
             with self.subTest(method=method, path=path):
                 self.up.reset_state()
                 r = self.tg.request(method, path, query=A, token=ALICE)
-                check_error(self, r, 404)
+                if path.startswith("/api/v2/"):  # the Alertmanager API answers in its shape
+                    check_am_error(self, r, 404)
+                else:
+                    check_error(self, r, 404)
                 self.assertUpstreamUntouched(path)
 
     def test_non_canonical_paths_are_400(self):
@@ -231,9 +237,30 @@ class Auth(FakeUpstreamCase):
 
     def test_empty_tenant_refused(self):
         r = self.q(ALICE, {"namespace": ""})
-        self.assertIn(r.status, (400, 403), r)
-        check_error(self, r, r.status)
+        check_error(self, r, 400, "bad_data", contains="empty namespace")
         self.assertUpstreamUntouched()
+
+    def test_two_authorization_headers_400(self):
+        # Authorization is a singleton field: two credentials are ambiguous,
+        # whichever a proxy picked (evhttp's lookup takes the first)
+        for first, second in (("Bearer alice-token", "Bearer alice-token"),
+                              ("Bearer alice-token", "Bearer bob-token"),
+                              ("Bearer mallory-token", "Bearer alice-token"),
+                              ("Bearer alice-token", "Basic " + "c2E6Ym9iLXRva2Vu")):
+            with self.subTest(first=first, second=second):
+                self.up.reset_state()
+                c = self.tg.conn()
+                try:
+                    c.putrequest("GET", "/api/v1/query?query=up&namespace=alpha")
+                    c.putheader("Authorization", first)
+                    c.putheader("authorization", second)
+                    c.endheaders()
+                    r = c.getresponse()
+                    resp = tg.Resp(r.status, r.reason, r.getheaders(), r.read())
+                finally:
+                    c.close()
+                check_error(self, resp, 400, "bad_data", contains="Authorization")
+                self.assertUpstreamUntouched(second)
 
     def test_service_account_defaults_to_its_namespace(self):
         r = self.q("grafana-sa-token", {})
@@ -288,7 +315,9 @@ class Forwarding(FakeUpstreamCase):
                 "Proxy-Authorization": "Basic eDp5", "Connection": "keep-alive, X-Hop",
                 "X-Hop": "1", "Keep-Alive": "timeout=5", "TE": "trailers",
                 "Proxy-Connection": "keep-alive", "Upgrade": "websocket",
-                "X-Custom": "kept", "X-Forwarded-For": "203.0.113.9"}
+                "X-Custom": "kept", "X-Forwarded-For": "203.0.113.9",
+                # the headers Thanos / Cortex / Mimir pick a tenant from
+                "THANOS-TENANT": "beta", "X-Scope-OrgID": "beta"}
         r = self.tg.get("/api/v1/query", dict(A, query="up", time="123"), token=ALICE,
                         headers=hdrs)
         self.assertEqual(r.status, 200, r)
@@ -296,8 +325,9 @@ class Forwarding(FakeUpstreamCase):
         names = {k.lower() for k, _ in rec["headers"]}
         for h in ("authorization", "cookie", "x-remote-user", "x-remote-group",
                   "x-remote-extra-scopes", "proxy-authorization", "x-hop", "keep-alive", "te",
-                  "proxy-connection", "upgrade"):
+                  "proxy-connection", "upgrade", "thanos-tenant", "x-scope-orgid"):
             self.assertNotIn(h, names, rec["headers"])
+        self.assertIn(("X-Custom", "kept"), rec["headers"])
         for k, v in rec["headers"]:
             self.assertNotIn("alice-token", v)
             self.assertNotIn("secret", v)
@@ -349,29 +379,23 @@ class Forwarding(FakeUpstreamCase):
                 self.assertIn('namespace="alpha"', ms[0])
 
     def test_duplicate_query_params(self):
-        # identical duplicates may pass; different ones must be refused or all enforced
+        # different copies are refused (the upstream must not pick one);
+        # identical ones are one query, sent once
         r = self.tg.get("/api/v1/query", [("query", "up"), ("query", 'tenant_secret_info'),
                                           ("namespace", "alpha")], token=ALICE)
-        if r.status == 200:
-            for q in forwarded_query(self.up.last()):
-                self.assertIn('namespace="alpha"', q)
-        else:
-            check_error(self, r, 400, "bad_data")
-            self.assertUpstreamUntouched()
+        check_error(self, r, 400, "bad_data", contains="conflicting")
+        self.assertUpstreamUntouched()
+        r = self.tg.get("/api/v1/query", [("query", "up"), ("query", "up"),
+                                          ("namespace", "alpha")], token=ALICE)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(forwarded_query(self.up.last()), ['up{namespace="alpha"}'])
 
     def test_query_in_url_and_body(self):
         r = self.tg.post("/api/v1/query", query={"query": "up"}, token=ALICE,
                          form={"query": 'tenant_secret_info{namespace="beta"}',
                                "namespace": "alpha"})
-        if r.status == 200:
-            qs = forwarded_query(self.up.last())
-            self.assertTrue(qs)
-            for q in qs:
-                self.assertIn('namespace="alpha"', q)
-                self.assertNotIn("beta", q)
-        else:
-            check_error(self, r, 400)
-            self.assertUpstreamUntouched()
+        check_error(self, r, 400, "bad_data", contains="conflicting")
+        self.assertUpstreamUntouched()
 
     def test_tenant_in_url_and_body_must_all_be_allowed(self):
         r = self.tg.post("/api/v1/query", query=A, form={"query": "up", "namespace": "beta"},
@@ -446,28 +470,95 @@ class Forwarding(FakeUpstreamCase):
         self.assertEqual(self.up.count(), 20)
 
 
-class KeepAliveLatency(FakeUpstreamCase):
-    def test_no_delayed_ack_stalls(self):
-        """evhttp writes a response's head and body in separate sends; with
-        Nagle on the client socket the body waited for the client's delayed
-        ACK: about 7% of keep-alive requests took 40 ms more (TCP_NODELAY)."""
-        self.up.mode = "echo"
+class TenantHeaders(FakeUpstreamCase):
+    """Headers an upstream picks the tenant from never come from the client:
+    Thanos' THANOS-TENANT and Cortex/Mimir's X-Scope-OrgID always, the
+    configured upstream.tenantHeader (tenantgate sets it, from the authorized
+    tenants only) and the names upstream.dropHeaders adds. The fake upstream
+    records what it received."""
+    tg_kwargs = {"config": tg.config_yaml() + "upstream:\n  tenantHeader: X-Tenant\n"
+                                              "  dropHeaders: [X-Org, x-other-tenant]\n"}
+    FORGED = [("THANOS-TENANT", "beta"), ("thanos-tenant", "beta"), ("X-Scope-OrgID", "beta"),
+              ("x-scope-orgid", "beta"), ("X-Tenant", "beta"), ("x-tenant", "beta"),
+              ("X-Org", "beta"), ("X-Other-Tenant", "beta")]
+
+    def send(self, token, nss):
         c = self.tg.conn()
-        slow = []
         try:
-            for i in range(300):
-                t0 = time.monotonic()
-                c.request("GET", "/api/v1/query?query=up&namespace=alpha",
-                          headers={"Authorization": "Bearer " + ALICE})
-                r = c.getresponse()
-                r.read()
-                self.assertEqual(r.status, 200)
-                ms = (time.monotonic() - t0) * 1000
-                if ms > 35:
-                    slow.append(round(ms, 1))
+            c.putrequest("GET", "/api/v1/query?" + urllib.parse.urlencode(
+                [("query", "up")] + [("namespace", n) for n in nss]))
+            c.putheader("Authorization", "Bearer " + token)
+            for k, v in self.FORGED:
+                c.putheader(k, v)
+            c.putheader("X-Custom", "kept")
+            c.endheaders()
+            r = c.getresponse()
+            return tg.Resp(r.status, r.reason, r.getheaders(), r.read())
         finally:
             c.close()
-        self.assertLessEqual(len(slow), 3, "requests over 35 ms: %r" % slow)
+
+    def received(self, name):
+        return [v for k, v in self.up.last()["headers"] if k.lower() == name.lower()]
+
+    def test_forged_tenant_headers_dropped_tenant_header_set(self):
+        for token, nss, want in ((ALICE, ["alpha"], "alpha"),
+                                 ("carol-token", ["alpha", "beta"], "alpha,beta")):
+            with self.subTest(token=token):
+                self.up.reset_state()
+                r = self.send(token, nss)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(self.up.count(), 1)
+                for name in ("THANOS-TENANT", "X-Scope-OrgID", "X-Org", "X-Other-Tenant"):
+                    self.assertEqual(self.received(name), [], self.up.last()["headers"])
+                self.assertEqual(self.received("X-Tenant"), [want])
+                self.assertEqual(self.received("X-Custom"), ["kept"])
+
+    def test_forbidden_tenant_with_forged_header_still_403(self):
+        r = self.send(ALICE, ["beta"])
+        check_error(self, r, 403, contains="beta")
+        self.assertUpstreamUntouched()
+
+
+class PromQLFeatureFlags(unittest.TestCase):
+    """--enable-promql-binop-fill-modifiers / promql.binopFillModifiers reach the
+    proxy's parser: /api/v1/query and format_query accept what the CLI does."""
+    Q = "a + fill(0) b"
+
+    def check(self, up, t, enabled):
+        up.reset_state()
+        r = t.get("/api/v1/query", dict(A, query=self.Q), token=ALICE)
+        f = t.get("/api/v1/format_query", dict(A, query=self.Q), token=ALICE)
+        if not enabled:
+            check_error(self, r, 400, "bad_data", contains="fill modifiers")
+            check_error(self, f, 400, "bad_data", contains="fill modifiers")
+            self.assertEqual(up.count(), 0)
+            return
+        self.assertEqual(r.status, 200, r)
+        cli = tg.run_cli("enforce", "--enable-promql-binop-fill-modifiers", "--label",
+                         "namespace", "--value", "alpha", self.Q)
+        self.assertEqual(cli.returncode, 0, cli)
+        self.assertEqual(forwarded_query(up.last()), [cli.stdout.strip()])
+        self.assertEqual(up.count(), 1)  # format_query is answered locally
+        cli = tg.run_cli("fmt", "--pretty", "--enable-promql-binop-fill-modifiers", self.Q)
+        self.assertEqual(cli.returncode, 0, cli)
+        self.assertEqual(check_success(self, f)["data"], cli.stdout.strip())
+
+    def test_binop_fill_modifiers(self):
+        up = fake_upstream.FakeUpstream()
+        try:
+            for name, kw, enabled in (
+                    ("off", {}, False),
+                    ("flag", {"extra_args": ["--enable-promql-binop-fill-modifiers"]}, True),
+                    ("file", {"config": tg.config_yaml()
+                              + "promql:\n  binopFillModifiers: true\n"}, True)):
+                with self.subTest(name):
+                    t = tg.TenantGate(up.url, name="tg-promql-" + name, **kw)
+                    try:
+                        self.check(up, t, enabled)
+                    finally:
+                        t.stop_clean()
+        finally:
+            up.stop()
 
 
 def _alert(ns):
@@ -516,7 +607,7 @@ class PathPrefix(unittest.TestCase):
                         up.body = {"status": "success", "data": {"resultType": "vector",
                                                                  "result": []}}
                     finally:
-                        t.stop()
+                        t.stop_clean()
         finally:
             up.stop()
 
@@ -538,7 +629,7 @@ class FlagSpellings(unittest.TestCase):
                         self.assertEqual(r.status, 200, r)
                         self.assertIn('namespace="alpha"', forwarded_query(up.last())[0])
                     finally:
-                        t.stop()
+                        t.stop_clean()
         finally:
             up.stop()
 
@@ -552,7 +643,7 @@ class FlagSpellings(unittest.TestCase):
                 fq = forwarded_query(up.last())[0]
                 self.assertIn('tenant="alpha"', fq)
             finally:
-                t.stop()
+                t.stop_clean()
         finally:
             up.stop()
 
@@ -567,7 +658,7 @@ class FlagSpellings(unittest.TestCase):
                 r = t.get("/api/v1/query", dict(A, query='up{namespace="alpha"}'), token=ALICE)
                 self.assertEqual(r.status, 200, r)
             finally:
-                t.stop()
+                t.stop_clean()
         finally:
             up.stop()
 
@@ -591,8 +682,10 @@ class UpstreamFaults(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.tg.stop()
-        cls.up.stop()
+        try:
+            cls.tg.stop_clean()
+        finally:
+            cls.up.stop()
 
     def setUp(self):
         self.up.reset_state()
@@ -606,7 +699,7 @@ class UpstreamFaults(unittest.TestCase):
             check_error(self, t.get("/api/v1/query", dict(A, query="up"), token=ALICE), 502)
             self.assertTrue(t.proc.alive())
         finally:
-            t.stop()
+            t.stop_clean()
 
     def test_garbage_502(self):
         self.up.mode = "garbage"
@@ -618,9 +711,9 @@ class UpstreamFaults(unittest.TestCase):
         t0 = time.monotonic()
         r = self.q(timeout=30)
         took = time.monotonic() - t0
+        # the stalling upstream never answers: a 504 is the timeout firing
         check_error(self, r, 504)
-        self.assertLess(took, 10, "504 took %.1fs with --upstream-timeout 2s" % took)
-        self.assertGreaterEqual(took, 1.5, "504 before the timeout elapsed")
+        self.assertGreaterEqual(took, 1.9, "504 before --upstream-timeout 2s elapsed")
         wait_until(lambda: self.up.stall_ended >= 1, 5, "upstream connection closed after 504")
 
     def test_reset_mid_response(self):
@@ -669,7 +762,7 @@ class UpstreamFaults(unittest.TestCase):
             r = t.get("/api/v1/query", dict(A, query="up"), token=ALICE)
             self.assertEqual(r.status, 200, r)
         finally:
-            t.stop()
+            t.stop_clean()
 
 
 class Streaming(unittest.TestCase):
@@ -685,8 +778,10 @@ class Streaming(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.tg.stop()
-        cls.up.stop()
+        try:
+            cls.tg.stop_clean()
+        finally:
+            cls.up.stop()
 
     def setUp(self):
         self.up.reset_state()
@@ -718,7 +813,6 @@ class Streaming(unittest.TestCase):
         time.sleep(2)
         peak = self.tg.proc.rss_kib()
         tail = b""
-        t0 = time.monotonic()
         n = 0
         while True:
             b = r.read(1 << 20)
@@ -731,7 +825,6 @@ class Streaming(unittest.TestCase):
                 peak = max(peak, self.tg.proc.rss_kib())
             if n == 128:
                 time.sleep(1)  # and once more a pause mid-stream
-            self.assertLess(time.monotonic() - t0, 240, "stream too slow")
         c.close()
         peak = max(peak, self.tg.proc.rss_kib())
         self.assertEqual(got, self.SIZE)
@@ -802,7 +895,10 @@ class TLS(unittest.TestCase):
 
     def test_serves_given_cert_and_reloads(self):
         self._install(self.a)
-        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls")
+        # re-read every second (default 1m): the test waits for the reloads it causes
+        t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls",
+                          extra_args=["--tls-reload-interval=1s"])
+        failed = "TLS reload failed, keeping the current certificate"
         try:
             self.assertEqual(tg.peer_cert_der(t.host, t.tls_port), tg.cert_der(self.a[0]))
             ctx = ssl.create_default_context(cafile=self.a[0])
@@ -812,26 +908,28 @@ class TLS(unittest.TestCase):
             r = t.get("/api/v1/query", dict(A, query="up"), tls=True)
             self.assertEqual(r.status, 401)
             # new pair on disk -> served without restart
-            t0 = time.monotonic()
             self._install(self.b)
             wait_until(lambda: tg.peer_cert_der(t.host, t.tls_port) == tg.cert_der(self.b[0]),
-                       70, "new certificate served", interval=0.25, proc=t.proc)
-            latency = time.monotonic() - t0
+                       30, "new certificate served", interval=0.1, proc=t.proc)
+            self.assertEqual(t.proc.log_count("TLS certificate reloaded"), 1)
             ctx = ssl.create_default_context(cafile=self.b[0])
             self.assertEqual(self._get(t, context=ctx).status, 200)
-            # a broken pair (c's cert with b's key) keeps b
+            # a broken pair (c's cert with b's key) keeps b: wait until
+            # tenantgate has read it and said so, then look
             self._install(self.c, cert_only=True)
-            time.sleep(min(latency * 2 + 1, 70))
-            self.assertTrue(t.proc.alive())
+            wait_until(lambda: t.proc.log_count(failed) == 1, 30, "broken pair refused",
+                       interval=0.1, proc=t.proc)
             self.assertEqual(tg.peer_cert_der(t.host, t.tls_port), tg.cert_der(self.b[0]))
             # garbage files keep b too
             with open(self.cert, "w") as f:
                 f.write("not a certificate\n")
-            time.sleep(min(latency * 2 + 1, 70))
+            wait_until(lambda: t.proc.log_count(failed) == 2, 30, "garbage refused",
+                       interval=0.1, proc=t.proc)
             self.assertEqual(tg.peer_cert_der(t.host, t.tls_port), tg.cert_der(self.b[0]))
             self.assertEqual(self._get(t, context=ctx).status, 200)
+            self.assertEqual(t.proc.log_count("TLS certificate reloaded"), 1)
         finally:
-            t.stop()
+            t.stop_clean()
             self._install(self.a)
 
     def test_self_signed_when_no_cert(self):
@@ -841,7 +939,7 @@ class TLS(unittest.TestCase):
             self.assertTrue(der)
             self.assertEqual(self._get(t).status, 200)
         finally:
-            t.stop()
+            t.stop_clean()
 
     def test_plain_http_on_tls_port_fails(self):
         t = tg.TenantGate(self.up.url, tls=True, cert=self.cert, key=self.key, name="tg-tls2")
@@ -859,7 +957,7 @@ class TLS(unittest.TestCase):
             self.assertEqual(self.up.count(), 0)
             self.assertEqual(self._get(t).status, 200)
         finally:
-            t.stop()
+            t.stop_clean()
 
     def test_x509_client_cert_authn(self):
         d = subdir("clientca")
@@ -895,7 +993,7 @@ class TLS(unittest.TestCase):
             except (ssl.SSLError, ConnectionError):
                 pass  # refusing the handshake is fine too
         finally:
-            t.stop()
+            t.stop_clean()
 
 
 class Signals(unittest.TestCase):
@@ -903,9 +1001,8 @@ class Signals(unittest.TestCase):
         up = fake_upstream.FakeUpstream()
         t = tg.TenantGate(up.url, name="tg-sigterm")
         try:
-            up.mode = "trickle"
-            up.trickle_bytes = 40
-            up.trickle_interval = 0.05  # 2 s
+            up.mode = "hold"  # answered when the test says so
+            up.body = {"status": "success", "data": {"resultType": "scalar", "result": [1, "1"]}}
             res = {}
 
             def client():
@@ -915,29 +1012,33 @@ class Signals(unittest.TestCase):
                     res["e"] = e
             th = threading.Thread(target=client)
             th.start()
-            wait_until(lambda: up.count() >= 1, 5, "request in flight")
-            time.sleep(0.3)
+            wait_until(lambda: up.held == 1, 10, "request in flight")
             t.proc.signal(signal.SIGTERM)
+            # draining: not ready any more, the request still waiting upstream
+            wait_until(lambda: t.internal("/readyz").status == 503, 10, "/readyz 503",
+                       proc=t.proc)
+            self.assertTrue(t.proc.alive())
+            up.open_gate()
             th.join(20)
             self.assertIn("r", res, res)
-            self.assertEqual(res["r"].status, 200)
-            self.assertEqual(len(res["r"].body), 40)
+            check_success(self, res["r"])
+            self.assertEqual(res["r"].json()["data"]["result"], [1, "1"])
             rc = t.proc.wait(35)
             self.assertEqual(rc, 0, "exit code after SIGTERM")
         finally:
-            t.stop()
+            t.stop_clean()
             up.stop()
 
     def test_sigterm_idle_exits_0_fast(self):
         up = fake_upstream.FakeUpstream()
-        t = tg.TenantGate(up.url, name="tg-sigterm-idle")
+        # nothing in flight: exits at once, not after the (here 10 minute) grace
+        t = tg.TenantGate(up.url, name="tg-sigterm-idle",
+                          config=tg.config_yaml() + "server:\n  shutdownGrace: 10m\n")
         try:
-            t0 = time.monotonic()
             t.proc.signal(signal.SIGTERM)
-            self.assertEqual(t.proc.wait(10), 0)
-            self.assertLess(time.monotonic() - t0, 5)
+            self.assertEqual(t.proc.wait(120), 0)
         finally:
-            t.stop()
+            t.stop_clean()
             up.stop()
 
     def test_sighup_broken_config_keeps_old_then_good_config_applies(self):
@@ -949,12 +1050,14 @@ class Signals(unittest.TestCase):
                              token=token).status
             self.assertEqual(status(ALICE, "alpha"), 200)
             self.assertEqual(status(ALICE, "gamma"), 403)
-            for broken in ("authorization: [\n  - {", "authorization:\n  static: 7\n",
-                           "\x00\x01binary"):
+            refused = "configuration not reloaded"
+            for n, broken in enumerate(("authorization: [\n  - {",
+                                        "authorization:\n  static: 7\n", "\x00\x01binary")):
                 with open(t.config_file, "w") as f:
                     f.write(broken)
                 t.proc.signal(signal.SIGHUP)
-                time.sleep(1)
+                wait_until(lambda: t.proc.log_count(refused) == n + 1, 10,
+                           "reload refused", proc=t.proc)
                 self.assertTrue(t.proc.alive(), "died on SIGHUP with a broken config")
                 self.assertEqual(status(ALICE, "alpha"), 200)
                 self.assertEqual(status(ALICE, "gamma"), 403)
@@ -974,7 +1077,7 @@ class Signals(unittest.TestCase):
             self.assertNotEqual(t.get("/api/v1/query", {"query": "up", "namespace": "alpha"},
                                       token="newbie-token").status, 401)
         finally:
-            t.stop()
+            t.stop_clean()
             up.stop()
 
 
@@ -989,11 +1092,23 @@ class CLI(unittest.TestCase):
     def test_enforce_replaces_other_tenant(self):
         out = tg.run_cli("enforce", "--label", "namespace", "--value", "alpha",
                          'up{namespace="beta"} or on() vector(1)')
-        if out.returncode == 0:
-            self.assertIn('namespace="alpha"', out.stdout)
-            self.assertNotIn("beta", out.stdout)
-        else:
-            self.assertTrue(out.stderr.strip())
+        self.assertEqual(out.returncode, 0, out)
+        self.assertEqual(out.stdout, 'up{namespace="alpha"} or on () vector(1)\n')
+        # --error-on-replace refuses it instead; the message is the proxy's,
+        # once ("enforce error: ...", not "error: enforce error: ...")
+        out = tg.run_cli("enforce", "--error-on-replace", "--label", "namespace", "--value",
+                         "alpha", 'up{namespace="beta"}')
+        self.assertEqual(out.returncode, 1, out)
+        self.assertEqual(out.stderr, 'enforce error: label matcher namespace="beta" conflicts '
+                                     'with injected matcher namespace="alpha"\n')
+        out = tg.run_cli("enforce", "--error-on-replace", "--label", "namespace", "--value",
+                         "alpha", input='up\nup{namespace="beta"}\nsum(\n')
+        self.assertEqual(out.returncode, 1, out)
+        self.assertEqual(out.stdout.splitlines(),
+                         ['up{namespace="alpha"}',
+                          'enforce error: label matcher namespace="beta" conflicts with '
+                          'injected matcher namespace="alpha"',
+                          "1:5: parse error: unclosed left parenthesis"])
 
     def test_enforce_bad_query(self):
         out = tg.run_cli("enforce", "--label", "namespace", "--value", "alpha", "sum(up")
@@ -1025,6 +1140,53 @@ class CLI(unittest.TestCase):
                          "--insecure-listen-address", "127.0.0.1:0")
         self.assertNotEqual(out.returncode, 0, out)
         self.assertIn("bad.yaml", out.stderr + out.stdout)
+
+    def test_check_config_file_alone(self):
+        """What a CI pipeline runs: the file alone, every error in it, exit codes."""
+        d = subdir("checkcfg-file")
+        seed = os.path.join(TG_SOURCE_DIR, "manifests", "base", "config.yaml")
+        out = tg.run_cli("check-config", "--config-file", seed)
+        self.assertEqual(out.returncode, 0, out)
+        self.assertTrue(out.stdout.endswith("config file OK\n"), out)
+        self.assertIn("not checked: listeners, upstream", out.stdout)
+        self.assertNotIn("config OK", out.stdout)
+        bad = os.path.join(d, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("cache:\n  ttl: 1s\n  authnTTL: 2x\nupstream:\n  tenantHeader: a b\n"
+                    "kubernetes: {qps: 2.5}\nlog: {level: 4}\n")
+        out = tg.run_cli("check-config", "--config-file", bad)
+        self.assertEqual(out.returncode, 1, out)
+        self.assertEqual(out.stdout, "")
+        self.assertEqual(out.stderr.splitlines(), [
+            "tenantgate check-config: %s:2: cache.ttl: unknown key" % bad,
+            "tenantgate check-config: %s:3: cache.authnTTL: invalid duration \"2x\" (Go syntax: "
+            "30s, 5m, 1h2m3.5s, 500ms)" % bad,
+            "tenantgate check-config: %s:5: upstream.tenantHeader: not a valid header name" % bad])
+        # unknown flags are usage errors there too
+        out = tg.run_cli("check-config", "--config-file", seed, "--no-such-flag")
+        self.assertEqual(out.returncode, 2, out)
+        self.assertIn("unknown flag: --no-such-flag", out.stderr)
+
+    def test_check_config_in_cluster_without_service_account(self):
+        # the Deployment's flags outside the cluster: never "config OK"
+        seed = os.path.join(TG_SOURCE_DIR, "manifests", "base", "config.yaml")
+        env = dict(os.environ, KUBERNETES_SERVICE_HOST="10.0.0.1", KUBERNETES_SERVICE_PORT="443",
+                   TG_SA_DIR=subdir("no-sa"))
+        out = subprocess.run([tg.BIN, "check-config", "--secure-listen-address=:8443",
+                              "--upstream=http://thanos-querier:9090/", "--config-file", seed],
+                             capture_output=True, text=True, env=env, timeout=20)
+        self.assertEqual(out.returncode, 0, out)
+        self.assertIn("could not be checked here", out.stderr)
+        self.assertNotIn("config OK", out.stdout)
+        self.assertIn("not checked: in-cluster Kubernetes credentials", out.stdout)
+
+    def test_no_arguments_points_to_help(self):
+        out = tg.run_cli()
+        self.assertEqual(out.returncode, 2, out)
+        self.assertIn("tenantgate --help", out.stderr)
+        out = tg.run_cli("--insecure-listen-address=127.0.0.1:1", "--no-such-flag")
+        self.assertEqual(out.returncode, 2, out)
+        self.assertIn("tenantgate --help", out.stderr)
 
     def test_version(self):
         out = tg.run_cli("--version")

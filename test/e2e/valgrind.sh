@@ -47,7 +47,12 @@ for f in "$logs"/vg-*.log; do
     grep -v '^==[0-9]*== *$' "$f" | head -120
   fi
 done
-echo "valgrind.sh: $n tenantgate processes checked, logs in $logs"
 [ "$n" -gt 0 ] || { echo "valgrind.sh: no process ran under valgrind" >&2; rc=1; }
-[ $rc -eq 0 ] && rm -rf "$logs"
+# the logs are kept (and named) only when something failed
+if [ $rc -eq 0 ]; then
+  rm -rf "$logs"
+  echo "valgrind.sh: $n tenantgate processes checked, no errors"
+else
+  echo "valgrind.sh: $n tenantgate processes checked; valgrind logs kept in $logs"
+fi
 exit $rc

@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    kind = (enum tg_jf_kind)(data[0] % 3);
+    kind = (enum tg_jf_kind)(data[0] % 7);
     in = (const char *)data + 1;
     len = size - 1;
     cut = len ? (size_t)(data[0] >> 2) * len / 63 : 0;

@@ -4,7 +4,7 @@
  * bit 2 feature flags on, bit 3 allow_info.
  * Properties: never crash; an enforced query prints to text that re-parses
  * to the same AST, in which every selector carries the tenant matcher (and,
- * when replacing, no other matcher on the tenant label).
+ * when replacing with one value, no other matcher on the tenant label).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ static void check(const struct tg_promql_node *n, struct ctx *c)
             else
                 others++;
         }
-        if (!found || (!c->e->error_on_replace && (found != 1 || others)))
+        if (!found || (!tg_promql_keeps_own_matchers(c->e) && (found != 1 || others)))
             c->ok = 0;
         return;
     case TG_PROMQL_MATRIX: check(n->u.matrix.vs, c); return;

@@ -21,7 +21,12 @@
  *         among them;
  *       * every forwarded `query` / `match[]` re-parses and each of its
  *         selectors carries the tenant matcher (label="v" or label=~"v1|v2");
- *         routes that do not enforce them forward neither.
+ *         routes that do not enforce them forward neither;
+ *       * Alertmanager routes: every forwarded `filter` parses, the first is
+ *         the tenant matcher (alerts, groups; silences with one value); a
+ *         posted silence is rewritten to a body owned by a tenant value with
+ *         exactly one matcher on the label; a silence ID to check first is a
+ *         UUID; writes are never authorized as `get`.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/alertmanager.h"
 #include "tenantgate/config.h"
 #include "tenantgate/http.h"
 #include "tenantgate/log.h"
@@ -76,7 +82,11 @@ static const char rules[] =
     "  - {user: {name: carol}, verb: get, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
     "  - {user: {name: dave}, verb: get, namespace: team.a, resource: services, subresource: proxy, resourceRequest: true}\n"
     "  - {user: {name: dave}, verb: get, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: 'system:serviceaccount:alpha:grafana'}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n";
+    "  - {user: {name: 'system:serviceaccount:alpha:grafana'}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    /* any verb: the Alertmanager writes (create, update, delete) */
+    "  - {user: {name: carol}, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: carol}, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: dave}, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n";
 
 static const char attrs[] =
     "  resourceAttributes:\n"
@@ -299,6 +309,46 @@ static void wanted_matcher(struct tg_req *r, struct want *w)
     w->op = sel->u.vs.matchers->op;
 }
 
+static void check_alertmanager(struct tg_req *r, const struct tg_params *up)
+{
+    struct tg_promql_enforce e = {tg_iov_str(r->cfg->label), r->tenants, r->n_tenants, 0, 0};
+    enum tg_route_kind kind = r->route->kind;
+    struct tg_promql_matcher m;
+    struct tg_am_error err;
+    struct tg_am_silence s;
+    tg_iovec_t owner;
+    size_t i, n_filter = 0, n_label = 0;
+
+    if (r->method != TG_M_GET && tg_iov_eq_str(r->verb, "get"))
+        fail("an Alertmanager write authorized as get", r, r->verb);
+    for (i = 0; i < up->n; i++) {
+        if (!tg_iov_eq_str(up->items[i].name, "filter"))
+            continue;
+        if (tg_am_matcher_parse(&r->arena, up->items[i].value, &m, &err) != 0)
+            fail("forwarded filter does not parse", r, up->items[i].value);
+        if (n_filter++ == 0 && (kind != TG_ROUTE_AM_SILENCES || r->n_tenants == 1) &&
+            (!tg_iov_eq(m.name, e.label) ||
+             m.op != (r->n_tenants == 1 ? TG_PROMQL_EQ : TG_PROMQL_RE)))
+            fail("first filter is not the tenant matcher", r, up->items[i].value);
+    }
+    if ((kind == TG_ROUTE_AM_ALERTS || kind == TG_ROUTE_AM_GROUPS) && n_filter == 0)
+        fail("alerts forwarded without the tenant filter", r, TG_IOV_NULL);
+    if (kind == TG_ROUTE_AM_SILENCE && !tg_am_silence_id_ok(r->am_check_id))
+        fail("silence ID not checked", r, r->am_check_id);
+    if (kind != TG_ROUTE_AM_SILENCES || r->method != TG_M_POST)
+        return;
+    if (tg_am_silence_parse(&r->arena, r->up_body.base, r->up_body.len, &s, &err) != 0)
+        fail("forwarded silence does not parse", r, r->up_body);
+    if (!tg_am_silence_owner(&s, &e, &owner))
+        fail("forwarded silence not owned by a tenant value", r, r->up_body);
+    for (i = 0; i < s.n_matchers; i++)
+        n_label += tg_iov_eq(s.matchers[i].name, e.label);
+    if (n_label != 1)
+        fail("forwarded silence with other matchers on the label", r, r->up_body);
+    if (r->am_silence->has_id != (r->am_check_id.len > 0))
+        fail("an update forwarded without the ownership check", r, r->up_body);
+}
+
 static void check_enforced(struct tg_req *r)
 {
     const struct tg_config *cfg = r->cfg;
@@ -350,6 +400,8 @@ static void check_enforced(struct tg_req *r)
         fail("match route without match[]", r, TG_IOV_NULL);
     if (kind == TG_ROUTE_METADATA && r->tenant_selector.len == 0)
         fail("metadata without the tenant selector", r, TG_IOV_NULL);
+    if (r->api == TG_API_ALERTMANAGER)
+        check_alertmanager(r, &up);
 }
 
 static void check_framing(const uint8_t *data, size_t size)
@@ -398,7 +450,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r->srv = &srv;
     srv.cfg = cfgs[data[0] % N_CFG];
     r->cfg = srv.cfg;
-    r->method = strcmp(rq.method, "GET") == 0 ? TG_M_GET : strcmp(rq.method, "POST") == 0 ? TG_M_POST : 0;
+    r->method = strcmp(rq.method, "GET") == 0      ? TG_M_GET
+                : strcmp(rq.method, "POST") == 0   ? TG_M_POST
+                : strcmp(rq.method, "DELETE") == 0 ? TG_M_DELETE
+                                                   : 0;
     r->uri = rq.target;
     r->in_headers = &rq.headers;
     r->in_body = rq.body;

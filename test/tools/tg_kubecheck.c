@@ -242,7 +242,7 @@ int main(int argc, char **argv)
         case 'a': if (naud < 8) aud[naud++] = optarg; break;
         case 't': ko.timeout_ms = atoi(optarg); break;
         case 'r': ko.retries = atoi(optarg); break;
-        case 'q': ko.qps = atoi(optarg); break;
+        case 'q': ko.qps = atof(optarg); break;
         case 'b': ko.burst = atoi(optarg); break;
         case 'T': ko.token_reload_ms = atoi(optarg); break;
         case 'B': ko.backoff_base_ms = atoi(optarg); break;

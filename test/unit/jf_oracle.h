@@ -138,15 +138,74 @@ static int jfo_items(const struct jfo *o, tg_sb_t *out, yajl_val arr, int role, 
     return 0;
 }
 
-/* Print one item into out; returns 1 keep, 0 drop, -1 error. */
+/* A silence matcher that makes the silence the tenant's: each of name,
+ * value, isRegex at most once and isEqual at most once, name == label, value
+ * a tenant value, isRegex false, isEqual true or absent. -1: not an object. */
+static int jfo_matcher_owns(const struct jfo *o, yajl_val m)
+{
+    int name = 0, value = 0, regex = 0, equal = 0, ok = 1;
+    size_t i;
+    if (m->type != yajl_t_object)
+        return -1;
+    for (i = 0; i < m->u.object.len; i++) {
+        const char *k = m->u.object.keys[i];
+        yajl_val v = m->u.object.values[i];
+        if (strcmp(k, "name") == 0) {
+            name++;
+            ok &= v->type == yajl_t_string && strcmp(v->u.string, o->label) == 0;
+        } else if (strcmp(k, "value") == 0) {
+            value++;
+            ok &= v->type == yajl_t_string && jfo_in(v->u.string, o->values, o->n_values);
+        } else if (strcmp(k, "isRegex") == 0) {
+            regex++;
+            ok &= v->type == yajl_t_false;
+        } else if (strcmp(k, "isEqual") == 0) {
+            equal++;
+            ok &= v->type == yajl_t_true;
+        }
+    }
+    return ok && name == 1 && value == 1 && regex == 1 && equal <= 1;
+}
+
+/* 1 if the silence is the tenant's, 0 not, -1 bad shape. */
+static int jfo_silence_owned(const struct jfo *o, yajl_val s)
+{
+    size_t i, j, lists = 0, owned = 0;
+    int sets = 0;
+    for (i = 0; i < s->u.object.len; i++) {
+        yajl_val v = s->u.object.values[i];
+        sets |= strcmp(s->u.object.keys[i], "matcherSets") == 0;
+        if (strcmp(s->u.object.keys[i], "matchers") != 0)
+            continue;
+        lists++;
+        if (v->type == yajl_t_null)
+            continue;
+        if (v->type != yajl_t_array)
+            return -1;
+        for (j = 0; j < v->u.array.len; j++) {
+            int r = jfo_matcher_owns(o, v->u.array.values[j]);
+            if (r < 0)
+                return -1;
+            owned += (size_t)r;
+        }
+    }
+    return !sets && lists == 1 && owned > 0;
+}
+
+/* Print one item into out; returns 1 keep, 0 drop, -1 error. Roles: 'g'
+ * rule group, 'r' rule, 'a' alert, 'G' Alertmanager alert group, 's'
+ * silence. */
 static int jfo_item(const struct jfo *o, tg_sb_t *out, yajl_val item, int role)
 {
     size_t i, kept = 0;
     int keep;
     if (item->type != yajl_t_object)
         return -1;
-    if (role == 'g') {
+    if (role == 'g' || role == 'G') {
         keep = 1;
+    } else if (role == 's') {
+        if ((keep = jfo_silence_owned(o, item)) < 0)
+            return -1;
     } else if ((keep = jfo_labels_ok(o, item)) < 0) {
         return -1;
     }
@@ -164,12 +223,15 @@ static int jfo_item(const struct jfo *o, tg_sb_t *out, yajl_val item, int role)
         } else if (role == 'r' && strcmp(k, "alerts") == 0) {
             if (jfo_items(o, out, v, 'a', NULL) < 0)
                 return -1;
+        } else if (role == 'G' && strcmp(k, "alerts") == 0) {
+            if (jfo_items(o, out, v, 'a', &kept) < 0)
+                return -1;
         } else {
             jfo_print(out, v);
         }
     }
     tg_sb_addc(out, '}');
-    return role == 'g' ? kept > 0 : keep;
+    return role == 'g' || role == 'G' ? kept > 0 : keep;
 }
 
 static int jfo_data(const struct jfo *o, tg_sb_t *out, yajl_val d)
@@ -215,6 +277,68 @@ static int jfo_data(const struct jfo *o, tg_sb_t *out, yajl_val d)
     return 0;
 }
 
+/* An object of which only the keys in `pass` are printed. */
+static void jfo_pick(tg_sb_t *out, yajl_val obj, const char *const *pass, size_t n_pass)
+{
+    size_t i, n = 0;
+    tg_sb_addc(out, '{');
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (!jfo_in(obj->u.object.keys[i], pass, n_pass))
+            continue;
+        if (n++)
+            tg_sb_addc(out, ',');
+        jfo_str(out, obj->u.object.keys[i]);
+        tg_sb_addc(out, ':');
+        jfo_print(out, obj->u.object.values[i]);
+    }
+    tg_sb_addc(out, '}');
+}
+
+/* The Alertmanager kinds. */
+static int jfo_am(const struct jfo *o, yajl_val root)
+{
+    static const char *const error_keys[] = {"code", "message"};
+    static const char *const status_keys[] = {"cluster", "versionInfo", "uptime"};
+    size_t i, n = 0;
+
+    if (o->kind == TG_JF_AM_STATUS) {
+        if (root->type != yajl_t_object)
+            return -1;
+        tg_sb_addc(o->out, '{');
+        for (i = 0; i < root->u.object.len; i++) {
+            const char *k = root->u.object.keys[i];
+            int config = strcmp(k, "config") == 0;
+            if (!config && !jfo_in(k, status_keys, 3))
+                continue;
+            if (n++)
+                tg_sb_addc(o->out, ',');
+            jfo_str(o->out, k);
+            tg_sb_addc(o->out, ':');
+            if (config)
+                tg_sb_adds(o->out, "{\"original\":\"\"}");
+            else
+                jfo_print(o->out, root->u.object.values[i]);
+        }
+        tg_sb_addc(o->out, '}');
+        return 0;
+    }
+    if (root->type == yajl_t_string) {
+        jfo_print(o->out, root);
+        return 0;
+    }
+    if (root->type == yajl_t_object) {
+        jfo_pick(o->out, root, error_keys, 2);
+        return 0;
+    }
+    if (root->type != yajl_t_array)
+        return -1;
+    return jfo_items(o, o->out, root,
+                     o->kind == TG_JF_AM_ALERTS   ? 'a'
+                     : o->kind == TG_JF_AM_GROUPS ? 'G'
+                                                  : 's',
+                     NULL);
+}
+
 /* Filter `json` (NUL-terminated) into o->out. Returns 0 / -1. */
 static int jfo_run(const struct jfo *o, const char *json)
 {
@@ -226,6 +350,11 @@ static int jfo_run(const struct jfo *o, const char *json)
 
     if (root == NULL)
         return -1;
+    if (o->kind >= TG_JF_AM_ALERTS) {
+        rc = jfo_am(o, root);
+        yajl_tree_free(root);
+        return rc;
+    }
     if (root->type != yajl_t_object) {
         yajl_tree_free(root);
         return -1;

@@ -119,21 +119,25 @@ static void test_sa_namespace(void **state)
 
 /* ---- templating ---- */
 
-static const char seed[] = "authorization:\n"
-                           "  rewrites:\n"
-                           "    byQueryParameter:\n"
-                           "      name: \"namespace\"\n"
-                           "  resourceAttributes:\n"
-                           "    apiVersion: v1\n"
-                           "    resource: pods\n"
-                           "    subresource: metrics\n"
-                           "    namespace: \"{{ .Value }}\"\n";
+/* The seed config as manifests/base ships it (the tests run in the source
+ * dir), plus `extra` appended; heap, for free(). */
+static char *seed_config(const char *extra)
+{
+    char *data, *out;
+    size_t len;
+    assert_int_equal(tg_read_file("manifests/base/config.yaml", &data, &len, err, sizeof(err)), 0);
+    out = tg_xrealloc(data, len + strlen(extra) + 1);
+    memcpy(out + len, extra, strlen(extra) + 1);
+    return out;
+}
 
 static void test_attrs_seed(void **state)
 {
+    char *seed = seed_config("");
     struct tg_config *c = make(seed, "");
     struct tg_authz_attrs at;
     tg_arena_t a;
+    free(seed);
     tg_arena_init(&a, NULL, 0);
     tg_auth_attrs_for_value(&a, c, TG_IOV_LIT("get"), TG_IOV_LIT("/api/v1/query"),
                             TG_IOV_LIT("team-a"), &at);
@@ -141,7 +145,7 @@ static void test_attrs_seed(void **state)
     assert_true(tg_iov_eq_str(at.namespace_, "team-a"));
     assert_true(tg_iov_eq_str(at.api_group, ""));
     assert_true(tg_iov_eq_str(at.api_version, "v1"));
-    assert_true(tg_iov_eq_str(at.resource, "pods"));
+    assert_true(tg_iov_eq_str(at.resource, "namespace"));
     assert_true(tg_iov_eq_str(at.subresource, "metrics"));
     assert_true(tg_iov_eq_str(at.name, ""));
     assert_true(tg_iov_eq_str(at.path, ""));
@@ -283,27 +287,22 @@ static void test_static_no_rules(void **state)
     tg_config_unref(c);
 }
 
-/* The seed flow end to end: token -> user -> attrs for a value -> decision. */
+/* The seed config end to end with a static rule granting what it asks for:
+ * token -> user -> attrs for a value -> decision. */
 static void test_static_end_to_end(void **state)
 {
-    struct tg_config *c = make("authorization:\n"
-                               "  rewrites: {byQueryParameter: {name: namespace}}\n"
-                               "  resourceAttributes:\n"
-                               "    apiVersion: v1\n"
-                               "    resource: pods\n"
-                               "    subresource: metrics\n"
-                               "    namespace: \"{{ .Value }}\"\n"
-                               "  static:\n"
-                               "  - user: {groups: [team-a]}\n"
-                               "    namespace: team-a\n"
-                               "    resource: pods\n"
-                               "    subresource: metrics\n"
-                               "    verb: get\n"
-                               "    resourceRequest: true\n",
-                               "tok-a,alice,1,team-a\ntok-b,bob,2,team-b\n");
+    char *seed = seed_config("  static:\n"
+                             "  - user: {groups: [team-a]}\n"
+                             "    namespace: team-a\n"
+                             "    resource: namespace\n"
+                             "    subresource: metrics\n"
+                             "    verb: get\n"
+                             "    resourceRequest: true\n");
+    struct tg_config *c = make(seed, "tok-a,alice,1,team-a\ntok-b,bob,2,team-b\n");
     struct tg_user u;
     struct tg_authz_attrs at;
     tg_arena_t a;
+    free(seed);
     tg_arena_init(&a, NULL, 0);
 
     tg_auth_user_from_token(&u, tg_auth_token_lookup(c, TG_IOV_LIT("tok-a")), &a);

@@ -19,13 +19,16 @@
 #include "tenantgate/log.h"
 
 #define DATA "test/unit/data/config/"
-#define UP "--upstream=http://127.0.0.1:9090/"
-#define LISTEN "--insecure-listen-address=127.0.0.1:8080"
-#define TOKENS "--token-auth-file=" DATA "tokens.csv"
+/* The seed config as manifests/base ships it (test_kube_proxy.py reads it too). */
+#define SEED       "manifests/base/config.yaml"
+#define KUBECONFIG DATA "kubeconfig.yaml"
+#define UP         "--upstream=http://127.0.0.1:9090/"
+#define LISTEN     "--insecure-listen-address=127.0.0.1:8080"
+#define TOKENS     "--token-auth-file=" DATA "tokens.csv"
 /* the smallest command line that validates without Kubernetes */
 #define BASE LISTEN, UP, TOKENS, "--config-file=" DATA "static.yaml"
 
-static char err[1024];
+static char err[4096];
 static int exit_code;
 
 /* Load with argv = {"tenantgate", args..., NULL}; stdout (--help) muted. */
@@ -164,7 +167,12 @@ static void test_flag_bad_values(void **state)
     expect_error(LOAD(BASE, "--kube-api-qps=fast"), TG_CONFIG_USAGE_ERROR,
                  "--kube-api-qps: invalid QPS \"fast\" (a number from 0 to 100000)");
     expect_error(LOAD(BASE, "--log-level=trace"), TG_CONFIG_USAGE_ERROR,
-                 "--log-level: invalid log level \"trace\" (error, warn, info or debug)");
+                 "--log-level: invalid log level \"trace\" (error, warn, info, debug or a klog "
+                 "verbosity 0-100)");
+    expect_error(LOAD(BASE, "--kube-api-qps=inf"), TG_CONFIG_USAGE_ERROR,
+                 "--kube-api-qps: invalid QPS \"inf\" (a number from 0 to 100000)");
+    expect_error(LOAD(BASE, "--kube-api-qps=0x10"), TG_CONFIG_USAGE_ERROR,
+                 "--kube-api-qps: invalid QPS \"0x10\" (a number from 0 to 100000)");
 }
 
 static void test_flag_usage_error_before_file_error(void **state)
@@ -233,8 +241,6 @@ static void test_flag_ignored_and_refused(void **state)
     expect_error(LOAD(BASE, "--insecure-skip-verify"), TG_CONFIG_USAGE_ERROR,
                  "--insecure-skip-verify: not supported: The upstream certificate is always "
                  "verified (use --upstream-ca-file).");
-    expect_error(LOAD(BASE, "--oidc-issuer=https://x"), TG_CONFIG_USAGE_ERROR,
-                 "--oidc-issuer: not supported: OIDC authentication is not supported.");
     expect_error(LOAD(BASE, "--upstream-force-h2c=maybe"), TG_CONFIG_USAGE_ERROR,
                  "--upstream-force-h2c: invalid boolean \"maybe\" (true or false)");
 }
@@ -253,7 +259,7 @@ static void test_flag_aliases(void **state)
     /* http upstream: CA unused (warned) and not opened */
     assert_non_null(c);
     assert_string_equal(c->upstream_ca_file, "a.pem");
-    assert_int_equal(c->kube_qps, 3);
+    assert_true(c->kube_qps == 2.5); /* kept as given: the token bucket takes fractions */
     assert_int_equal(c->kube_burst, 7);
     tg_config_unref(c);
 }
@@ -272,7 +278,9 @@ static void test_flag_defaults_match_help(void **state)
             continue;
         }
         assert_int_equal(tg_flags_apply(c, &uses, 0, err, sizeof(err)), 0);
-        if (d->kind == TG_FK_STRING)
+        if (d->kind == TG_FK_LIST_REPEAT) /* the value an empty list stands for */
+            assert_string_equal((*(char ***)((char *)c + d->offset))[0], d->deflt);
+        else if (d->kind == TG_FK_STRING)
             assert_string_equal(*(char **)((char *)c + d->offset),
                                 *(char **)((char *)def + d->offset));
         else
@@ -313,6 +321,29 @@ static void test_durations(void **state)
     assert_int_equal(dur("1000h"), -1);
     assert_string_equal(err, "duration \"1000h\" is too long (at most 24 days)");
     assert_int_equal(dur("99999999999999999999h"), -1);
+}
+
+static void test_durations64(void **state)
+{
+    int64_t ms = -1;
+    assert_int_equal(tg_parse_duration_ms64("32d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 32LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("2w", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 14LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("1y2w3d4h5m6s7ms", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, ((((365LL + 17) * 24 + 4) * 60 + 5) * 60 + 6) * 1000 + 7);
+    assert_int_equal(tg_parse_duration_ms64("1.5d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 36LL * 3600000);
+    assert_int_equal(tg_parse_duration_ms64("90d", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 90LL * 86400000);
+    assert_int_equal(tg_parse_duration_ms64("0", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(tg_parse_duration_ms64("1000y", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("-1d", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("1 d", &ms, err, sizeof(err)), -1);
+    assert_int_equal(tg_parse_duration_ms64("d", &ms, err, sizeof(err)), -1);
+    /* the Go parser keeps refusing them */
+    assert_int_equal(dur("1d"), -1);
 }
 
 static void test_sizes(void **state)
@@ -460,13 +491,13 @@ static void test_yaml_seed_verbatim(void **state)
     char *data;
     size_t len;
     struct tg_config *c;
-    assert_int_equal(tg_read_file(DATA "seed.yaml", &data, &len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file(SEED, &data, &len, err, sizeof(err)), 0);
     assert_int_equal(yload(data), 0);
     free(data);
     assert_int_equal(cfg_y->has_resource_attributes, 1);
     assert_string_equal(cfg_y->resource_attributes.namespace_, "{{ .Value }}");
     assert_string_equal(cfg_y->resource_attributes.api_version, "v1");
-    assert_string_equal(cfg_y->resource_attributes.resource, "pods");
+    assert_string_equal(cfg_y->resource_attributes.resource, "namespace");
     assert_string_equal(cfg_y->resource_attributes.subresource, "metrics");
     assert_null(cfg_y->resource_attributes.api_group);
     assert_null(cfg_y->resource_attributes.name);
@@ -476,8 +507,8 @@ static void test_yaml_seed_verbatim(void **state)
 
     /* and the seed's two sidecars' flags, merged, with Kubernetes */
     c = LOAD("--secure-listen-address=0.0.0.0:9090", "--upstream=http://127.0.0.1:8080/",
-             "--config-file=" DATA "seed.yaml", "--logtostderr=true", "--v=10",
-             "--label=namespace", "--enable-label-apis=true", "--kubeconfig=" DATA "seed.yaml");
+             "--config-file=" SEED, "--logtostderr=true", "--v=10", "--label=namespace",
+             "--enable-label-apis=true", "--kubeconfig=" KUBECONFIG);
     assert_non_null(c);
     assert_string_equal(c->query_param, "namespace");
     assert_string_equal(c->label, "namespace");
@@ -523,7 +554,7 @@ static void test_yaml_full(void **state)
     assert_int_equal(cfg_y->cache_max_entries, 500);
     assert_int_equal(cfg_y->cache_grace_ms, 30000);
     assert_int_equal(cfg_y->kube_timeout_ms, 3000);
-    assert_int_equal(cfg_y->kube_qps, 50);
+    assert_true(cfg_y->kube_qps == 50);
     assert_int_equal(cfg_y->kube_burst, 100);
     assert_int_equal(cfg_y->kube_retries, 2);
     assert_int_equal(cfg_y->max_header_bytes, 32768);
@@ -589,7 +620,10 @@ static void test_yaml_unknown_keys(void **state)
           "    namspace: \"{{ .Value }}\"\n",
           "config.yaml:7: authorization.resourceAttributes.namspace: unknown key");
     yfail("authorisation: {}\n", "config.yaml:1: authorisation: unknown key");
+    /* every error of the file: the rule without a path is reported too */
     yfail("authorization:\n  static:\n  - path: /x\n  - user:\n      name: a\n      group: [b]\n",
+          "config.yaml:4: authorization.static[1].resourceRequest: a non-resource rule "
+          "(resourceRequest: false) needs a path\n"
           "config.yaml:6: authorization.static[1].user.group: unknown key");
     yfail("cache:\n  ttl: 1s\n", "config.yaml:2: cache.ttl: unknown key");
 }
@@ -626,13 +660,140 @@ static void test_yaml_bad_values(void **state)
     yfail("tenancy:\n  labelValues:\n  - a\n  - \"\"\n",
           "config.yaml:4: tenancy.labelValues[1]: empty label value");
     yfail("log:\n  level: verbose\n",
-          "config.yaml:2: log.level: invalid log level \"verbose\" (error, warn, info or debug)");
+          "config.yaml:2: log.level: invalid log level \"verbose\" (error, warn, info, debug or "
+          "a klog verbosity 0-100)");
+    yfail("kubernetes:\n  qps: fast\n",
+          "config.yaml:2: kubernetes.qps: invalid QPS \"fast\" (a number from 0 to 100000)");
+    yfail("upstream:\n  tenantHeader: X Tenant\n  dropHeaders: [X-Org, \"\", \"a:b\"]\n",
+          "config.yaml:2: upstream.tenantHeader: not a valid header name\n"
+          "config.yaml:3: upstream.dropHeaders[1]: not a valid header name\n"
+          "config.yaml:3: upstream.dropHeaders[2]: not a valid header name");
     yfail("cache:\n  maxEntries: -1\n",
           "config.yaml:2: cache.maxEntries: -1 is out of range [0, 100000000]");
     yfail("authorization:\n  resourceAttributes:\n    resource: pods\n    namespace: \"{{ "
           ".Namespace }}\"\n",
           "config.yaml:4: authorization.resourceAttributes.namespace: unsupported template "
           "action in \"{{ .Namespace }}\": only {{ .Value }} is allowed");
+}
+
+/* ---- limits: ---- */
+
+static void test_yaml_limits(void **state)
+{
+    const struct tg_limits_config *l;
+
+    assert_int_equal(yload("cache: {}\n"), 0);
+    assert_null(cfg_y->limits); /* no section: no limits */
+    assert_int_equal(yload("limits:\n"
+                           "  defaults:\n"
+                           "    maxInflight: 8\n"
+                           "    maxQueued: 32\n"
+                           "    queueTimeout: 10s\n"
+                           "    rate: 20\n"
+                           "    burst: 40\n"
+                           "    maxQueryLength: 32d\n"
+                           "    maxLookback: 90d\n"
+                           "  tenants:\n"
+                           "    team-a: {maxInflight: 16, rate: 50}\n"
+                           "    alpha.b:\n"
+                           "      maxLookback: 2w\n"
+                           "      rate: 0.5\n"
+                           "    empty:\n"
+                           "  blockedQueries:\n"
+                           "  - {pattern: '{__name__=~\".+\"}', reason: \"selects every series\"}\n"
+                           "  - {pattern: 'count\\(.*\\)', regex: true}\n"
+                           "  metricsMaxTenants: 50\n"),
+                     0);
+    l = cfg_y->limits;
+    assert_non_null(l);
+    assert_int_equal(l->defaults.max_inflight, 8);
+    assert_int_equal(l->defaults.max_queued, 32);
+    assert_int_equal(l->defaults.queue_timeout_ms, 10000);
+    assert_true(l->defaults.rate == 20.0);
+    assert_int_equal(l->defaults.burst, 40);
+    assert_int_equal(l->defaults.max_query_length_ms, 32LL * 86400000);
+    assert_int_equal(l->defaults.max_lookback_ms, 90LL * 86400000);
+    assert_true(l->windows);
+    assert_int_equal(l->metrics_max_tenants, 50);
+    assert_int_equal(l->lookback_delta_ms, 300000);
+    /* sorted by tenant value; what a tenant does not set stays unset (-1) */
+    assert_int_equal(l->n_tenants, 3);
+    assert_string_equal(l->tenants[0].tenant, "alpha.b");
+    assert_int_equal(l->tenants[0].set.max_lookback_ms, 14LL * 86400000);
+    assert_true(l->tenants[0].set.rate == 0.5);
+    assert_int_equal(l->tenants[0].set.max_inflight, -1);
+    assert_int_equal(l->tenants[0].line, 12);
+    assert_string_equal(l->tenants[1].tenant, "empty");
+    assert_int_equal(l->tenants[1].set.max_inflight, -1);
+    assert_string_equal(l->tenants[2].tenant, "team-a");
+    assert_int_equal(l->tenants[2].set.max_inflight, 16);
+    assert_true(l->tenants[2].set.rate == 50.0);
+    assert_int_equal(l->tenants[2].set.burst, -1);
+    assert_int_equal(l->n_blocked, 2);
+    assert_string_equal(l->blocked[0].pattern, "{__name__=~\".+\"}");
+    assert_string_equal(l->blocked[0].reason, "selects every series");
+    assert_false(l->blocked[0].regex);
+    assert_null(l->blocked[0].compiled);
+    assert_true(l->blocked[1].regex);
+    assert_non_null(l->blocked[1].compiled);
+    assert_null(l->blocked[1].reason);
+    /* an empty section: limits on (metrics), nothing bounded */
+    assert_int_equal(yload("limits: {}\n"), 0);
+    assert_non_null(cfg_y->limits);
+    assert_int_equal(cfg_y->limits->defaults.max_inflight, -1);
+    assert_int_equal(cfg_y->limits->metrics_max_tenants, 1000);
+    assert_false(cfg_y->limits->windows);
+    assert_int_equal(yload("limits:\n  tenants:\n    a: {maxLookback: 1h}\n"), 0);
+    assert_true(cfg_y->limits->windows);
+}
+
+static void test_yaml_limits_errors(void **state)
+{
+    yfail("limits:\n  defaults:\n    maxInflight: many\n",
+          "config.yaml:3: limits.defaults.maxInflight: invalid integer \"many\"");
+    yfail("limits:\n  defaults:\n    maxQueryLength: 1month\n",
+          "config.yaml:3: limits.defaults.maxQueryLength: invalid duration \"1month\" (30s, 5m, "
+          "1h30m, 7d, 2w, 1y; at most 292y)");
+    yfail("limits:\n  defaults:\n    queueTimeout: 0s\n",
+          "config.yaml:3: limits.defaults.queueTimeout: must be positive");
+    yfail("limits:\n  defaults:\n    rate: -1\n",
+          "config.yaml:3: limits.defaults.rate: not a number of requests per second between 0 and "
+          "1000000");
+    yfail("limits:\n  defaults:\n    burst: 0\n",
+          "config.yaml:3: limits.defaults.burst: 0 is out of range [1, 1000000]");
+    yfail("limits:\n  defaults:\n    maxQueud: 3\n",
+          "config.yaml:3: limits.defaults.maxQueud: unknown key");
+    yfail("limits:\n  tenants:\n    a: {rate: 1}\n    b:\n      rate: x\n",
+          "config.yaml:5: limits.tenants.b.rate: not a number of requests per second between 0 "
+          "and 1000000");
+    yfail("limits:\n  tenants:\n    a: {rate: 1}\n    a: {rate: 2}\n",
+          "config.yaml:4: limits.tenants.a: duplicate key");
+    yfail("limits:\n  tenants:\n    a: {rte: 1}\n",
+          "config.yaml:3: limits.tenants.a.rte: unknown key");
+    yfail("limits:\n  tenants:\n    a: 5\n",
+          "config.yaml:3: limits.tenants.a: expected a mapping of limits");
+    yfail("limits:\n  tenants:\n  - a\n",
+          "config.yaml:3: limits.tenants: expected a mapping of tenant values");
+    yfail("limits:\n  tenants:\n    \"\": {rate: 1}\n",
+          "config.yaml:3: limits.tenants: tenant values must be non-empty scalars");
+    yfail("limits:\n  blockedQueries:\n  - {reason: x}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: a non-empty pattern is required");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: a}\n  - {pattern: '(a', regex: true}\n",
+          "config.yaml:4: limits.blockedQueries[1].pattern: invalid POSIX extended regex: "
+          "Unmatched ( or \\(");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '(a)\\1', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: backreferences are not allowed");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '(a{1000}){1000}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: 'a{1001}', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
+          "at most 1000");
+    assert_int_equal(yload("limits:\n  blockedQueries:\n"
+                           "  - {pattern: 'x{2,10}y{0,100}\\{1000\\}', regex: true}\n"),
+                     0);
+    yfail("limits:\n  lookbackDelta: 0s\n",
+          "config.yaml:2: limits.lookbackDelta: must be positive");
 }
 
 static void test_yaml_static_rule_rules(void **state)
@@ -642,6 +803,8 @@ static void test_yaml_static_rule_rules(void **state)
           "not have a path");
     yfail("authorization:\n  static:\n  - verb: get\n  - verb: get\n    resource: pods\n",
           "config.yaml:3: authorization.static[0].resourceRequest: a non-resource rule "
+          "(resourceRequest: false) needs a path\n"
+          "config.yaml:4: authorization.static[1].resourceRequest: a non-resource rule "
           "(resourceRequest: false) needs a path");
     yfail("authorization:\n  static:\n  - resourceRequest: sure\n",
           "config.yaml:3: authorization.static[0].resourceRequest: invalid boolean \"sure\" "
@@ -650,12 +813,86 @@ static void test_yaml_static_rule_rules(void **state)
 
 static void test_yaml_syntax_errors(void **state)
 {
-    yfail("a: &x 1\nb: *x\n", "config.yaml:1: a: unknown key");
+    yfail("a: &x 1\nb: *x\n", "config.yaml:1: a: unknown key\nconfig.yaml:2: b: unknown key");
     yfail("cache:\n  authnTTL: &x 1s\n  denyTTL: *x\n",
           "config.yaml:3: cache.denyTTL: YAML aliases are not supported");
     yfail("cache: {}\n---\ncache: {}\n", "config.yaml:2: only one YAML document is allowed");
     yfail("cache:\n  authnTTL: \"1s\n", "config.yaml:3: invalid YAML: found unexpected end of stream");
     yfail("cache:\n  denyTTL: b: c\n", "config.yaml:2: invalid YAML: mapping values are not allowed in this context");
+}
+
+/* Every error of a file, in file order, each naming file, line and key:
+ * structural ones (pass 1) and bad values (pass 3) of the rest together. */
+static void test_yaml_every_error(void **state)
+{
+    yfail("authorization:\n"
+          "  resourceAttributes:\n"
+          "    namspace: \"{{ .Value }}\"\n"
+          "  static:\n"
+          "  - ~\n"
+          "  - resourceRequest: sure\n"
+          "  - resourceRequest: true\n"
+          "    verb: get\n"
+          "cache:\n"
+          "  authnTTL: 2x\n"
+          "  denyTTL: 1s\n"
+          "  DenyTTL: 2s\n"
+          "  grace: [1s]\n"
+          "kubernetes: {retries: 11, qps: 2.5}\n"
+          "tenancy:\n"
+          "  labelValues: [a, \"\", {x: 1}, b]\n"
+          "log: {level: 4, accessLog: maybe}\n",
+          "config.yaml:3: authorization.resourceAttributes.namspace: unknown key\n"
+          "config.yaml:5: authorization.static[0]: empty list entry\n"
+          "config.yaml:6: authorization.static[1].resourceRequest: invalid boolean \"sure\" (true "
+          "or false)\n"
+          "config.yaml:10: cache.authnTTL: invalid duration \"2x\" (Go syntax: 30s, 5m, 1h2m3.5s, "
+          "500ms)\n"
+          "config.yaml:12: cache.denyTTL: duplicate key\n"
+          "config.yaml:13: cache.grace: expected a scalar value, found a list\n"
+          "config.yaml:14: kubernetes.retries: 11 is out of range [0, 10]\n"
+          /* one line: structural errors first */
+          "config.yaml:16: tenancy.labelValues[2]: expected a scalar value, found a mapping\n"
+          "config.yaml:16: tenancy.labelValues[1]: empty label value\n"
+          "config.yaml:17: log.accessLog: invalid boolean \"maybe\" (true or false)");
+    /* invalid YAML ends the walk: the errors before it are kept */
+    yfail("cache:\n  ttl: 1s\n  denyTTL: \"1s\n",
+          "config.yaml:2: cache.ttl: unknown key\n"
+          "config.yaml:4: invalid YAML: found unexpected end of stream");
+}
+
+static void test_yaml_errors_overflow(void **state)
+{
+    char text[8192] = "cache:\n";
+    int i;
+    for (i = 0; i < 150; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "  k%d: 1\n", i);
+    assert_int_equal(yload(text), -1);
+    assert_non_null(strstr(err, "config.yaml:2: cache.k0: unknown key\n"));
+    assert_true(strlen(err) < sizeof(err));
+    assert_string_equal(err + strlen(err) - strlen("\n(more errors not shown)"),
+                        "\n(more errors not shown)");
+}
+
+/* kubernetes.qps and --kube-api-qps, log.level and --v/--log-level: the
+ * same values mean the same in both places. */
+static void test_yaml_same_meaning_as_flags(void **state)
+{
+    struct tg_config *c;
+    assert_int_equal(yload("kubernetes:\n  qps: 2.5\nlog:\n  level: 4\n"), 0);
+    assert_true(cfg_y->kube_qps == 2.5);
+    assert_int_equal(cfg_y->log_level, TG_LOG_DEBUG);
+    assert_int_equal(yload("log:\n  level: 3\n"), 0);
+    assert_int_equal(cfg_y->log_level, TG_LOG_INFO);
+    assert_int_equal(yload("log:\n  level: warn\n"), 0);
+    assert_int_equal(cfg_y->log_level, TG_LOG_WARN);
+    c = LOAD(BASE, "--kube-api-qps=2.5", "--v=4");
+    assert_true(c->kube_qps == 2.5);
+    assert_int_equal(c->log_level, TG_LOG_DEBUG);
+    tg_config_unref(c);
+    c = LOAD(BASE, "--log-level=4");
+    assert_int_equal(c->log_level, TG_LOG_DEBUG);
+    tg_config_unref(c);
 }
 
 /* ---- merge of rewrites and prom-label-proxy flags ---- */
@@ -674,20 +911,20 @@ static void test_merge_tenancy(void **state)
     assert_string_equal(c->header_name, "X-Tenant");
     tg_config_unref(c);
     /* rewrite agrees with --query-param */
-    c = LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml", "--config-file=" DATA "seed.yaml",
+    c = LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED,
              "--query-param=namespace");
     assert_non_null(c);
     tg_config_unref(c);
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
-                      "--config-file=" DATA "seed.yaml", "--query-param=tenant"),
-                 TG_CONFIG_FAILED,
-                 "authorization.rewrites.byQueryParameter.name \"namespace\" and "
-                 "--query-param/tenancy.queryParam \"tenant\" disagree");
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
-                      "--config-file=" DATA "seed.yaml", "--label-value=a"),
-                 TG_CONFIG_FAILED,
-                 "at most one of --query-param, --header-name and --label-value may be set (a "
-                 "rewrite counts as its flag)");
+    expect_error(
+        LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED, "--query-param=tenant"),
+        TG_CONFIG_FAILED,
+        "authorization.rewrites.byQueryParameter.name \"namespace\" and "
+        "--query-param/tenancy.queryParam \"tenant\" disagree");
+    expect_error(
+        LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG, "--config-file=" SEED, "--label-value=a"),
+        TG_CONFIG_FAILED,
+        "at most one of --query-param, --header-name and --label-value may be set (a "
+        "rewrite counts as its flag)");
     expect_error(LOAD(BASE, "--query-param=a", "--header-name=b"), TG_CONFIG_FAILED,
                  "at most one of --query-param, --header-name and --label-value may be set (a "
                  "rewrite counts as its flag)");
@@ -696,7 +933,7 @@ static void test_merge_tenancy(void **state)
                  "--label \"a-b\" is not a valid label name");
     expect_error(LOAD(BASE, "--header-name=a b"), TG_CONFIG_FAILED,
                  "--header-name \"a b\" is not a valid header name");
-    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" DATA "seed.yaml",
+    expect_error(LOAD(LISTEN, UP, "--kubeconfig=" KUBECONFIG,
                       "--config-file=" DATA "template-no-rewrite.yaml"),
                  TG_CONFIG_FAILED,
                  "test/unit/data/config/template-no-rewrite.yaml:4: "
@@ -759,8 +996,8 @@ static void test_validation(void **state)
     expect_error(LOAD(BASE, "--secure-listen-address=127.0.0.1:8080"), TG_CONFIG_FAILED,
                  "two listeners share one address");
     expect_error(LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml"), TG_CONFIG_FAILED,
-                 "no authentication: give --token-auth-file, --client-ca-file or --kubeconfig "
-                 "(or run in a cluster)");
+                 "no authentication: give --token-auth-file, --client-ca-file, --oidc-issuer or "
+                 "--kubeconfig (or run in a cluster)");
     expect_error(LOAD(LISTEN, UP, TOKENS), TG_CONFIG_FAILED,
                  "no authorization: without Kubernetes (--kubeconfig or in-cluster) "
                  "authorization.static rules are required");
@@ -816,6 +1053,69 @@ static void test_tls_files(void **state)
     c = LOAD(BASE, "--upstream=https://h/", "--upstream-ca-file=" DATA "tls.key");
     assert_null(c);
     assert_non_null(strstr(err, "--upstream-ca-file test/unit/data/config/tls.key: "));
+}
+
+/* --alertmanager-upstream and the alertmanager: section: URL, TLS files
+ * inherited from --upstream unless given, resource attributes, body limit. */
+static void test_alertmanager(void **state)
+{
+    struct tg_config *c;
+
+    c = LOAD(BASE);
+    assert_non_null(c);
+    assert_null(c->am_upstream);
+    assert_int_equal(c->am_max_body_bytes, 256 * 1024);
+    assert_int_equal(c->has_am_resource_attributes, 0);
+    tg_config_unref(c);
+    /* TLS files come from --upstream when none of its own are given */
+    c = LOAD(BASE, "--upstream=https://thanos:9091/", "--upstream-ca-file=" DATA "tls.crt",
+             "--upstream-client-cert-file=" DATA "tls.crt",
+             "--upstream-client-key-file=" DATA "tls.key",
+             "--alertmanager-upstream=https://alertmanager:9093/am/");
+    assert_non_null(c);
+    assert_int_equal(c->am_upstream_url.https, 1);
+    assert_int_equal(c->am_upstream_url.port, 9093);
+    assert_string_equal(c->am_upstream_url.path, "/am/");
+    assert_string_equal(c->am_ca_file, DATA "tls.crt");
+    assert_string_equal(c->am_client_cert_file, DATA "tls.crt");
+    assert_string_equal(c->am_client_key_file, DATA "tls.key");
+    tg_config_unref(c);
+    /* its own CA; no client certificate at all */
+    c = LOAD(BASE, "--alertmanager-upstream=https://am/",
+             "--alertmanager-upstream-ca-file=" DATA "tls.crt");
+    assert_non_null(c);
+    assert_string_equal(c->am_ca_file, DATA "tls.crt");
+    assert_null(c->am_client_cert_file);
+    tg_config_unref(c);
+    expect_error(LOAD(BASE, "--alertmanager-upstream=ftp://am/"), TG_CONFIG_FAILED,
+                 "--alertmanager-upstream: upstream URL \"ftp://am/\": only http:// and https:// "
+                 "are supported");
+    expect_error(LOAD(BASE, "--alertmanager-upstream=https://am/",
+                      "--alertmanager-upstream-client-cert-file=" DATA "tls.crt"),
+                 TG_CONFIG_FAILED,
+                 "--alertmanager-upstream-client-cert-file and "
+                 "--alertmanager-upstream-client-key-file must be given together");
+    c = LOAD(BASE, "--alertmanager-upstream=https://am/",
+             "--alertmanager-upstream-ca-file=" DATA "tls.key");
+    assert_null(c);
+    assert_non_null(strstr(err, "--alertmanager-upstream-ca-file test/unit/data/config/tls.key: "));
+    /* the file section; a flag wins over it */
+    assert_int_equal(yload("alertmanager:\n  upstream: http://am:9093/\n  maxBodyBytes: 64Ki\n"
+                           "  resourceAttributes:\n    namespace: \"{{.Value}}\"\n"
+                           "    apiGroup: monitoring.coreos.com\n    resource: prometheusrules\n"),
+                     0);
+    assert_string_equal(cfg_y->am_upstream, "http://am:9093/");
+    assert_int_equal(cfg_y->am_max_body_bytes, 65536);
+    assert_int_equal(cfg_y->has_am_resource_attributes, 1);
+    assert_int_equal(cfg_y->has_resource_attributes, 0);
+    assert_string_equal(cfg_y->am_resource_attributes.namespace_, "{{ .Value }}");
+    assert_string_equal(cfg_y->am_resource_attributes.api_group, "monitoring.coreos.com");
+    assert_string_equal(cfg_y->am_resource_attributes.resource, "prometheusrules");
+    assert_int_equal(yload("alertmanager:\n  maxBodyBytes: lots\n"), -1);
+    assert_non_null(strstr(err, ":2: alertmanager.maxBodyBytes: "));
+    assert_int_equal(yload("alertmanager:\n  resourceAttributes:\n    namespace: \"{{ .Bad }}\"\n"),
+                     -1);
+    assert_non_null(strstr(err, "alertmanager.resourceAttributes.namespace"));
 }
 
 /* ---- token file ---- */
@@ -971,6 +1271,195 @@ static void test_refcount(void **state)
     tg_config_unref(NULL);
 }
 
+/* ---- OIDC and identity headers ---- */
+
+#define ISS "--oidc-issuer=https://idp.example.com"
+#define CID "--oidc-clientID=tenantgate"
+
+static void test_oidc_flags(void **state)
+{
+    struct tg_config *c = LOAD(BASE, ISS, CID);
+    const struct tg_oidc_issuer *is;
+
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 1);
+    is = &c->oidc_issuers[0];
+    assert_string_equal(is->url, "https://idp.example.com");
+    assert_string_equal(is->client_id, "tenantgate");
+    assert_string_equal(is->username_claim, "email");
+    assert_string_equal(is->username_prefix, ""); /* email: no prefix */
+    assert_string_equal(is->groups_claim, "groups");
+    assert_string_equal(is->groups_prefix, "");
+    assert_int_equal(is->n_sign_algs, 1);
+    assert_string_equal(is->sign_algs[0], "RS256");
+    assert_null(is->ca_file);
+    tg_config_unref(c);
+
+    /* kube-apiserver's prefix rule: another claim gets "<issuer>#", "-" none */
+    c = LOAD(BASE, ISS, CID, "--oidc-username-claim=sub", "--oidc-sign-alg=ES256",
+             "--oidc-sign-alg", "RS256", "--oidc-groups-prefix=oidc:");
+    assert_non_null(c);
+    is = &c->oidc_issuers[0];
+    assert_string_equal(is->username_prefix, "https://idp.example.com#");
+    assert_string_equal(is->groups_prefix, "oidc:");
+    assert_int_equal(is->n_sign_algs, 2);
+    assert_string_equal(is->sign_algs[0], "ES256");
+    tg_config_unref(c);
+    c = LOAD(BASE, ISS, CID, "--oidc-username-claim=sub", "--oidc-username-prefix=-");
+    assert_string_equal(c->oidc_issuers[0].username_prefix, "");
+    tg_config_unref(c);
+    c = LOAD(BASE, ISS, CID, "--oidc-username-prefix=oidc:", "--oidc-ca-file=" DATA "tls.crt");
+    assert_string_equal(c->oidc_issuers[0].username_prefix, "oidc:");
+    assert_string_equal(c->oidc_issuers[0].ca_file, DATA "tls.crt");
+    tg_config_unref(c);
+    /* OIDC alone is an authentication provider */
+    c = LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml", ISS, CID);
+    assert_non_null(c);
+    tg_config_unref(c);
+    /* without an issuer the other flags do nothing (a warning) */
+    c = LOAD(BASE, CID);
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 0);
+    tg_config_unref(c);
+}
+
+static void test_oidc_flag_errors(void **state)
+{
+    expect_error(LOAD(BASE, ISS), TG_CONFIG_FAILED,
+                 "--oidc-clientID: the client ID (the audience tokens must carry) is required");
+    expect_error(LOAD(BASE, "--oidc-issuer=http://idp", CID), TG_CONFIG_FAILED,
+                 "--oidc-issuer: \"http://idp\": the issuer must be an https:// URL");
+    expect_error(LOAD(BASE, "--oidc-issuer=https://idp/?x=1", CID), TG_CONFIG_FAILED,
+                 "--oidc-issuer: \"https://idp/?x=1\": an issuer URL has no query or fragment");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-sign-alg=HS256"), TG_CONFIG_FAILED,
+                 "--oidc-sign-alg: \"HS256\" is not an accepted signature algorithm (RS256, "
+                 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-sign-alg=none"), TG_CONFIG_FAILED,
+                 "--oidc-sign-alg: \"none\" is not an accepted signature algorithm (RS256, "
+                 "RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-username-claim="), TG_CONFIG_FAILED,
+                 "--oidc-username-claim: the username claim must not be empty");
+    expect_error(LOAD(BASE, ISS, CID, "--oidc-ca-file=" DATA "garbage.pem"), TG_CONFIG_FAILED,
+                 "--oidc-ca-file: " DATA "garbage.pem: error:05800088:x509 certificate "
+                 "routines::no certificate or crl found");
+}
+
+static void test_oidc_yaml(void **state)
+{
+    const struct tg_oidc_issuer *is;
+    assert_int_equal(yload("oidc:\n"
+                           "  issuer: https://a.example\n"
+                           "  clientID: grafana\n"
+                           "  requiredClaims: [hd=example.com]\n"
+                           "  clockSkew: 30s\n"
+                           "  jwksRefreshInterval: 10m\n"
+                           "  jwksRefetchInterval: 1s\n"
+                           "  issuers:\n"
+                           "  - issuer: https://b.example/realms/x\n"
+                           "    clientID: kubectl\n"
+                           "    usernameClaim: preferred_username\n"
+                           "    groupsPrefix: 'b:'\n"
+                           "    signAlgs: [ES256, EdDSA]\n"
+                           "    requiredClaims: ['tier=gold', 'empty=']\n"),
+                     0);
+    assert_string_equal(cfg_y->oidc_issuer, "https://a.example");
+    assert_string_equal(cfg_y->oidc_client_id, "grafana");
+    assert_int_equal(cfg_y->n_oidc_required_claims, 1);
+    assert_int_equal(cfg_y->oidc_clock_skew_ms, 30000);
+    assert_int_equal(cfg_y->oidc_jwks_refresh_ms, 600000);
+    assert_int_equal(cfg_y->oidc_jwks_refetch_ms, 1000);
+    assert_int_equal(cfg_y->n_oidc_issuers, 1);
+    is = &cfg_y->oidc_issuers[0];
+    assert_string_equal(is->url, "https://b.example/realms/x");
+    assert_string_equal(is->username_claim, "preferred_username");
+    assert_string_equal(is->username_prefix, "https://b.example/realms/x#");
+    assert_string_equal(is->groups_claim, "groups");
+    assert_string_equal(is->groups_prefix, "b:");
+    assert_int_equal(is->n_sign_algs, 2);
+    assert_string_equal(is->sign_algs[1], "EdDSA");
+    assert_int_equal(is->n_required_claims, 2);
+    assert_string_equal(is->required_claims[0], "tier");
+    assert_string_equal(is->required_values[0], "gold");
+    assert_string_equal(is->required_claims[1], "empty");
+    assert_string_equal(is->required_values[1], "");
+
+    yfail("oidc:\n  issuers:\n  - issuer: https://b.example\n",
+          "config.yaml:3: oidc.issuers[0].clientID: the client ID (the audience tokens must "
+          "carry) is required");
+    yfail("oidc:\n  issuers:\n  - clientID: x\n",
+          "config.yaml:3: oidc.issuers[0].issuer: an issuer URL is required");
+    yfail("oidc:\n  issuers:\n  - issuer: https://b\n    clientID: x\n    signAlgs:\n"
+          "    - RS256\n    - HS512\n",
+          "config.yaml:7: oidc.issuers[0].signAlgs[1]: \"HS512\" is not an accepted signature "
+          "algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+    yfail("oidc:\n  requiredClaims: [novalue]\n",
+          "config.yaml:2: oidc.requiredClaims[0]: \"novalue\": want claim=value");
+    yfail("oidc:\n  issuer: http://a\n",
+          "config.yaml:2: oidc.issuer: \"http://a\": the issuer must be an https:// URL");
+    yfail("oidc:\n  clockskew: soon\n",
+          "config.yaml:2: oidc.clockSkew: invalid duration \"soon\" (Go syntax: 30s, 5m, "
+          "1h2m3.5s, 500ms)");
+    yfail("oidc:\n  issuers:\n  - issuer: https://b\n    clientId: x\n    group: y\n",
+          "config.yaml:5: oidc.issuers[0].group: unknown key");
+}
+
+static void test_oidc_merge(void **state)
+{
+    char dir[] = "/tmp/tg-config-XXXXXX", yaml[64], flag[128];
+    struct tg_config *c;
+    assert_non_null(mkdtemp(dir));
+    snprintf(yaml, sizeof(yaml), "%s/c.yaml", dir);
+    snprintf(flag, sizeof(flag), "--config-file=%s", yaml);
+    write_file(yaml, "authorization:\n  static:\n  - path: /x\n"
+                     "oidc:\n  issuer: https://a\n  clientID: file\n  signAlgs: [ES384]\n"
+                     "  issuers:\n  - {issuer: https://b, clientID: b}\n");
+    /* the flags win over the file's top-level keys; their issuer comes first */
+    c = LOAD(LISTEN, UP, TOKENS, flag, "--oidc-clientID=flag", "--oidc-sign-alg=PS256");
+    assert_non_null(c);
+    assert_int_equal(c->n_oidc_issuers, 2);
+    assert_string_equal(c->oidc_issuers[0].url, "https://a");
+    assert_string_equal(c->oidc_issuers[0].client_id, "flag");
+    assert_int_equal(c->oidc_issuers[0].n_sign_algs, 1);
+    assert_string_equal(c->oidc_issuers[0].sign_algs[0], "PS256");
+    assert_string_equal(c->oidc_issuers[1].url, "https://b");
+    tg_config_unref(c);
+    expect_error(LOAD(LISTEN, UP, TOKENS, flag, "--oidc-issuer=https://b"), TG_CONFIG_FAILED,
+                 "OIDC issuer https://b is configured twice");
+    unlink(yaml);
+    rmdir(dir);
+}
+
+static void test_identity_headers(void **state)
+{
+    struct tg_config *c = LOAD(BASE, "--auth-header-fields-enabled");
+    assert_non_null(c);
+    assert_int_equal(c->auth_header_fields_enabled, 1);
+    assert_string_equal(c->auth_header_user_field, "x-remote-user");
+    assert_string_equal(c->auth_header_groups_field, "x-remote-groups");
+    assert_string_equal(c->auth_header_groups_sep, "|");
+    tg_config_unref(c);
+    c = LOAD(BASE, "--auth-header-fields-enabled=true", "--auth-header-user-field-name=X-User",
+             "--auth-header-groups-field-name=", "--auth-header-groups-field-separator=,");
+    assert_non_null(c);
+    assert_string_equal(c->auth_header_user_field, "X-User");
+    assert_null(c->auth_header_groups_field);
+    tg_config_unref(c);
+    expect_error(LOAD(BASE, "--auth-header-user-field-name=Authorization"), TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name \"Authorization\" cannot be an identity header");
+    expect_error(LOAD(BASE, "--auth-header-groups-field-name=a b"), TG_CONFIG_FAILED,
+                 "--auth-header-groups-field-name \"a b\" cannot be an identity header");
+    expect_error(LOAD(BASE, "--auth-header-groups-field-name=X-Remote-User"), TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name and --auth-header-groups-field-name must differ");
+    expect_error(
+        LOAD(BASE, "--auth-header-fields-enabled", "--auth-header-groups-field-separator="),
+        TG_CONFIG_FAILED,
+        "--auth-header-groups-field-separator must not be empty (the groups would run "
+        "together)");
+    expect_error(LOAD(BASE, "--header-name=X-Tenant", "--auth-header-user-field-name=x-tenant"),
+                 TG_CONFIG_FAILED,
+                 "--auth-header-user-field-name \"x-tenant\" is also the tenant header");
+}
+
 /* ---- --help and docs/config.md ---- */
 
 static char *render(void (*fn)(FILE *))
@@ -1019,7 +1508,7 @@ static void test_docs_cover_schema(void **state)
         n_docs++;
     assert_int_equal(n_missing, 0);
     assert_int_equal(n_leaves, (int)n_docs); /* and no documented key that does not exist */
-    assert_int_equal(n_leaves, 54);
+    assert_int_equal(n_leaves, 106);
 }
 
 static void test_help_mentions_every_flag(void **state)
@@ -1074,38 +1563,125 @@ static int check_config(char *out, size_t outlen, int argc, char **argv)
 static void test_check_config(void **state)
 {
     char out[4096];
-    assert_int_equal(CHECK(out, "--secure-listen-address=0.0.0.0:9090",
-                           "--tls-cert-file=" DATA "tls.crt",
-                           "--tls-private-key-file=" DATA "tls.key",
-                           "--upstream=http://127.0.0.1:8080/", "--config-file=" DATA "seed.yaml",
-                           "--logtostderr=true", "--v=10", "--kubeconfig=" DATA "seed.yaml",
-                           "--label=namespace", "--enable-label-apis=true"),
-                     0);
-    assert_string_equal(out, "config OK\n"
-                             "listeners: https 0.0.0.0:9090\n"
+    assert_int_equal(
+        CHECK(out, "--secure-listen-address=0.0.0.0:9090", "--tls-cert-file=" DATA "tls.crt",
+              "--tls-private-key-file=" DATA "tls.key", "--upstream=http://127.0.0.1:8080/",
+              "--config-file=" SEED, "--logtostderr=true", "--v=10", "--kubeconfig=" KUBECONFIG,
+              "--label=namespace", "--enable-label-apis=true"),
+        0);
+    assert_string_equal(out, "listeners: https 0.0.0.0:9090\n"
                              "upstream: http://127.0.0.1:8080/ (timeout 5m)\n"
                              "tenancy: label namespace, tenant from query parameter namespace, "
                              "service accounts default to their namespace\n"
-                             "authentication: TokenReview (" DATA "seed.yaml)\n"
+                             "authentication: TokenReview (" KUBECONFIG ")\n"
                              "authorization: SubjectAccessReview; resource attributes "
-                             "namespace={{ .Value }} apiVersion=v1 resource=pods "
-                             "subresource=metrics; verb mode get\n");
+                             "namespace={{ .Value }} apiVersion=v1 resource=namespace "
+                             "subresource=metrics; verb mode get\n"
+                             "kubernetes: kubeconfig " KUBECONFIG
+                             " context test, API server 127.0.0.1:6443\n"
+                             "config OK\n");
     assert_int_equal(CHECK(out, BASE, "--label-value=a", "--label-value=b",
                            "--insecure-listen-address=[::1]:8080", "--upstream-timeout=90s"),
                      0);
-    assert_string_equal(out, "config OK\n"
-                             "listeners: http [::1]:8080\n"
+    assert_string_equal(out, "listeners: http [::1]:8080\n"
                              "upstream: http://127.0.0.1:9090/ (timeout 90s)\n"
                              "tenancy: label tenant, tenant from fixed values a,b, service "
                              "accounts default to their namespace\n"
                              "authentication: token file (3 tokens)\n"
                              "authorization: static rules (1); non-resource attributes on the "
-                             "request path; verb mode get\n");
+                             "request path; verb mode get\n"
+                             "config OK\n");
     assert_int_equal(CHECK(out, BASE, "--upstream=ftp://x"), 1);
     assert_string_equal(out, "tenantgate check-config: --upstream: upstream URL \"ftp://x\": "
                              "only http:// and https:// are supported\n");
-    assert_int_equal(CHECK(out, BASE, "--nope"), 1);
+    /* usage errors exit 2, as on the main command */
+    assert_int_equal(CHECK(out, BASE, "--nope"), 2);
     assert_string_equal(out, "tenantgate check-config: unknown flag: --nope\n");
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--v=x"), 2);
+    /* a kubeconfig named is read as at start, not only opened */
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED, "--kubeconfig=" DATA "tls.crt"),
+                     1);
+    assert_non_null(strstr(out, "tenantgate check-config: --kubeconfig " DATA "tls.crt: "));
+    assert_null(strstr(out, "config OK"));
+}
+
+/* check-config --config-file F alone, as a CI pipeline runs it: the file is
+ * checked, nothing else is required, and the output says so. */
+static void test_check_config_file_only(void **state)
+{
+    char out[4096], path[] = "/tmp/tgcheckXXXXXX";
+    int fd;
+    assert_int_equal(CHECK(out, "--config-file=" SEED), 0);
+    assert_string_equal(out, "config file: " SEED " (every key and value)\n"
+                             "tenancy: label namespace, tenant from query parameter namespace, "
+                             "service accounts default to their namespace\n"
+                             "authorization: resource attributes namespace={{ .Value }} "
+                             "apiVersion=v1 resource=namespace subresource=metrics; verb mode "
+                             "get\n"
+                             "not checked: listeners, upstream, which authentication and "
+                             "authorization apply, Kubernetes access (no listener and no "
+                             "--upstream given: add the proxy's flags to check them)\n"
+                             "config file OK\n");
+    assert_int_equal(CHECK(out, "--config-file=" DATA "static.yaml", TOKENS), 0);
+    assert_non_null(strstr(out, "token file: " DATA "tokens.csv (3 tokens)\n"));
+    assert_non_null(strstr(out, "authorization: static rules (1); "));
+    /* every error of the file, each on its own line */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    {
+        static const char bad[] = "cache:\n  ttl: 1s\n  authnTTL: 2x\nlog: {level: loud}\n";
+        assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    }
+    close(fd);
+    {
+        char arg[64];
+        snprintf(arg, sizeof(arg), "--config-file=%s", path);
+        assert_int_equal(CHECK(out, arg), 1);
+    }
+    assert_non_null(strstr(out, ":2: cache.ttl: unknown key\ntenantgate check-config: "));
+    assert_non_null(strstr(out, ":3: cache.authnTTL: invalid duration \"2x\""));
+    assert_non_null(strstr(out, ":4: log.level: invalid log level \"loud\""));
+    assert_null(strstr(out, "OK"));
+    unlink(path);
+    /* a kubeconfig named is read as at start */
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" KUBECONFIG), 0);
+    assert_non_null(strstr(out, "kubeconfig: " KUBECONFIG ", API server 127.0.0.1:6443\n"));
+    assert_int_equal(CHECK(out, "--config-file=" SEED, "--kubeconfig=" DATA "tls.crt"), 1);
+    assert_non_null(strstr(out, "tenantgate check-config: --kubeconfig " DATA "tls.crt: "));
+    /* nothing named: nothing to check */
+    assert_int_equal(CHECK(out, "--label=namespace"), 2);
+    assert_non_null(strstr(out, "nothing to check"));
+}
+
+/* In-cluster mode: the service account is read as at start; when it is not
+ * there (a CI machine), a warning says it could not be checked and "config
+ * OK" is not printed. */
+static void test_check_config_in_cluster(void **state)
+{
+    char out[4096], dir[] = "/tmp/tgsaXXXXXX", tok[64];
+    FILE *f;
+    assert_non_null(mkdtemp(dir));
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    setenv("TG_SA_DIR", dir, 1);
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED), 0);
+    assert_non_null(strstr(out, "tenantgate check-config: warning: the in-cluster Kubernetes "
+                                "credentials could not be checked here: in-cluster token "));
+    assert_non_null(strstr(out, "not checked: in-cluster Kubernetes credentials (see the "
+                                "warning)\nconfig valid as far as it could be checked here\n"));
+    assert_null(strstr(out, "config OK"));
+    snprintf(tok, sizeof(tok), "%s/token", dir);
+    f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("sa-token\n", f);
+    fclose(f);
+    assert_int_equal(CHECK(out, LISTEN, UP, "--config-file=" SEED), 0);
+    assert_non_null(strstr(out, "kubernetes: in-cluster, API server 10.0.0.1:443\nconfig OK\n"));
+    unlink(tok);
+    rmdir(dir);
+    unsetenv("TG_SA_DIR");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    unsetenv("KUBERNETES_SERVICE_HOST");
 }
 
 int main(void)
@@ -1120,10 +1696,16 @@ int main(void)
         cmocka_unit_test(test_flag_lists_accumulate),
         cmocka_unit_test(test_flag_cipher_suites),
         cmocka_unit_test(test_flag_ignored_and_refused),
+        cmocka_unit_test(test_oidc_flags),
+        cmocka_unit_test(test_oidc_flag_errors),
+        cmocka_unit_test_teardown(test_oidc_yaml, teardown_yaml),
+        cmocka_unit_test(test_oidc_merge),
+        cmocka_unit_test(test_identity_headers),
         cmocka_unit_test(test_flag_help_version),
         cmocka_unit_test(test_flag_aliases),
         cmocka_unit_test(test_flag_defaults_match_help),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_durations64),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_upstream_urls),
@@ -1135,14 +1717,20 @@ int main(void)
         cmocka_unit_test_teardown(test_yaml_unknown_keys, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_wrong_kinds, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_bad_values, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_limits, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_limits_errors, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_static_rule_rules, teardown_yaml),
         cmocka_unit_test_teardown(test_yaml_syntax_errors, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_every_error, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_errors_overflow, teardown_yaml),
+        cmocka_unit_test_teardown(test_yaml_same_meaning_as_flags, teardown_yaml),
         cmocka_unit_test(test_merge_tenancy),
         cmocka_unit_test(test_flags_win_over_file),
         cmocka_unit_test(test_flags_replace_file_lists),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_kube_enabled),
         cmocka_unit_test(test_tls_files),
+        cmocka_unit_test_teardown(test_alertmanager, teardown_yaml),
         cmocka_unit_test_teardown(test_tokens_basic, teardown_tokens),
         cmocka_unit_test_teardown(test_tokens_edge_cases, teardown_tokens),
         cmocka_unit_test_teardown(test_tokens_errors, teardown_tokens),
@@ -1153,6 +1741,8 @@ int main(void)
         cmocka_unit_test(test_docs_cover_schema),
         cmocka_unit_test(test_help_mentions_every_flag),
         cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_check_config_file_only),
+        cmocka_unit_test(test_check_config_in_cluster),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

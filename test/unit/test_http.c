@@ -304,6 +304,28 @@ static void test_credential_headers(void **state)
         assert_false(tg_http_header_is_credential(IOV(no[i])));
 }
 
+static void test_identity_headers(void **state)
+{
+    tg_iovec_t groups[] = {TG_IOV_LIT("oidc:a"), TG_IOV_LIT("system:authenticated")};
+    tg_iovec_t bad[] = {TG_IOV_LIT("ok"), TG_IOV_LIT("x\r\nX-Remote-User: root")};
+    tg_sb_t sb;
+
+    assert_true(tg_http_is_identity_header(IOV("X-REMOTE-USER"), "x-remote-user", NULL));
+    assert_true(tg_http_is_identity_header(IOV("x-forwarded-groups"), NULL, "X-Forwarded-Groups"));
+    assert_false(tg_http_is_identity_header(IOV("x-remote-user"), NULL, NULL));
+    assert_false(tg_http_is_identity_header(IOV("x-remote-users"), "x-remote-user", "g"));
+    assert_true(tg_http_header_value_ok(IOV("alice@example.com\tx")));
+    assert_false(tg_http_header_value_ok(IOV("a\nb")));
+    assert_false(tg_http_header_value_ok(IOV("a\x7f")));
+    tg_sb_init(&sb, *state, 16);
+    assert_int_equal(tg_http_join_values(&sb, groups, 2, "|"), 0);
+    assert_string_equal(tg_sb_cstr(&sb), "oidc:a|system:authenticated");
+    tg_sb_clear(&sb);
+    assert_int_equal(tg_http_join_values(&sb, groups, 0, "|"), 0);
+    assert_string_equal(tg_sb_cstr(&sb), "");
+    assert_int_equal(tg_http_join_values(&sb, bad, 2, ","), -1);
+}
+
 /* ---- Authorization ----------------------------------------------------------- */
 
 static void test_base64(void **state)
@@ -405,6 +427,65 @@ static int framing(const char *raw, size_t max_head, uint64_t max_body, uint64_t
     if (requests)
         *requests = f.requests;
     return whole;
+}
+
+static void test_time_params(void **state)
+{
+    static const struct {
+        const char *s;
+        int64_t ms;
+    } ok[] = {
+        {"0", 0},
+        {"1700000000", 1700000000000LL},
+        {"1700000000.123", 1700000000123LL},
+        {"1700000000.1234", 1700000000123LL},
+        {"1.7e9", 1700000000000LL},
+        {"-1.5", -1500},
+        {"1970-01-01T00:00:00Z", 0},
+        {"2023-11-14T22:13:20Z", 1700000000000LL},
+        {"2023-11-14T22:13:20.5Z", 1700000000500LL},
+        {"2023-11-14T22:13:20.123456789Z", 1700000000123LL},
+        {"2023-11-14T23:13:20+01:00", 1700000000000LL},
+        {"2023-11-14T21:43:20-00:30", 1700000000000LL},
+        {"2024-02-29T00:00:00Z", 1709164800000LL},
+        {"1969-12-31T23:59:59Z", -1000},
+        {"-292273086-05-16T16:47:06Z", INT64_MIN},
+        {"292277025-08-18T07:12:54.999999999Z", INT64_MAX},
+        {"1e300", INT64_MAX},
+    };
+    static const char *const bad[] = {
+        "",
+        " 1",
+        "1 ",
+        "abc",
+        "NaN",
+        "Inf",
+        "2023-11-14",
+        "2023-11-14T22:13:20",
+        "2023-11-14 22:13:20Z",
+        "2023-11-14t22:13:20Z",
+        "2023-13-01T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2023-11-14T24:00:00Z",
+        "2023-11-14T22:60:00Z",
+        "2023-11-14T22:13:60Z",
+        "2023-11-14T22:13:20.Z",
+        "2023-11-14T22:13:20+0100",
+        "2023-11-14T22:13:20z",
+        "23-11-14T22:13:20Z",
+    };
+    size_t i;
+    int64_t ms;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (tg_http_parse_time(tg_iov_str(ok[i].s), &ms) != 0)
+            fail_msg("%s: refused", ok[i].s);
+        if (ms != ok[i].ms)
+            fail_msg("%s: %lld, want %lld", ok[i].s, (long long)ms, (long long)ok[i].ms);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (tg_http_parse_time(tg_iov_str(bad[i]), &ms) == 0)
+            fail_msg("%s: accepted", bad[i]);
 }
 
 static void test_framing_accepts(void **state)
@@ -568,10 +649,12 @@ int main(void)
         cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_connection_tokens),
         cmocka_unit_test(test_credential_headers),
+        cmocka_unit_test_setup_teardown(test_identity_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorization_rejects, setup, teardown),
         cmocka_unit_test(test_form_content_type),
+        cmocka_unit_test(test_time_params),
         cmocka_unit_test(test_framing_accepts),
         cmocka_unit_test(test_framing_refuses),
         cmocka_unit_test(test_framing_nul_and_limits),

@@ -1,7 +1,8 @@
 /* Unit tests for lib/json/filter.c: streaming filters of /api/v1/rules,
- * /api/v1/alerts and /api/v1/metadata responses. Fixtures under
- * test/unit/data/jsonfilter/ were captured from Prometheus 2.42 (see
- * docs/http.md for how). */
+ * /api/v1/alerts and /api/v1/metadata responses, and of the Alertmanager
+ * API's alerts, groups, silences and status. Fixtures under
+ * test/unit/data/jsonfilter/ were captured from Prometheus 2.42 and
+ * Alertmanager 0.25 (see docs/http.md for how). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -543,6 +544,172 @@ static void test_alerts_shapes(void **state)
     expect_error(&r, "{\"data\":{\"alerts\":[null]}}", "not an object");
 }
 
+/* ---- Alertmanager API v2 -------------------------------------------------- */
+/* Fixtures: Debian's prometheus-alertmanager 0.25 on loopback, alerts A1 and
+ * A2 posted for alpha, beta and gamma plus NoNs without a namespace, the
+ * silences of docs/alertmanager.md's ownership table; then
+ * curl 127.0.0.1:PORT/api/v2/{alerts,alerts/groups,silences,status}. */
+
+static void test_am_alerts_fixture(void **state)
+{
+    struct run r = {TG_JF_AM_ALERTS, alpha, 1, NULL, 0};
+    size_t len;
+    char *in = slurp("am_alerts.json", &len), *out = check_all_ways(&r, in, len);
+
+    assert_present(out, "\"alertname\":\"A1\",\"namespace\":\"alpha\"");
+    assert_present(out, "\"alertname\":\"A2\",\"namespace\":\"alpha\"");
+    assert_absent(out, "beta");
+    assert_absent(out, "gamma");
+    assert_absent(out, "NoNs");
+    free(out);
+    free(in);
+}
+
+static void test_am_groups_fixture(void **state)
+{
+    struct run r = {TG_JF_AM_GROUPS, alpha_beta, 2, NULL, 0};
+    size_t len;
+    char *in = slurp("am_groups.json", &len), *out = check_all_ways(&r, in, len);
+
+    assert_present(out, "\"namespace\":\"alpha\"");
+    assert_present(out, "\"namespace\":\"beta\"");
+    assert_present(out, "\"labels\":{\"alertname\":\"A1\"}");
+    assert_absent(out, "gamma");
+    assert_absent(out, "NoNs"); /* its group is left empty: dropped */
+    free(out);
+    free(in);
+}
+
+static void test_am_silences_fixture(void **state)
+{
+    struct run r = {TG_JF_AM_SILENCES, alpha, 1, NULL, 0};
+    size_t len;
+    char *in = slurp("am_silences.json", &len), *out = check_all_ways(&r, in, len);
+
+    /* owned: namespace="alpha" (isEqual, not a regex), active or expired */
+    assert_present(out, "284c39b1-");
+    assert_present(out, "5db9aefe-");
+    assert_present(out, "de1ceccf-");
+    /* not owned: namespace!="alpha", namespace=~"alpha", other namespaces */
+    assert_absent(out, "c4cfcb15-");
+    assert_absent(out, "9db6a40f-");
+    assert_absent(out, "ee50c1e1-");
+    assert_absent(out, "3d5757ed-");
+    assert_absent(out, "38ecd627-");
+    assert_absent(out, "11694e44-");
+    free(out);
+    free(in);
+}
+
+static void test_am_status_fixture(void **state)
+{
+    struct run r = {TG_JF_AM_STATUS, alpha, 1, NULL, 0};
+    size_t len;
+    char *in = slurp("am_status.json", &len), *out = check_all_ways(&r, in, len);
+
+    assert_present(in, "receivers");
+    assert_present(out, "\"config\":{\"original\":\"\"}");
+    assert_present(out, "\"versionInfo\":{");
+    assert_present(out, "\"cluster\":{");
+    assert_present(out, "\"uptime\":");
+    assert_absent(out, "receivers");
+    assert_absent(out, "route");
+    free(out);
+    free(in);
+}
+
+static void test_am_shapes(void **state)
+{
+    struct run al = {TG_JF_AM_ALERTS, alpha_beta, 2, NULL, 0};
+    struct run gr = {TG_JF_AM_GROUPS, alpha, 1, NULL, 0};
+    struct run si = {TG_JF_AM_SILENCES, alpha_beta, 2, NULL, 0};
+    struct run st = {TG_JF_AM_STATUS, alpha, 1, NULL, 0};
+#define MATCHER(n, v, r, e) "{\"name\":\"" n "\",\"value\":\"" v "\",\"isRegex\":" r e "}"
+#define OWNED               MATCHER("namespace", "alpha", "false", "")
+
+    expect(&al, "[]", "[]");
+    /* error answers: Alertmanager's string passes, of an object code and message */
+    expect(&al, "\"bad matcher format: x\"", "\"bad matcher format: x\"");
+    expect(&al, "{\"code\":400,\"message\":\"m\",\"extra\":{\"namespace\":\"gamma\"}}",
+           "{\"code\":400,\"message\":\"m\"}");
+    expect(&al, "[{\"labels\":{\"namespace\":\"gamma\"}},{\"labels\":{\"namespace\":\"beta\"}},{}]",
+           "[{\"labels\":{\"namespace\":\"beta\"}}]");
+    expect(&al, "[{\"labels\":{\"namespace\":\"alpha\"},\"labels\":{\"namespace\":\"gamma\"}}]",
+           "[]");
+    expect_error(&al, "null", "not a JSON array");
+    expect_error(&al, "5", "not a JSON array");
+    expect_error(&al, "[5]", "not an object");
+    expect_error(&al, "[{\"labels\":[]}]", "not an object");
+    /* groups: kept alerts only, empty groups dropped, group labels do not decide */
+    expect(
+        &gr,
+        "[{\"labels\":{\"namespace\":\"gamma\"},\"alerts\":[{\"labels\":{\"namespace\":\"alpha\"}},"
+        "{\"labels\":{\"namespace\":\"gamma\"}}]},{\"labels\":{\"namespace\":\"alpha\"},\"alerts\":"
+        "["
+        "{\"labels\":{}}]},{\"alerts\":null}]",
+        "[{\"labels\":{\"namespace\":\"gamma\"},\"alerts\":[{\"labels\":{\"namespace\":\"alpha\"}}]"
+        "}]");
+    expect_error(&gr, "[{\"alerts\":{}}]", "not an array");
+    /* silences: the ownership test, field by field */
+    expect(&si, "[{\"id\":\"1\",\"matchers\":[" OWNED "]}]",
+           "[{\"id\":\"1\",\"matchers\":[" OWNED "]}]");
+    expect(&si,
+           "[{\"id\":\"1\",\"matchers\":[" MATCHER("namespace", "beta", "false",
+                                                   ",\"isEqual\":true") "]}]",
+           "[{\"id\":\"1\",\"matchers\":[" MATCHER("namespace", "beta", "false",
+                                                   ",\"isEqual\":true") "]}]");
+    {
+        static const char *const not_owned[] = {
+            MATCHER("namespace", "alpha", "false", ",\"isEqual\":false"),
+            MATCHER("namespace", "alpha", "true", ""),
+            MATCHER("namespace", "gamma", "false", ""),
+            MATCHER("namespace", "", "false", ""),
+            MATCHER("Namespace", "alpha", "false", ""),
+            MATCHER("namespace", "alpha", "null", ""),
+            MATCHER("namespace", "alpha", "\"false\"", ""),
+            MATCHER("namespace", "alpha", "false", ",\"isEqual\":null"),
+            MATCHER("namespace", "alpha", "false", ",\"isEqual\":1"),
+            MATCHER("namespace", "alpha", "false", ",\"name\":\"other\""),
+            MATCHER("namespace", "alpha", "false", ",\"value\":\"gamma\""),
+            MATCHER("namespace", "alpha", "false", ",\"isRegex\":true"),
+            MATCHER("namespace", "alpha", "false", ",\"isEqual\":true,\"isEqual\":false"),
+            "{\"name\":\"namespace\",\"value\":[\"alpha\"],\"isRegex\":false}",
+            "{\"name\":{\"namespace\":1},\"value\":\"alpha\",\"isRegex\":false}",
+            "{\"value\":\"alpha\",\"isRegex\":false}",
+            "{\"name\":\"namespace\",\"isRegex\":false}",
+        };
+        size_t i;
+        for (i = 0; i < sizeof(not_owned) / sizeof(not_owned[0]); i++) {
+            char in[512];
+            snprintf(in, sizeof(in),
+                     "[{\"matchers\":[%s]},{\"id\":\"k\",\"matchers\":[" OWNED "]}]", not_owned[i]);
+            expect(&si, in, "[{\"id\":\"k\",\"matchers\":[" OWNED "]}]");
+            free(check_all_ways(&si, in, strlen(in))); /* and the oracle agrees */
+        }
+    }
+    /* one owning matcher is enough, whatever the others say */
+    expect(&si, "[{\"matchers\":[" MATCHER("namespace", "gamma", "true", "") "," OWNED "]}]",
+           "[{\"matchers\":[" MATCHER("namespace", "gamma", "true", "") "," OWNED "]}]");
+    /* two lists of matchers (Go keeps the last) or matcher sets: dropped */
+    expect(&si, "[{\"matchers\":[" OWNED "],\"matchers\":[" MATCHER("a", "b", "false", "") "]}]",
+           "[]");
+    expect(&si, "[{\"matchers\":[" OWNED "],\"matcherSets\":[]}]", "[]");
+    expect(&si, "[{\"matchers\":null}]", "[]");
+    expect(&si, "[{\"status\":{\"matchers\":[" OWNED "]}}]", "[]");
+    expect_error(&si, "[{\"matchers\":{}}]", "not an array");
+    expect_error(&si, "[{\"matchers\":[5]}]", "not an object");
+    expect_error(&si, "[[]]", "not an object");
+    /* status */
+    expect(&st, "{\"config\":{\"original\":\"secret\"},\"uptime\":\"u\",\"new\":{\"a\":1}}",
+           "{\"config\":{\"original\":\"\"},\"uptime\":\"u\"}");
+    expect(&st, "{\"uptime\":\"u\",\"config\":\"x\"}",
+           "{\"uptime\":\"u\",\"config\":{\"original\":\"\"}}");
+    expect_error(&st, "[]", "not a JSON object");
+    expect_error(&st, "\"x\"", "not a JSON object");
+#undef MATCHER
+#undef OWNED
+}
+
 /* ---- METADATA ------------------------------------------------------------- */
 
 static void test_metadata_fixture(void **state)
@@ -642,6 +809,11 @@ int main(void)
         cmocka_unit_test(test_alerts_stream_in_pieces),
         cmocka_unit_test(test_alerts_fixture),
         cmocka_unit_test(test_alerts_shapes),
+        cmocka_unit_test(test_am_alerts_fixture),
+        cmocka_unit_test(test_am_groups_fixture),
+        cmocka_unit_test(test_am_silences_fixture),
+        cmocka_unit_test(test_am_status_fixture),
+        cmocka_unit_test(test_am_shapes),
         cmocka_unit_test(test_metadata_fixture),
         cmocka_unit_test(test_metadata_shapes),
         cmocka_unit_test(test_metadata_many_names),

@@ -195,7 +195,7 @@ static const char *enforce_check(tg_arena_t *a, const char *q, const struct tg_p
     }
     c.label = e->label;
     c.want = &want;
-    c.replace = !e->error_on_replace;
+    c.replace = !tg_promql_keeps_own_matchers(e);
     c.n_selectors = 0;
     check_selectors(n2, &c);
     assert_int_equal(c.n_selectors, before);
@@ -674,23 +674,28 @@ static void test_enforce_semantics(void **state)
     static const char *const v1[] = {"alpha"};
     static const char *const v2[] = {"a", "b.c"};
     static const char *const cases[][3] = {
-        /* query, single value replace, two values replace */
+        /* query, single value (own matchers replaced), two values (own matchers ANDed) */
         {"x", "x{namespace=\"alpha\"}", "x{namespace=~\"a|b\\\\.c\"}"},
-        {"x{namespace=\"other\"}", "x{namespace=\"alpha\"}", "x{namespace=~\"a|b\\\\.c\"}"},
-        {"x{namespace=~\".*\"}", "x{namespace=\"alpha\"}", "x{namespace=~\"a|b\\\\.c\"}"},
+        {"x{namespace=\"other\"}", "x{namespace=\"alpha\"}",
+         "x{namespace=\"other\",namespace=~\"a|b\\\\.c\"}"},
+        {"x{namespace=~\".*\"}", "x{namespace=\"alpha\"}",
+         "x{namespace=~\".*\",namespace=~\"a|b\\\\.c\"}"},
         {"x{namespace!=\"x\", namespace=\"y\", a=\"b\"}", "x{a=\"b\",namespace=\"alpha\"}",
-         "x{a=\"b\",namespace=~\"a|b\\\\.c\"}"},
+         "x{namespace!=\"x\",namespace=\"y\",a=\"b\",namespace=~\"a|b\\\\.c\"}"},
         {"{\"namespace\"=\"other\", job=\"j\"}", "{job=\"j\",namespace=\"alpha\"}",
-         "{job=\"j\",namespace=~\"a|b\\\\.c\"}"},
-        {"{__name__=~\".+\"}", "{__name__=~\".+\",namespace=\"alpha\"}", "{__name__=~\".+\",namespace=~\"a|b\\\\.c\"}"},
+         "{namespace=\"other\",job=\"j\",namespace=~\"a|b\\\\.c\"}"},
+        {"{__name__=~\".+\"}", "{__name__=~\".+\",namespace=\"alpha\"}",
+         "{__name__=~\".+\",namespace=~\"a|b\\\\.c\"}"},
         {"{namespace=\"\"}", "ERR", "ERR"}, /* Prometheus refuses the input already */
         {"1 + 2", "1 + 2", "1 + 2"},
         {"\"s\"", "\"s\"", "\"s\""},
         {"topk(scalar(y), count_values(\"l\", x))",
          "topk(scalar(y{namespace=\"alpha\"}), count_values(\"l\", x{namespace=\"alpha\"}))", NULL},
-        {"rate(x[5m] offset 1m @ 100)", "rate(x{namespace=\"alpha\"}[5m] @ 100.000 offset 1m)", NULL},
+        {"rate(x[5m] offset 1m @ 100)", "rate(x{namespace=\"alpha\"}[5m] @ 100.000 offset 1m)",
+         NULL},
         {"sum(x)[1h:5m] offset 1d", "sum(x{namespace=\"alpha\"})[1h:5m] offset 1d", NULL},
-        {"a / on(b) group_left c", "a{namespace=\"alpha\"} / on (b) group_left () c{namespace=\"alpha\"}", NULL},
+        {"a / on(b) group_left c",
+         "a{namespace=\"alpha\"} / on (b) group_left () c{namespace=\"alpha\"}", NULL},
         {"info(up)", "ERR", "ERR"},
         {"sum", "{namespace=\"alpha\",__name__=\"sum\"}", NULL},
     };
@@ -766,6 +771,93 @@ static void test_enforce_error_on_replace(void **state)
     tg_arena_destroy(&a);
 }
 
+/* One multi-value semantics: each matcher type on the tenant label, with one
+ * tenant value and with several, in replace mode and with --error-on-replace.
+ * Several values AND the injected regex with the query's own matchers
+ * (prom-label-proxy's regex enforcer); one value replaces them. The same
+ * table drives match[] (tg_promql_enforce_selector). */
+static void test_enforce_vectors(void **state)
+{
+    static const char *const one[] = {"alpha"};
+    static const char *const two[] = {"alpha", "beta"};
+#define RE2 "namespace=~\"alpha|beta\""
+    static const struct {
+        const char *sel;           /* matcher written in the query */
+        const char *one, *one_eor; /* output with one value: replace / error_on_replace */
+        const char *two, *two_eor; /* output with two values ("ERR" = refused) */
+    } v[] = {
+        {"", "up{namespace=\"alpha\"}", "up{namespace=\"alpha\"}", "up{" RE2 "}", "up{" RE2 "}"},
+        /* = */
+        {"namespace=\"alpha\"", "up{namespace=\"alpha\"}",
+         "up{namespace=\"alpha\",namespace=\"alpha\"}", "up{namespace=\"alpha\"," RE2 "}",
+         "up{namespace=\"alpha\"," RE2 "}"},
+        {"namespace=\"beta\"", "up{namespace=\"alpha\"}", "ERR", "up{namespace=\"beta\"," RE2 "}",
+         "up{namespace=\"beta\"," RE2 "}"},
+        {"namespace=\"gamma\"", "up{namespace=\"alpha\"}", "ERR", "up{namespace=\"gamma\"," RE2 "}",
+         "ERR"},
+        /* != */
+        {"namespace!=\"alpha\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace!=\"alpha\"," RE2 "}", "up{namespace!=\"alpha\"," RE2 "}"},
+        {"namespace!=\"gamma\"", "up{namespace=\"alpha\"}",
+         "up{namespace!=\"gamma\",namespace=\"alpha\"}", "up{namespace!=\"gamma\"," RE2 "}",
+         "up{namespace!=\"gamma\"," RE2 "}"},
+        {"namespace!=\"\"", "up{namespace=\"alpha\"}", "up{namespace!=\"\",namespace=\"alpha\"}",
+         "up{namespace!=\"\"," RE2 "}", "up{namespace!=\"\"," RE2 "}"},
+        /* =~ */
+        {"namespace=~\"al.*\"", "up{namespace=\"alpha\"}",
+         "up{namespace=~\"al.*\",namespace=\"alpha\"}", "up{namespace=~\"al.*\"," RE2 "}",
+         "up{namespace=~\"al.*\"," RE2 "}"},
+        {"namespace=~\"beta|gamma\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace=~\"beta|gamma\"," RE2 "}", "up{namespace=~\"beta|gamma\"," RE2 "}"},
+        {"namespace=~\"gam.*\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace=~\"gam.*\"," RE2 "}", "ERR"},
+        {"namespace=~\".*\"", "up{namespace=\"alpha\"}",
+         "up{namespace=~\".*\",namespace=\"alpha\"}", "up{namespace=~\".*\"," RE2 "}",
+         "up{namespace=~\".*\"," RE2 "}"},
+        /* !~ */
+        {"namespace!~\"alpha\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace!~\"alpha\"," RE2 "}", "up{namespace!~\"alpha\"," RE2 "}"},
+        {"namespace!~\"alpha|beta\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace!~\"alpha|beta\"," RE2 "}", "ERR"},
+        {"namespace!~\"gam.*\"", "up{namespace=\"alpha\"}",
+         "up{namespace!~\"gam.*\",namespace=\"alpha\"}", "up{namespace!~\"gam.*\"," RE2 "}",
+         "up{namespace!~\"gam.*\"," RE2 "}"},
+        /* two matchers on the label: all kept with several values */
+        {"namespace!=\"alpha\",namespace=~\"a.*|b.*\"", "up{namespace=\"alpha\"}", "ERR",
+         "up{namespace!=\"alpha\",namespace=~\"a.*|b.*\"," RE2 "}",
+         "up{namespace!=\"alpha\",namespace=~\"a.*|b.*\"," RE2 "}"},
+    };
+#undef RE2
+    tg_arena_t a;
+    size_t i, k;
+
+    tg_arena_init(&a, NULL, 0);
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const char *q = tg_arena_printf(&a, "up{%s}", v[i].sel);
+        const char *want[4] = {v[i].one, v[i].one_eor, v[i].two, v[i].two_eor};
+        for (k = 0; k < 4; k++) {
+            const char *got = enforce_str(&a, q, k < 2 ? one : two, k < 2 ? 1 : 2, (int)(k & 1));
+            int err_wanted = strcmp(want[k], "ERR") == 0;
+            tg_iovec_t vals[2] = {TG_IOV_LIT("alpha"), TG_IOV_LIT("beta")}, out;
+            struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), vals, k < 2 ? 1 : 2,
+                                          (int)(k & 1), 0};
+            struct tg_promql_error err;
+            int rc;
+
+            if (err_wanted ? strncmp(got, "ERR", 3) != 0 : strcmp(got, want[k]) != 0)
+                fail_msg("query %s (%s value%s%s)\n  got:  %s\n  want: %s", q,
+                         k < 2 ? "one" : "two", k < 2 ? "" : "s", k & 1 ? ", error_on_replace" : "",
+                         got, want[k]);
+            /* match[] goes through the same rule */
+            rc = tg_promql_enforce_selector(&a, tg_iov_str(q), NULL, &e, &out, &err);
+            if (err_wanted ? rc == 0 : rc != 0 || strcmp(out.base, want[k]) != 0)
+                fail_msg("match[] %s (case %zu)\n  got:  %s\n  want: %s", q, k,
+                         rc ? err.msg : out.base, want[k]);
+        }
+    }
+    tg_arena_destroy(&a);
+}
+
 static void test_enforce_config_errors(void **state)
 {
     tg_arena_t a;
@@ -821,7 +913,9 @@ static void test_enforce_selector(void **state)
     assert_string_equal(out.base, "{\"k8s.namespace\"=~\"a\\\"b|c\\\\.d\"}");
     assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("{\"k8s.namespace\"=\"z\"}"), NULL, &e2, &out, &err),
                      0);
-    assert_string_equal(out.base, "{\"k8s.namespace\"=~\"a\\\"b|c\\\\.d\"}");
+    /* several values: the selector's own matcher stays, ANDed */
+    assert_string_equal(out.base,
+                        "{\"k8s.namespace\"=\"z\",\"k8s.namespace\"=~\"a\\\"b|c\\\\.d\"}");
     tg_arena_destroy(&a);
 }
 
@@ -1272,6 +1366,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_enforce_semantics),
         cmocka_unit_test(test_enforce_error_on_replace),
+        cmocka_unit_test(test_enforce_vectors),
         cmocka_unit_test(test_enforce_config_errors),
         cmocka_unit_test(test_enforce_selector),
         cmocka_unit_test(test_format_pretty),

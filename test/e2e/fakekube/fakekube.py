@@ -32,7 +32,10 @@ Control (plain JSON on the same TLS port, no authentication):
                       {"kind": "tokenreviews"|"subjectaccessreviews", "spec": {...}}
   POST /_fake/config  {"delay_ms": N, "fail": "500"|"429"|"drop"|null,
                        "fail_count": N (-1 = until changed), "retry_after": S,
-                       "fail_kinds": ["tokenreviews", "subjectaccessreviews"]}
+                       "fail_kinds": ["tokenreviews", "subjectaccessreviews"],
+                       "hold": true: reviews wait until released (stats "held" counts
+                       them; "answered" counts reviews done, late ones included)}
+  POST /_fake/release answer every held review (and stop holding)
   POST /_fake/policy  replace the policy
   POST /_fake/reset   zero the counters and clear failures/delay
 """
@@ -104,9 +107,13 @@ class State:
         self.reset()
 
     def reset(self):
+        if getattr(self, "hold", None) is not None:
+            self.release()  # never leave a review held behind
         with self.lock:
+            # "held" is live state (released reviews are on their way out)
+            held = self.counters["held"] if hasattr(self, "counters") else 0
             self.counters = {"tokenreviews": 0, "sars": 0, "requests": 0, "connections": 0,
-                             "unauthorized": 0, "injected": 0}
+                             "unauthorized": 0, "injected": 0, "held": held, "answered": 0}
             self.callers = {}
             self.last_caller = None
             self.reviews = []
@@ -115,6 +122,14 @@ class State:
             self.fail_count = 0
             self.retry_after = 1
             self.fail_kinds = None
+            self.hold = None  # a threading.Event while holding
+
+    def release(self):
+        """Let every held review go on (the test decides when, not a timer)."""
+        with self.lock:
+            ev, self.hold = self.hold, None
+        if ev is not None:
+            ev.set()
 
     def stats(self):
         with self.lock:
@@ -137,6 +152,8 @@ class State:
                 self.retry_after = cfg["retry_after"]
             if "fail_kinds" in cfg:
                 self.fail_kinds = cfg["fail_kinds"]
+            if cfg.get("hold") and self.hold is None:
+                self.hold = threading.Event()
 
     def take_failure(self, kind):
         """The failure to inject for this request, if any."""
@@ -278,8 +295,22 @@ class Handler(BaseHTTPRequestHandler):
             st.callers[caller] = st.callers.get(caller, 0) + 1
             st.last_caller = caller
             delay = st.delay_ms
+            hold = st.hold
+            if hold is not None:
+                st.counters["held"] += 1
+        if hold is not None:
+            hold.wait(60)
+            with st.lock:
+                st.counters["held"] -= 1
         if delay:
             time.sleep(delay / 1000.0)
+        try:
+            self._review(st, kind, raw)
+        finally:
+            with st.lock:
+                st.counters["answered"] += 1
+
+    def _review(self, st, kind, raw):
         failure = st.take_failure(kind)
         if failure == "drop":
             self.close_connection = True
@@ -324,7 +355,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_fake/policy":
             st.policy = obj
         elif self.path == "/_fake/reset":
+            st.release()
             st.reset()
+        elif self.path == "/_fake/release":
+            st.release()
         else:
             return self._send(404, {"error": "unknown control"})
         self._send(200, {"ok": True})
@@ -369,6 +403,7 @@ class FakeKube:
 
     def stop(self):
         """Stop accepting and cut every open connection (the API server is gone)."""
+        self.state.release()
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()

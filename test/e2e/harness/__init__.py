@@ -53,3 +53,24 @@ def check_success(tc, resp):
 
 TG_SOURCE_DIR = os.environ.get("TG_SOURCE_DIR",
                                os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+
+
+def check_am_error(tc, resp, status, contains=None, code=None):
+    """Assert an Alertmanager-style error: a JSON string for 400 (the API's BadRequest),
+    else go-openapi's {"code": N, "message": "..."}. Returns the message."""
+    tc.assertEqual(resp.status, status, "want HTTP %d, got %r" % (status, resp))
+    ctype = (resp.header("Content-Type") or "").split(";")[0].strip()
+    tc.assertEqual(ctype, "application/json", "error Content-Type: %r" % resp)
+    j = resp.json()
+    if isinstance(j, str):
+        tc.assertIsNone(code, "want an object with code %s, got the string %r" % (code, j))
+        msg = j
+    else:
+        tc.assertIsInstance(j, dict, j)
+        tc.assertEqual(sorted(j), ["code", "message"], j)
+        tc.assertEqual(j["code"], code if code is not None else status, j)
+        msg = j["message"]
+    tc.assertTrue(msg, j)
+    if contains is not None:
+        tc.assertIn(contains, msg, j)
+    return msg

@@ -24,6 +24,10 @@ Modes:
                   later one on the same connection is read and the connection
                   closed without an answer (the stale keep-alive race)
   head_on_reuse   the same, but the first line of an answer is sent first
+  hold     requests whose target contains `hold_match` (all when it is "") wait
+           until the test lets them go (`release(n)`, `open_gate()`), then answer
+           like json; `held`/`max_held` count the ones waiting now / at most at once,
+           `wait_held(n)` waits for an event, not a time; the others answer at once
 
 Every record also carries `conn` (the connection's number, in accept order)
 and `nth` (the request's number on that connection). FakeUpstream(tls=(cert,
@@ -266,6 +270,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
 
+    def _mode_hold(self, up, rec):
+        seen = (urllib.parse.unquote_plus(self.path) + "\n"
+                + urllib.parse.unquote_plus(rec["body"].decode("latin-1")))
+        if up.hold_match in seen:
+            with up.cond:
+                up.held += 1
+                up.max_held = max(up.max_held, up.held)
+                up.cond.notify_all()
+                deadline = time.monotonic() + up.stall_seconds
+                while up.releases == 0 and not up.gate_open and not up.stopping \
+                        and time.monotonic() < deadline:
+                    up.cond.wait(0.5)
+                if up.releases > 0:
+                    up.releases -= 1
+                up.held -= 1
+                up.cond.notify_all()
+        self._mode_json(up, rec)
+
     def _mode_trickle(self, up, rec):
         body = (b'{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}'
                 * (1 + up.trickle_bytes // 60))[:up.trickle_bytes]
@@ -301,6 +323,7 @@ class FakeUpstream:
         self.port = free_port()
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
         self.requests = []
         self.conn_ids = itertools.count(1)
         self.closed = 0  # connections whose handler finished (closed by either side)
@@ -338,8 +361,33 @@ class FakeUpstream:
         self.raw = b""
         self.raw_keep = False
         self.after_raw = "json"
+        self.hold_match = ""
         with self.lock:
             self.requests.clear()
+            self.held = 0
+            self.max_held = 0
+            self.releases = 0
+            self.gate_open = False
+            self.cond.notify_all()
+
+    # hold mode
+    def release(self, n=1):
+        """Let n held requests (now or later) answer."""
+        with self.cond:
+            self.releases += n
+            self.cond.notify_all()
+
+    def open_gate(self):
+        """Let every held request answer, and hold none from now on."""
+        with self.cond:
+            self.gate_open = True
+            self.cond.notify_all()
+
+    def wait_held(self, n, timeout=20):
+        """Wait until exactly n requests are held (returns when it happens)."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.held == n, timeout):
+                raise AssertionError("upstream holds %d requests, want %d" % (self.held, n))
 
     def last(self):
         with self.lock:
@@ -355,7 +403,9 @@ class FakeUpstream:
             return [r["conn"] for r in self.requests]
 
     def stop(self):
-        self.stopping = True
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -131,6 +131,11 @@ class Proc:
         except OSError:
             return ""
 
+    def log_count(self, needle):
+        """How often `needle` occurs in the log so far: wait for it to grow
+        (an event the process reports) rather than for a time."""
+        return self.log().count(needle)
+
     def rss_kib(self):
         """VmRSS of the process in KiB (from /proc/PID/status)."""
         with open("/proc/%d/status" % self.pid) as f:

@@ -236,6 +236,14 @@ class TenantGate:
     def stop(self, timeout=10):
         return self.proc.stop(timeout)
 
+    def stop_clean(self, timeout=10):
+        """Stop it and require exit code 0: under ASan a leak report (or any
+        sanitizer report) at exit makes it non-zero, and that must fail a test."""
+        rc = self.stop(timeout)
+        if rc != 0:
+            raise AssertionError("%s exited with %r (sanitizer report?); log tail:\n%s"
+                                 % (self.proc.name, rc, self.proc.log()[-3000:]))
+
 
 def sanitized():
     """True when $TG_BIN was built with ASan (its quarantine and shadow memory make
