@@ -632,10 +632,13 @@ class FakeAlertmanager(unittest.TestCase):
         return [(x["method"], x["path"], x["conn"], x["nth"]) for x in self.am.requests]
 
     def owned(self):
-        b = silence_body([matcher("namespace", "alpha"), matcher("alertname", "A1")],
-                         sid=self.SID)
-        b.update(status={"state": "active"}, updatedAt=b["startsAt"])
-        return b
+        """One silence of alpha's, the same every time it is asked for."""
+        if not hasattr(self, "_owned"):
+            b = silence_body([matcher("namespace", "alpha"), matcher("alertname", "A1")],
+                             sid=self.SID)
+            b.update(status={"state": "active"}, updatedAt=b["startsAt"])
+            self._owned = b
+        return dict(self._owned)
 
     def test_create_on_a_stale_connection_not_retried(self):
         self.am.mode = "close_on_reuse"
