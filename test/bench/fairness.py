@@ -84,7 +84,7 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else 0.0
 
 
-def dashboard(gate, args):
+def dashboard(gate, args, queries=DASHBOARD):
     """B: args.b_conns connections, each one query every 1/b_rate s for args.seconds."""
     lat, errors, lock = [], [0], threading.Lock()
     stop_at = time.monotonic() + args.seconds
@@ -93,7 +93,7 @@ def dashboard(gate, args):
         c = http.client.HTTPConnection(gate.host, gate.port, timeout=120)
         i, nxt = k, time.monotonic()
         while nxt < stop_at:
-            q = urllib.parse.urlencode({"query": DASHBOARD[i % len(DASHBOARD)],
+            q = urllib.parse.urlencode({"query": queries[i % len(queries)],
                                         "namespace": "beta"})
             t0 = time.monotonic()
             try:
@@ -142,6 +142,54 @@ def scenario(gate, a_file, args, flood):
     return b, a_res
 
 
+def enforced(queries, ns):
+    """The queries as tenantgate sends them for tenant `ns` (for the direct runs)."""
+    out = subprocess.run([os.environ.get("TG_BIN", "build-rel/tenantgate"), "enforce", "--label",
+                          "namespace", "--value", ns], input="\n".join(queries) + "\n",
+                         capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line]
+
+
+class Direct:
+    """Prometheus itself as the `gate` of dashboard(): no proxy in between."""
+
+    def __init__(self, p):
+        self.host, self.port = "127.0.0.1", p.port
+
+
+def heavy_direct(p, queries, n, stop):
+    """n connections, each sending A's (enforced) heavy queries straight to Prometheus in a
+    loop until `stop` is set: what A can still run with limits on (maxInflight n)."""
+    def worker(k):
+        c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=300)
+        i = k
+        while not stop.is_set():
+            c.request("GET", "/api/v1/query?" + urllib.parse.urlencode(
+                {"query": queries[i % len(queries)]}))
+            c.getresponse().read()
+            i += 1
+    ts = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(n)]
+    for t in ts:
+        t.start()
+    return ts
+
+
+def floor(p, args):
+    """B straight to Prometheus, alone and beside A's maxInflight heavy queries: the p99 ratio
+    no admission control in front of this Prometheus can beat (its own interference)."""
+    direct, b_q, a_q = Direct(p), enforced(DASHBOARD, "beta"), enforced(HEAVY, "alpha")
+    res = {False: [], True: []}
+    for _ in range(args.rounds):
+        for flood in (False, True):
+            stop = threading.Event()
+            ts = heavy_direct(p, a_q, args.inflight, stop) if flood else []
+            res[flood].append((dashboard(direct, args, b_q), {}))
+            stop.set()
+            for t in ts:
+                t.join(300)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=20)
@@ -170,6 +218,7 @@ def main():
                     results[(name, flood)] = rounds
             finally:
                 gate.stop()
+        floor_res = floor(p, args)
     finally:
         p.stop()
 
@@ -191,10 +240,17 @@ def main():
                 med(r, "p99") / 1000, med(r, "status"),
                 "%d" % med(r, "requests", 1) if flood else "-",
                 "%d" % med(r, "status", 1) if flood else "-"))
-    for name in ("off", "on"):
+    for flood in (False, True):
+        r = floor_res[flood]
+        print("| direct to Prometheus | %s | %.0f | %.2f | %.2f | %d | - | - |" % (
+            "%d heavy in flight" % args.inflight if flood else "no", med(r, "rps"),
+            med(r, "p50") / 1000, med(r, "p99") / 1000, med(r, "status")))
+    results[("direct", False)], results[("direct", True)] = floor_res[False], floor_res[True]
+    for name in ("off", "on", "direct"):
         alone, flooded = results[(name, False)], results[(name, True)]
-        print("\nlimits %s: B's p99 with A's flood / alone = %.2f, p50 %.2f" % (
-            name, med(flooded, "p99") / max(1, med(alone, "p99")),
+        print("\n%s: B's p99 with A's flood / alone = %.2f, p50 %.2f" % (
+            "no proxy, A's maxInflight heavy queries" if name == "direct" else "limits " + name,
+            med(flooded, "p99") / max(1, med(alone, "p99")),
             med(flooded, "p50") / max(1, med(alone, "p50"))))
 
 
