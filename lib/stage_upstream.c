@@ -1,14 +1,24 @@
 /*
  * Stage 5, upstream: send the enforced request to the upstream over a pooled
- * keep-alive connection and stream the answer back. Two routes make a first
- * request of their own before it (the phases below): /api/v1/metadata asks
- * which metric names the tenant has, and the Alertmanager routes that touch
- * one silence fetch it and check that the tenant owns it.
+ * keep-alive connection (our client, lib/upstream/) and stream the answer back.
+ * Two routes make a first request of their own before it (the phases below):
+ * /api/v1/metadata asks which metric names the tenant has, and the
+ * Alertmanager routes that touch one silence fetch it and check that the
+ * tenant owns it.
  *
  * Backpressure (after libevent's le-proxy): when the client's output buffer
  * grows past HIGH_WATER we stop reading from the upstream, and resume once
  * evhttp tells us the client has taken everything. Memory per response stays
  * around one read plus the watermark, whatever the response size.
+ *
+ * Retries: a read is marked idempotent, so the client sends it again (once,
+ * on a new connection) when a reused keep-alive connection turns out closed
+ * before any response byte came back. GETs are reads (the first-phase fetches
+ * too); so are form POSTs: they carry the parameters of read endpoints
+ * (query, query_range, series, labels...), which change nothing upstream.
+ * The Alertmanager writes (a JSON silence POST, a DELETE) change something
+ * and are sent once: the upstream may have acted on a request whose answer
+ * never came back.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -18,7 +28,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -32,9 +41,10 @@
 #include "tenantgate/server-t.h"
 #include "tenantgate/stages.h"
 #include "tenantgate/upstream.h"
+#include "tenantgate/upstream_client.h"
 
-#define HIGH_WATER (256 * 1024)
-#define MAX_NAMES_BODY (64u * 1024 * 1024)
+#define HIGH_WATER       (256 * 1024)
+#define MAX_NAMES_BODY   (64u * 1024 * 1024)
 #define MAX_SILENCE_BODY (1u * 1024 * 1024)
 
 enum phase {
@@ -46,45 +56,28 @@ enum phase {
 struct fwd {
     struct tg_req *r;
     enum phase phase;
-    struct tg_upconn *uc;
-    struct evhttp_request *ureq;     /* NULL once evhttp is done with it */
-    struct event *timer;
-    struct tg_jf *jf;                /* response filter (rules, alerts, metadata) */
-    struct evbuffer *out;            /* filtered bytes on their way to the client */
-    struct evbuffer *names;          /* PH_NAMES / PH_SILENCE response body */
-    size_t names_max;                /* its bound */
-    int fetch_status;                /* PH_SILENCE response code */
-    int headers_seen;                /* response headers arrived */
-    int started;                     /* reply started toward the client */
-    int paused;                      /* upstream reads stopped (backpressure) */
-    int broken;                      /* body unusable: fail when the transfer ends */
-    const char *error_kind;          /* connect / timeout / reset / protocol */
+    struct tg_up_xfer *x;   /* the upstream exchange; NULL once it ended */
+    struct tg_jf *jf;       /* response filter (rules, alerts, metadata) */
+    struct evbuffer *out;   /* (filtered) bytes on their way to the client */
+    struct evbuffer *names; /* PH_NAMES / PH_SILENCE response body */
+    size_t names_max;       /* its bound */
+    int fetch_status;       /* PH_SILENCE response code */
+    int started;            /* reply started toward the client */
+    int paused;             /* upstream reads stopped (backpressure) */
+    const char *abort_msg;  /* why we stopped it (the 502's message) */
 };
 
 static void fwd_free(struct fwd *f)
 {
-    if (f->timer)
-        event_del(f->timer); /* its memory is the request's arena */
     if (f->jf)
         tg_jf_free(f->jf);
     if (f->out)
         evbuffer_free(f->out);
     if (f->names)
         evbuffer_free(f->names);
-    f->timer = NULL;
     f->jf = NULL;
     f->out = f->names = NULL;
     f->r->stage_data = NULL;
-}
-
-/* Give the upstream connection back and forget the upstream request. */
-static void fwd_detach(struct fwd *f, int reusable)
-{
-    if (f->uc) {
-        tg_upstream_release(f->uc, reusable);
-        f->uc = NULL;
-    }
-    f->ureq = NULL;
 }
 
 /* Where the request goes: the Alertmanager API to --alertmanager-upstream
@@ -94,11 +87,6 @@ static struct tg_upstream *target(const struct tg_req *r)
     if (r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL)
         return r->srv->am_upstream;
     return r->srv->upstream;
-}
-
-static struct bufferevent *upstream_bev(struct fwd *f)
-{
-    return f->uc ? evhttp_connection_get_bufferevent(tg_upconn_evcon(f->uc)) : NULL;
 }
 
 /* Cut a response that cannot be completed: the client must see a truncated
@@ -141,28 +129,30 @@ static const char *http_date(void)
     return buf;
 }
 
-static void copy_response_headers(struct tg_req *r, struct evhttp_request *ureq)
+static void copy_response_headers(struct tg_req *r, const struct tg_up_response *resp)
 {
     static const struct {
         const char *name;
         size_t len;
-    } keep[] = {{"Content-Type", 12}, {"Content-Encoding", 16}, {"Content-Length", 14},
-                {"Cache-Control", 13}, {"Vary", 4}, {"Warning", 7}};
-    struct evkeyvalq *in = evhttp_request_get_input_headers(ureq);
+    } keep[] = {{"Content-Type", 12},
+                {"Content-Encoding", 16},
+                {"Content-Length", 14},
+                {"Cache-Control", 13},
+                {"Vary", 4},
+                {"Warning", 7}};
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    struct evkeyval *h;
-    unsigned copied = 0; /* the first of each name only, as evhttp_find_header gives */
-    size_t k;
+    tg_iovec_t name, value;
+    size_t pos = 0, k;
+    unsigned copied = 0; /* the first of each name only */
 
-    /* one pass over the upstream's headers (six evhttp_find_header calls
-     * were six passes of case-insensitive compares) */
-    TAILQ_FOREACH(h, in, next)
-    {
-        size_t len = strlen(h->key);
+    /* one pass over the upstream's headers, read in place */
+    while (tg_up_header_next(resp->head, resp->head_len, &pos, &name, &value)) {
         for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
-            if (len == keep[k].len && !(copied & (1u << k)) && !strcasecmp(h->key, keep[k].name)) {
+            if (name.len == keep[k].len && !(copied & (1u << k)) &&
+                !strncasecmp(name.base, keep[k].name, name.len)) {
                 copied |= 1u << k;
-                evhttp_add_header(out, keep[k].name, h->value);
+                evhttp_add_header(out, keep[k].name,
+                                  tg_arena_strndup(&r->arena, value.base, value.len));
                 break;
             }
         }
@@ -180,36 +170,48 @@ static void start_reply(struct fwd *f)
     evhttp_send_reply_start(r->ev, r->status, NULL);
 }
 
-static int identity_encoding(struct evhttp_request *ureq)
+static int identity_encoding(const struct tg_up_response *resp)
 {
-    const char *enc = evhttp_find_header(evhttp_request_get_input_headers(ureq),
-                                         "Content-Encoding");
-    return enc == NULL || strcasecmp(enc, "identity") == 0;
+    tg_iovec_t enc = tg_up_header_get(resp->head, resp->head_len, TG_IOV_LIT("Content-Encoding"));
+    return enc.base == NULL || (enc.len == 8 && strncasecmp(enc.base, "identity", 8) == 0);
 }
 
-static int on_headers(struct evhttp_request *ureq, void *arg)
+/* The 502's message when a first-phase answer cannot be used. */
+static const char *first_error(const struct fwd *f)
+{
+    return f->phase == PH_SILENCE ? "cannot read the silence from the Alertmanager"
+                                  : "cannot read the tenant's metric names";
+}
+
+/* Stop the exchange: the response cannot be used (a 502 with `msg`). */
+static int stop(struct fwd *f, const char *msg)
+{
+    f->abort_msg = msg;
+    return -1;
+}
+
+static int on_head(void *arg, const struct tg_up_response *resp)
 {
     struct fwd *f = arg;
     struct tg_req *r = f->r;
 
-    f->headers_seen = 1;
     if (r->ev == NULL)
         return -1;
-    if (f->phase == PH_SILENCE)
-        f->fetch_status = evhttp_request_get_response_code(ureq);
     if (f->phase != PH_MAIN) {
-        f->broken = evhttp_request_get_response_code(ureq) != 200 || !identity_encoding(ureq);
+        if (f->phase == PH_SILENCE && resp->status == 404) {
+            f->fetch_status = 404; /* its body is not read: silence_fetched() answers */
+            return 0;
+        }
+        if (resp->status != 200 || !identity_encoding(resp))
+            return stop(f, first_error(f));
         return 0;
     }
-    evtimer_del(f->timer);
-    if (f->jf != NULL && !identity_encoding(ureq)) {
-        f->error_kind = "protocol"; /* we asked for identity: cannot filter this */
-        return -1;
-    }
-    copy_response_headers(r, ureq);
+    if (f->jf != NULL && !identity_encoding(resp)) /* we asked for identity: cannot filter */
+        return stop(f, "bad response");
+    copy_response_headers(r, resp);
     if (f->jf != NULL)
         evhttp_remove_header(evhttp_request_get_output_headers(r->ev), "Content-Length");
-    r->status = evhttp_request_get_response_code(ureq);
+    r->status = resp->status;
     /* a filtered answer starts with its first filtered bytes, so that a body
      * the filter rejects early still gets a clean 502 */
     if (f->jf == NULL)
@@ -220,10 +222,9 @@ static int on_headers(struct evhttp_request *ureq, void *arg)
 static void on_client_drained(struct evhttp_connection *evcon, void *arg)
 {
     struct fwd *f = arg;
-    struct bufferevent *ub = upstream_bev(f);
-    if (f->paused && ub != NULL) {
+    if (f->paused && f->x != NULL) {
         f->paused = 0;
-        bufferevent_enable(ub, EV_READ);
+        tg_up_resume(f->x);
     }
 }
 
@@ -233,82 +234,87 @@ static void emit_filtered(void *arg, const char *buf, size_t len)
     evbuffer_add(f->out, buf, len);
 }
 
-/* Run the body through the response filter; returns what to send. */
-static struct evbuffer *filter_chunk(struct fwd *f, struct evbuffer *in)
+/* Run body bytes through the response filter (it emits into f->out). */
+static int filter_chunk(struct fwd *f, const char *data, size_t len)
 {
-    size_t len = evbuffer_get_length(in);
-    if (!f->broken && len > 0 && tg_jf_feed(f->jf, evbuffer_pullup(in, (ev_ssize_t)len), len) != 0) {
+    if (tg_jf_feed(f->jf, data, len) != 0) {
         tg_warn("req %llu: upstream response not filterable: %s", (unsigned long long)f->r->id,
                 tg_jf_error(f->jf));
-        f->broken = 1;
+        return stop(f, "response could not be filtered");
     }
-    evbuffer_drain(in, len);
-    return f->out;
+    return 0;
 }
 
-static void on_chunk(struct evhttp_request *ureq, void *arg)
+static int on_body(void *arg, const char *data, size_t len)
 {
     struct fwd *f = arg;
     struct tg_req *r = f->r;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
     struct bufferevent *cb = tg_conn_client_bev(r);
 
     if (f->phase != PH_MAIN) {
-        if (evbuffer_get_length(f->names) + evbuffer_get_length(in) > f->names_max)
-            f->broken = 1;
-        if (!f->broken)
-            evbuffer_add_buffer(f->names, in);
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return;
+        if (f->fetch_status == 404)
+            return 0;
+        if (evbuffer_get_length(f->names) + len > f->names_max)
+            return stop(f, first_error(f));
+        evbuffer_add(f->names, data, len);
+        return 0;
     }
     if (r->ev == NULL)
-        return;
-    if (f->jf != NULL)
-        in = filter_chunk(f, in);
-    if (f->broken || evbuffer_get_length(in) == 0)
-        return;
+        return -1;
+    if (f->jf != NULL) {
+        if (filter_chunk(f, data, len) != 0)
+            return -1;
+    } else {
+        evbuffer_add(f->out, data, len);
+    }
+    if (evbuffer_get_length(f->out) == 0)
+        return 0;
     start_reply(f);
-    r->bytes_out += evbuffer_get_length(in);
-    evhttp_send_reply_chunk_with_cb(r->ev, in, on_client_drained, f);
+    r->bytes_out += evbuffer_get_length(f->out);
+    evhttp_send_reply_chunk_with_cb(r->ev, f->out, on_client_drained, f);
     if (cb != NULL && evbuffer_get_length(bufferevent_get_output(cb)) > HIGH_WATER) {
         f->paused = 1;
-        bufferevent_disable(upstream_bev(f), EV_READ);
+        tg_up_pause(f->x);
     }
+    return 0;
 }
 
-static void on_error(enum evhttp_request_error e, void *arg)
+static const char *error_kind(enum tg_up_error e)
 {
-    struct fwd *f = arg;
     switch (e) {
-    case EVREQ_HTTP_TIMEOUT: f->error_kind = "timeout"; break;
-    case EVREQ_HTTP_EOF: f->error_kind = f->headers_seen ? "reset" : "connect"; break;
-    case EVREQ_HTTP_REQUEST_CANCEL: f->error_kind = "cancelled"; break;
-    default: f->error_kind = "protocol"; break;
+    case TG_UP_ECONNECT:
+        return "connect";
+    case TG_UP_ETIMEOUT:
+        return "timeout";
+    case TG_UP_ERESET:
+        return "reset";
+    default:
+        return "protocol";
     }
 }
 
 static void names_done(struct fwd *f);
 static void silence_fetched(struct fwd *f);
 
-/* evhttp calls this once: response complete, or failure (ureq NULL or code 0). */
-static void on_done(struct evhttp_request *ureq, void *arg)
+/* The client calls this once: the response is complete, or the exchange failed. */
+static void on_done(void *arg, enum tg_up_error err, const char *detail)
 {
     struct fwd *f = arg;
     struct tg_req *r = f->r;
-    int ok = ureq != NULL && evhttp_request_get_response_code(ureq) != 0 && f->error_kind == NULL;
 
-    if (!ok) {
-        const char *kind = f->error_kind ? f->error_kind : "connect";
-        int timeout = strcmp(kind, "timeout") == 0;
-        tg_warn("req %llu: upstream %s error", (unsigned long long)r->id, kind);
-        fwd_detach(f, 0);
+    f->x = NULL;
+    if (err != TG_UP_OK) {
+        const char *kind = error_kind(err);
+        int timeout = err == TG_UP_ETIMEOUT;
+        tg_warn("req %llu: upstream %s error: %s", (unsigned long long)r->id, kind,
+                err == TG_UP_EABORT ? f->abort_msg : detail);
         fail(f, timeout ? 504 : 502, kind,
-             timeout                          ? "no response within --upstream-timeout"
-             : strcmp(kind, "connect") == 0 ? "connection failed"
-                                              : "bad response");
+             err == TG_UP_EABORT     ? f->abort_msg
+             : timeout               ? "no response within --upstream-timeout"
+             : err == TG_UP_ECONNECT ? "connection failed"
+                                     : "bad response");
         return;
     }
-    fwd_detach(f, 1);
     if (f->phase == PH_NAMES) {
         names_done(f);
         return;
@@ -317,9 +323,7 @@ static void on_done(struct evhttp_request *ureq, void *arg)
         silence_fetched(f);
         return;
     }
-    if (f->jf != NULL && !f->broken && tg_jf_finish(f->jf) != 0)
-        f->broken = 1;
-    if (f->broken) {
+    if (f->jf != NULL && tg_jf_finish(f->jf) != 0) {
         fail(f, 502, "protocol", "response could not be filtered");
         return;
     }
@@ -334,29 +338,14 @@ static void on_done(struct evhttp_request *ureq, void *arg)
         evhttp_send_reply_end(r->ev);
 }
 
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct fwd *f = arg;
-    struct evhttp_request *ureq = f->ureq;
-    struct tg_upconn *uc = f->uc;
-
-    f->ureq = NULL;
-    f->uc = NULL;
-    f->error_kind = "timeout";
-    evhttp_cancel_request(ureq); /* calls on_error(CANCEL) synchronously, never on_done */
-    tg_upstream_release(uc, 0);
-    fail(f, 504, "timeout", "no response within --upstream-timeout");
-}
-
-/* The client went away while we wait: drop the upstream request. */
+/* The client went away while we wait: drop the upstream exchange. */
 static void on_cancel(struct tg_req *r, void *arg)
 {
     struct fwd *f = arg;
-    if (f->ureq != NULL) {
-        evhttp_cancel_request(f->ureq);
-        f->ureq = NULL;
+    if (f->x != NULL) {
+        tg_up_cancel(f->x);
+        f->x = NULL;
     }
-    fwd_detach(f, 0);
     fwd_free(f);
 }
 
@@ -389,9 +378,18 @@ static int filtered(const struct tg_req *r)
     return filter_kind(r) >= 0;
 }
 
+/* Headers toward the upstream, appended to the request head `out` (Host is
+ * already there). A header our head builder refuses (never one that passed
+ * the framing check) is dropped. */
+static void add_header(tg_sb_t *out, const char *name, const char *value)
+{
+    (void)tg_up_head_add(out, tg_iov_str(name), tg_iov_str(value));
+}
+
 /* kube-rbac-proxy's --auth-header-fields-enabled: who is calling, as the
- * authn stage found it (tg_stage_upstream() checked the values). */
-static void add_identity(struct tg_req *r, struct evkeyvalq *out)
+ * authn stage found it (tg_stage_upstream() checked the values; the head
+ * builder would refuse CR/LF anyway). */
+static void add_identity(struct tg_req *r, tg_sb_t *out)
 {
     const struct tg_config *c = r->cfg;
     tg_sb_t v;
@@ -399,12 +397,11 @@ static void add_identity(struct tg_req *r, struct evkeyvalq *out)
     if (!c->auth_header_fields_enabled)
         return;
     if (c->auth_header_user_field)
-        evhttp_add_header(out, c->auth_header_user_field,
-                          tg_arena_strndup(&r->arena, r->user.name.base, r->user.name.len));
+        (void)tg_up_head_add(out, tg_iov_str(c->auth_header_user_field), r->user.name);
     tg_sb_init(&v, &r->arena, 64);
     if (c->auth_header_groups_field &&
         tg_http_join_values(&v, r->user.groups, r->user.n_groups, c->auth_header_groups_sep) == 0)
-        evhttp_add_header(out, c->auth_header_groups_field, tg_sb_cstr(&v));
+        (void)tg_up_head_add(out, tg_iov_str(c->auth_header_groups_field), tg_sb_iov(&v));
 }
 
 static int identity_sendable(const struct tg_req *r)
@@ -415,14 +412,14 @@ static int identity_sendable(const struct tg_req *r)
     return ok || !r->cfg->auth_header_fields_enabled;
 }
 
-/* The upstream request's headers: the client's minus hop-by-hop, credential
- * and tenant headers. `ctype` and `body_len` describe the body (ctype NULL:
- * none); `identity` asks for an uncompressed answer (we read it). */
-static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, const char *ctype,
-                                 size_t body_len, int identity)
+/* The upstream request's headers: the client's minus what the one forwarding
+ * policy keeps back (hop-by-hop, credential, tenant, identity, ours).
+ * `ctype` and `body_len` describe the body (ctype NULL: none); `identity`
+ * asks for an uncompressed answer (we read it). */
+static void copy_request_headers(struct tg_req *r, tg_sb_t *out, const char *ctype, size_t body_len,
+                                 int identity)
 {
     const struct evkeyvalq *in = r->in_headers;
-    struct evkeyvalq *out = evhttp_request_get_output_headers(ureq);
     const char *xff = evhttp_find_header(in, "X-Forwarded-For");
     const char *conn = evhttp_find_header(in, "Connection");
     const char *peer = tg_conn_peer(r);
@@ -441,11 +438,10 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
     TAILQ_FOREACH(h, in, next)
     {
         if (!tg_http_header_never_upstream(&policy, tg_iov_str(h->key)))
-            evhttp_add_header(out, h->key, h->value);
+            add_header(out, h->key, h->value);
     }
-    evhttp_add_header(out, "Host", tg_upstream_host_header(target(r)).base);
-    evhttp_add_header(out, "X-Forwarded-For",
-                      xff ? tg_arena_printf(&r->arena, "%s, %s", xff, peer) : peer);
+    add_header(out, "X-Forwarded-For",
+               xff ? tg_arena_printf(&r->arena, "%s, %s", xff, peer) : peer);
     if (r->cfg->upstream_tenant_header && r->n_tenants > 0) {
         tg_sb_t v;
         size_t i;
@@ -455,12 +451,14 @@ static void copy_request_headers(struct tg_req *r, struct evhttp_request *ureq, 
                 tg_sb_addc(&v, ',');
             tg_sb_addiov(&v, r->tenants[i]);
         }
-        evhttp_add_header(out, r->cfg->upstream_tenant_header, tg_sb_cstr(&v));
+        add_header(out, r->cfg->upstream_tenant_header, tg_sb_cstr(&v));
     }
     add_identity(r, out);
     if (ctype != NULL) {
-        evhttp_add_header(out, "Content-Type", ctype);
-        evhttp_add_header(out, "Content-Length", tg_arena_printf(&r->arena, "%zu", body_len));
+        add_header(out, "Content-Type", ctype);
+        tg_sb_adds(out, "Content-Length: ");
+        tg_sb_add_u64(out, (unsigned long long)body_len, 1);
+        tg_sb_add(out, "\r\n", 2);
     }
 }
 
@@ -477,38 +475,40 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
     return tg_sb_cstr(&uri);
 }
 
+static const struct tg_up_callbacks upstream_cb = {on_head, on_body, on_done};
+
+static tg_iovec_t method_name(unsigned method)
+{
+    return method == TG_M_POST     ? TG_IOV_LIT("POST")
+           : method == TG_M_DELETE ? TG_IOV_LIT("DELETE")
+                                   : TG_IOV_LIT("GET");
+}
+
 /* Send one upstream request for `f` (the phase decides what): `method`
- * TG_M_GET / TG_M_POST / TG_M_DELETE, a POST body of type `ctype`. Returns
- * -1 when evhttp refused it (then nothing is pending). */
+ * TG_M_GET / TG_M_POST / TG_M_DELETE, a POST body of type `ctype`; only an
+ * `idempotent` one may be sent twice (see the top of this file). The head is
+ * built in the request's arena and goes out with the body in one write.
+ * Returns -1 when nothing could be started (then nothing is pending). */
 static int send_upstream(struct fwd *f, unsigned method, const char *uri, const char *ctype,
-                         tg_iovec_t body)
+                         tg_iovec_t body, int idempotent)
 {
     struct tg_req *r = f->r;
-    struct timeval tv = {r->cfg->upstream_timeout_ms / 1000,
-                         (r->cfg->upstream_timeout_ms % 1000) * 1000};
+    struct tg_up_request req = {0};
     int post = method == TG_M_POST;
+    tg_sb_t head;
 
-    f->headers_seen = 0;
-    f->uc = tg_upstream_acquire(target(r));
-    f->ureq = evhttp_request_new(on_done, f);
-    evhttp_request_set_header_cb(f->ureq, on_headers);
-    evhttp_request_set_chunked_cb(f->ureq, on_chunk);
-    evhttp_request_set_error_cb(f->ureq, on_error);
-    copy_request_headers(r, f->ureq, post ? ctype : NULL, post ? body.len : 0,
+    tg_sb_init(&head, &r->arena, 512);
+    tg_up_head_start(&head, method_name(method), tg_iov_str(uri),
+                     tg_upstream_host_header(target(r)));
+    copy_request_headers(r, &head, post ? ctype : NULL, post ? body.len : 0,
                          f->phase != PH_MAIN || filtered(r));
-    if (post && body.len)
-        evbuffer_add(evhttp_request_get_output_buffer(f->ureq), body.base, body.len);
-    evtimer_add(f->timer, &tv);
-    if (evhttp_make_request(tg_upconn_evcon(f->uc), f->ureq,
-                            post                    ? EVHTTP_REQ_POST
-                            : method == TG_M_DELETE ? EVHTTP_REQ_DELETE
-                                                    : EVHTTP_REQ_GET,
-                            uri) != 0) {
-        f->ureq = NULL; /* evhttp freed it */
-        fwd_detach(f, 0);
-        return -1;
-    }
-    return 0;
+    tg_up_head_end(&head);
+    req.head = tg_sb_iov(&head);
+    req.body = post ? body : TG_IOV_NULL;
+    req.idempotent = idempotent;
+    req.timeout_ms = r->cfg->upstream_timeout_ms;
+    f->x = tg_up_send(tg_upstream_pool(target(r)), &req, &upstream_cb, f);
+    return f->x != NULL ? 0 : -1;
 }
 
 static int send_main(struct fwd *f)
@@ -517,21 +517,17 @@ static int send_main(struct fwd *f)
     tg_iovec_t args = tg_sb_iov(&r->up_args);
     /* a form POST carries the arguments as its body; a JSON one its own */
     int form = r->up_post && r->up_content_type == NULL;
+    unsigned method = r->up_post ? TG_M_POST : r->up_delete ? TG_M_DELETE : TG_M_GET;
 
     f->phase = PH_MAIN;
-    if (filtered(r)) {
-        if (f->jf == NULL)
-            f->jf = tg_jf_new((enum tg_jf_kind)filter_kind(r), tg_iov_str(r->cfg->label),
-                              r->tenants, r->n_tenants, emit_filtered, f);
+    if (filtered(r) && f->jf == NULL)
+        f->jf = tg_jf_new((enum tg_jf_kind)filter_kind(r), tg_iov_str(r->cfg->label), r->tenants,
+                          r->n_tenants, emit_filtered, f);
+    if (f->out == NULL)
         f->out = evbuffer_new();
-    }
-    return send_upstream(f,
-                         r->up_post     ? TG_M_POST
-                         : r->up_delete ? TG_M_DELETE
-                                        : TG_M_GET,
-                         upstream_uri(r, r->path, form ? TG_IOV_NULL : args),
+    return send_upstream(f, method, upstream_uri(r, r->path, form ? TG_IOV_NULL : args),
                          form ? "application/x-www-form-urlencoded" : r->up_content_type,
-                         form ? args : r->up_body);
+                         form ? args : r->up_body, method == TG_M_GET || form);
 }
 
 /* A GET of our own before the request (PH_NAMES, PH_SILENCE): its body,
@@ -541,7 +537,7 @@ static int send_first(struct fwd *f, enum phase phase, size_t max, tg_iovec_t pa
     f->phase = phase;
     f->names = evbuffer_new();
     f->names_max = max;
-    return send_upstream(f, TG_M_GET, upstream_uri(f->r, path, args), NULL, TG_IOV_NULL);
+    return send_upstream(f, TG_M_GET, upstream_uri(f->r, path, args), NULL, TG_IOV_NULL, 1);
 }
 
 /* /api/v1/metadata: first ask which metric names the tenant has. */
@@ -589,7 +585,7 @@ static void silence_fetched(struct fwd *f)
         tg_req_resume(r, TG_DONE);
         return;
     }
-    if (f->broken || tg_am_silence_parse(&r->arena, body, len, &s, &err) != 0) {
+    if (tg_am_silence_parse(&r->arena, body, len, &s, &err) != 0) {
         fail(f, 502, "protocol", "cannot read the silence from the Alertmanager");
         return;
     }
@@ -618,8 +614,8 @@ static void silence_fetched(struct fwd *f)
  * foo_sum and foo_count. Allow each name and its family name. */
 static tg_iovec_t *with_family_names(tg_arena_t *a, const tg_iovec_t *names, size_t *n)
 {
-    static const char *const suffixes[] = {"_total", "_bucket", "_sum", "_count", "_created",
-                                           "_info", "_gsum", "_gcount"};
+    static const char *const suffixes[] = {"_total",   "_bucket", "_sum",  "_count",
+                                           "_created", "_info",   "_gsum", "_gcount"};
     tg_iovec_t *out = tg_arena_alloc(a, 2 * (*n + 1) * sizeof(*out));
     size_t i, j, m = 0;
 
@@ -646,8 +642,8 @@ static void names_done(struct fwd *f)
     tg_iovec_t *names = NULL;
     size_t n = 0;
 
-    if (f->broken || tg_json_string_array(&r->arena, (const char *)evbuffer_pullup(f->names, (ev_ssize_t)len),
-                                          len, &names, &n) != 0) {
+    if (tg_json_string_array(&r->arena, (const char *)evbuffer_pullup(f->names, (ev_ssize_t)len),
+                             len, &names, &n) != 0) {
         fail(f, 502, "protocol", "cannot read the tenant's metric names");
         return;
     }
@@ -670,9 +666,6 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
                             "the user name or a group cannot be sent in an HTTP header");
     f = tg_arena_calloc(&r->arena, sizeof(*f));
     f->r = r;
-    /* in the request's arena: one malloc/free pair less per request */
-    f->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
-    evtimer_assign(f->timer, r->srv->base, on_timeout, f);
     r->stage_data = f;
     rc = r->filter == TG_ROUTE_METADATA ? send_names(f)
          : r->am_check_id.len > 0       ? send_fetch(f)

@@ -1,11 +1,10 @@
 /*
  * An upstream (Prometheus / Thanos Querier from --upstream, Alertmanager
- * from --alertmanager-upstream): its target and a keep-alive pool of evhttp
- * client connections toward it.
+ * from --alertmanager-upstream): its target and the keep-alive pool of our
+ * HTTP/1.1 client toward it (upstream_client.h, lib/upstream/).
  *
- * Ownership: the pool owns every connection. A borrowed struct tg_upconn is
- * lent to exactly one request at a time and must be given back with
- * tg_upstream_release() (reusable or not); never freed by the borrower.
+ * Ownership: the server owns struct tg_upstream; it owns the pool, the TLS
+ * context and the strings below, which live as long as it does.
  */
 #ifndef TENANTGATE_UPSTREAM_H
 #define TENANTGATE_UPSTREAM_H
@@ -16,9 +15,8 @@
 
 struct event_base;
 struct evdns_base;
-struct evhttp_connection;
 struct tg_upstream;
-struct tg_upconn;
+struct tg_up_pool;
 
 struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *dns,
                                     const struct tg_config *cfg, char *err, size_t errlen);
@@ -26,6 +24,7 @@ struct tg_upstream *tg_upstream_new(struct event_base *base, struct evdns_base *
 struct tg_upstream *tg_upstream_new_alertmanager(struct event_base *base, struct evdns_base *dns,
                                                  const struct tg_config *cfg, char *err,
                                                  size_t errlen);
+/* Closes every pooled connection; exchanges still running end without a callback. */
 void tg_upstream_free(struct tg_upstream *u);
 
 /* "host[:port]" for the Host header, and the path prefix without a trailing
@@ -33,10 +32,7 @@ void tg_upstream_free(struct tg_upstream *u);
 tg_iovec_t tg_upstream_host_header(const struct tg_upstream *u);
 tg_iovec_t tg_upstream_prefix(const struct tg_upstream *u);
 
-struct tg_upconn *tg_upstream_acquire(struct tg_upstream *u);
-struct evhttp_connection *tg_upconn_evcon(struct tg_upconn *c);
-/* Give the connection back. `reusable` is 0 after an error or a cancelled
- * request. Safe to call from inside the connection's own callbacks. */
-void tg_upstream_release(struct tg_upconn *c, int reusable);
+/* The client pool requests to the upstream go through. */
+struct tg_up_pool *tg_upstream_pool(const struct tg_upstream *u);
 
 #endif

@@ -281,10 +281,10 @@ def bench_proxy(args):
 # ---------------------------------------------------------------- A/B of two builds
 
 def syscalls_per_request(pid, url, secs=2):
-    """strace -c of pid during a short wrk run: {syscall: calls per request}."""
+    """strace -c -f of pid during a short wrk run: {syscall: calls per request}."""
     out = os.path.join(OUT, "strace-%d.txt" % pid)
     os.makedirs(OUT, exist_ok=True)
-    st = subprocess.Popen(["strace", "-c", "-p", str(pid), "-o", out],
+    st = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", out],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     w = wrk(url, secs)
@@ -343,6 +343,33 @@ def bench_ab(args):
     for t in tgs.values():
         t.stop()
     up.stop()
+
+
+def bench_syscalls(args):
+    """Syscalls per proxied request (strace -c -f), this build and, with TG_BENCH_BASE_BIN,
+    the baseline: a count, unlike req/s, that a loaded machine does not change."""
+    secs = args.seconds or 3
+    up, up_port = static_upstream()
+    bins = [("new", None)]
+    if os.environ.get("TG_BENCH_BASE_BIN"):
+        bins.insert(0, ("base", os.environ["TG_BENCH_BASE_BIN"]))
+    out = {}
+    for name, b in bins:
+        t = tenantgate("http://127.0.0.1:%d" % up_port, binary=b, name="tg-sys-" + name)
+        wrk(t.url, 2)  # warm-up: pool filled, caches warm
+        out[name] = syscalls_per_request(t.pid, t.url, secs)
+        t.stop()
+    up.stop()
+    save("syscalls", out)
+    print("\n| build | syscalls per request (strace -c -f, wrk -c64, %d s) |" % secs)
+    print("|---|---|")
+    for name, _ in bins:
+        s = out[name]
+        total = sum(v for k, v in s.items() if k != "total")
+        print("| %s | **%.1f**: %s |" % (name, total, ", ".join(
+            "%s %.2f" % (k, v) for k, v in sorted(s.items(), key=lambda x: -x[1])
+            if v >= 0.05 and k != "total")))
+    return out
 
 
 # ---------------------------------------------------------------- instructions
@@ -747,7 +774,8 @@ def bench_keepalive(args):
 
 BENCHES = {"proxy": bench_proxy, "memory": bench_memory, "stream": bench_stream,
            "promql": bench_promql, "load": bench_load, "profile": bench_profile,
-           "ab": bench_ab, "instr": bench_instr, "keepalive": bench_keepalive}
+           "ab": bench_ab, "instr": bench_instr, "syscalls": bench_syscalls,
+           "keepalive": bench_keepalive}
 DEFAULT = ["proxy", "memory", "stream", "promql", "load"]
 
 

@@ -2,7 +2,8 @@
 # tenantgate benchmarks: test/bench/run.sh [--quick] [name ...]
 #   names: proxy memory stream promql load (default: all five), and on request:
 #          ab (TG_BENCH_BASE_BIN=<baseline tenantgate> vs this build), instr
-#          (instructions per request under callgrind), profile (perf record),
+#          (instructions per request under callgrind), syscalls (strace -c -f per
+#          request; both take TG_BENCH_BASE_BIN too), profile (perf record),
 #          keepalive (sequential keep-alive latency: the delayed-ACK stall).
 # Builds build-rel (Release) first; results as Markdown on stdout and as JSON
 # in build-rel/bench-out/. Loopback only; every load is bounded in time.

@@ -17,6 +17,8 @@ Clients: urllib-style requests (harness.tg), and amtool 0.25 with
 tenant). The Kubernetes path (TokenReview + SubjectAccessReview with the
 write verbs and alertmanager.resourceAttributes) runs once against fakekube.
 Bad input goes to a recording fake upstream, which must receive nothing.
+FakeAlertmanager: a recording fake as Alertmanager (stale connections, a
+missing silence, an oversized one) for what the real one cannot show.
 """
 import datetime
 import http.client
@@ -596,6 +598,105 @@ class Amtool(Base):
         p = self.amtool(READER, "silence", "query", "-q")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(SEED["alpha"], p.stdout.split())
+
+
+class FakeAlertmanager(unittest.TestCase):
+    """The Alertmanager upstream as a recording fake (modes close_on_reuse, 404,
+    oversized), --upstream another that must see nothing: silence writes lost on a
+    reused connection are never sent twice, while reads (the PH_SILENCE fetch
+    included) get their one retry; the fetch goes to --alertmanager-upstream, with
+    its Host. A fresh tenantgate and fakes per test: connection numbers start at 1."""
+
+    SID = "6f0c5b84-1111-4000-8000-000000000001"
+
+    def setUp(self):
+        self.prom = fake_upstream.FakeUpstream()
+        self.am = fake_upstream.FakeUpstream()
+        self.gate = tg.TenantGate(self.prom.url, tokens=TOKENS, config=CONFIG,
+                                  extra_args=["--alertmanager-upstream", self.am.url],
+                                  name="tenantgate-am-fake")
+
+    def tearDown(self):
+        rc = self.gate.stop()
+        self.am.stop()
+        self.prom.stop()
+        self.assertEqual(self.prom.count(), 0, self.prom.requests)
+        self.assertEqual(rc, 0, "tenantgate exit code")
+
+    def req(self, method, path, body=None):
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        return self.gate.request(method, path, token=WRITER, headers=h,
+                                 body=json.dumps(body).encode() if body is not None else None)
+
+    def sent(self):
+        return [(x["method"], x["path"], x["conn"], x["nth"]) for x in self.am.requests]
+
+    def owned(self):
+        """One silence of alpha's, the same every time it is asked for."""
+        if not hasattr(self, "_owned"):
+            b = silence_body([matcher("namespace", "alpha"), matcher("alertname", "A1")],
+                             sid=self.SID)
+            b.update(status={"state": "active"}, updatedAt=b["startsAt"])
+            self._owned = b
+        return dict(self._owned)
+
+    def test_create_on_a_stale_connection_not_retried(self):
+        self.am.mode = "close_on_reuse"
+        self.am.body = []
+        self.assertEqual(self.req("GET", "/api/v2/silences").status, 200)
+        self.am.body = {"silenceID": self.SID}
+        r = self.req("POST", "/api/v2/silences", silence_body([matcher("alertname", "A1")]))
+        check_am_error(self, r, 502)
+        self.assertEqual(self.sent(), [("GET", "/api/v2/silences", 1, 1),
+                                       ("POST", "/api/v2/silences", 1, 2)])
+        # the same place for a read: sent again on a new connection
+        self.am.body = []
+        self.assertEqual(self.req("GET", "/api/v2/silences").status, 200)
+        self.assertEqual(self.req("GET", "/api/v2/silences").status, 200)
+        self.assertEqual(self.sent()[2:], [("GET", "/api/v2/silences", 2, 1),
+                                           ("GET", "/api/v2/silences", 2, 2),
+                                           ("GET", "/api/v2/silences", 3, 1)])
+
+    def test_fetch_goes_to_alertmanager_writes_after_it_not_retried(self):
+        self.am.mode = "close_on_reuse"
+        self.am.body = self.owned()
+        one = "/api/v2/silence/" + self.SID
+        # update: the fetch opens connection 1, the POST reuses it and is lost
+        r = self.req("POST", "/api/v2/silences",
+                     silence_body([matcher("alertname", "A1")], sid=self.SID))
+        check_am_error(self, r, 502)
+        self.assertEqual(self.sent(), [("GET", one, 1, 1), ("POST", "/api/v2/silences", 1, 2)])
+        self.assertEqual(dict(self.am.requests[0]["headers"])["Host"],
+                         "127.0.0.1:%d" % self.am.port)
+        # expire: the same with DELETE
+        check_am_error(self, self.req("DELETE", one), 502)
+        self.assertEqual(self.sent()[2:], [("GET", one, 2, 1), ("DELETE", one, 2, 2)])
+        # the fetch itself is a read: lost on a reused connection, sent again
+        self.assertEqual(self.req("GET", one).json(), self.owned())
+        r = self.req("GET", one)
+        self.assertEqual((r.status, r.json()), (200, self.owned()), r)
+        self.assertEqual(self.sent()[4:], [("GET", one, 3, 1), ("GET", one, 3, 2),
+                                           ("GET", one, 4, 1)])
+
+    def test_missing_silence_is_404_and_nothing_written(self):
+        self.am.status = 404
+        self.am.body = b"silence not found"
+        one = "/api/v2/silence/" + self.SID
+        check_am_error(self, self.req("GET", one), 404, contains="silence not found")
+        check_am_error(self, self.req("DELETE", one), 404, contains="silence not found")
+        r = self.req("POST", "/api/v2/silences",
+                     silence_body([matcher("alertname", "A1")], sid=self.SID))
+        check_am_error(self, r, 404)
+        self.assertEqual([m for m, _, _, _ in self.sent()], ["GET"] * 3)
+
+    def test_fetched_silence_bounded(self):
+        big = self.owned()
+        big["comment"] = "x" * (1 << 20)
+        self.am.body = big
+        one = "/api/v2/silence/" + self.SID
+        check_am_error(self, self.req("GET", one), 502, contains="cannot read the silence")
+        check_am_error(self, self.req("DELETE", one), 502, contains="cannot read the silence")
+        self.assertEqual([m for m, _, _, _ in self.sent()], ["GET"] * 2)
 
 
 class Kubernetes(unittest.TestCase):

@@ -15,14 +15,30 @@ Modes:
   close    read the request, close without answering
   truncate 200 announcing Content-Length 1000, send 100 bytes, close cleanly (FIN)
   badchunk 200 chunked with a chunk-size line that is not hex
+  raw      write `raw` (any bytes: a response of the test's making), then close
+           the connection, or keep it (and answer the next request on it as
+           `after_raw` says) when `raw_keep`
+  idle_close      answer like json (keep-alive), then close the connection: the
+                  upstream dropping an idle pooled connection
+  close_on_reuse  the first request on a connection is answered like json; a
+                  later one on the same connection is read and the connection
+                  closed without an answer (the stale keep-alive race)
+  head_on_reuse   the same, but the first line of an answer is sent first
   hold     requests whose target contains `hold_match` (all when it is "") wait
            until the test lets them go (`release(n)`, `open_gate()`), then answer
            like json; `held`/`max_held` count the ones waiting now / at most at once,
            `wait_held(n)` waits for an event, not a time; the others answer at once
+
+Every record also carries `conn` (the connection's number, in accept order)
+and `nth` (the request's number on that connection). FakeUpstream(tls=(cert,
+key), client_ca=path) serves HTTPS (requiring a client certificate when
+client_ca is given).
 """
 import http.server
 import json
+import itertools
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -51,6 +67,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def setup(self):
+        super().setup()
+        self.conn_no = next(self.server.owner.conn_ids)
+        self.nth = 0
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            up = self.server.owner
+            with up.lock:
+                up.closed += 1
 
     def _record(self):
         up = self.server.owner
@@ -83,6 +112,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if body else [],
             "peer": self.client_address,
             "time": time.time(),
+            "conn": self.conn_no,
+            "nth": self.nth,
         }
         with up.lock:
             up.requests.append(rec)
@@ -90,6 +121,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _any(self):
         up = self.server.owner
+        self.nth += 1
         rec = self._record()
         mode = up.mode
         try:
@@ -211,6 +243,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
+    def _mode_raw(self, up, rec):
+        self.wfile.write(up.raw)
+        self.wfile.flush()
+        if up.raw_keep:
+            up.mode = up.after_raw
+        else:
+            self.close_connection = True
+
+    def _mode_idle_close(self, up, rec):
+        self._mode_json(up, rec)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _mode_close_on_reuse(self, up, rec):
+        if self.nth == 1:
+            self._mode_json(up, rec)
+        else:
+            self.close_connection = True
+
+    def _mode_head_on_reuse(self, up, rec):
+        if self.nth == 1:
+            self._mode_json(up, rec)
+        else:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+
     def _mode_hold(self, up, rec):
         seen = (urllib.parse.unquote_plus(self.path) + "\n"
                 + urllib.parse.unquote_plus(rec["body"].decode("latin-1")))
@@ -250,17 +309,36 @@ class _Server(http.server.ThreadingHTTPServer):
     # which looks like a proxy that hangs
     request_queue_size = 1024
 
+    def handle_error(self, request, client_address):
+        # TLS tests make handshakes fail on purpose: no traceback for those
+        import sys
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            super().handle_error(request, client_address)
+
 
 class FakeUpstream:
-    def __init__(self):
+    DEFAULT_BODY = {"status": "success", "data": {"resultType": "vector", "result": []}}
+
+    def __init__(self, tls=None, client_ca=None):
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.requests = []
+        self.conn_ids = itertools.count(1)
+        self.closed = 0  # connections whose handler finished (closed by either side)
         self.reset_state()
         self.stopping = False
         self.httpd = _Server(("127.0.0.1", self.port), _Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            if client_ca:
+                ctx.load_verify_locations(client_ca)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+            # the handshake runs in the handler's thread (first read), not in accept
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
+                                                do_handshake_on_connect=False)
         self.httpd.owner = self
         self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.t.start()
@@ -268,7 +346,7 @@ class FakeUpstream:
     def reset_state(self):
         self.mode = "json"
         self.status = 200
-        self.body = {"status": "success", "data": {"resultType": "vector", "result": []}}
+        self.body = self.DEFAULT_BODY
         self.huge_bytes = 1 << 30
         self.chunked = False
         self.huge_sent = 0
@@ -280,6 +358,9 @@ class FakeUpstream:
         self.streams_active = 0
         self.streams_completed = 0
         self.stall_ended = 0
+        self.raw = b""
+        self.raw_keep = False
+        self.after_raw = "json"
         self.hold_match = ""
         with self.lock:
             self.requests.clear()
@@ -315,6 +396,11 @@ class FakeUpstream:
     def count(self):
         with self.lock:
             return len(self.requests)
+
+    def conns(self):
+        """Connection numbers the recorded requests came on, in order."""
+        with self.lock:
+            return [r["conn"] for r in self.requests]
 
     def stop(self):
         with self.cond:

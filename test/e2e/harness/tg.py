@@ -264,19 +264,20 @@ def run_cli(*args, input=None, timeout=20):
                           input=input, timeout=timeout)
 
 
-def make_cert(dirpath, name="server", cn="127.0.0.1", days=1, ca=None):
-    """A self-signed (or CA-signed when ca=(cert, key)) cert for 127.0.0.1 via openssl.
-    Returns (cert_path, key_path)."""
+def make_cert(dirpath, name="server", cn="127.0.0.1", days=1, ca=None,
+              san="IP:127.0.0.1,DNS:localhost"):
+    """A self-signed (or CA-signed when ca=(cert, key)) cert for 127.0.0.1 via openssl
+    (san: its subjectAltName). Returns (cert_path, key_path)."""
     cert = os.path.join(dirpath, name + ".crt")
     key = os.path.join(dirpath, name + ".key")
     ext = os.path.join(dirpath, name + ".ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        f.write("subjectAltName=%s\n" % san)
     if ca is None:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                         "-days", str(days), "-subj", "/CN=" + cn,
-                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                        "-addext", "subjectAltName=" + san],
                        check=True, capture_output=True)
     else:
         csr = os.path.join(dirpath, name + ".csr")
