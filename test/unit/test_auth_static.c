@@ -1,4 +1,4 @@
-/* Unit tests for lib/auth_static.c: token lookup, users, service-account
+/* Unit tests for lib/auth/static.c: token lookup, users, service-account
  * namespaces, resourceAttributes templating, the static authorizer. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../lib/config_internal.h"
+#include "../../lib/config/config-int.h"
 #include "tenantgate/auth.h"
 
 static char err[512];

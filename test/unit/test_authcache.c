@@ -1,4 +1,4 @@
-/* Unit tests for lib/authcache.c with a fake backend and an injected clock. */
+/* Unit tests for lib/auth/cache.c with a fake backend and an injected clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lib/config*.c: flags, config file, token file, merge,
+/* Unit tests for lib/config/: flags, config file, token file, merge,
  * validation, reload, --help and docs/config.md. Runs in the source dir. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "../../cmd/tenantgate/cmd_config.c" /* not in tgcore: compiled in here */
-#include "../../lib/config_internal.h"
+#include "../../lib/config/config-int.h"
 #include "tenantgate/config.h"
 #include "tenantgate/log.h"
 

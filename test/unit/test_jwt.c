@@ -13,7 +13,7 @@
 
 #include <openssl/evp.h>
 
-#include "../../lib/config_internal.h"
+#include "../../lib/config/config-int.h"
 #include "tenantgate/http.h"
 #include "tenantgate/jsonutil.h"
 #include "tenantgate/jwt.h"

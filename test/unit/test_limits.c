@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "tenantgate/limits.h"
-#include "../../lib/config_internal.h"
+#include "../../lib/config/config-int.h"
 
 #define SEC 1000000000ULL
 

@@ -2,10 +2,10 @@
  * Loading a configuration: defaults, then the config file, then the flags
  * (flags win), then the merge of the two proxies' tenancy settings, the token
  * file, and validation, including opening every TLS file the server will use.
- * See include/tenantgate/config.h; the pieces live in config_flags.c,
- * config_yaml.c, config_values.c and config_tokens.c.
+ * See include/tenantgate/config.h; the pieces live in flags.c,
+ * yaml.c, values.c, tokens.c and oidc.c (this folder).
  */
-#include "config_internal.h"
+#include "config-int.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * duplicate token is an error rather than a warning (a duplicate silently
  * changing who a token is would be a security surprise).
  */
-#include "config_internal.h"
+#include "config-int.h"
 
 #include <stdlib.h>
 #include <string.h>

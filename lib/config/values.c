@@ -1,5 +1,5 @@
-/* Scalar value parsers shared by flags and the config file; see config_internal.h. */
-#include "config_internal.h"
+/* Scalar value parsers shared by flags and the config file; see config-int.h. */
+#include "config-int.h"
 
 #include <ctype.h>
 #include <errno.h>

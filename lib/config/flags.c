@@ -6,7 +6,7 @@
  * and --flag value; booleans --flag or --flag=true|false (never a separate
  * word, as in Go). "--" ends the flags; no positional arguments exist.
  */
-#include "config_internal.h"
+#include "config-int.h"
 
 #include <limits.h>
 #include <stddef.h>

@@ -15,7 +15,7 @@
  * Keys match case-insensitively, as in kube-rbac-proxy (its Go decoder goes
  * through encoding/json). A null leaf (`key:`, `~`, `null`) means "not set".
  */
-#include "config_internal.h"
+#include "config-int.h"
 
 #include <math.h>
 #include <regex.h>

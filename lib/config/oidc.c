@@ -2,9 +2,9 @@
  * OIDC issuers in the configuration: the checks both the flags and the
  * config file's oidc section go through, kube-apiserver's username prefix
  * rule, and the final list (the flags' issuer first). See config.h for
- * struct tg_oidc_issuer and config_internal.h for the functions.
+ * struct tg_oidc_issuer and config-int.h for the functions.
  */
-#include "config_internal.h"
+#include "config-int.h"
 
 #include <openssl/err.h>
 #include <openssl/x509.h>

@@ -1,7 +1,7 @@
 /*
  * Private interface between the configuration modules (config.c,
- * config_flags.c, config_yaml.c, config_values.c, config_tokens.c) and their
- * unit tests. Not part of the public API: nothing outside lib/config*.c and
+ * flags.c, yaml.c, values.c, tokens.c, oidc.c) and their
+ * unit tests. Not part of the public API: nothing outside lib/config/ and
  * test/unit/test_config.c should include it.
  *
  * Conventions: every parser returns 0 or -1 and on -1 writes a message
@@ -25,7 +25,7 @@ int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- scalar value parsers (config_values.c) ---- */
+/* ---- scalar value parsers (values.c) ---- */
 
 /* Go time.ParseDuration syntax ("1h2m3.5s", "500ms", "0"); negative values
  * are refused. Result in milliseconds, sub-millisecond rests rounded up so a
@@ -70,7 +70,7 @@ int tg_parse_qps(const char *s, double *out, char *err, size_t errlen);
 int tg_normalize_template(const char *s, char **out, int *has_template, char *err, size_t errlen);
 #define TG_VALUE_TEMPLATE "{{ .Value }}"
 
-/* ---- token file (config_tokens.c) ---- */
+/* ---- token file (tokens.c) ---- */
 
 /* Parse kube-apiserver's --token-auth-file CSV from memory. `name` is used in
  * messages ("tokens.csv:3: ..."). Appends nothing on error. */
@@ -80,7 +80,7 @@ int tg_tokens_load_file(const char *path, struct tg_static_token **out, size_t *
                         size_t errlen);
 void tg_tokens_free(struct tg_static_token *t, size_t n);
 
-/* ---- YAML config file (config_yaml.c) ---- */
+/* ---- YAML config file (yaml.c) ---- */
 
 /* Values of the config file that need merging with flags rather than a plain
  * overwrite; heap strings owned by the struct (tg_yaml_extra_free). */
@@ -132,7 +132,7 @@ void tg_oidc_issuer_free(struct tg_oidc_issuer *is);
  * configured twice is an error. */
 int tg_oidc_build(struct tg_config *cfg, char *err, size_t errlen);
 
-/* ---- flags (config_flags.c) ---- */
+/* ---- flags (flags.c) ---- */
 
 enum tg_flag_kind {
     TG_FK_STRING,
