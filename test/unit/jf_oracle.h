@@ -12,6 +12,7 @@
 #define TG_JF_ORACLE_H
 
 #include <string.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "tenantgate/jsonfilter.h"
@@ -339,12 +340,23 @@ static int jfo_am(const struct jfo *o, yajl_val root)
                      NULL);
 }
 
+/* JSON as the filters read it: yajl_tree_parse allows comments, which no
+ * upstream writes and the stream filters refuse (fail closed). */
+static int jfo_strict_json(const char *json)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    int ok = yajl_parse(h, (const unsigned char *)json, strlen(json)) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+    return ok;
+}
+
 /* Filter `json` (NUL-terminated) into o->out. Returns 0 / -1. */
 static int jfo_run(const struct jfo *o, const char *json)
 {
     static const char *const pass[] = {"status", "errorType", "error", "warnings", "infos"};
     char err[128];
-    yajl_val root = yajl_tree_parse(json, err, sizeof(err));
+    yajl_val root = jfo_strict_json(json) ? yajl_tree_parse(json, err, sizeof(err)) : NULL;
     size_t i, n = 0;
     int rc = 0;
 
