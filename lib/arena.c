@@ -1,7 +1,8 @@
 /* Bump allocator in chunks; see include/tenantgate/arena.h. */
 #include "tenantgate/arena.h"
 
-#include <assert.h>
+#include "tenantgate/core.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,12 @@ struct tg_arena_chunk {
     char pad[ALIGN - (sizeof(void *) + sizeof(size_t)) % ALIGN];
 };
 
+struct tg_arena_hook {
+    struct tg_arena_hook *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
 static size_t align_up(size_t n)
 {
     return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
@@ -29,6 +36,7 @@ void tg_arena_init(tg_arena_t *a, void *buf, size_t buflen)
     a->chunk_size = FIRST_CHUNK;
     a->allocated = 0;
     a->buf = a->buf_end = NULL;
+    a->hooks = NULL;
     if (buf != NULL && buflen > ALIGN) {
         uintptr_t p = ((uintptr_t)buf + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
         a->buf = a->cur = (char *)p;
@@ -36,9 +44,32 @@ void tg_arena_init(tg_arena_t *a, void *buf, size_t buflen)
     }
 }
 
+/* Hooks may allocate from the arena (their nodes live in it): take the list
+ * first, run it until no new hook appears. */
+static void run_hooks(tg_arena_t *a)
+{
+    while (a->hooks != NULL) {
+        struct tg_arena_hook *h = a->hooks;
+        a->hooks = h->next;
+        h->fn(h->arg);
+    }
+}
+
+void tg_arena_defer(tg_arena_t *a, void (*fn)(void *arg), void *arg)
+{
+    struct tg_arena_hook *h = tg_arena_alloc(a, sizeof(*h));
+    h->fn = fn;
+    h->arg = arg;
+    h->next = a->hooks;
+    a->hooks = h;
+}
+
 void tg_arena_destroy(tg_arena_t *a)
 {
-    struct tg_arena_chunk *c = a->chunks, *next;
+    struct tg_arena_chunk *c, *next;
+
+    run_hooks(a);
+    c = a->chunks;
     for (; c != NULL; c = next) {
         next = c->next;
         free(c);
@@ -50,8 +81,10 @@ void tg_arena_destroy(tg_arena_t *a)
 
 void tg_arena_reset(tg_arena_t *a)
 {
-    struct tg_arena_chunk *keep = a->chunks, *c, *next;
+    struct tg_arena_chunk *keep, *c, *next;
 
+    run_hooks(a);
+    keep = a->chunks;
     a->last = NULL;
     if (keep == NULL) {
         a->cur = a->buf;
@@ -76,11 +109,7 @@ static void *new_chunk(tg_arena_t *a, size_t n)
 
     while (size < n)
         size *= 2;
-    c = malloc(sizeof(*c) + size);
-    if (c == NULL) {
-        fprintf(stderr, "tenantgate: out of memory (%zu bytes)\n", size);
-        abort();
-    }
+    c = tg_malloc(sizeof(*c) + size);
     c->size = size;
     c->next = a->chunks;
     a->chunks = c;
@@ -101,7 +130,7 @@ void *tg_arena_alloc(tg_arena_t *a, size_t n)
     p = a->cur;
     a->cur += n;
     a->last = p;
-    assert(((uintptr_t)p & (ALIGN - 1)) == 0);
+    TG_CHECK(((uintptr_t)p & (ALIGN - 1)) == 0);
     return p;
 }
 
@@ -151,7 +180,7 @@ char *tg_arena_printf(tg_arena_t *a, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    assert(n >= 0);
+    TG_CHECK(n >= 0);
     p = tg_arena_alloc(a, (size_t)n + 1);
     if ((size_t)n < sizeof(small)) {
         memcpy(p, small, (size_t)n + 1);

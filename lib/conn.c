@@ -17,7 +17,6 @@
  */
 #include "tenantgate/conn.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +31,11 @@
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
 #include "tenantgate/server-t.h"
 #include "tenantgate/tls.h"
-
-/* First arena block lives in the same allocation as the request context: most
- * requests never call malloc again. */
-#define REQ_BLOCK 8192
 
 struct tg_conn {
     struct tg_server *srv;
@@ -272,7 +268,7 @@ static void release(struct tg_conn *c)
 {
     struct tg_server *srv = c->srv;
 
-    assert(c->req == NULL);
+    TG_CHECK(c->req == NULL);
     if (c->fd >= 0 && (size_t)c->fd < srv->conn_by_fd_len && srv->conn_by_fd[c->fd] == c)
         srv->conn_by_fd[c->fd] = NULL;
     if (c->prev)
@@ -371,21 +367,8 @@ static void on_evcon_close(struct evhttp_connection *evcon, void *arg)
 
     c->evcon = NULL;
     evtimer_add(c->release_ev, &now); /* after evhttp has finished freeing */
-    if (r == NULL)
-        return;
-    /* A request evhttp detached from the failed connection is ours to free;
-     * one still attached is freed by evhttp right after this callback. */
-    if (r->ev != NULL && evhttp_request_get_connection(r->ev) == NULL)
-        evhttp_request_free(r->ev);
-    r->ev = NULL;
-    tg_req_end(r);
-}
-
-static void on_complete(struct evhttp_request *ev, void *arg)
-{
-    struct tg_req *r = arg;
-    r->ev = NULL; /* evhttp frees it when we return */
-    tg_req_end(r);
+    if (r != NULL)
+        tg_req_client_gone(r);
 }
 
 static struct tg_conn *conn_of(struct tg_server *srv, struct evhttp_request *ev)
@@ -409,19 +392,17 @@ static void answer_refused(struct tg_conn *c, struct evhttp_request *ev)
     evbuffer_add(b, body.base, body.len);
     evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
-    evhttp_send_reply(ev, c->framing.status, NULL, b);
+    evhttp_send_reply(ev, c->framing.status, tg_http_reason(c->framing.status), b);
     evbuffer_free(b);
     tg_sb_free(&body);
 }
 
-struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev)
+struct tg_conn *tg_conn_take_request(struct tg_server *srv, struct evhttp_request *ev)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
     struct tg_conn *c = conn_of(srv, ev);
-    struct tg_req *r;
-    enum evhttp_cmd_type cmd;
 
-    assert(c != NULL && c->req == NULL);
+    TG_CHECK(c != NULL && c->req == NULL);
     if (c->refused_via_evhttp && strcmp(evhttp_request_get_uri(ev), REFUSED_URI) == 0) {
         answer_refused(c, ev);
         return NULL;
@@ -432,32 +413,13 @@ struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_reques
         c->evcon = evcon;
         evhttp_connection_set_closecb(evcon, on_evcon_close, c);
     }
-    /* only the context is zeroed: the arena part needs no clearing (calloc
-     * of the whole block was ~6% of a request's instructions) */
-    r = malloc(REQ_BLOCK);
-    if (r == NULL)
-        abort();
-    memset(r, 0, sizeof(*r));
-    tg_arena_init(&r->arena, (char *)(r + 1), REQ_BLOCK - sizeof(*r));
-    r->srv = srv;
-    r->cfg = tg_config_ref(srv->cfg);
-    r->ev = ev;
-    r->conn = c;
-    cmd = evhttp_request_get_command(ev);
-    r->method = cmd == EVHTTP_REQ_GET      ? TG_M_GET
-                : cmd == EVHTTP_REQ_POST   ? TG_M_POST
-                : cmd == EVHTTP_REQ_DELETE ? TG_M_DELETE
-                                           : 0;
-    r->uri = evhttp_request_get_uri(ev);
-    r->in_headers = evhttp_request_get_input_headers(ev);
-    r->in_body = evhttp_request_get_input_buffer(ev);
-    r->id = ++srv->next_req_id;
-    r->start_ns = tg_now_ns();
+    return c;
+}
+
+void tg_conn_attach(struct tg_conn *c, struct tg_req *r)
+{
+    TG_CHECK(c->req == NULL);
     c->req = r;
-    srv->stats.in_flight++;
-    srv->stats.requests++;
-    evhttp_request_set_on_complete_cb(ev, on_complete, r);
-    return r;
 }
 
 static void on_peer_closed(evutil_socket_t fd, short what, void *arg)
@@ -487,11 +449,6 @@ void tg_conn_unwatch_close(struct tg_req *r)
         event_del(r->conn->close_watch);
 }
 
-void tg_conn_reply_started(struct tg_req *r)
-{
-    r->replied = 1;
-}
-
 struct bufferevent *tg_conn_client_bev(struct tg_req *r)
 {
     return r->conn ? r->conn->bev : NULL;
@@ -512,22 +469,18 @@ const char *tg_conn_peer(struct tg_req *r)
     return host ? host : "";
 }
 
-/* Detach the request from its connection (called by tg_req_end). */
-void tg_conn_request_done(struct tg_req *r)
+void tg_conn_detach(struct tg_conn *c, struct tg_req *r)
 {
-    if (r->conn) {
-        struct tg_conn *c = r->conn;
-        tg_conn_unwatch_close(r);
-        c->req = NULL;
-        r->conn = NULL;
-        /* a pipelined request after this one was refused: answer it once the
-         * requests before it are answered (evcon NULL: the connection is
-         * going anyway) */
-        if (c->refuse_pending && c->evcon != NULL &&
-            evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-            c->refuse_pending = 0;
-            refuse_and_close(c);
-        }
+    TG_CHECK(c->req == r);
+    if (c->close_watch)
+        event_del(c->close_watch);
+    c->req = NULL;
+    /* a pipelined request after this one was refused: answer it once the
+     * requests before it are answered (evcon NULL: the connection is going
+     * anyway) */
+    if (c->refuse_pending && c->evcon != NULL &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+        c->refuse_pending = 0;
+        refuse_and_close(c);
     }
-    r->srv->stats.in_flight--;
 }

@@ -3,9 +3,9 @@
  * tenant value, and the config lookups the limit stage needs. See
  * include/tenantgate/limits.h for the waiting rule with several values.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/limits.h"
 
-#include <assert.h>
 #include <math.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -339,7 +339,7 @@ enum tg_limit_verdict tg_limits_admit(struct tg_limits *l, struct tg_limit_ticke
     size_t i;
     int wait = 0;
 
-    assert(tk->state == TG_TICKET_NEW && n >= 1);
+    TG_CHECK(tk->state == TG_TICKET_NEW && n >= 1);
     tk->n = n;
     tk->seq = ++l->next_seq;
     for (i = 0; i < n; i++) {
@@ -397,7 +397,7 @@ enum tg_limit_state tg_limits_leave(struct tg_limits *l, struct tg_limit_ticket 
         double held = now_ns > tk->since_ns ? (double)(now_ns - tk->since_ns) / 1e9 : 0;
         for (i = 0; i < tk->n; i++) {
             struct tg_limit_tenant *t = tk->slots[i].tenant;
-            assert(t->inflight > 0);
+            TG_CHECK(t->inflight > 0);
             t->inflight--;
             t->hold_s = t->hold_s > 0 ? 0.8 * t->hold_s + 0.2 * held : held;
             if (t->qhead != NULL)

@@ -50,14 +50,13 @@ static void answer_text(struct evhttp_request *ev, int code, const char *ctype, 
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, body, len);
     evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", ctype);
-    evhttp_send_reply(ev, code, NULL, b);
+    evhttp_send_reply(ev, code, tg_http_reason(code), b);
     evbuffer_free(b);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct tg_server *srv = arg;
-    struct tg_req *r;
 
     if (srv->draining) {
         static const char body[] =
@@ -66,8 +65,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         answer_text(ev, 503, "application/json", body, sizeof(body) - 1);
         return;
     }
-    if ((r = tg_conn_request_start(srv, ev)) != NULL)
-        tg_req_run(r);
+    tg_req_start(srv, ev);
 }
 
 /* /healthz, /readyz, /metrics: no authentication, never the Kubernetes API. */
@@ -361,6 +359,8 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
 
     if (srv == NULL)
         abort();
+    srv->stages = tg_chain;
+    srv->n_stages = TG_N_STAGES;
     srv->base = base;
     srv->cfg = tg_config_ref(cfg);
     srv->boot_cfg = tg_config_ref(cfg);

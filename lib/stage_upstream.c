@@ -20,7 +20,6 @@
  * and are sent once: the upstream may have acted on a request whose answer
  * never came back.
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -67,17 +66,17 @@ struct fwd {
     const char *abort_msg;  /* why we stopped it (the 502's message) */
 };
 
-static void fwd_free(struct fwd *f)
+/* Registered with the request's arena when the stage starts: what the
+ * exchange holds outside the arena goes with the request, however it ends. */
+static void fwd_dispose(void *arg)
 {
+    struct fwd *f = arg;
     if (f->jf)
         tg_jf_free(f->jf);
     if (f->out)
         evbuffer_free(f->out);
     if (f->names)
         evbuffer_free(f->names);
-    f->jf = NULL;
-    f->out = f->names = NULL;
-    f->r->stage_data = NULL;
 }
 
 /* Where the request goes: the Alertmanager API to --alertmanager-upstream
@@ -104,7 +103,6 @@ static void fail(struct fwd *f, int status, const char *kind, const char *msg)
     int started = f->started;
 
     r->upstream_error = kind;
-    fwd_free(f);
     if (!started) {
         tg_req_error(r, status, status == 504 ? "timeout" : "unavailable", "upstream: %s", msg);
         tg_req_resume(r, TG_DONE);
@@ -166,8 +164,7 @@ static void start_reply(struct fwd *f)
     if (f->started || r->ev == NULL)
         return;
     f->started = 1;
-    tg_conn_reply_started(r);
-    evhttp_send_reply_start(r->ev, r->status, NULL);
+    evhttp_send_reply_start(r->ev, r->status, tg_http_reason(r->status));
 }
 
 static int identity_encoding(const struct tg_up_response *resp)
@@ -332,7 +329,6 @@ static void on_done(void *arg, enum tg_up_error err, const char *detail)
         r->bytes_out += evbuffer_get_length(f->out);
         evhttp_send_reply_chunk(r->ev, f->out);
     }
-    fwd_free(f);
     tg_req_resume(r, TG_DONE);
     if (r->ev != NULL)
         evhttp_send_reply_end(r->ev);
@@ -346,7 +342,6 @@ static void on_cancel(struct tg_req *r, void *arg)
         tg_up_cancel(f->x);
         f->x = NULL;
     }
-    fwd_free(f);
 }
 
 /* The response filter of a route, or -1 for none. */
@@ -580,7 +575,6 @@ static void silence_fetched(struct fwd *f)
 
     if (f->fetch_status == 404) {
         struct tg_am_error nf = {404, 0, 0, "silence not found"};
-        fwd_free(f);
         tg_req_am_error(r, &nf);
         tg_req_resume(r, TG_DONE);
         return;
@@ -590,7 +584,6 @@ static void silence_fetched(struct fwd *f)
         return;
     }
     if (!tg_am_silence_owner(&s, &e, &owner)) {
-        fwd_free(f);
         tg_req_error(r, 403, "forbidden", "silence %.*s does not belong to %s %.*s%s",
                      TG_IOV_FMT(r->am_check_id), r->cfg->label, TG_IOV_FMT(r->tenants[0]),
                      r->n_tenants > 1 ? " (or the other values asked for)" : "");
@@ -599,7 +592,6 @@ static void silence_fetched(struct fwd *f)
     }
     if (r->am_reply_fetched) { /* GET silence/{id}: what we checked is the answer */
         tg_req_reply_json(r, 200, tg_iov(body, len));
-        fwd_free(f);
         tg_req_resume(r, TG_DONE);
         return;
     }
@@ -666,14 +658,12 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
                             "the user name or a group cannot be sent in an HTTP header");
     f = tg_arena_calloc(&r->arena, sizeof(*f));
     f->r = r;
-    r->stage_data = f;
+    tg_arena_defer(&r->arena, fwd_dispose, f);
     rc = r->filter == TG_ROUTE_METADATA ? send_names(f)
          : r->am_check_id.len > 0       ? send_fetch(f)
                                         : send_main(f);
-    if (rc != 0) {
-        fwd_free(f);
+    if (rc != 0)
         return tg_req_error(r, 502, "unavailable", "upstream: cannot send request");
-    }
     tg_req_on_cancel(r, on_cancel, f);
     return TG_WAIT;
 }

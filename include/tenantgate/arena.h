@@ -14,6 +14,7 @@
 #include "tenantgate/iovec.h"
 
 struct tg_arena_chunk;
+struct tg_arena_hook;
 
 typedef struct tg_arena {
     struct tg_arena_chunk *chunks; /* newest first; last one may be the inline buffer */
@@ -23,14 +24,21 @@ typedef struct tg_arena {
     size_t allocated;              /* bytes obtained from malloc, for metrics/limits */
     char *last;                    /* start of the most recent allocation, for realloc() */
     char *buf, *buf_end;           /* caller's first block, if any */
+    struct tg_arena_hook *hooks;   /* tg_arena_defer(), newest first */
 } tg_arena_t;
 
 /* Start an arena. `buf` (may be NULL) is a caller-owned first block used
  * before any malloc; it must outlive the arena. */
 void tg_arena_init(tg_arena_t *a, void *buf, size_t buflen);
-/* Release every block. The arena may be initialised again afterwards. */
+/* Run the deferred hooks (newest first), then release every block. The
+ * arena may be initialised again afterwards. */
 void tg_arena_destroy(tg_arena_t *a);
-/* Forget every allocation but keep the first malloc'ed chunk for reuse, so a
+/* Call fn(arg) when the arena is destroyed or reset (like h2o's dispose
+ * callbacks or nginx's pool cleanup): what a request holds outside its arena
+ * (evbuffers, JSON filters, events) is registered where it is created and
+ * released with the request, whichever way it ends. */
+void tg_arena_defer(tg_arena_t *a, void (*fn)(void *arg), void *arg);
+/* Run the deferred hooks, forget every allocation but keep the first malloc'ed chunk for reuse, so a
  * loop over many small jobs (benchmark, CLI) allocates from the heap once. */
 void tg_arena_reset(tg_arena_t *a);
 

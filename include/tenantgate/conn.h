@@ -15,6 +15,7 @@
 struct bufferevent;
 struct event_base;
 struct evhttp_request;
+struct tg_conn;
 struct tg_req;
 struct tg_server;
 
@@ -24,23 +25,24 @@ void tg_conn_sweep(struct tg_server *srv);
 struct bufferevent *tg_conn_new_plain(struct event_base *base, void *arg);
 struct bufferevent *tg_conn_new_tls(struct event_base *base, void *arg);
 
-/* A complete request arrived on `ev`: create its context, attach it to the
- * connection. Returns NULL when it answered the request itself: the stand-in
- * through which a TLS connection answers a request the framing check
- * refused (the JSON error, then close). */
-struct tg_req *tg_conn_request_start(struct tg_server *srv, struct evhttp_request *ev);
+/* A complete request arrived on `ev` (tg_req_start calls it): its
+ * connection, ready for a request; NULL when the connection answered the
+ * request itself: the stand-in through which a TLS connection answers a
+ * request the framing check refused (the JSON error, then close). */
+struct tg_conn *tg_conn_take_request(struct tg_server *srv, struct evhttp_request *ev);
+/* The request in progress on the connection, from tg_req_start until
+ * tg_req_end detaches it; if the connection goes first it ends the request
+ * with tg_req_client_gone(). */
+void tg_conn_attach(struct tg_conn *c, struct tg_req *r);
+void tg_conn_detach(struct tg_conn *c, struct tg_req *r);
 /* While a request is suspended, end it if the client closes the connection. */
 void tg_conn_watch_close(struct tg_req *r);
 void tg_conn_unwatch_close(struct tg_req *r);
-/* The response has been handed to evhttp (fully or its start). */
-void tg_conn_reply_started(struct tg_req *r);
 /* The client's bufferevent (to look at its output buffer for backpressure,
  * or at its TLS session); NULL once the client has gone. */
 struct bufferevent *tg_conn_client_bev(struct tg_req *r);
 /* The client's TLS session (SSL *) or NULL. */
 void *tg_conn_client_ssl(struct tg_req *r);
-/* Detach a finished request from its connection (tg_req_end calls it). */
-void tg_conn_request_done(struct tg_req *r);
 /* Peer address as text (for X-Forwarded-For / access log). */
 const char *tg_conn_peer(struct tg_req *r);
 

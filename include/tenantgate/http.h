@@ -98,6 +98,9 @@ int tg_http_parse_time(tg_iovec_t s, int64_t *ms);
  * 502/503 unavailable, 504 timeout; other 4xx bad_data, other 5xx internal.
  * Static string. */
 const char *tg_http_error_type(int status);
+/* The reason phrase of a status evhttp does not know (422, 429, ...), or NULL
+ * for evhttp's own; for evhttp_send_reply*(). */
+const char *tg_http_reason(int status);
 
 /* Append {"status":"error","errorType":"<type>","error":"<message>"} with
  * both strings JSON-escaped. */

@@ -14,8 +14,9 @@
  * Ownership: the request context and everything it points to live in its own
  * arena (r->arena), except r->ev (owned by evhttp), r->srv (the server, lives
  * longer than every request) and r->cfg (a counted reference released when the
- * request ends). The context is freed by tg_req_end() once the response has
- * been sent or the client has gone away.
+ * request ends). The context is created by tg_req_start()/tg_req_new() and
+ * freed by tg_req_end() once the response has been sent or the client has
+ * gone away, all in lib/chain.c.
  */
 #ifndef TENANTGATE_REQ_H
 #define TENANTGATE_REQ_H
@@ -45,10 +46,8 @@ enum tg_verdict {
     TG_WAIT,    /* suspended: the stage will call tg_req_resume() exactly once */
 };
 
-struct tg_stage {
-    const char *name;
-    enum tg_verdict (*run)(struct tg_req *r);
-};
+/* A stage of the chain (lib/stage_<name>.c); the table is tg_chain in stages.h. */
+typedef enum tg_verdict (*tg_stage_fn)(struct tg_req *r);
 
 /* How the enforce stage treats an endpoint. */
 enum tg_route_kind {
@@ -127,7 +126,6 @@ struct tg_req {
     tg_iovec_t verb;                /* the verb authorized (get, or HTTP-mapped) */
 
     /* enforce -> upstream */
-    tg_iovec_t up_path;             /* path below the upstream prefix */
     tg_sb_t up_args;                /* enforced, urlencoded parameters */
     int up_post;                    /* send them as a POST body */
     tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
@@ -161,19 +159,35 @@ struct tg_req {
     int suspended;
     tg_cancel_fn cancel;
     void *cancel_arg;
-    void *stage_data;               /* owned by the suspended stage */
 
     /* accounting for the access log and metrics */
     uint64_t start_ns;
     int status;
-    int replied;                    /* the response (or its start) went to evhttp */
     uint64_t bytes_out;
     const char *error_type;         /* Prometheus errorType when answered with an error */
     const char *upstream_error;     /* connect / timeout / reset / protocol */
 };
 
-/* Run the chain from r->stage on until a stage answers or suspends. */
+/* The request as received, for tg_req_new(): every pointer is borrowed and
+ * must stay valid for the request's life (evhttp's request, or a test's). */
+struct tg_req_in {
+    unsigned method; /* TG_M_* or 0 */
+    const char *uri;
+    const struct evkeyvalq *headers;
+    struct evbuffer *body;
+};
+
+/* evhttp's callback for a complete request on a proxy listener: creates the
+ * context, attaches it to its connection and runs the chain. */
+void tg_req_start(struct tg_server *srv, struct evhttp_request *ev);
+/* A context for a request with no connection (tg_req_start uses it; tests
+ * and the fuzzer call it directly). Ended by tg_req_end(). */
+struct tg_req *tg_req_new(struct tg_server *srv, const struct tg_req_in *in);
+/* Run srv->stages from r->stage on until a stage answers or suspends. */
 void tg_req_run(struct tg_req *r);
+/* The client's connection is going (closed, failed, or cut by us): cancel
+ * what the request waits for and end it (conn.c calls it). */
+void tg_req_client_gone(struct tg_req *r);
 /* Resume a suspended request with the verdict of the stage that suspended it:
  * TG_NEXT continues with the following stage, TG_DONE means the stage answered. */
 void tg_req_resume(struct tg_req *r, enum tg_verdict v);

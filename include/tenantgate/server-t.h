@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "tenantgate/config.h"
 #include "tenantgate/iovec.h"
+#include "tenantgate/req.h"
 
 struct event;
 struct event_base;
@@ -30,6 +31,8 @@ struct tg_server_stats {
 };
 
 struct tg_server {
+    const tg_stage_fn *stages; /* the chain every request runs: tg_chain (stages.h) */
+    unsigned n_stages;
     struct event_base *base;
     struct evdns_base *dns;
     struct tg_config *cfg;      /* current configuration (a counted reference) */

@@ -1,12 +1,25 @@
 /*
  * The filter modules of the request chain, in the order a request meets
  * them. Each lives in its own file lib/stage_<name>.c and follows the
- * contract of struct tg_stage in req.h.
+ * contract of tg_stage_fn in req.h.
  */
 #ifndef TENANTGATE_STAGES_H
 #define TENANTGATE_STAGES_H
 
 #include "tenantgate/req.h"
+
+/* The chain's order; tg_chain[i] is the stage's function. The server hands
+ * this table to every request (srv->stages); a test may hand another. */
+enum tg_stage_index {
+    TG_STAGE_ROUTE,
+    TG_STAGE_AUTHN,
+    TG_STAGE_AUTHZ,
+    TG_STAGE_ENFORCE,
+    TG_STAGE_LIMIT,
+    TG_STAGE_UPSTREAM,
+    TG_N_STAGES
+};
+extern const tg_stage_fn tg_chain[TG_N_STAGES];
 
 enum tg_verdict tg_stage_route(struct tg_req *r);    /* fixed table of endpoints */
 enum tg_verdict tg_stage_authn(struct tg_req *r);    /* who is calling */

@@ -21,6 +21,28 @@ const char *tg_http_error_type(int status)
     }
 }
 
+const char *tg_http_reason(int status)
+{
+    /* libevent 2.1's table stops at RFC 2616 (417 / 505): it says "Client
+     * Error" for 422 and 429, which Prometheus and our limits answer */
+    switch (status) {
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Entity";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 506: return "Variant Also Negotiates";
+    case 507: return "Insufficient Storage";
+    case 508: return "Loop Detected";
+    case 510: return "Not Extended";
+    case 511: return "Network Authentication Required";
+    default: return NULL; /* evhttp's own phrase */
+    }
+}
+
 size_t tg_http_utf8_len(const unsigned char *s, size_t avail)
 {
     size_t n, i;

@@ -10,9 +10,9 @@
  * Nothing is handed to emit while an item is open, so undecided bytes never
  * leave this module.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/jsonfilter.h"
 
-#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,7 +512,7 @@ static void decide_item(struct tg_jf *f, const struct frame *fr)
 {
     struct frame *parent = &f->st[f->depth - 1]; /* the array holding it */
 
-    assert(f->open_items > 0);
+    TG_CHECK(f->open_items > 0);
     f->open_items--;
     if (!keep_item(fr)) {
         f->out.len = fr->item_start;
@@ -680,7 +680,7 @@ int tg_jf_finish(struct tg_jf *f)
         snprintf(f->errbuf, sizeof(f->errbuf), "offset %zu: incomplete JSON", f->consumed);
         return -1;
     }
-    assert(f->open_items == 0);
+    TG_CHECK(f->open_items == 0);
     flush(f);
     return 0;
 }
