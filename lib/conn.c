@@ -73,9 +73,7 @@ static void conn_register(struct tg_conn *c)
         size_t n = srv->conn_by_fd_len ? srv->conn_by_fd_len : 256;
         while (n <= (size_t)fd)
             n *= 2;
-        srv->conn_by_fd = realloc(srv->conn_by_fd, n * sizeof(*srv->conn_by_fd));
-        if (srv->conn_by_fd == NULL)
-            abort();
+        srv->conn_by_fd = tg_realloc(srv->conn_by_fd, n * sizeof(*srv->conn_by_fd));
         memset(srv->conn_by_fd + srv->conn_by_fd_len, 0,
                (n - srv->conn_by_fd_len) * sizeof(*srv->conn_by_fd));
         srv->conn_by_fd_len = n;
@@ -323,9 +321,9 @@ void tg_conn_sweep(struct tg_server *srv)
 
 static struct bufferevent *track(struct tg_server *srv, struct bufferevent *bev)
 {
-    struct tg_conn *c = calloc(1, sizeof(*c));
-    if (c == NULL || bev == NULL)
-        abort();
+    struct tg_conn *c = tg_calloc(1, sizeof(*c));
+
+    TG_NOTNULL(bev);
     c->srv = srv;
     c->bev = bev;
     c->fd = -1;

@@ -1,6 +1,7 @@
 /* The one out-of-memory path and invariant failure; see include/tenantgate/core.h. */
 #include "tenantgate/core.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ void *tg_realloc(void *p, size_t n)
 
 char *tg_strdup(const char *s)
 {
-    return tg_strndup(s, strlen(s));
+    return s ? tg_strndup(s, strlen(s)) : NULL;
 }
 
 char *tg_strndup(const char *s, size_t n)
@@ -61,4 +62,43 @@ void *tg_notnull_(void *p, const char *what)
         abort();
     }
     return p;
+}
+
+int tg_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int e = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        size_t got;
+        if (cap - n < 4096)
+            buf = tg_realloc(buf, cap = cap ? cap * 2 : 8192);
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (n > max) {
+            e = EFBIG;
+            break;
+        }
+        if (got == 0) {
+            e = ferror(f) ? EIO : 0;
+            break;
+        }
+    }
+    fclose(f);
+    if (e != 0) {
+        snprintf(err, errlen, "%s: %s", path, e == EFBIG ? "file too large" : "read error");
+        free(buf);
+        errno = e;
+        return -1;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
 }

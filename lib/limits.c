@@ -113,13 +113,9 @@ struct tg_limits {
 
 struct tg_limits *tg_limits_new(void)
 {
-    struct tg_limits *l = calloc(1, sizeof(*l));
-    if (l == NULL)
-        abort();
+    struct tg_limits *l = tg_calloc(1, sizeof(*l));
     l->size = 64;
-    l->table = calloc(l->size, sizeof(*l->table));
-    if (l->table == NULL)
-        abort();
+    l->table = tg_calloc(l->size, sizeof(*l->table));
     return l;
 }
 
@@ -142,9 +138,7 @@ void tg_limits_free(struct tg_limits *l)
 static void grow(struct tg_limits *l)
 {
     size_t size = l->size * 2, i;
-    struct tg_limit_tenant **table = calloc(size, sizeof(*table));
-    if (table == NULL)
-        abort();
+    struct tg_limit_tenant **table = tg_calloc(size, sizeof(*table));
     for (i = 0; i < l->size; i++)
         while (l->table[i] != NULL) {
             struct tg_limit_tenant *t = l->table[i];
@@ -176,9 +170,7 @@ static struct tg_limit_tenant *get(struct tg_limits *l, tg_iovec_t name, uint64_
         return t;
     if (l->n >= l->size)
         grow(l);
-    t = calloc(1, sizeof(*t) + name.len + 1);
-    if (t == NULL)
-        abort();
+    t = tg_calloc(1, sizeof(*t) + name.len + 1);
     memcpy(t->name, name.base, name.len);
     t->len = name.len;
     t->hash = h;
@@ -219,9 +211,7 @@ static void work_add(struct tg_limits *l, struct tg_limit_tenant *t)
 {
     if (l->n_work == l->cap_work) {
         l->cap_work = l->cap_work ? 2 * l->cap_work : 16;
-        l->work = realloc(l->work, l->cap_work * sizeof(*l->work));
-        if (l->work == NULL)
-            abort();
+        l->work = tg_realloc(l->work, l->cap_work * sizeof(*l->work));
     }
     l->work[l->n_work++] = t;
 }

@@ -1,4 +1,5 @@
 /* Metrics registry and text exposition; see include/tenantgate/metrics.h. */
+#include "tenantgate/core.h"
 #include "tenantgate/metrics.h"
 
 #include <math.h>
@@ -42,9 +43,7 @@ struct tg_metrics {
 
 struct tg_metrics *tg_metrics_new(void)
 {
-    struct tg_metrics *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return NULL;
+    struct tg_metrics *m = tg_calloc(1, sizeof(*m));
     tg_arena_init(&m->arena, NULL, 0);
     return m;
 }
@@ -115,16 +114,6 @@ static struct tg_metric_family *find_family(const struct tg_metrics *m, const ch
     return NULL;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL) {
-        fprintf(stderr, "tenantgate: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
-
 struct tg_metric_family *tg_metrics_register(struct tg_metrics *m, const char *name,
                                              const char *help, enum tg_metric_type type,
                                              const char *const *label_names, size_t n_labels,
@@ -153,7 +142,7 @@ struct tg_metric_family *tg_metrics_register(struct tg_metrics *m, const char *n
         memcpy(f->bounds, buckets, n_buckets * sizeof(double));
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
-        m->families = xrealloc(m->families, m->cap * sizeof(*m->families));
+        m->families = tg_realloc(m->families, m->cap * sizeof(*m->families));
     }
     m->families[m->n++] = f;
     if (n_labels == 0)
@@ -193,11 +182,7 @@ static int same_values(const struct tg_metric *c, const tg_iovec_t *v, size_t n)
 static void rehash(struct tg_metric_family *f)
 {
     size_t i, size = f->table_size ? f->table_size * 2 : 16;
-    struct tg_metric **t = calloc(size, sizeof(*t));
-    if (t == NULL) {
-        fprintf(stderr, "tenantgate: out of memory\n");
-        abort();
-    }
+    struct tg_metric **t = tg_calloc(size, sizeof(*t));
     for (i = 0; i < f->n_children; i++) {
         struct tg_metric *c = f->children[i];
         size_t b = (size_t)c->hash & (size - 1);
@@ -225,7 +210,7 @@ static struct tg_metric *new_child(struct tg_metric_family *f, const tg_iovec_t 
         c->buckets = tg_arena_calloc(a, (f->n_bounds + 1) * sizeof(*c->buckets));
     if (f->n_children == f->cap_children) {
         f->cap_children = f->cap_children ? f->cap_children * 2 : 8;
-        f->children = xrealloc(f->children, f->cap_children * sizeof(*f->children));
+        f->children = tg_realloc(f->children, f->cap_children * sizeof(*f->children));
     }
     f->children[f->n_children++] = c;
     if (f->n_children * 2 > f->table_size)
@@ -462,7 +447,7 @@ static void render_family(tg_sb_t *out, const struct tg_metric_family *f)
     tg_sb_printf(out, "# HELP %s ", f->name);
     add_escaped(out, tg_iov_str(f->help), 0);
     tg_sb_printf(out, "\n# TYPE %s %s\n", f->name, types[f->type]);
-    sorted = xrealloc(NULL, f->n_children * sizeof(*sorted));
+    sorted = tg_realloc(NULL, f->n_children * sizeof(*sorted));
     memcpy(sorted, f->children, f->n_children * sizeof(*sorted));
     qsort(sorted, f->n_children, sizeof(*sorted), cmp_child);
     for (i = 0; i < f->n_children; i++) {
@@ -484,7 +469,7 @@ void tg_metrics_render(const struct tg_metrics *m, tg_sb_t *out)
 
     if (m->n == 0)
         return;
-    sorted = xrealloc(NULL, m->n * sizeof(*sorted));
+    sorted = tg_realloc(NULL, m->n * sizeof(*sorted));
     memcpy(sorted, m->families, m->n * sizeof(*sorted));
     qsort(sorted, m->n, sizeof(*sorted), cmp_family);
     for (i = 0; i < m->n; i++)

@@ -1,26 +1,17 @@
 /* String builder; see include/tenantgate/sb.h. */
+#include "tenantgate/core.h"
 #include "tenantgate/sb.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static void *heap_grow(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL) {
-        fprintf(stderr, "tenantgate: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
-
 void tg_sb_init(tg_sb_t *sb, tg_arena_t *arena, size_t initial_cap)
 {
     sb->arena = arena;
     sb->len = 0;
     sb->cap = initial_cap ? initial_cap : 64;
-    sb->base = arena ? tg_arena_alloc(arena, sb->cap + 1) : heap_grow(NULL, sb->cap + 1);
+    sb->base = arena ? tg_arena_alloc(arena, sb->cap + 1) : tg_realloc(NULL, sb->cap + 1);
     sb->base[0] = '\0';
 }
 
@@ -42,7 +33,7 @@ void tg_sb_reserve(tg_sb_t *sb, size_t extra)
     if (sb->arena)
         sb->base = tg_arena_realloc(sb->arena, sb->base, sb->cap + 1, cap + 1);
     else
-        sb->base = heap_grow(sb->base, cap + 1);
+        sb->base = tg_realloc(sb->base, cap + 1);
     sb->cap = cap;
 }
 

@@ -2,6 +2,7 @@
  * The server: listeners, the request entry point, the internal endpoints,
  * signals (SIGTERM drains, SIGHUP reloads) and certificate reloads.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/server.h"
 
 #include <arpa/inet.h>
@@ -355,10 +356,8 @@ static int setup_signals(struct tg_server *srv)
 struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, char *err,
                                 size_t errlen)
 {
-    struct tg_server *srv = calloc(1, sizeof(*srv));
+    struct tg_server *srv = tg_calloc(1, sizeof(*srv));
 
-    if (srv == NULL)
-        abort();
     srv->stages = tg_chain;
     srv->n_stages = TG_N_STAGES;
     srv->base = base;

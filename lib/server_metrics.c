@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/authcache.h"
 #include "tenantgate/metrics.h"
 #include "tenantgate/oidc.h"
@@ -115,9 +116,7 @@ const char *tg_server_tenant_label(struct tg_server *srv, tg_iovec_t tenant, siz
         return "other";
     if (2 * (t->n + 1) > t->size) { /* keep it at most half full */
         size_t size = 2 * t->size, i;
-        char **names = calloc(size, sizeof(*names));
-        if (names == NULL)
-            abort();
+        char **names = tg_calloc(size, sizeof(*names));
         for (i = 0; i < t->size; i++)
             if (t->names[i])
                 *tenant_slot(names, size, tg_iov_str(t->names[i])) = t->names[i];
@@ -126,9 +125,7 @@ const char *tg_server_tenant_label(struct tg_server *srv, tg_iovec_t tenant, siz
         t->size = size;
         slot = tenant_slot(t->names, t->size, tenant);
     }
-    *slot = malloc(tenant.len + 1);
-    if (*slot == NULL)
-        abort();
+    *slot = tg_malloc(tenant.len + 1);
     memcpy(*slot, tenant.base, tenant.len);
     (*slot)[tenant.len] = '\0';
     t->n++;
@@ -165,17 +162,13 @@ static void tenant_requests_done(struct tg_server *srv, struct tg_req *r, const 
 
 struct tg_server_metrics *tg_server_metrics_new(void)
 {
-    struct tg_server_metrics *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        abort();
+    struct tg_server_metrics *m = tg_calloc(1, sizeof(*m));
     m->reg = tg_metrics_new();
     tg_metrics_register_std(m->reg, TG_VERSION, &m->std);
     register_oidc(m);
     register_tenant_families(m->reg, &m->tenant);
     m->tenant.size = 64;
-    m->tenant.names = calloc(m->tenant.size, sizeof(*m->tenant.names));
-    if (m->tenant.names == NULL)
-        abort();
+    m->tenant.names = tg_calloc(m->tenant.size, sizeof(*m->tenant.names));
     return m;
 }
 

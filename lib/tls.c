@@ -1,4 +1,5 @@
 /* TLS contexts for the listener and the upstream; see include/tenantgate/tls.h. */
+#include "tenantgate/core.h"
 #include "tenantgate/tls.h"
 
 #include <stdio.h>
@@ -133,9 +134,7 @@ fail:
 
 struct tg_tls_server *tg_tls_server_new(const struct tg_config *cfg, char *err, size_t errlen)
 {
-    struct tg_tls_server *t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        abort();
+    struct tg_tls_server *t = tg_calloc(1, sizeof(*t));
     t->cfg = cfg;
     t->ctx = server_ctx(cfg, err, errlen);
     if (t->ctx == NULL) {

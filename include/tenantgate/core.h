@@ -28,7 +28,8 @@ void tg_invariant_failed(const char *file, int line, const char *expr) __attribu
     } while (0)
 
 /* Allocation that never fails (the caller owns the result, free() it). A
- * size of 0 allocates 1 byte, so the result is never NULL. */
+ * size of 0 allocates 1 byte, so the result is never NULL, except that
+ * tg_strdup(NULL) is NULL. tg_strndup copies exactly n bytes and adds a NUL. */
 void *tg_malloc(size_t n);
 void *tg_calloc(size_t count, size_t size);
 void *tg_realloc(void *p, size_t n);
@@ -38,5 +39,10 @@ char *tg_strndup(const char *s, size_t n);
  * memory. Returns p. */
 #define TG_NOTNULL(p) ((__typeof__(p))tg_notnull_((p), #p))
 void *tg_notnull_(void *p, const char *what);
+
+/* Read a whole file into a NUL-terminated heap buffer the caller frees: 0,
+ * or -1 with "<path>: <reason>" in err (a file over `max` bytes is an error). */
+#define TG_FILE_MAX (64u << 20) /* config, tokens, CA bundles, keys */
+int tg_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
 
 #endif

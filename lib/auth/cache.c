@@ -8,6 +8,7 @@
  * to waiters is pinned (refs) so that a callback that evicts or clears
  * cannot free it under the delivery loop.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/authcache.h"
 
 #include <openssl/evp.h>
@@ -120,8 +121,8 @@ static void h_iov(EVP_MD_CTX *h, tg_iovec_t v)
 static EVP_MD_CTX *h_begin(const char *domain)
 {
     EVP_MD_CTX *h = EVP_MD_CTX_new();
-    if (!h || !EVP_DigestInit_ex(h, EVP_sha256(), NULL))
-        abort();
+    TG_NOTNULL(h);
+    TG_CHECK(EVP_DigestInit_ex(h, EVP_sha256(), NULL));
     h_bytes(h, domain, strlen(domain));
     return h;
 }
@@ -162,11 +163,9 @@ static int kv_cmp(const void *a, const void *b)
 static void h_user(EVP_MD_CTX *h, const struct tg_user *u)
 {
     size_t ng = u->n_groups, ne = u->n_extra;
-    tg_iovec_t *g = ng ? malloc(ng * sizeof(*g)) : NULL;
-    const struct tg_kv_list **e = ne ? malloc(ne * sizeof(*e)) : NULL;
+    tg_iovec_t *g = ng ? tg_malloc(ng * sizeof(*g)) : NULL;
+    const struct tg_kv_list **e = ne ? tg_malloc(ne * sizeof(*e)) : NULL;
 
-    if ((ng && !g) || (ne && !e))
-        abort();
     h_iov(h, u->name);
     h_iov(h, u->uid);
     if (ng)
@@ -243,9 +242,7 @@ static tg_iovec_t flat_str(char **p, tg_iovec_t v)
 void *tg_user_flat_copy(struct tg_user *dst, const struct tg_user *src)
 {
     size_t size = user_flat_size(src);
-    char *block = malloc(size ? size : 1), *p = block;
-    if (!block)
-        abort();
+    char *block = tg_malloc(size), *p = block;
     *dst = *src;
     dst->groups = (tg_iovec_t *)p;
     p += ALIGN8(src->n_groups * sizeof(tg_iovec_t));
@@ -429,7 +426,7 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
         }
         entry_clear_result(e);
         e->res = TG_KUBE_ERROR;
-        e->reason = reason ? strdup(reason) : NULL;
+        e->reason = tg_strdup(reason);
         e->has_result = 1;
         table_remove(c, e); /* errors are never cached */
         return;
@@ -438,7 +435,7 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
     e->res = res;
     e->from_grace = 0;
     e->has_result = 1;
-    e->reason = reason ? strdup(reason) : NULL;
+    e->reason = tg_strdup(reason);
     if (res == TG_KUBE_OK && user)
         e->user_block = tg_user_flat_copy(&e->user, user);
     if (c->o.max_entries == 0) {
@@ -549,9 +546,7 @@ static struct entry *lookup_or_start(struct tg_authcache *c, const unsigned char
         e = NULL;
     }
     if (!e) {
-        e = calloc(1, sizeof(*e));
-        if (!e)
-            abort();
+        e = tg_calloc(1, sizeof(*e));
         memcpy(e->key, key, 32);
         e->c = c;
         e->kind = l->kind;
@@ -660,26 +655,19 @@ struct tg_authcache *tg_authcache_new(const struct tg_authcache_backend *be,
 
     if (!be || !be->authenticate || !be->authorize || !be->cancel)
         return NULL;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        abort();
+    c = tg_calloc(1, sizeof(*c));
     c->be = *be;
     c->o = *opts;
     if (!c->o.now_ms)
         c->o.now_ms = mono_ms;
-    c->audiences = calloc(opts->n_audiences + 1, sizeof(char *));
-    if (!c->audiences)
-        abort();
+    c->audiences = tg_calloc(opts->n_audiences + 1, sizeof(char *));
     for (size_t i = 0; i < opts->n_audiences; i++)
-        if (!(c->audiences[i] = strdup(opts->audiences[i])))
-            abort();
+        c->audiences[i] = tg_strdup(opts->audiences[i]);
     c->o.audiences = (const char *const *)c->audiences;
     while (nb < opts->max_entries && nb < ((size_t)1 << 24))
         nb <<= 1;
     c->nbuckets = nb;
-    c->buckets = calloc(nb, sizeof(*c->buckets));
-    if (!c->buckets)
-        abort();
+    c->buckets = tg_calloc(nb, sizeof(*c->buckets));
     return c;
 }
 

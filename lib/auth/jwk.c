@@ -4,6 +4,7 @@
  * the set: it is skipped with a reason, the others are kept, so a provider
  * that also publishes encryption keys or a curve we lack still works.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/jwt.h"
 
 #include <openssl/core_names.h>
@@ -213,9 +214,7 @@ static const char *one_key(yajl_val key, struct tg_jwk *k)
     tg_arena_destroy(&a);
     ERR_clear_error();
     if (why == NULL && tg_json_str(tg_json_member(key, "kid")) != NULL) {
-        k->kid = strdup(tg_json_str(tg_json_member(key, "kid")));
-        if (k->kid == NULL)
-            abort();
+        k->kid = tg_strdup(tg_json_str(tg_json_member(key, "kid")));
     }
     return why;
 }
@@ -223,7 +222,7 @@ static const char *one_key(yajl_val key, struct tg_jwk *k)
 int tg_jwks_parse(const char *json, size_t len, struct tg_jwks *out, size_t *skipped, char *err,
                   size_t errlen)
 {
-    char *text = malloc(len + 1);
+    char *text = tg_malloc(len + 1);
     yajl_val root, keys;
     size_t i, n, dummy;
 
@@ -232,8 +231,6 @@ int tg_jwks_parse(const char *json, size_t len, struct tg_jwks *out, size_t *ski
         skipped = &dummy;
     *skipped = 0;
     err[0] = '\0';
-    if (text == NULL)
-        abort();
     memcpy(text, json, len);
     text[len] = '\0';
     root = memchr(json, '\0', len) ? NULL : yajl_tree_parse(text, NULL, 0);
@@ -245,9 +242,7 @@ int tg_jwks_parse(const char *json, size_t len, struct tg_jwks *out, size_t *ski
         return -1;
     }
     n = YAJL_GET_ARRAY(keys)->len;
-    out->keys = calloc(n < TG_JWKS_MAX_KEYS ? n + 1 : TG_JWKS_MAX_KEYS, sizeof(*out->keys));
-    if (out->keys == NULL)
-        abort();
+    out->keys = tg_calloc(n < TG_JWKS_MAX_KEYS ? n + 1 : TG_JWKS_MAX_KEYS, sizeof(*out->keys));
     for (i = 0; i < n; i++) {
         const char *why = out->n < TG_JWKS_MAX_KEYS
                               ? one_key(YAJL_GET_ARRAY(keys)->values[i], &out->keys[out->n])

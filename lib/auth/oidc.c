@@ -8,6 +8,7 @@
  * http_get() below, today the Kubernetes client's generic GET, so that the
  * move to the one upstream client (lib/upstream/) touches those two only.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/oidc.h"
 
 #include <event2/event.h>
@@ -168,8 +169,7 @@ static void cache_put(struct tg_oidc *o, const unsigned char key[32], enum kind 
     v->used_ms = now;
     if (user != NULL)
         v->block = tg_user_flat_copy(&v->user, user);
-    if (reason != NULL && (v->reason = strdup(reason)) == NULL)
-        abort();
+    v->reason = tg_strdup(reason);
     if (is != NULL) {
         v->issuer = is->index;
         v->gen = is->gen;
@@ -203,7 +203,7 @@ static struct tg_kube_client *http_client(struct tg_oidc *o, const struct tg_oid
     p += authority;
     if (asprintf(path, "%s%s", *p == '/' ? "" : "/", p) < 0 ||
         asprintf(hostport, "%s %u", t.host, t.port) < 0)
-        abort();
+        tg_oom(0);
     free(t.path_prefix); /* requests name the whole path */
     t.path_prefix = NULL;
     t.ca_pem = cfg->ca_pem;
@@ -675,7 +675,7 @@ static int issuer_init(struct tg_oidc *o, struct issuer *is, size_t i, char *err
     if (strcmp(path, "/") == 0)
         path[0] = '\0';
     if (asprintf(&is->disc_path, "%s%s", path, DISCOVERY_PATH) < 0)
-        abort();
+        tg_oom(0);
     free(path);
     is->jwks = is->disc;
     is->timer = evtimer_new(o->base, on_timer, is);
@@ -688,18 +688,15 @@ static int issuer_init(struct tg_oidc *o, struct issuer *is, size_t i, char *err
 struct tg_oidc *tg_oidc_new(struct event_base *base, struct tg_config *cfg, char *err,
                             size_t errlen)
 {
-    struct tg_oidc *o = calloc(1, sizeof(*o));
+    struct tg_oidc *o = tg_calloc(1, sizeof(*o));
     size_t nsets = 1;
 
-    if (o == NULL)
-        abort();
     o->base = base;
     o->cfg = tg_config_ref(cfg);
     o->n = cfg->n_oidc_issuers;
-    o->issuers = calloc(o->n + 1, sizeof(*o->issuers));
-    o->ist = calloc(o->n + 1, sizeof(*o->ist));
-    if (o->issuers == NULL || o->ist == NULL)
-        abort();
+    o->issuers = tg_calloc(o->n + 1, sizeof(*o->issuers));
+    o->ist = tg_calloc(o->n + 1, sizeof(*o->ist));
+
     o->st.n_issuers = o->n;
     o->st.issuers = o->ist;
     o->leeway_s = (cfg->oidc_clock_skew_ms + 999) / 1000;
@@ -711,9 +708,7 @@ struct tg_oidc *tg_oidc_new(struct event_base *base, struct tg_config *cfg, char
         nsets <<= 1;
     if (cfg->cache_max_entries > 0) {
         o->nsets = nsets;
-        o->slots = calloc(2 * nsets, sizeof(*o->slots));
-        if (o->slots == NULL)
-            abort();
+        o->slots = tg_calloc(2 * nsets, sizeof(*o->slots));
     }
     for (size_t i = 0; i < o->n; i++)
         if (issuer_init(o, &o->issuers[i], i, err, errlen) < 0) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/config.h"
 
 /* printf into err (never overflows, always NUL-terminated); returns -1 so
@@ -201,14 +202,9 @@ void tg_config_write_markdown(FILE *out);
 
 /* A config holding only defaults (refs = 1). */
 struct tg_config *tg_config_new_defaults(void);
-/* Heap string helpers that abort on out-of-memory, like the arena. */
-char *tg_xstrdup(const char *s);
-char *tg_xstrndup(const char *s, size_t n);
-void *tg_xrealloc(void *p, size_t n);
 /* Append a heap copy of s[0..n) to a (char **, size_t) list. */
 void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len);
 void tg_strlist_free(char **list, size_t n);
 /* Read a whole file (NUL-terminated, heap). */
-int tg_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
 
 #endif

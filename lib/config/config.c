@@ -16,35 +16,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/log.h"
 
-/* ---- small heap helpers (abort on OOM, like the arena) ---- */
-
-void *tg_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (q == NULL)
-        abort();
-    return q;
-}
-
-char *tg_xstrndup(const char *s, size_t n)
-{
-    char *d = tg_xrealloc(NULL, n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-char *tg_xstrdup(const char *s)
-{
-    return s ? tg_xstrndup(s, strlen(s)) : NULL;
-}
+/* ---- small heap helpers (out of memory aborts: core.h) ---- */
 
 void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len)
 {
-    *list = tg_xrealloc(*list, (*n + 1) * sizeof(**list));
-    (*list)[(*n)++] = tg_xstrndup(s, len);
+    *list = tg_realloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = tg_strndup(s, len);
 }
 
 void tg_strlist_free(char **list, size_t n)
@@ -55,48 +35,17 @@ void tg_strlist_free(char **list, size_t n)
     free(list);
 }
 
-int tg_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-
-    if (f == NULL)
-        return tg_cfg_err(err, errlen, "%s: %s", path, strerror(errno));
-    for (;;) {
-        size_t got;
-        if (cap - n < 4096)
-            buf = tg_xrealloc(buf, cap = cap ? cap * 2 : 8192);
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        fclose(f);
-        free(buf);
-        return tg_cfg_err(err, errlen, "%s: read error", path);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 /* ---- lifecycle ---- */
 
 struct tg_config *tg_config_new_defaults(void)
 {
-    struct tg_config *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        abort();
+    struct tg_config *c = tg_calloc(1, sizeof(*c));
     c->refs = 1;
     c->tls_min_version = TLS1_2_VERSION;
     c->tls_reload_interval_ms = 60 * 1000;
     c->upstream_timeout_ms = 5 * 60 * 1000;
     c->upstream_max_idle = 64;
-    c->label = tg_xstrdup("namespace");
+    c->label = tg_strdup("namespace");
     c->sa_namespace_default = 1;
     c->verb_mode = TG_VERB_GET;
     c->max_query_bytes = 256 * 1024;
@@ -116,14 +65,14 @@ struct tg_config *tg_config_new_defaults(void)
     c->shutdown_grace_ms = 30 * 1000;
     c->log_level = TG_LOG_INFO;
     c->access_log = 1;
-    c->oidc_username_claim = tg_xstrdup("email");
-    c->oidc_groups_claim = tg_xstrdup("groups");
+    c->oidc_username_claim = tg_strdup("email");
+    c->oidc_groups_claim = tg_strdup("groups");
     c->oidc_clock_skew_ms = 10 * 1000;
     c->oidc_jwks_refresh_ms = 60 * 60 * 1000;
     c->oidc_jwks_refetch_ms = 5 * 1000;
-    c->auth_header_user_field = tg_xstrdup("x-remote-user");
-    c->auth_header_groups_field = tg_xstrdup("x-remote-groups");
-    c->auth_header_groups_sep = tg_xstrdup("|");
+    c->auth_header_user_field = tg_strdup("x-remote-user");
+    c->auth_header_groups_field = tg_strdup("x-remote-groups");
+    c->auth_header_groups_sep = tg_strdup("|");
     c->am_max_body_bytes = 256 * 1024;
     return c;
 }
@@ -259,7 +208,7 @@ static int merge_one(char **field, const char *rewrite, const char *what, const 
                           "authorization.rewrites.%s.name \"%s\" and %s \"%s\" disagree", what,
                           rewrite, flag, *field);
     free(*field);
-    *field = tg_xstrdup(rewrite);
+    *field = tg_strdup(rewrite);
     return 0;
 }
 
@@ -290,7 +239,7 @@ static int merge_tenancy(struct tg_config *c, const struct tg_yaml_extra *x, cha
         return tg_cfg_err(err, errlen, "--header-name \"%s\" is not a valid header name",
                           c->header_name);
     if (kinds == 0)
-        c->query_param = tg_xstrdup(c->label);
+        c->query_param = tg_strdup(c->label);
     return 0;
 }
 
@@ -414,10 +363,10 @@ static int validate_alertmanager(struct tg_config *c, char *err, size_t errlen)
                           "--alertmanager-upstream-client-cert-file and "
                           "--alertmanager-upstream-client-key-file must be given together");
     if (c->am_ca_file == NULL)
-        c->am_ca_file = tg_xstrdup(c->upstream_ca_file);
+        c->am_ca_file = tg_strdup(c->upstream_ca_file);
     if (c->am_client_cert_file == NULL) {
-        c->am_client_cert_file = tg_xstrdup(c->upstream_client_cert_file);
-        c->am_client_key_file = tg_xstrdup(c->upstream_client_key_file);
+        c->am_client_cert_file = tg_strdup(c->upstream_client_cert_file);
+        c->am_client_key_file = tg_strdup(c->upstream_client_key_file);
     }
     return 0;
 }
@@ -556,9 +505,9 @@ out:
 static void keep_argv(struct tg_config *c, int argc, char **argv)
 {
     int i;
-    c->argv = tg_xrealloc(NULL, (size_t)(argc + 1) * sizeof(char *));
+    c->argv = tg_realloc(NULL, (size_t)(argc + 1) * sizeof(char *));
     for (i = 0; i < argc; i++)
-        c->argv[i] = tg_xstrdup(argv[i]);
+        c->argv[i] = tg_strdup(argv[i]);
     c->argv[argc] = NULL;
     c->argc = argc;
 }

@@ -237,7 +237,7 @@ static int kind_is_bool(enum tg_flag_kind k)
 static void uses_push(struct tg_flag_uses *u, const struct tg_flag_def *d, const char *v,
                       size_t vlen)
 {
-    u->v = tg_xrealloc(u->v, (u->n + 1) * sizeof(*u->v));
+    u->v = tg_realloc(u->v, (u->n + 1) * sizeof(*u->v));
     u->v[u->n].def = d;
     u->v[u->n].value = v;
     u->v[u->n].vlen = vlen;
@@ -317,7 +317,7 @@ fail:
 static void set_string(char **field, const char *v)
 {
     free(*field);
-    *field = *v ? tg_xstrdup(v) : NULL;
+    *field = *v ? tg_strdup(v) : NULL;
 }
 
 static void list_add(struct tg_config *cfg, const struct tg_flag_def *d, const char *v,
@@ -355,7 +355,7 @@ static int apply_ciphers(char **field, const char *v, int first, char *msg, size
         }
         return 0;
     }
-    *field = tg_xrealloc(*field, strlen(*field) + strlen(translated) + 2);
+    *field = tg_realloc(*field, strlen(*field) + strlen(translated) + 2);
     strcat(strcat(*field, ":"), translated);
     free(translated);
     return 0;

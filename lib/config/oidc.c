@@ -76,12 +76,12 @@ static char *effective_prefix(const struct tg_oidc_issuer *is)
     char *out;
 
     if (p != NULL && strcmp(p, "-") == 0)
-        return tg_xstrdup("");
+        return tg_strdup("");
     if (p != NULL && *p)
-        return tg_xstrdup(p);
+        return tg_strdup(p);
     if (strcmp(is->username_claim, "email") == 0)
-        return tg_xstrdup("");
-    out = tg_xrealloc(NULL, strlen(is->url) + 2);
+        return tg_strdup("");
+    out = tg_realloc(NULL, strlen(is->url) + 2);
     strcpy(out, is->url);
     strcat(out, "#");
     return out;
@@ -111,13 +111,13 @@ int tg_oidc_issuer_finish(struct tg_oidc_issuer *is, const char **key, char *msg
         tg_strlist_push(&is->sign_algs, &is->n_sign_algs, "RS256", 5);
     *key = "caFile";
     if (is->ca_file && (check_ca_file(is->ca_file, msg, len) < 0 ||
-                        tg_read_file(is->ca_file, &is->ca_pem, &is->ca_pem_len, msg, len) < 0))
+                        tg_read_file(is->ca_file, TG_FILE_MAX, &is->ca_pem, &is->ca_pem_len, msg, len) < 0))
         return -1;
     prefix = effective_prefix(is);
     free(is->username_prefix);
     is->username_prefix = prefix;
     if (is->groups_prefix == NULL)
-        is->groups_prefix = tg_xstrdup("");
+        is->groups_prefix = tg_strdup("");
     return 0;
 }
 
@@ -156,7 +156,7 @@ static const char *flag_of(const char *key)
 
 static char *dup_or_null(const char *s)
 {
-    return s ? tg_xstrdup(s) : NULL;
+    return s ? tg_strdup(s) : NULL;
 }
 
 /* The issuer the --oidc-* flags (and the oidc section's top-level keys)
@@ -169,7 +169,7 @@ static int flags_issuer(const struct tg_config *c, struct tg_oidc_issuer *is, ch
     size_t i;
 
     memset(is, 0, sizeof(*is));
-    is->url = tg_xstrdup(c->oidc_issuer);
+    is->url = tg_strdup(c->oidc_issuer);
     is->client_id = dup_or_null(c->oidc_client_id);
     is->username_claim = dup_or_null(c->oidc_username_claim);
     is->username_prefix = dup_or_null(c->oidc_username_prefix);
@@ -198,7 +198,7 @@ int tg_oidc_build(struct tg_config *c, char *err, size_t errlen)
         if (flags_issuer(c, &first, err, errlen) < 0)
             return -1;
         c->oidc_issuers =
-            tg_xrealloc(c->oidc_issuers, (c->n_oidc_issuers + 1) * sizeof(*c->oidc_issuers));
+            tg_realloc(c->oidc_issuers, (c->n_oidc_issuers + 1) * sizeof(*c->oidc_issuers));
         memmove(c->oidc_issuers + 1, c->oidc_issuers, c->n_oidc_issuers * sizeof(first));
         c->oidc_issuers[0] = first;
         c->n_oidc_issuers++;

@@ -38,7 +38,7 @@ static void record_clear(struct record *r)
 static int csv_quoted(struct csv *c, char **out)
 {
     size_t cap = 64, n = 0;
-    char *buf = tg_xrealloc(NULL, cap);
+    char *buf = tg_realloc(NULL, cap);
     for (;;) {
         char ch;
         if (c->p >= c->end) {
@@ -59,7 +59,7 @@ static int csv_quoted(struct csv *c, char **out)
             continue; /* CRLF inside a quoted field reads as LF, as in Go */
         }
         if (n + 1 >= cap)
-            buf = tg_xrealloc(buf, cap *= 2);
+            buf = tg_realloc(buf, cap *= 2);
         buf[n++] = ch;
     }
     if (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
@@ -83,7 +83,7 @@ static int csv_plain(struct csv *c, char **out)
         c->p++;
     }
     /* a CR right before the LF belongs to the line ending */
-    *out = tg_xstrndup(start, (size_t)(c->p - start) -
+    *out = tg_strndup(start, (size_t)(c->p - start) -
                                   (c->p > start && c->p[-1] == '\r' &&
                                    (c->p == c->end || *c->p == '\n')));
     return 0;
@@ -123,7 +123,7 @@ static int csv_record(struct csv *c, struct record *r)
         }
         if (rc < 0)
             return -1;
-        r->f = tg_xrealloc(r->f, (r->n + 1) * sizeof(*r->f));
+        r->f = tg_realloc(r->f, (r->n + 1) * sizeof(*r->f));
         r->f[r->n++] = field;
         if (c->p < c->end && *c->p == '\r')
             c->p++;
@@ -182,8 +182,8 @@ int tg_tokens_parse(const char *data, size_t len, const char *name, struct tg_st
     while (csv_next_line(&c)) {
         if (csv_record(&c, &r) < 0)
             goto fail;
-        toks = tg_xrealloc(toks, (n + 1) * sizeof(*toks));
-        lines = tg_xrealloc(lines, (n + 1) * sizeof(*lines));
+        toks = tg_realloc(toks, (n + 1) * sizeof(*toks));
+        lines = tg_realloc(lines, (n + 1) * sizeof(*lines));
         if (record_to_token(&c, &r, &toks[n]) < 0)
             goto fail;
         lines[n] = r.line;
@@ -214,7 +214,7 @@ int tg_tokens_load_file(const char *path, struct tg_static_token **out, size_t *
     char *data;
     size_t len;
     int rc;
-    if (tg_read_file(path, &data, &len, err, errlen) < 0)
+    if (tg_read_file(path, TG_FILE_MAX, &data, &len, err, errlen) < 0)
         return -1;
     rc = tg_tokens_parse(data, len, path, out, n_out, err, errlen);
     free(data);

@@ -344,7 +344,7 @@ static int parse_host(const char *s, size_t len, char **host)
             if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.' && s[i] != '_')
                 return -1;
     }
-    *host = tg_xstrndup(s, len);
+    *host = tg_strndup(s, len);
     return 0;
 }
 
@@ -412,7 +412,7 @@ int tg_parse_upstream_url(const char *s, struct tg_url *out, char *err, size_t e
         free(u.host);
         return tg_cfg_err(err, errlen, "upstream URL \"%s\": invalid port", s);
     }
-    u.path = tg_xstrdup(*auth_end ? auth_end : "/");
+    u.path = tg_strdup(*auth_end ? auth_end : "/");
     free(out->host);
     free(out->path);
     *out = u;
@@ -511,7 +511,7 @@ int tg_translate_cipher_suites(const char *go_list, char **out, char *err, size_
         }
         if (ossl == NULL)
             continue;
-        res = tg_xrealloc(res, reslen + strlen(ossl) + 2);
+        res = tg_realloc(res, reslen + strlen(ossl) + 2);
         reslen += (size_t)sprintf(res + reslen, "%s%s", reslen ? ":" : "", ossl);
     }
     free(*out);
@@ -588,7 +588,7 @@ int tg_normalize_template(const char *s, char **out, int *has_template, char *er
 
     *has_template = 0;
     /* each 2+6+2-byte minimum action grows to at most 12 bytes */
-    res = tg_xrealloc(NULL, cap * 2 + 16);
+    res = tg_realloc(NULL, cap * 2 + 16);
     while (*p) {
         if (p[0] == '{' && p[1] == '{') {
             size_t l = value_action_len(p);

@@ -26,6 +26,7 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/http.h"
 
 /* ---- raw document: every leaf a string, NULL when absent ---- */
@@ -368,8 +369,8 @@ struct ycheck {
 
 static void index_add(struct ycheck *c, int line)
 {
-    c->lines = tg_xrealloc(c->lines, (c->n_lines + 1) * sizeof(*c->lines));
-    c->lines[c->n_lines].path = tg_xstrdup(c->path);
+    c->lines = tg_realloc(c->lines, (c->n_lines + 1) * sizeof(*c->lines));
+    c->lines[c->n_lines].path = tg_strdup(c->path);
     c->lines[c->n_lines].line = line;
     c->n_lines++;
 }
@@ -536,7 +537,7 @@ static void capture(struct ycheck *c, const cyaml_schema_field_t *fields,
     if (c->capture != NULL && fields == limit_set_fields && val->type == YAML_SCALAR_EVENT &&
         !scalar_is_null(val))
         *(char **)((char *)c->capture + f->data_offset) =
-            tg_xstrdup((const char *)val->data.scalar.value);
+            tg_strdup((const char *)val->data.scalar.value);
 }
 
 static int check_mapping(struct ycheck *c, const cyaml_schema_field_t *fields)
@@ -673,10 +674,10 @@ static int check_tenants(struct ycheck *c, yaml_event_t *ev, yaml_event_t *key)
             yaml_event_delete(&k);
             rc = skip_node(c, &v);
         } else {
-            c->tenants = tg_xrealloc(c->tenants, (c->n_tenants + 1) * sizeof(*c->tenants));
+            c->tenants = tg_realloc(c->tenants, (c->n_tenants + 1) * sizeof(*c->tenants));
             t = &c->tenants[c->n_tenants++];
             memset(t, 0, sizeof(*t));
-            t->name = tg_xstrdup(name);
+            t->name = tg_strdup(name);
             t->line = mark_line(&k);
             index_add(c, t->line);
             keep(c, &k);
@@ -854,7 +855,7 @@ static void conv_string(const char *s, char **out)
 {
     if (s) {
         free(*out);
-        *out = tg_xstrdup(s);
+        *out = tg_strdup(s);
     }
 }
 
@@ -1037,9 +1038,9 @@ static int conv_oidc_issuer(struct conv *v, const struct y_oidc_issuer *y,
     memset(is, 0, sizeof(*is));
     conv_string(y->issuer, &is->url);
     conv_string(y->client_id, &is->client_id);
-    is->username_claim = tg_xstrdup(y->username_claim ? y->username_claim : "email");
+    is->username_claim = tg_strdup(y->username_claim ? y->username_claim : "email");
     conv_string(y->username_prefix, &is->username_prefix);
-    is->groups_claim = tg_xstrdup(y->groups_claim ? y->groups_claim : "groups");
+    is->groups_claim = tg_strdup(y->groups_claim ? y->groups_claim : "groups");
     conv_string(y->groups_prefix, &is->groups_prefix);
     conv_string(y->ca_file, &is->ca_file);
     if (conv_issuer_lists(v, y, is) < 0)
@@ -1091,9 +1092,7 @@ static int conv_oidc(struct conv *v, const struct y_oidc *y)
                  &c->n_oidc_required_claims);
     if (y->issuers_count == 0)
         return 0;
-    c->oidc_issuers = calloc(y->issuers_count, sizeof(*c->oidc_issuers));
-    if (c->oidc_issuers == NULL)
-        abort();
+    c->oidc_issuers = tg_calloc(y->issuers_count, sizeof(*c->oidc_issuers));
     for (i = 0; i < y->issuers_count; i++) {
         snprintf(v->path, sizeof(v->path), "oidc.issuers[%u]", i);
         if (conv_oidc_issuer(v, &y->issuers[i], &c->oidc_issuers[i]) < 0) {
@@ -1195,15 +1194,13 @@ static int conv_blocked(struct conv *v, const struct y_blocked *y, struct tg_blo
         return -1;
     if (y->pattern == NULL || y->pattern[0] == '\0')
         return conv_fail(v, "pattern", "a non-empty pattern is required");
-    b->pattern = tg_xstrdup(y->pattern);
-    b->reason = y->reason && *y->reason ? tg_xstrdup(y->reason) : NULL;
+    b->pattern = tg_strdup(y->pattern);
+    b->reason = y->reason && *y->reason ? tg_strdup(y->reason) : NULL;
     if (!b->regex)
         return 0;
     if ((risk = risky_regex(y->pattern)) != NULL)
         return conv_fail(v, "pattern", risk);
-    b->compiled = calloc(1, sizeof(regex_t));
-    if (b->compiled == NULL)
-        abort();
+    b->compiled = tg_calloc(1, sizeof(regex_t));
     rc = regcomp(b->compiled, y->pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char re_msg[128];
@@ -1223,12 +1220,10 @@ static int sets_windows(const struct tg_limit_set *s)
 
 static int conv_limits(struct conv *v, const struct y_limits *y)
 {
-    struct tg_limits_config *l = calloc(1, sizeof(*l));
+    struct tg_limits_config *l = tg_calloc(1, sizeof(*l));
     int mt = 1000;
     size_t i;
 
-    if (l == NULL)
-        abort();
     l->lookback_delta_ms = 5 * 60 * 1000;
     v->cfg->limits = l;
     section(v, "limits");
@@ -1243,15 +1238,13 @@ static int conv_limits(struct conv *v, const struct y_limits *y)
         return -1;
     l->windows = sets_windows(&l->defaults);
     if (v->c->n_tenants > 0) {
-        l->tenants = calloc(v->c->n_tenants, sizeof(*l->tenants));
-        if (l->tenants == NULL)
-            abort();
+        l->tenants = tg_calloc(v->c->n_tenants, sizeof(*l->tenants));
     }
     for (i = 0; i < v->c->n_tenants; i++) {
         const struct y_tenant *t = &v->c->tenants[i];
         struct tg_limit_override *o = &l->tenants[i];
         snprintf(v->path, sizeof(v->path), "%s.%s", TENANTS_PATH, t->name);
-        o->tenant = tg_xstrdup(t->name);
+        o->tenant = tg_strdup(t->name);
         o->line = t->line;
         l->n_tenants = i + 1;
         if (conv_limit_set(v, &t->set, &o->set) < 0)
@@ -1261,9 +1254,7 @@ static int conv_limits(struct conv *v, const struct y_limits *y)
     if (l->n_tenants > 1)
         qsort(l->tenants, l->n_tenants, sizeof(*l->tenants), cmp_override);
     if (y->blocked_count > 0) {
-        l->blocked = calloc(y->blocked_count, sizeof(*l->blocked));
-        if (l->blocked == NULL)
-            abort();
+        l->blocked = tg_calloc(y->blocked_count, sizeof(*l->blocked));
     }
     for (i = 0; i < y->blocked_count; i++) {
         snprintf(v->path, sizeof(v->path), "limits.blockedQueries[%zu]", i);
@@ -1308,7 +1299,7 @@ static int conv_attr(struct conv *v, const char *key, const char *s, char **out)
         snprintf(full, sizeof(full), "%s.%s", v->path, key);
         v->x->has_template = 1;
         v->x->template_line = index_line(v->c, full);
-        v->x->template_key = tg_xstrdup(full);
+        v->x->template_key = tg_strdup(full);
     }
     return 0;
 }
@@ -1330,7 +1321,7 @@ static int conv_resattrs(struct conv *v, const struct y_resattrs *y,
 /* "" and NULL both mean "any" in a static rule; keep NULL for those. */
 static char *nonempty_dup(const char *s)
 {
-    return s && *s ? tg_xstrdup(s) : NULL;
+    return s && *s ? tg_strdup(s) : NULL;
 }
 
 static int conv_static_rule(struct conv *v, const struct y_static *y, struct tg_static_rule *r)
@@ -1394,9 +1385,7 @@ static int conv_authz(struct conv *v, const struct y_authz *y)
     }
     if (y->static__count == 0)
         return 0;
-    c->static_rules = calloc(y->static__count, sizeof(*c->static_rules));
-    if (c->static_rules == NULL)
-        abort();
+    c->static_rules = tg_calloc(y->static__count, sizeof(*c->static_rules));
     for (i = 0; i < y->static__count; i++) {
         snprintf(v->path, sizeof(v->path), "authorization.static[%u]", i);
         if (conv_static_rule(v, &y->static_[i], &c->static_rules[i]) < 0) {
@@ -1511,7 +1500,7 @@ static void ycheck_free(struct ycheck *c)
 static void ycheck_init(struct ycheck *c, const char *data, size_t len)
 {
     if (!yaml_parser_initialize(&c->parser) || !yaml_emitter_initialize(&c->emitter))
-        abort();
+        tg_oom(0);
     yaml_parser_set_input_string(&c->parser, (const unsigned char *)data, len);
     tg_sb_init(&c->clean, NULL, len + 64);
     yaml_emitter_set_output(&c->emitter, write_clean, &c->clean);
@@ -1546,7 +1535,7 @@ static void sort_errors(char *err, const char *name)
 
     while (*p) {
         size_t len = strcspn(p, "\n");
-        v = tg_xrealloc(v, (n + 1) * sizeof(*v));
+        v = tg_realloc(v, (n + 1) * sizeof(*v));
         v[n].line = strncmp(p, name, nlen) == 0 && p[nlen] == ':' ? atoi(p + nlen + 1) : 0;
         if (v[n].line <= 0)
             v[n].line = 1 << 30;
@@ -1557,7 +1546,7 @@ static void sort_errors(char *err, const char *name)
         p += len + (p[len] == '\n');
     }
     qsort(v, n, sizeof(*v), by_line);
-    copy = tg_xstrndup(err, total);
+    copy = tg_strndup(err, total);
     for (i = 0, p = err; i < n; i++) {
         const char *t = copy + (v[i].text - err);
         memcpy((char *)p, t, v[i].len);
@@ -1622,7 +1611,7 @@ int tg_yaml_load_file(struct tg_config *cfg, struct tg_yaml_extra *x, const char
     char *data;
     size_t len;
     int rc;
-    if (tg_read_file(path, &data, &len, err, errlen) < 0)
+    if (tg_read_file(path, TG_FILE_MAX, &data, &len, err, errlen) < 0)
         return -1;
     rc = tg_yaml_load(cfg, x, data, len, path, err, errlen);
     free(data);

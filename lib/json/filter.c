@@ -603,8 +603,7 @@ struct tg_jf *tg_jf_new(enum tg_jf_kind kind, tg_iovec_t label, const tg_iovec_t
 
     if (label.len == 0 || emit == NULL)
         return NULL; /* an empty label name would match {"":...} */
-    if ((f = calloc(1, sizeof(*f))) == NULL)
-        return NULL;
+    f = tg_calloc(1, sizeof(*f));
     f->y = yajl_alloc(&callbacks, NULL, f);
     if (f->y == NULL) {
         free(f);

@@ -178,9 +178,9 @@ static int injected_last(struct enforcer *en, struct tg_promql_node *vs)
 
     while (m != NULL && m->next != NULL)
         m = m->next;
-    if (m == NULL || m->op != en->inject.op || !tg_iov_eq(m->name, en->inject.name) ||
-        !tg_iov_eq(m->value, en->inject.value))
-        abort();
+    /* the tenant matcher is the last one of every selector we print */
+    TG_CHECK(m != NULL && m->op == en->inject.op && tg_iov_eq(m->name, en->inject.name) &&
+             tg_iov_eq(m->value, en->inject.value));
     return 0;
 }
 

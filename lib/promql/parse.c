@@ -94,8 +94,8 @@ static inline int cur_type(const struct parser *p)
 /* Every caller has seen a token other than the final EOF/ERROR first. */
 static inline void adv(struct parser *p)
 {
-    if (PQ_CROSSCHECK && p->t >= p->last)
-        abort();
+    if (PQ_CROSSCHECK)
+        TG_CHECK(p->t < p->last);
     p->t++;
 }
 
@@ -1715,8 +1715,7 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
     }
     /* PQ_CROSSCHECK: run the full pass anyway and verify the pre-check */
     if ((p.suspect || PQ_CROSSCHECK) && check(&p, root) < 0) {
-        if (!p.suspect)
-            abort(); /* the pre-check must be conservative */
+        TG_CHECK(p.suspect); /* the pre-check must be conservative */
         goto fail;
     }
     *out = root;

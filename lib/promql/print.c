@@ -240,7 +240,7 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
     tg_sb_t tmp;
 
     if (n->u.vs.n_matchers > 16)
-        v = a ? tg_arena_alloc(a, n->u.vs.n_matchers * sizeof(*v)) : malloc(n->u.vs.n_matchers * sizeof(*v));
+        v = a ? tg_arena_alloc(a, n->u.vs.n_matchers * sizeof(*v)) : tg_malloc(n->u.vs.n_matchers * sizeof(*v));
     tg_sb_init(&tmp, a, 64);
     for (m = n->u.vs.matchers; m != NULL; m = m->next) {
         size_t start = tmp.len;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
+#include "tenantgate/core.h"
 #include "tenantgate/promql.h"
 
 /* Fast paths that skip work when a cheap test proves it unnecessary also run

@@ -185,8 +185,7 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
                 if (PQ_CROSSCHECK) {
                     memcpy(small, s, len);
                     small[len] = '\0';
-                    if (strtod(small, NULL) != *out)
-                        abort();
+                    TG_CHECK(strtod(small, NULL) == *out);
                 }
                 return 0;
             }

@@ -125,8 +125,8 @@ static char *seed_config(const char *extra)
 {
     char *data, *out;
     size_t len;
-    assert_int_equal(tg_read_file("manifests/base/config.yaml", &data, &len, err, sizeof(err)), 0);
-    out = tg_xrealloc(data, len + strlen(extra) + 1);
+    assert_int_equal(tg_read_file("manifests/base/config.yaml", TG_FILE_MAX, &data, &len, err, sizeof(err)), 0);
+    out = tg_realloc(data, len + strlen(extra) + 1);
     memcpy(out + len, extra, strlen(extra) + 1);
     return out;
 }

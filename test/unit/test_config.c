@@ -491,7 +491,7 @@ static void test_yaml_seed_verbatim(void **state)
     char *data;
     size_t len;
     struct tg_config *c;
-    assert_int_equal(tg_read_file(SEED, &data, &len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file(SEED, TG_FILE_MAX, &data, &len, err, sizeof(err)), 0);
     assert_int_equal(yload(data), 0);
     free(data);
     assert_int_equal(cfg_y->has_resource_attributes, 1);
@@ -526,7 +526,7 @@ static void test_yaml_full(void **state)
     char *data;
     size_t len;
     const struct tg_static_rule *r;
-    assert_int_equal(tg_read_file(DATA "full.yaml", &data, &len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file(DATA "full.yaml", TG_FILE_MAX, &data, &len, err, sizeof(err)), 0);
     assert_int_equal(yload(data), 0);
     free(data);
     assert_string_equal(xy.rewrite_query_param, "tenant");
@@ -1478,7 +1478,7 @@ static void test_docs_match_help(void **state)
     size_t len;
     if (getenv("TG_WRITE_DOCS"))
         write_file("docs/config.md", want);
-    assert_int_equal(tg_read_file("docs/config.md", &have, &len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file("docs/config.md", TG_FILE_MAX, &have, &len, err, sizeof(err)), 0);
     if (strcmp(want, have) != 0)
         fail_msg("docs/config.md differs from --help: regenerate with TG_WRITE_DOCS=1 "
                  "build/test_config");

@@ -40,7 +40,7 @@ static int teardown(void **state)
 static char *slurp(const char *path, size_t *len)
 {
     char *data;
-    assert_int_equal(tg_read_file(path, &data, len, err, sizeof(err)), 0);
+    assert_int_equal(tg_read_file(path, TG_FILE_MAX, &data, len, err, sizeof(err)), 0);
     return data;
 }
 
