@@ -159,6 +159,7 @@ class Concurrency(GateCase):
         self.assertEqual(len(refused), 6)
         for r in refused:
             j = check_error(self, r, 429, "too_many_requests")
+            self.assertEqual(r.reason, "Too Many Requests")  # not evhttp's "Client Error"
             self.assertIn("alpha", j["error"])
             self.assertIn("maxQueued", j["error"])
             self.assertGreaterEqual(int(r.header("Retry-After")), 1)

@@ -192,6 +192,20 @@ class BadResponses(unittest.TestCase):
                 self.assertEqual(upstream_errors(self.tg, "protocol") - before, 2, name)
         self.serves()
 
+    def test_status_passed_with_a_reason_phrase_clients_know(self):
+        # Prometheus answers 422 (execution) and 429; libevent's own table says "Client Error"
+        for status, reason in ((422, "Unprocessable Entity"), (429, "Too Many Requests"),
+                               (503, "Service Unavailable")):
+            with self.subTest(status):
+                self.up.reset_state()
+                self.up.mode = "raw"
+                body = b'{"status":"error","errorType":"execution","error":"x"}'
+                self.up.raw = (b"HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\n\r\n" % (status, len(body)) + body)
+                r = q(self.tg)
+                self.assertEqual((r.status, r.reason, r.body), (status, reason, body))
+        self.serves()
+
     def test_bad_body_framing_never_a_complete_200(self):
         for name, raw in BAD_BODIES.items():
             with self.subTest(name):
