@@ -25,7 +25,7 @@
 #include "tenantgate/core.h"
 #include "tenantgate/log.h"
 #include "tenantgate/sb.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 
 /* The first arena block lives in the same allocation as the request context:

@@ -34,7 +34,7 @@
 #include "tenantgate/core.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/tls.h"
 
 struct tg_conn {

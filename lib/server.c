@@ -30,7 +30,6 @@
 #include "tenantgate/log.h"
 #include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
 #include "tenantgate/stages.h"
 #include "tenantgate/tls.h"
 #include "tenantgate/upstream.h"

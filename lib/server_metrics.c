@@ -12,7 +12,7 @@
 #include "tenantgate/metrics.h"
 #include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 
 /* Per-tenant families (limits:): label values are the first
  * limits.metricsMaxTenants tenant values seen, then "other". */

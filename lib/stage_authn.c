@@ -19,7 +19,7 @@
 #include "tenantgate/log.h"
 #include "tenantgate/oidc.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 #include "tenantgate/tls.h"
 

@@ -22,7 +22,7 @@
 #include "tenantgate/kubeauth.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 
 #define MAX_TENANTS 256

@@ -30,7 +30,7 @@
 #include "tenantgate/limits.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 
 /* A request's state here; in its arena, reached through r->limit->arg. */

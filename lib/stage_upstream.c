@@ -37,7 +37,7 @@
 #include "tenantgate/jsonutil.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 #include "tenantgate/upstream.h"
 #include "tenantgate/upstream_client.h"

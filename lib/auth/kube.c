@@ -10,7 +10,7 @@
 
 #include "tenantgate/authcache.h"
 #include "tenantgate/log.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 
 struct authn_wait {
     struct tg_req *r;

@@ -45,7 +45,7 @@
 #include "tenantgate/log.h"
 #include "tenantgate/promql.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -19,7 +19,7 @@
 
 #include "tenantgate/config.h"
 #include "tenantgate/req.h"
-#include "tenantgate/server-t.h"
+#include "tenantgate/server.h"
 #include "tenantgate/stages.h"
 
 /* What the fake stages do, and what they saw: one script per test. */
