@@ -4,6 +4,11 @@
  * unit tests. Not part of the public API: nothing outside lib/config/ and
  * test/unit/test_config.c should include it.
  *
+ * Dependencies run one way: config.c (load, check, reload, summary) calls
+ * flags.c (command line), yaml.c (the file; it calls oidc.c for its oidc:
+ * section) and tokens.c (--token-auth-file); every one of them uses values.c
+ * (scalar parsers, string lists), which calls none of them.
+ *
  * Conventions: every parser returns 0 or -1 and on -1 writes a message
  * without a trailing newline into (err, errlen). Heap strings returned through
  * out-parameters are owned by the caller (free()).
@@ -26,7 +31,11 @@ int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- scalar value parsers (values.c) ---- */
+/* ---- scalar value parsers, string lists (values.c) ---- */
+
+/* Append a heap copy of s[0..n) to a (char **, size_t) list. */
+void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len);
+void tg_strlist_free(char **list, size_t n);
 
 /* Go time.ParseDuration syntax ("1h2m3.5s", "500ms", "0"); negative values
  * are refused. Result in milliseconds, sub-millisecond rests rounded up so a
@@ -115,7 +124,7 @@ extern const struct tg_yaml_key_doc tg_yaml_key_docs[];
  * calls fn once per leaf. For the docs consistency test. */
 void tg_yaml_schema_leaves(void (*fn)(const char *path, void *ctx), void *ctx);
 
-/* ---- OIDC issuers (config_oidc.c) ---- */
+/* ---- OIDC issuers (oidc.c) ---- */
 
 /* An issuer URL: https://host[:port][/path], no query or fragment. */
 int tg_oidc_check_url(const char *s, char *msg, size_t len);
@@ -202,9 +211,5 @@ void tg_config_write_markdown(FILE *out);
 
 /* A config holding only defaults (refs = 1). */
 struct tg_config *tg_config_new_defaults(void);
-/* Append a heap copy of s[0..n) to a (char **, size_t) list. */
-void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len);
-void tg_strlist_free(char **list, size_t n);
-/* Read a whole file (NUL-terminated, heap). */
 
 #endif

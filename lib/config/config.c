@@ -19,22 +19,6 @@
 #include "tenantgate/core.h"
 #include "tenantgate/log.h"
 
-/* ---- small heap helpers (out of memory aborts: core.h) ---- */
-
-void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len)
-{
-    *list = tg_realloc(*list, (*n + 1) * sizeof(**list));
-    (*list)[(*n)++] = tg_strndup(s, len);
-}
-
-void tg_strlist_free(char **list, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
-}
-
 /* ---- lifecycle ---- */
 
 struct tg_config *tg_config_new_defaults(void)

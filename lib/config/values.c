@@ -611,3 +611,19 @@ int tg_normalize_template(const char *s, char **out, int *has_template, char *er
     *out = res;
     return 0;
 }
+
+/* ---- string lists (out of memory aborts: core.h) ---- */
+
+void tg_strlist_push(char ***list, size_t *n, const char *s, size_t len)
+{
+    *list = tg_realloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = tg_strndup(s, len);
+}
+
+void tg_strlist_free(char **list, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
