@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/kubeauth.h"
 #include "tenantgate/log.h"
@@ -106,6 +107,7 @@ enum tg_verdict tg_stage_authn(struct tg_req *r)
     const struct tg_static_token *t;
     unsigned char digest[32];
 
+    TG_CHECK(r->route != NULL); /* the route stage answered every other path */
     if (several_authorization(r->in_headers))
         return tg_req_error(r, 400, "bad_data",
                             "more than one Authorization header: send one credential");

@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/alertmanager.h"
 #include "tenantgate/kubeauth.h"
 #include "tenantgate/log.h"
@@ -115,6 +116,7 @@ enum tg_verdict tg_stage_authz(struct tg_req *r)
     struct tg_authz_attrs *ask; /* what only the API server can decide */
     size_t i, n_ask = 0;
 
+    TG_CHECK(r->authenticated);
     if (!r->route->needs_tenant)
         return TG_NEXT;
     v = collect_tenants(r);

@@ -286,6 +286,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     struct tg_promql_error err;
     enum tg_verdict v = TG_NEXT;
 
+    /* authz ran: an endpoint of a tenant has its tenant values */
+    TG_CHECK(r->authenticated && (r->n_tenants > 0 || !r->route->needs_tenant));
     promql_opts(r->cfg, &o);
     enforcement(r, &e);
     if (r->cfg->limits != NULL)
@@ -293,8 +295,11 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     tg_sb_init(&r->up_args, &r->arena, 256);
     r->up_post = r->method == TG_M_POST;
     r->filter = r->route->kind;
-    if (r->api == TG_API_ALERTMANAGER)
-        return tg_enforce_alertmanager(r, &e);
+    if (r->api == TG_API_ALERTMANAGER) {
+        v = tg_enforce_alertmanager(r, &e);
+        r->enforced = v == TG_NEXT;
+        return v;
+    }
     switch (r->route->kind) {
     case TG_ROUTE_QUERY:
         v = enforce_query(r, &o, &e);
@@ -321,5 +326,6 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
     if (v != TG_NEXT)
         return v;
     copy_plain_params(r);
+    r->enforced = 1;
     return TG_NEXT;
 }

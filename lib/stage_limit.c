@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/limits.h"
 #include "tenantgate/log.h"
 #include "tenantgate/req.h"
@@ -294,6 +295,7 @@ enum tg_verdict tg_stage_limit(struct tg_req *r)
     enum tg_verdict v;
     size_t i;
 
+    TG_CHECK(r->enforced);
     if (lc == NULL || r->n_tenants == 0)
         return TG_NEXT;
     vals = tg_arena_alloc(&r->arena, r->n_tenants * sizeof(*vals));

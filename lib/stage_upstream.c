@@ -31,6 +31,7 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/alertmanager.h"
 #include "tenantgate/conn.h"
 #include "tenantgate/jsonfilter.h"
@@ -652,6 +653,8 @@ enum tg_verdict tg_stage_upstream(struct tg_req *r)
     struct fwd *f;
     int rc;
 
+    /* never unenforced to the upstream: the enforce stage built what is sent */
+    TG_CHECK(r->authenticated && r->enforced);
     /* a name with CR or LF would put headers of its own in our request */
     if (!identity_sendable(r))
         return tg_req_error(r, 403, "forbidden",

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "tenantgate/core.h"
 #include "tenantgate/arena.h"
 #include "tenantgate/auth.h"
 #include "tenantgate/config.h"
@@ -126,6 +127,7 @@ struct tg_req {
     tg_iovec_t verb;                /* the verb authorized (get, or HTTP-mapped) */
 
     /* enforce -> upstream */
+    int enforced;                   /* the enforce stage let it through (checked after it) */
     tg_sb_t up_args;                /* enforced, urlencoded parameters */
     int up_post;                    /* send them as a POST body */
     tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
