@@ -192,6 +192,11 @@ static size_t waiting_on(const struct tg_req *r, const struct lwait *w)
     return 0;
 }
 
+static void timer_dispose(void *ev)
+{
+    event_del(ev);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct lwait *w = arg;
@@ -241,6 +246,7 @@ static enum tg_verdict queue(struct tg_req *r, struct lwait *w, const struct tg_
     w->queued_ns = tg_now_ns();
     w->timer = tg_arena_alloc(&r->arena, event_get_struct_event_size());
     evtimer_assign(w->timer, r->srv->base, on_timer, w);
+    tg_arena_defer(&r->arena, timer_dispose, w->timer); /* its memory is the arena's */
     tv.tv_sec = (time_t)(timeout / 1000);
     tv.tv_usec = (suseconds_t)(timeout % 1000) * 1000;
     evtimer_add(w->timer, &tv);
@@ -319,8 +325,6 @@ void tg_stage_limit_end(struct tg_req *r)
     if (r->limit == NULL)
         return;
     w = r->limit->arg;
-    if (w->timer != NULL)
-        event_del(w->timer); /* its memory goes with the arena */
     leave(r, w);
 }
 

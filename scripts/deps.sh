@@ -9,7 +9,7 @@
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libyajl-dev libcyaml-dev libyaml-dev)
-test_pkgs=(libcmocka-dev python3 python3-yaml python3-cryptography prometheus prometheus-alertmanager clang libclang-rt-14-dev curl openssl valgrind)
+test_pkgs=(libcmocka-dev python3 python3-yaml python3-cryptography prometheus prometheus-alertmanager clang clang-format libclang-rt-14-dev curl openssl valgrind)
 bench_pkgs=(nginx-light wrk)
 ci_pkgs=(podman runc debootstrap git)
 pkgs=("${build_pkgs[@]}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then
-#   1. release build (-Werror), every unit and end-to-end test;
+#   1. the C sources' format (scripts/check-format.sh), release build (-Werror), every unit and
+#      end-to-end test;
 #   2. the manifests, the chart (statically and with a real helm) and the Dockerfile, with
 #      check-config on their args; then the checks' self-test (each check fails on a broken copy);
 #   3. on a bare Debian 12 container (scripts/fresh-machine.sh): the README's demo and the unit
@@ -33,7 +34,8 @@ summary() {
 }
 trap summary EXIT
 
-step "release build + tests"
+step "format check, release build + tests"
+bash scripts/check-format.sh
 bash scripts/build.sh build -DTG_CORPUS="$TG_CORPUS"
 ctest --test-dir build --output-on-failure -j2
 

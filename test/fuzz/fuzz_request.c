@@ -49,40 +49,59 @@
 #include "tenantgate/stages.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    struct raw_req rq;
-    struct tg_req_in in;
-    struct tg_req *r;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-    if (size < 1)
-        return 0;
-    check_framing(data + 1, size - 1);
-    memset(&rq, 0, sizeof(rq));
-    if (split_request((const char *)data + 1, size - 1, &rq) != 0) {
-        free_request(&rq);
-        return 0;
-    }
-    srv.cfg = cfgs[data[0] % N_CFG];
-    in.method = strcmp(rq.method, "GET") == 0      ? TG_M_GET
-                : strcmp(rq.method, "POST") == 0   ? TG_M_POST
-                : strcmp(rq.method, "DELETE") == 0 ? TG_M_DELETE
-                                                   : 0;
-    in.uri = rq.target;
-    in.headers = &rq.headers;
-    in.body = rq.body;
-    r = tg_req_new(&srv, &in);
-    tg_req_run(r); /* the product's chain, cut before the upstream stage */
-    if (r->suspended) /* only Kubernetes or the upstream suspend a request */
-        fail("a stage suspended without Kubernetes", r, TG_IOV_NULL);
-    if (r->stage == TG_STAGE_UPSTREAM)
-        check_enforced(r);
-    else if (r->status == 0 || (r->status != 200 && r->status < 400) ||
-             (r->status == 200 && (r->route == NULL || r->route->kind != TG_ROUTE_LOCAL)))
-        fail("answered without an error status", r, TG_IOV_NULL);
-    tg_req_end(r);
-    free_request(&rq);
-    return 0;
+#define WEIRD "we\"ird\\|x.*"
+
+/* token -> the tenants its user may read (mirrors the static rules below) */
+static const struct {
+    const char *token;
+    const char *tenants[3];
+} grants[] = {
+    {"alice-token", {"alpha"}},
+    {"bob-token", {"beta"}},
+    {"carol-token", {"alpha", "beta"}},
+    {"dave-token", {"team.a", WEIRD}},
+    {"sa-token", {"alpha"}}, /* system:serviceaccount:alpha:grafana */
+    {"mallory-token", {NULL}},
+};
+
+static const char tokens_csv[] =
+    "alice-token,alice,1,\"devs\"\n"
+    "bob-token,bob,2,\"devs\"\n"
+    "carol-token,carol,3,\"devs,ops\"\n"
+    "dave-token,dave,4,\"\"\n"
+    "sa-token,system:serviceaccount:alpha:grafana,5,\"system:serviceaccounts\"\n"
+    "mallory-token,mallory,6,\"other\"\n";
+
+static const char rules[] =
+    "  static:\n"
+    "  - {user: {name: alice}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: bob}, verb: get, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: carol}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: carol}, verb: get, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: dave}, verb: get, namespace: team.a, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: dave}, verb: get, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: 'system:serviceaccount:alpha:grafana'}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    /* any verb: the Alertmanager writes (create, update, delete) */
+    "  - {user: {name: carol}, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: carol}, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: dave}, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n";
+
+static const char attrs[] =
+    "  resourceAttributes:\n"
+    "    apiVersion: v1\n    resource: services\n    subresource: proxy\n"
+    "    namespace: \"{{ .Value }}\"\n";
+
+#define N_CFG 3
+static struct tg_config *cfgs[N_CFG];
+static struct tg_server srv; /* no Kubernetes, no upstream: only what the stages read */
+
+static void write_file(const char *path, const char *a, const char *b, const char *c)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%s%s%s", a, b ? b : "", c ? c : "") < 0 || fclose(f) != 0)
+        abort();
 }
 
 static struct tg_config *load(const char *dir, const char *name, const char *rewrite,
@@ -413,16 +432,9 @@ static void check_framing(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct tg_stage stages[] = {
-        {"route", tg_stage_route},
-        {"authn", tg_stage_authn},
-        {"authz", tg_stage_authz},
-        {"enforce", tg_stage_enforce},
-    };
     struct raw_req rq;
+    struct tg_req_in in;
     struct tg_req *r;
-    enum tg_verdict v = TG_NEXT;
-    size_t i;
 
     if (size < 1)
         return 0;
@@ -432,30 +444,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free_request(&rq);
         return 0;
     }
-    r = calloc(1, sizeof(*r));
-    tg_arena_init(&r->arena, NULL, 0);
-    r->srv = &srv;
     srv.cfg = cfgs[data[0] % N_CFG];
-    r->cfg = srv.cfg;
-    r->method = strcmp(rq.method, "GET") == 0      ? TG_M_GET
+    in.method = strcmp(rq.method, "GET") == 0      ? TG_M_GET
                 : strcmp(rq.method, "POST") == 0   ? TG_M_POST
                 : strcmp(rq.method, "DELETE") == 0 ? TG_M_DELETE
                                                    : 0;
-    r->uri = rq.target;
-    r->in_headers = &rq.headers;
-    r->in_body = rq.body;
-    for (i = 0; i < sizeof(stages) / sizeof(stages[0]) && v == TG_NEXT; i++) {
-        v = stages[i].run(r);
-        if (v == TG_WAIT) /* only Kubernetes or the upstream suspend a request */
-            fail("a stage suspended without Kubernetes", r, tg_iov_str(stages[i].name));
-    }
-    if (v == TG_NEXT)
+    in.uri = rq.target;
+    in.headers = &rq.headers;
+    in.body = rq.body;
+    r = tg_req_new(&srv, &in);
+    tg_req_run(r); /* the product's chain, cut before the upstream stage */
+    if (r->suspended) /* only Kubernetes or the upstream suspend a request */
+        fail("a stage suspended without Kubernetes", r, TG_IOV_NULL);
+    if (r->stage == TG_STAGE_UPSTREAM)
         check_enforced(r);
     else if (r->status == 0 || (r->status != 200 && r->status < 400) ||
              (r->status == 200 && (r->route == NULL || r->route->kind != TG_ROUTE_LOCAL)))
         fail("answered without an error status", r, TG_IOV_NULL);
-    tg_arena_destroy(&r->arena);
-    free(r);
+    tg_req_end(r);
     free_request(&rq);
     return 0;
 }
