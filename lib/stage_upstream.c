@@ -80,15 +80,6 @@ static void fwd_dispose(void *arg)
         evbuffer_free(f->names);
 }
 
-/* Where the request goes: the Alertmanager API to --alertmanager-upstream
- * when there is one, everything else (and it, without one) to --upstream. */
-static struct tg_upstream *target(const struct tg_req *r)
-{
-    if (r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL)
-        return r->srv->am_upstream;
-    return r->srv->upstream;
-}
-
 /* Cut a response that cannot be completed: the client must see a truncated
  * transfer, never a clean end of a partial answer. */
 static void abort_client(struct tg_req *r)
@@ -462,7 +453,7 @@ static const char *upstream_uri(struct tg_req *r, tg_iovec_t path, tg_iovec_t ar
 {
     tg_sb_t uri;
     tg_sb_init(&uri, &r->arena, 256);
-    tg_sb_addiov(&uri, tg_upstream_prefix(target(r)));
+    tg_sb_addiov(&uri, tg_upstream_prefix(r->upstream));
     tg_sb_addiov(&uri, path);
     if (args.len > 0) {
         tg_sb_addc(&uri, '?');
@@ -495,7 +486,7 @@ static int send_upstream(struct fwd *f, unsigned method, const char *uri, const 
 
     tg_sb_init(&head, &r->arena, 512);
     tg_up_head_start(&head, method_name(method), tg_iov_str(uri),
-                     tg_upstream_host_header(target(r)));
+                     tg_upstream_host_header(r->upstream));
     copy_request_headers(r, &head, post ? ctype : NULL, post ? body.len : 0,
                          f->phase != PH_MAIN || filtered(r));
     tg_up_head_end(&head);
@@ -503,7 +494,7 @@ static int send_upstream(struct fwd *f, unsigned method, const char *uri, const 
     req.body = post ? body : TG_IOV_NULL;
     req.idempotent = idempotent;
     req.timeout_ms = r->cfg->upstream_timeout_ms;
-    f->x = tg_up_send(tg_upstream_pool(target(r)), &req, &upstream_cb, f);
+    f->x = tg_up_send(tg_upstream_pool(r->upstream), &req, &upstream_cb, f);
     return f->x != NULL ? 0 : -1;
 }
 

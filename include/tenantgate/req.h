@@ -39,6 +39,7 @@ struct tg_conn;
 struct tg_req;
 struct tg_am_silence;
 struct tg_limit_ticket;
+struct tg_upstream;
 
 /* What a stage tells the chain. */
 enum tg_verdict {
@@ -112,6 +113,7 @@ struct tg_req {
     /* route */
     enum tg_api api; /* set from the path even when no route matches */
     const struct tg_route *route;
+    struct tg_upstream *upstream;   /* where it goes (owned by the server) */
     tg_iovec_t path;                /* canonical request path */
     tg_iovec_t label_name;          /* for /api/v1/label/<name>/values, decoded */
     struct tg_params params;        /* URL query, then urlencoded body */
