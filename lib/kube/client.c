@@ -99,6 +99,7 @@ struct tg_kube_client {
     /* bearer token */
     char *token;
     uint64_t token_read_ms;
+    int token_stale; /* a 401 said our token may have rotated: re-read it now */
     /* pool */
     struct conn *conns;
     int nconns, nbusy;
@@ -196,8 +197,10 @@ static int reload_token(struct tg_kube_client *c, char *err, size_t errlen)
 
 static const char *current_token(struct tg_kube_client *c)
 {
-    if (c->t.token_file && now_ms() - c->token_read_ms >= (uint64_t)c->o.token_reload_ms) {
+    if (c->t.token_file &&
+        (c->token_stale || now_ms() - c->token_read_ms >= (uint64_t)c->o.token_reload_ms)) {
         char err[256];
+        c->token_stale = 0;
         if (reload_token(c, err, sizeof(err)) < 0) {
             /* keep the old token: a rotation in progress is not an outage */
             tg_warn("kube: %s; keeping the previous token", err);
@@ -587,7 +590,10 @@ static void handle_response(struct tg_kube_call *call, int status, int retry_aft
     if (status == 429 || status >= 500) {
         attempt_failed(call, why, retry_after_ms);
     } else if (status == 401 && c->t.token_file) {
-        c->token_read_ms = 0; /* our token may just have rotated: re-read it */
+        /* our token may just have rotated: re-read it. A flag, not
+         * token_read_ms = 0: the monotonic clock starts at boot, so "long
+         * ago" is not older than the period on a machine up for less. */
+        c->token_stale = 1;
         attempt_failed(call, why, 0);
     } else {
         call_finish(call, TG_KUBE_ERROR, NULL, 0, why);
