@@ -3,7 +3,9 @@
  * libevent loop. Our own small HTTP/1.1 over bufferevent_openssl rather than
  * evhttp's client: evhttp cannot reconnect a TLS connection cleanly, gives
  * no control over the pool, and cannot tell a stale keep-alive connection
- * from a failing server.
+ * from a failing server. Responses are read by the product's one strict
+ * parser (lib/upstream/parse.c): a shape it refuses (smuggling, obs-fold, two
+ * Content-Lengths...) fails the attempt like a connection error.
  *
  * A call goes: queue -> (token bucket) -> connection (idle one or a new one,
  * at most max_conns, one request each) -> response -> callback, or -> backoff
@@ -30,16 +32,14 @@
 
 #include "kube_int.h"
 #include "tenantgate/log.h"
+#include "tenantgate/upstream_parse.h"
 
 #define PATH_TOKENREVIEW "/apis/authentication.k8s.io/v1/tokenreviews"
 #define PATH_SAR         "/apis/authorization.k8s.io/v1/subjectaccessreviews"
-#define MAX_HEAD_LINE    8192
-#define MAX_HEAD_BYTES   65536
+#define MAX_HEAD_BYTES   65536 /* status line and headers, and separately trailers */
 
 enum call_kind { CALL_AUTHN, CALL_AUTHZ, CALL_GET /* tg_kube_get: body handed over as is */ };
 enum call_state { CS_QUEUED, CS_INFLIGHT, CS_BACKOFF };
-enum parse_state { P_STATUS, P_HEADERS, P_BODY_CL, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF,
-                   P_TRAILERS, P_BODY_EOF };
 
 struct conn {
     struct tg_kube_client *c;
@@ -48,15 +48,12 @@ struct conn {
     struct tg_kube_call *call; /* in flight, or NULL when idle */
     int reused;               /* served a response before: may be stale */
     int got_bytes;            /* response bytes seen for the current call */
-    /* response parser */
-    enum parse_state ps;
+    /* the response: lib/upstream/parse.c reads it from the input buffer */
+    struct tg_up_parser p;
+    int head_seen;      /* the final head is parsed: body bytes follow */
     int status;
     int keepalive;
-    int chunked;
-    long long content_length; /* -1 = none */
-    long long remaining;
-    int retry_after_ms;       /* -1 = none */
-    size_t head_bytes;
+    int retry_after_ms; /* -1 = none */
     struct evbuffer *body;
 };
 
@@ -311,14 +308,11 @@ static SSL *make_ssl(struct tg_kube_client *c)
 
 static void conn_reset_parser(struct conn *k)
 {
-    k->ps = P_STATUS;
+    tg_up_parser_init(&k->p, MAX_HEAD_BYTES, 0);
+    k->head_seen = 0;
     k->status = 0;
-    k->keepalive = 1;
-    k->chunked = 0;
-    k->content_length = -1;
-    k->remaining = 0;
+    k->keepalive = 0;
     k->retry_after_ms = -1;
-    k->head_bytes = 0;
     k->got_bytes = 0;
     evbuffer_drain(k->body, evbuffer_get_length(k->body));
 }
@@ -630,159 +624,92 @@ static void response_done(struct conn *k)
     pump(c);
 }
 
-static int parse_status_line(struct conn *k, const char *line)
+/* Retry-After in seconds (the HTTP-date form is ignored: backoff applies). */
+static int parse_retry_after(tg_iovec_t v)
 {
-    int minor;
-    if (sscanf(line, "HTTP/1.%d %3d", &minor, &k->status) != 2 || k->status < 100 ||
-        k->status > 999)
+    int s = 0;
+    if (v.len == 0 || v.len > 4)
         return -1;
-    if (minor == 0)
-        k->keepalive = 0;
-    return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            return -1;
+        s = s * 10 + (v.base[i] - '0');
+    }
+    return s < 3600 ? s * 1000 : -1;
 }
 
-static void parse_header(struct conn *k, char *line)
+static int refused(struct conn *k, char *why, size_t whylen)
 {
-    char *colon = strchr(line, ':'), *v;
-    if (!colon)
-        return;
-    *colon = '\0';
-    v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    tg_kube_trim(v);
-    if (strcasecmp(line, "content-length") == 0) {
-        k->content_length = strtoll(v, NULL, 10);
-    } else if (strcasecmp(line, "transfer-encoding") == 0) {
-        k->chunked = strcasestr(v, "chunked") != NULL;
-    } else if (strcasecmp(line, "connection") == 0) {
-        if (strcasestr(v, "close"))
-            k->keepalive = 0;
-        else if (strcasestr(v, "keep-alive"))
-            k->keepalive = 1;
-    } else if (strcasecmp(line, "retry-after") == 0) {
-        char *end;
-        long s = strtol(v, &end, 10); /* HTTP-date form: ignored, backoff applies */
-        if (end != v && *end == '\0' && s >= 0 && s < 3600)
-            k->retry_after_ms = (int)(s * 1000);
-    }
+    snprintf(why, whylen, "response refused: %s (byte %llu)", k->p.error,
+             (unsigned long long)k->p.error_at);
+    return -1;
 }
 
-static void headers_done(struct conn *k)
+/* The head: parsed in place at the front of `in` (pulled up contiguous, at
+ * most MAX_HEAD_BYTES + 1 so that the parser sees a head too large), then
+ * drained. Returns 1 once the final head is in, 0 for more, -1 (why). */
+static int read_head(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
 {
-    if (k->status >= 100 && k->status < 200) { /* 100 Continue etc.: skip */
-        int ka = k->keepalive;
-        conn_reset_parser(k);
-        k->keepalive = ka;
-        k->got_bytes = 1;
-        return;
+    while (!k->head_seen) {
+        size_t n = evbuffer_get_length(in);
+        const char *head;
+        int rc;
+
+        if (n == 0)
+            return 0;
+        if (n > MAX_HEAD_BYTES + 1)
+            n = MAX_HEAD_BYTES + 1;
+        head = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+        if (!head)
+            abort();
+        rc = tg_up_parse_head(&k->p, head, n);
+        if (rc == TG_UP_MORE)
+            return 0;
+        if (rc == TG_UP_ERR)
+            return refused(k, why, whylen);
+        if (rc == TG_UP_HEAD) { /* TG_UP_INFO: a 1xx, skipped */
+            k->head_seen = 1;
+            k->status = k->p.status;
+            k->keepalive = k->p.keep_alive;
+            k->retry_after_ms =
+                parse_retry_after(tg_up_header_get(head, k->p.head_len, TG_IOV_LIT("retry-after")));
+        }
+        evbuffer_drain(in, k->p.head_len);
     }
-    if (k->chunked) {
-        k->ps = P_CHUNK_SIZE;
-    } else if (k->content_length >= 0) {
-        k->ps = P_BODY_CL;
-        k->remaining = k->content_length;
-    } else {
-        k->ps = P_BODY_EOF;
-        k->keepalive = 0;
-    }
+    return 1;
 }
 
-/* Returns 1 when the response is complete, 0 when more input is needed,
- * -1 on a protocol error (message in why). */
-static int parse_step(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
+/* Body bytes from `in` into k->body, whatever their framing. Returns 1
+ * when the response is complete, 0 for more, -1 (why). */
+static int read_body(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
 {
-    char *line;
-    size_t n;
+    for (;;) {
+        struct evbuffer_iovec v = {(void *)"", 0};
+        tg_iovec_t data;
+        size_t used;
+        int rc;
 
-    switch (k->ps) {
-    case P_STATUS:
-    case P_HEADERS:
-    case P_CHUNK_SIZE:
-    case P_CHUNK_CRLF:
-    case P_TRAILERS:
-        line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-        if (!line) {
-            if (evbuffer_get_length(in) > MAX_HEAD_LINE) {
-                snprintf(why, whylen, "response line too long");
+        if (evbuffer_get_length(in) > 0)
+            evbuffer_peek(in, -1, NULL, &v, 1); /* the first contiguous span */
+        rc = tg_up_parse_body(&k->p, v.iov_base, v.iov_len, &used, &data);
+        if (rc == TG_UP_ERR)
+            return refused(k, why, whylen);
+        if (rc == TG_UP_DATA) {
+            if (evbuffer_get_length(k->body) + data.len > k->c->o.max_response_bytes) {
+                snprintf(why, whylen, "response body too large");
                 return -1;
             }
-            return 0;
+            evbuffer_add(k->body, data.base, data.len); /* before the drain: data is in `in` */
         }
-        k->head_bytes += n + 2;
-        if (k->head_bytes > MAX_HEAD_BYTES) {
-            free(line);
-            snprintf(why, whylen, "response headers too large");
-            return -1;
-        }
-        break;
-    case P_BODY_CL:
-    case P_CHUNK_DATA:
-    case P_BODY_EOF: {
-        size_t avail = evbuffer_get_length(in);
-        size_t take = k->ps == P_BODY_EOF || (long long)avail < k->remaining
-                          ? avail : (size_t)k->remaining;
-        if (evbuffer_get_length(k->body) + take > k->c->o.max_response_bytes) {
-            snprintf(why, whylen, "response body too large");
-            return -1;
-        }
-        evbuffer_remove_buffer(in, k->body, take);
-        if (k->ps == P_BODY_EOF)
-            return 0; /* complete at EOF */
-        k->remaining -= (long long)take;
-        if (k->remaining > 0)
-            return 0;
-        if (k->ps == P_BODY_CL)
-            return 1;
-        k->ps = P_CHUNK_CRLF;
-        return 2; /* progress, continue */
-    }
-    default:
-        return -1;
-    }
-    switch (k->ps) {
-    case P_STATUS:
-        if (parse_status_line(k, line) < 0) {
-            snprintf(why, whylen, "malformed status line");
-            free(line);
-            return -1;
-        }
-        k->ps = P_HEADERS;
-        break;
-    case P_HEADERS:
-        if (line[0] == '\0')
-            headers_done(k);
-        else
-            parse_header(k, line);
-        break;
-    case P_CHUNK_SIZE: {
-        char *end;
-        long long sz = strtoll(line, &end, 16);
-        if (end == line || sz < 0) {
-            snprintf(why, whylen, "malformed chunk size");
-            free(line);
-            return -1;
-        }
-        k->remaining = sz;
-        k->ps = sz == 0 ? P_TRAILERS : P_CHUNK_DATA;
-        break;
-    }
-    case P_CHUNK_CRLF:
-        k->ps = P_CHUNK_SIZE;
-        break;
-    case P_TRAILERS:
-        if (line[0] == '\0') {
-            free(line);
+        evbuffer_drain(in, used);
+        if (rc == TG_UP_END) {
+            if (evbuffer_get_length(in) > 0) /* bytes nobody asked for: not reusable */
+                k->keepalive = 0;
             return 1;
         }
-        break;
-    default:
-        break;
+        if (rc == TG_UP_MORE && evbuffer_get_length(in) == 0)
+            return 0;
     }
-    free(line);
-    if (k->ps == P_BODY_CL && k->remaining == 0)
-        return 1;
-    return 2;
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
@@ -798,8 +725,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     }
     if (evbuffer_get_length(in))
         k->got_bytes = 1;
-    while ((r = parse_step(k, in, why, sizeof(why))) == 2)
-        ;
+    r = read_head(k, in, why, sizeof(why));
+    if (r == 1)
+        r = read_body(k, in, why, sizeof(why));
     if (r == 1) {
         response_done(k);
     } else if (r < 0) {
@@ -843,11 +771,16 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         conn_free(k);
         return;
     }
-    if ((what & BEV_EVENT_EOF) && k->ps == P_BODY_EOF) {
-        response_done(k);
-        return;
+    if ((what & BEV_EVENT_EOF) && k->got_bytes) {
+        /* complete for a close-delimited body, else a response cut short */
+        if (tg_up_parse_eof(&k->p) == TG_UP_END) {
+            response_done(k);
+            return;
+        }
+        refused(k, why, sizeof(why));
+    } else {
+        conn_error_text(k, what, why, sizeof(why));
     }
-    conn_error_text(k, what, why, sizeof(why));
     if (k->reused && !k->got_bytes && !call->stale_retried) {
         /* The server closed a keep-alive connection as we reused it: not
          * a failure of the API server, resend at once (once). */
