@@ -22,9 +22,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +30,9 @@
 
 #include "kube_int.h"
 #include "tenantgate/log.h"
+#include "tenantgate/tls.h"
 #include "tenantgate/upstream_parse.h"
+#include "tenantgate/upstream_tls.h"
 
 #define PATH_TOKENREVIEW "/apis/authentication.k8s.io/v1/tokenreviews"
 #define PATH_SAR         "/apis/authorization.k8s.io/v1/subjectaccessreviews"
@@ -209,97 +209,24 @@ static const char *current_token(struct tg_kube_client *c)
 
 /* ---- TLS ---- */
 
-static int load_ca(SSL_CTX *ctx, const char *pem, size_t len, char *err, size_t errlen)
-{
-    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    X509 *x;
-    int n = 0;
-
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        X509_STORE_add_cert(store, x);
-        X509_free(x);
-        n++;
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    if (n == 0) {
-        snprintf(err, errlen, "certificate-authority: no PEM certificate found");
-        return -1;
-    }
-    return 0;
-}
-
-static int load_client_cert(SSL_CTX *ctx, const struct tg_kube_target *t, char *err,
-                            size_t errlen)
-{
-    BIO *bio = BIO_new_mem_buf(t->cert_pem, (int)t->cert_pem_len);
-    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    EVP_PKEY *key;
-    int ok = x && SSL_CTX_use_certificate(ctx, x) == 1;
-
-    X509_free(x);
-    while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-        if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1) /* takes ownership on success */
-            X509_free(x);
-    BIO_free(bio);
-    if (!ok) {
-        snprintf(err, errlen, "client-certificate: not a PEM certificate");
-        return -1;
-    }
-    bio = BIO_new_mem_buf(t->key_pem, (int)t->key_pem_len);
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    if (!ok) {
-        snprintf(err, errlen, "client-key: unreadable or does not match the certificate");
-        return -1;
-    }
-    return 0;
-}
-
-static SSL_CTX *make_ssl_ctx(const struct tg_kube_target *t, char *err, size_t errlen)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        snprintf(err, errlen, "SSL_CTX_new failed");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if ((t->ca_pem ? load_ca(ctx, t->ca_pem, t->ca_pem_len, err, errlen)
-                   : (SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1)) < 0 ||
-        (t->cert_pem && load_client_cert(ctx, t, err, errlen) < 0)) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
+/* Used to pick the address without DNS (tg_up_tls_set_peer() decides the
+ * same way which check the name gets). */
 static int is_ip_literal(const char *h)
 {
     unsigned char buf[16];
     return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
 }
 
-/* One SSL per connection, checking the name (or IP) the kubeconfig names. */
+/* One SSL per connection, checking the name (or IP) the kubeconfig names
+ * the way every client of ours does. */
 static SSL *make_ssl(struct tg_kube_client *c)
 {
     SSL *ssl = SSL_new(c->ssl_ctx);
     const char *name = c->t.tls_server_name ? c->t.tls_server_name : c->t.host;
-    X509_VERIFY_PARAM *vp;
 
-    if (!ssl)
+    if (ssl && tg_up_tls_set_peer(ssl, name) < 0) {
+        SSL_free(ssl);
         return NULL;
-    vp = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (is_ip_literal(name)) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, name);
-    } else {
-        X509_VERIFY_PARAM_set1_host(vp, name, 0);
-        SSL_set_tlsext_host_name(ssl, name);
     }
     return ssl;
 }
@@ -921,7 +848,10 @@ struct tg_kube_client *tg_kube_client_new(struct event_base *base,
     c->tokens = c->o.burst > 0 ? c->o.burst : 1;
     c->bucket_ms = now_ms();
     c->pump_ev = event_new(base, -1, 0, pump_cb, c);
-    if (c->t.https && !(c->ssl_ctx = make_ssl_ctx(t, err, errlen)))
+    if (c->t.https &&
+        !(c->ssl_ctx = tg_tls_client_ctx_from_pem(t->ca_pem, t->ca_pem_len, t->cert_pem,
+                                                  t->cert_pem_len, t->key_pem, t->key_pem_len,
+                                                  err, errlen)))
         goto fail;
     if (c->t.token) {
         c->token = strdup(c->t.token);

@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -615,6 +616,64 @@ static void test_raw_chunked_split(void **state)
     rawenv_free(e);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 65536);
+    assert_non_null(f);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 65535, f);
+    fclose(f);
+    return buf;
+}
+
+/* TLS contexts from the target's PEM bytes (lib/tls.c): a CA bundle without
+ * a certificate, a client certificate that is not one, a key that is not
+ * the certificate's, each a NULL client with the reason; the right pair a
+ * client. */
+static void test_tls_from_pem(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct tg_kube_target t = {.https = 1, .host = "127.0.0.1", .port = 1, .path_prefix = ""};
+    struct tg_kube_opts o;
+    struct tg_kube_client *kc;
+    size_t crt_len, key_len, other_len;
+    char *crt = slurp("test/unit/data/config/tls.crt", &crt_len);
+    char *key = slurp("test/unit/data/config/tls.key", &key_len);
+    char *other = slurp("test/unit/data/config/other.key", &other_len);
+    char err[256];
+
+    tg_kube_opts_init(&o, NULL);
+    t.ca_pem = "not PEM";
+    t.ca_pem_len = 7;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "no PEM certificate"));
+    t.ca_pem = crt;
+    t.ca_pem_len = crt_len;
+    t.cert_pem = "junk";
+    t.cert_pem_len = 4;
+    t.key_pem = key;
+    t.key_pem_len = key_len;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "not a PEM certificate"));
+    t.cert_pem = crt;
+    t.cert_pem_len = crt_len;
+    t.key_pem = other;
+    t.key_pem_len = other_len;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "does not match"));
+    t.key_pem = key;
+    t.key_pem_len = key_len;
+    kc = tg_kube_client_new(base, &t, &o, err, sizeof(err));
+    if (!kc)
+        fail_msg("%s", err);
+    tg_kube_client_free(kc);
+    free(crt);
+    free(key);
+    free(other);
+    event_base_free(base);
+}
+
 static void test_setup_helper(void **state)
 {
     struct event_base *base = event_base_new();
@@ -664,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_observer),
         cmocka_unit_test(test_free_with_calls_outstanding),
         cmocka_unit_test(test_setup_helper),
+        cmocka_unit_test(test_tls_from_pem),
         cmocka_unit_test(test_raw_refuses_two_content_lengths),
         cmocka_unit_test(test_raw_refuses_obs_fold),
         cmocka_unit_test(test_raw_refuses_te_and_cl),
