@@ -44,13 +44,13 @@ enum call_state { CS_QUEUED, CS_INFLIGHT, CS_BACKOFF };
 struct conn {
     struct tg_kube_client *c;
     struct bufferevent *bev;
-    struct conn *prev, *next; /* c->conns */
+    struct conn *prev, *next;  /* c->conns */
     struct tg_kube_call *call; /* in flight, or NULL when idle */
-    int reused;               /* served a response before: may be stale */
-    int got_bytes;            /* response bytes seen for the current call */
+    int reused;                /* served a response before: may be stale */
+    int got_bytes;             /* response bytes seen for the current call */
     /* the response: lib/upstream/parse.c reads it from the input buffer */
     struct tg_up_parser p;
-    int head_seen;      /* the final head is parsed: body bytes follow */
+    int head_seen; /* the final head is parsed: body bytes follow */
     int status;
     int keepalive;
     int retry_after_ms; /* -1 = none */
@@ -74,7 +74,7 @@ struct tg_kube_call {
     } cb;
     int status; /* HTTP status of the last answer (CALL_GET) */
     void *arg;
-    int attempts;              /* HTTP attempts made */
+    int attempts; /* HTTP attempts made */
     int stale_retried;
     int throttled;
     uint64_t deadline_ms;
@@ -142,10 +142,14 @@ void tg_kube_opts_init(struct tg_kube_opts *o, const struct tg_config *cfg)
     o->max_response_bytes = 4u << 20;
     if (!cfg)
         return;
-    if (cfg->kube_timeout_ms > 0) o->timeout_ms = cfg->kube_timeout_ms;
-    if (cfg->kube_qps > 0) o->qps = cfg->kube_qps;
-    if (cfg->kube_burst > 0) o->burst = cfg->kube_burst;
-    if (cfg->kube_retries >= 0) o->retries = cfg->kube_retries;
+    if (cfg->kube_timeout_ms > 0)
+        o->timeout_ms = cfg->kube_timeout_ms;
+    if (cfg->kube_qps > 0)
+        o->qps = cfg->kube_qps;
+    if (cfg->kube_burst > 0)
+        o->burst = cfg->kube_burst;
+    if (cfg->kube_retries >= 0)
+        o->retries = cfg->kube_retries;
 }
 
 /* One HTTP attempt of `call` ended (status 0: without a response). */
@@ -247,8 +251,12 @@ static void conn_reset_parser(struct conn *k)
 static void conn_free(struct conn *k)
 {
     struct tg_kube_client *c = k->c;
-    if (k->prev) k->prev->next = k->next; else c->conns = k->next;
-    if (k->next) k->next->prev = k->prev;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
     if (k->call) {
         k->call->conn = NULL;
         c->nbusy--;
@@ -274,9 +282,9 @@ static struct conn *conn_new(struct tg_kube_client *c, char *err, size_t errlen)
     k->body = evbuffer_new();
     if (c->t.https) {
         SSL *ssl = make_ssl(c);
-        k->bev = ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl,
-                                                      BUFFEREVENT_SSL_CONNECTING, opts)
-                     : NULL;
+        k->bev =
+            ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts)
+                : NULL;
         if (k->bev) /* Go and Python servers often close without close_notify */
             bufferevent_openssl_set_allow_dirty_shutdown(k->bev, 1);
         else if (ssl)
@@ -309,8 +317,7 @@ static struct conn *conn_new(struct tg_kube_client *c, char *err, size_t errlen)
                     : -1;
     }
     if (rc < 0) {
-        snprintf(err, errlen, "connect to %s:%u failed: %s", c->t.host, c->t.port,
-                 strerror(errno));
+        snprintf(err, errlen, "connect to %s:%u failed: %s", c->t.host, c->t.port, strerror(errno));
         bufferevent_free(k->bev);
         evbuffer_free(k->body);
         free(k);
@@ -355,8 +362,14 @@ static void queue_push(struct tg_kube_client *c, struct tg_kube_call *call, int 
 
 static void queue_remove(struct tg_kube_client *c, struct tg_kube_call *call)
 {
-    if (call->qprev) call->qprev->qnext = call->qnext; else c->queue = call->qnext;
-    if (call->qnext) call->qnext->qprev = call->qprev; else c->queue_tail = call->qprev;
+    if (call->qprev)
+        call->qprev->qnext = call->qnext;
+    else
+        c->queue = call->qnext;
+    if (call->qnext)
+        call->qnext->qprev = call->qprev;
+    else
+        c->queue_tail = call->qprev;
     call->qprev = call->qnext = NULL;
 }
 
@@ -368,8 +381,12 @@ static void call_release(struct tg_kube_call *call)
         queue_remove(c, call);
     if (call->conn) /* in flight: the connection is mid-response, close it */
         conn_free(call->conn);
-    if (call->prev) call->prev->next = call->next; else c->calls = call->next;
-    if (call->next) call->next->prev = call->prev;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        c->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
     event_free(call->deadline_ev);
     event_free(call->retry_ev);
     tg_sb_free(&call->body);
@@ -820,10 +837,8 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ---- */
 
-struct tg_kube_client *tg_kube_client_new(struct event_base *base,
-                                          const struct tg_kube_target *t,
-                                          const struct tg_kube_opts *opts, char *err,
-                                          size_t errlen)
+struct tg_kube_client *tg_kube_client_new(struct event_base *base, const struct tg_kube_target *t,
+                                          const struct tg_kube_opts *opts, char *err, size_t errlen)
 {
     struct tg_kube_client *c = calloc(1, sizeof(*c));
     if (!c)
@@ -841,17 +856,15 @@ struct tg_kube_client *tg_kube_client_new(struct event_base *base,
     c->t.token_file = t->token_file ? strdup(t->token_file) : NULL;
     c->t.source = t->source ? strdup(t->source) : NULL;
     c->host_is_ip = is_ip_literal(t->host);
-    if (asprintf(&c->host_header, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
-                 t->port) < 0)
+    if (asprintf(&c->host_header, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host, t->port) < 0)
         abort();
     c->rng = (uint64_t)(uintptr_t)c ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
     c->tokens = c->o.burst > 0 ? c->o.burst : 1;
     c->bucket_ms = now_ms();
     c->pump_ev = event_new(base, -1, 0, pump_cb, c);
-    if (c->t.https &&
-        !(c->ssl_ctx = tg_tls_client_ctx_from_pem(t->ca_pem, t->ca_pem_len, t->cert_pem,
-                                                  t->cert_pem_len, t->key_pem, t->key_pem_len,
-                                                  err, errlen)))
+    if (c->t.https && !(c->ssl_ctx = tg_tls_client_ctx_from_pem(
+                            t->ca_pem, t->ca_pem_len, t->cert_pem, t->cert_pem_len, t->key_pem,
+                            t->key_pem_len, err, errlen)))
         goto fail;
     if (c->t.token) {
         c->token = strdup(c->t.token);
@@ -945,8 +958,7 @@ struct tg_kube_call *tg_kube_tokenreview(struct tg_kube_client *c, tg_iovec_t to
 }
 
 struct tg_kube_call *tg_kube_sar(struct tg_kube_client *c, const struct tg_user *user,
-                                 const struct tg_authz_attrs *attrs, tg_kube_authz_cb cb,
-                                 void *arg)
+                                 const struct tg_authz_attrs *attrs, tg_kube_authz_cb cb, void *arg)
 {
     struct tg_kube_call *call = call_new(c, CALL_AUTHZ, arg);
     call->cb.authz = cb;
