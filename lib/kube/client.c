@@ -660,7 +660,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *k = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    char why[96];
+    char why[160];
     int r;
 
     if (!k->call) { /* nothing asked: a stray byte on an idle connection */
@@ -721,7 +721,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
             response_done(k);
             return;
         }
-        refused(k, why, sizeof(why));
+        snprintf(why, sizeof(why), "%s (byte %llu)", k->p.error, (unsigned long long)k->p.error_at);
     } else {
         conn_error_text(k, what, why, sizeof(why));
     }
