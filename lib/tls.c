@@ -2,6 +2,7 @@
 #include "tenantgate/core.h"
 #include "tenantgate/tls.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -93,8 +95,8 @@ static SSL_CTX *server_ctx(const struct tg_config *cfg, char *err, size_t errlen
         ssl_error(err, errlen, "creating TLS context", NULL);
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, cfg->tls_min_version ? cfg->tls_min_version
-                                                            : TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx,
+                                  cfg->tls_min_version ? cfg->tls_min_version : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (cfg->tls_cipher_suites && SSL_CTX_set_cipher_list(ctx, cfg->tls_cipher_suites) != 1) {
         ssl_error(err, errlen, "--tls-cipher-suites", cfg->tls_cipher_suites);
@@ -186,8 +188,8 @@ int tg_tls_server_maybe_reload(struct tg_tls_server *t)
     return 1;
 }
 
-SSL_CTX *tg_tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
-                               char *err, size_t errlen)
+/* What every client context has: TLS 1.2 at least, the server verified. */
+static SSL_CTX *client_ctx(char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
@@ -196,6 +198,15 @@ SSL_CTX *tg_tls_client_ctx_new(const char *ca_file, const char *cert_file, const
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    return ctx;
+}
+
+SSL_CTX *tg_tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
+                               char *err, size_t errlen)
+{
+    SSL_CTX *ctx = client_ctx(err, errlen);
+    if (ctx == NULL)
+        return NULL;
     if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
                 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
         ssl_error(err, errlen, "loading CA", ca_file);
@@ -206,6 +217,87 @@ SSL_CTX *tg_tls_client_ctx_new(const char *ca_file, const char *cert_file, const
         ssl_error(err, errlen, "loading client certificate", cert_file);
         goto fail;
     }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static BIO *mem_bio(const char *pem, size_t len)
+{
+    return len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+}
+
+/* Every certificate of a PEM bundle into the context's trust store. */
+static int pem_roots(SSL_CTX *ctx, const char *pem, size_t len, char *err, size_t errlen)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    BIO *bio = mem_bio(pem, len);
+    X509 *x;
+    int n = 0;
+
+    while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        X509_STORE_add_cert(store, x);
+        X509_free(x);
+        n++;
+    }
+    BIO_free(bio);
+    ERR_clear_error(); /* the read that ended the loop */
+    if (n == 0) {
+        snprintf(err, errlen, "CA bundle: no PEM certificate found");
+        return -1;
+    }
+    return 0;
+}
+
+/* The first certificate is ours, the others its chain. */
+static int pem_identity(SSL_CTX *ctx, const char *cert_pem, size_t cert_len, const char *key_pem,
+                        size_t key_len, char *err, size_t errlen)
+{
+    BIO *bio = mem_bio(cert_pem, cert_len);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *key;
+    int ok = x && SSL_CTX_use_certificate(ctx, x) == 1;
+
+    X509_free(x);
+    while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+        if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1) /* takes ownership on success */
+            X509_free(x);
+    BIO_free(bio);
+    if (!ok) {
+        ERR_clear_error();
+        snprintf(err, errlen, "client certificate: not a PEM certificate");
+        return -1;
+    }
+    bio = mem_bio(key_pem, key_len);
+    key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (!ok) {
+        snprintf(err, errlen, "client key: unreadable or does not match the certificate");
+        return -1;
+    }
+    return 0;
+}
+
+SSL_CTX *tg_tls_client_ctx_from_pem(const char *ca_pem, size_t ca_len, const char *cert_pem,
+                                    size_t cert_len, const char *key_pem, size_t key_len, char *err,
+                                    size_t errlen)
+{
+    SSL_CTX *ctx = client_ctx(err, errlen);
+    if (ctx == NULL)
+        return NULL;
+    if (ca_pem) {
+        if (pem_roots(ctx, ca_pem, ca_len, err, errlen) < 0)
+            goto fail;
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        ssl_error(err, errlen, "loading the system CA store", NULL);
+        goto fail;
+    }
+    if (cert_pem && pem_identity(ctx, cert_pem, cert_len, key_pem, key_len, err, errlen) < 0)
+        goto fail;
     return ctx;
 fail:
     SSL_CTX_free(ctx);

@@ -2,7 +2,8 @@
  * TLS contexts. The server side holds the listener's certificate, reloads it
  * when the files change (keeping the old pair when the new one is broken) and
  * makes a self-signed certificate when none is configured, as kube-rbac-proxy
- * does. The client side is for the upstream.
+ * does. The client side is for our clients (upstream, Kubernetes API, OIDC
+ * issuers): the server's name is checked per session (tg_up_tls_set_peer()).
  *
  * Ownership: struct tg_tls_server owns its SSL_CTX; SSL objects it hands out
  * hold their own reference to the context they were made from, so a reload
@@ -31,6 +32,14 @@ int tg_tls_server_maybe_reload(struct tg_tls_server *t);
  * (system store when NULL); presents cert/key when given. */
 struct ssl_ctx_st *tg_tls_client_ctx_new(const char *ca_file, const char *cert_file,
                                          const char *key_file, char *err, size_t errlen);
+/* The same from PEM bytes the caller keeps (a kubeconfig's *-data, an OIDC
+ * issuer's CA): `ca_pem` one or more certificates (NULL: system store),
+ * `cert_pem` a certificate and its chain with `key_pem` its key (both or
+ * neither). */
+struct ssl_ctx_st *tg_tls_client_ctx_from_pem(const char *ca_pem, size_t ca_len,
+                                              const char *cert_pem, size_t cert_len,
+                                              const char *key_pem, size_t key_len, char *err,
+                                              size_t errlen);
 
 /* From a verified client certificate: CN as user, O entries as groups
  * (arena copies). Returns 0 when the peer presented a verified certificate. */

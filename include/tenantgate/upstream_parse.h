@@ -1,8 +1,9 @@
 /*
  * HTTP/1.1 response parser (lib/upstream/parse.c): one strict parser for every
- * response tenantgate reads (the upstream, later the Kubernetes API and OIDC
- * issuers). No I/O and no allocation: the caller owns the bytes and hands them
- * in; what the parser returns points into them.
+ * response tenantgate reads (the upstream client; lib/kube/client.c for the
+ * Kubernetes API and, through tg_kube_get(), OIDC issuers). No I/O and no
+ * allocation: the caller owns the bytes and hands them in; what the parser
+ * returns points into them.
  *
  *   head:  tg_up_parse_head(p, buf, len) with `buf` the response's bytes from
  *          its first one on (contiguous; called again with more bytes after

@@ -21,10 +21,17 @@ struct ssl_ctx_st;
 #define TG_UP_TLS_WANT_READ  (-2)
 #define TG_UP_TLS_WANT_WRITE (-3)
 
+/* Make `ssl` (a client session not yet connected) verify the server as
+ * `name`: a DNS name is sent as SNI and checked against the certificate (no
+ * partial wildcards), an IP literal is checked against its IP SANs (and not
+ * sent as SNI, RFC 6066). The chain itself is checked against the context's
+ * roots (SSL_VERIFY_PEER, see tg_tls_client_ctx_new()). 0, or -1 when OpenSSL
+ * refuses the name. */
+int tg_up_tls_set_peer(struct ssl_st *ssl, const char *name);
+
 /* A session for the connected socket `fd`, verifying the server against the
- * context's roots and `name`: a DNS name is sent as SNI and checked against the
- * certificate (no partial wildcards), an IP literal is checked against its IP
- * SANs (and not sent as SNI, RFC 6066). NULL if OpenSSL cannot make one. */
+ * context's roots and `name` (tg_up_tls_set_peer()). NULL if OpenSSL cannot
+ * make one. */
 struct ssl_st *tg_up_tls_new(struct ssl_ctx_st *ctx, const char *name, int fd);
 
 /* Drive the handshake: 0 when done, TG_UP_TLS_WANT_*, or -1 with the reason

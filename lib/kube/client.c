@@ -3,7 +3,9 @@
  * libevent loop. Our own small HTTP/1.1 over bufferevent_openssl rather than
  * evhttp's client: evhttp cannot reconnect a TLS connection cleanly, gives
  * no control over the pool, and cannot tell a stale keep-alive connection
- * from a failing server.
+ * from a failing server. Responses are read by the product's one strict
+ * parser (lib/upstream/parse.c): a shape it refuses (smuggling, obs-fold, two
+ * Content-Lengths...) fails the attempt like a connection error.
  *
  * A call goes: queue -> (token bucket) -> connection (idle one or a new one,
  * at most max_conns, one request each) -> response -> callback, or -> backoff
@@ -20,9 +22,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,33 +30,30 @@
 
 #include "kube_int.h"
 #include "tenantgate/log.h"
+#include "tenantgate/tls.h"
+#include "tenantgate/upstream_parse.h"
+#include "tenantgate/upstream_tls.h"
 
 #define PATH_TOKENREVIEW "/apis/authentication.k8s.io/v1/tokenreviews"
 #define PATH_SAR         "/apis/authorization.k8s.io/v1/subjectaccessreviews"
-#define MAX_HEAD_LINE    8192
-#define MAX_HEAD_BYTES   65536
+#define MAX_HEAD_BYTES   65536 /* status line and headers, and separately trailers */
 
 enum call_kind { CALL_AUTHN, CALL_AUTHZ, CALL_GET /* tg_kube_get: body handed over as is */ };
 enum call_state { CS_QUEUED, CS_INFLIGHT, CS_BACKOFF };
-enum parse_state { P_STATUS, P_HEADERS, P_BODY_CL, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF,
-                   P_TRAILERS, P_BODY_EOF };
 
 struct conn {
     struct tg_kube_client *c;
     struct bufferevent *bev;
-    struct conn *prev, *next; /* c->conns */
+    struct conn *prev, *next;  /* c->conns */
     struct tg_kube_call *call; /* in flight, or NULL when idle */
-    int reused;               /* served a response before: may be stale */
-    int got_bytes;            /* response bytes seen for the current call */
-    /* response parser */
-    enum parse_state ps;
+    int reused;                /* served a response before: may be stale */
+    int got_bytes;             /* response bytes seen for the current call */
+    /* the response: lib/upstream/parse.c reads it from the input buffer */
+    struct tg_up_parser p;
+    int head_seen; /* the final head is parsed: body bytes follow */
     int status;
     int keepalive;
-    int chunked;
-    long long content_length; /* -1 = none */
-    long long remaining;
-    int retry_after_ms;       /* -1 = none */
-    size_t head_bytes;
+    int retry_after_ms; /* -1 = none */
     struct evbuffer *body;
 };
 
@@ -77,7 +74,7 @@ struct tg_kube_call {
     } cb;
     int status; /* HTTP status of the last answer (CALL_GET) */
     void *arg;
-    int attempts;              /* HTTP attempts made */
+    int attempts; /* HTTP attempts made */
     int stale_retried;
     int throttled;
     uint64_t deadline_ms;
@@ -99,6 +96,7 @@ struct tg_kube_client {
     /* bearer token */
     char *token;
     uint64_t token_read_ms;
+    int token_stale; /* a 401 said our token may have rotated: re-read it now */
     /* pool */
     struct conn *conns;
     int nconns, nbusy;
@@ -144,10 +142,14 @@ void tg_kube_opts_init(struct tg_kube_opts *o, const struct tg_config *cfg)
     o->max_response_bytes = 4u << 20;
     if (!cfg)
         return;
-    if (cfg->kube_timeout_ms > 0) o->timeout_ms = cfg->kube_timeout_ms;
-    if (cfg->kube_qps > 0) o->qps = cfg->kube_qps;
-    if (cfg->kube_burst > 0) o->burst = cfg->kube_burst;
-    if (cfg->kube_retries >= 0) o->retries = cfg->kube_retries;
+    if (cfg->kube_timeout_ms > 0)
+        o->timeout_ms = cfg->kube_timeout_ms;
+    if (cfg->kube_qps > 0)
+        o->qps = cfg->kube_qps;
+    if (cfg->kube_burst > 0)
+        o->burst = cfg->kube_burst;
+    if (cfg->kube_retries >= 0)
+        o->retries = cfg->kube_retries;
 }
 
 /* One HTTP attempt of `call` ended (status 0: without a response). */
@@ -196,8 +198,10 @@ static int reload_token(struct tg_kube_client *c, char *err, size_t errlen)
 
 static const char *current_token(struct tg_kube_client *c)
 {
-    if (c->t.token_file && now_ms() - c->token_read_ms >= (uint64_t)c->o.token_reload_ms) {
+    if (c->t.token_file &&
+        (c->token_stale || now_ms() - c->token_read_ms >= (uint64_t)c->o.token_reload_ms)) {
         char err[256];
+        c->token_stale = 0;
         if (reload_token(c, err, sizeof(err)) < 0) {
             /* keep the old token: a rotation in progress is not an outage */
             tg_warn("kube: %s; keeping the previous token", err);
@@ -209,97 +213,24 @@ static const char *current_token(struct tg_kube_client *c)
 
 /* ---- TLS ---- */
 
-static int load_ca(SSL_CTX *ctx, const char *pem, size_t len, char *err, size_t errlen)
-{
-    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    X509 *x;
-    int n = 0;
-
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        X509_STORE_add_cert(store, x);
-        X509_free(x);
-        n++;
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    if (n == 0) {
-        snprintf(err, errlen, "certificate-authority: no PEM certificate found");
-        return -1;
-    }
-    return 0;
-}
-
-static int load_client_cert(SSL_CTX *ctx, const struct tg_kube_target *t, char *err,
-                            size_t errlen)
-{
-    BIO *bio = BIO_new_mem_buf(t->cert_pem, (int)t->cert_pem_len);
-    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    EVP_PKEY *key;
-    int ok = x && SSL_CTX_use_certificate(ctx, x) == 1;
-
-    X509_free(x);
-    while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-        if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1) /* takes ownership on success */
-            X509_free(x);
-    BIO_free(bio);
-    if (!ok) {
-        snprintf(err, errlen, "client-certificate: not a PEM certificate");
-        return -1;
-    }
-    bio = BIO_new_mem_buf(t->key_pem, (int)t->key_pem_len);
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    if (!ok) {
-        snprintf(err, errlen, "client-key: unreadable or does not match the certificate");
-        return -1;
-    }
-    return 0;
-}
-
-static SSL_CTX *make_ssl_ctx(const struct tg_kube_target *t, char *err, size_t errlen)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        snprintf(err, errlen, "SSL_CTX_new failed");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if ((t->ca_pem ? load_ca(ctx, t->ca_pem, t->ca_pem_len, err, errlen)
-                   : (SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1)) < 0 ||
-        (t->cert_pem && load_client_cert(ctx, t, err, errlen) < 0)) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
+/* Used to pick the address without DNS (tg_up_tls_set_peer() decides the
+ * same way which check the name gets). */
 static int is_ip_literal(const char *h)
 {
     unsigned char buf[16];
     return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
 }
 
-/* One SSL per connection, checking the name (or IP) the kubeconfig names. */
+/* One SSL per connection, checking the name (or IP) the kubeconfig names
+ * the way every client of ours does. */
 static SSL *make_ssl(struct tg_kube_client *c)
 {
     SSL *ssl = SSL_new(c->ssl_ctx);
     const char *name = c->t.tls_server_name ? c->t.tls_server_name : c->t.host;
-    X509_VERIFY_PARAM *vp;
 
-    if (!ssl)
+    if (ssl && tg_up_tls_set_peer(ssl, name) < 0) {
+        SSL_free(ssl);
         return NULL;
-    vp = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (is_ip_literal(name)) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, name);
-    } else {
-        X509_VERIFY_PARAM_set1_host(vp, name, 0);
-        SSL_set_tlsext_host_name(ssl, name);
     }
     return ssl;
 }
@@ -308,14 +239,11 @@ static SSL *make_ssl(struct tg_kube_client *c)
 
 static void conn_reset_parser(struct conn *k)
 {
-    k->ps = P_STATUS;
+    tg_up_parser_init(&k->p, MAX_HEAD_BYTES, 0);
+    k->head_seen = 0;
     k->status = 0;
-    k->keepalive = 1;
-    k->chunked = 0;
-    k->content_length = -1;
-    k->remaining = 0;
+    k->keepalive = 0;
     k->retry_after_ms = -1;
-    k->head_bytes = 0;
     k->got_bytes = 0;
     evbuffer_drain(k->body, evbuffer_get_length(k->body));
 }
@@ -323,8 +251,12 @@ static void conn_reset_parser(struct conn *k)
 static void conn_free(struct conn *k)
 {
     struct tg_kube_client *c = k->c;
-    if (k->prev) k->prev->next = k->next; else c->conns = k->next;
-    if (k->next) k->next->prev = k->prev;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
     if (k->call) {
         k->call->conn = NULL;
         c->nbusy--;
@@ -350,9 +282,9 @@ static struct conn *conn_new(struct tg_kube_client *c, char *err, size_t errlen)
     k->body = evbuffer_new();
     if (c->t.https) {
         SSL *ssl = make_ssl(c);
-        k->bev = ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl,
-                                                      BUFFEREVENT_SSL_CONNECTING, opts)
-                     : NULL;
+        k->bev =
+            ssl ? bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts)
+                : NULL;
         if (k->bev) /* Go and Python servers often close without close_notify */
             bufferevent_openssl_set_allow_dirty_shutdown(k->bev, 1);
         else if (ssl)
@@ -385,8 +317,7 @@ static struct conn *conn_new(struct tg_kube_client *c, char *err, size_t errlen)
                     : -1;
     }
     if (rc < 0) {
-        snprintf(err, errlen, "connect to %s:%u failed: %s", c->t.host, c->t.port,
-                 strerror(errno));
+        snprintf(err, errlen, "connect to %s:%u failed: %s", c->t.host, c->t.port, strerror(errno));
         bufferevent_free(k->bev);
         evbuffer_free(k->body);
         free(k);
@@ -431,8 +362,14 @@ static void queue_push(struct tg_kube_client *c, struct tg_kube_call *call, int 
 
 static void queue_remove(struct tg_kube_client *c, struct tg_kube_call *call)
 {
-    if (call->qprev) call->qprev->qnext = call->qnext; else c->queue = call->qnext;
-    if (call->qnext) call->qnext->qprev = call->qprev; else c->queue_tail = call->qprev;
+    if (call->qprev)
+        call->qprev->qnext = call->qnext;
+    else
+        c->queue = call->qnext;
+    if (call->qnext)
+        call->qnext->qprev = call->qprev;
+    else
+        c->queue_tail = call->qprev;
     call->qprev = call->qnext = NULL;
 }
 
@@ -444,8 +381,12 @@ static void call_release(struct tg_kube_call *call)
         queue_remove(c, call);
     if (call->conn) /* in flight: the connection is mid-response, close it */
         conn_free(call->conn);
-    if (call->prev) call->prev->next = call->next; else c->calls = call->next;
-    if (call->next) call->next->prev = call->prev;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        c->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
     event_free(call->deadline_ev);
     event_free(call->retry_ev);
     tg_sb_free(&call->body);
@@ -587,7 +528,10 @@ static void handle_response(struct tg_kube_call *call, int status, int retry_aft
     if (status == 429 || status >= 500) {
         attempt_failed(call, why, retry_after_ms);
     } else if (status == 401 && c->t.token_file) {
-        c->token_read_ms = 0; /* our token may just have rotated: re-read it */
+        /* our token may just have rotated: re-read it. A flag, not
+         * token_read_ms = 0: the monotonic clock starts at boot, so "long
+         * ago" is not older than the period on a machine up for less. */
+        c->token_stale = 1;
         attempt_failed(call, why, 0);
     } else {
         call_finish(call, TG_KUBE_ERROR, NULL, 0, why);
@@ -624,166 +568,99 @@ static void response_done(struct conn *k)
     pump(c);
 }
 
-static int parse_status_line(struct conn *k, const char *line)
+/* Retry-After in seconds (the HTTP-date form is ignored: backoff applies). */
+static int parse_retry_after(tg_iovec_t v)
 {
-    int minor;
-    if (sscanf(line, "HTTP/1.%d %3d", &minor, &k->status) != 2 || k->status < 100 ||
-        k->status > 999)
+    int s = 0;
+    if (v.len == 0 || v.len > 4)
         return -1;
-    if (minor == 0)
-        k->keepalive = 0;
-    return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9')
+            return -1;
+        s = s * 10 + (v.base[i] - '0');
+    }
+    return s < 3600 ? s * 1000 : -1;
 }
 
-static void parse_header(struct conn *k, char *line)
+static int refused(struct conn *k, char *why, size_t whylen)
 {
-    char *colon = strchr(line, ':'), *v;
-    if (!colon)
-        return;
-    *colon = '\0';
-    v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    tg_kube_trim(v);
-    if (strcasecmp(line, "content-length") == 0) {
-        k->content_length = strtoll(v, NULL, 10);
-    } else if (strcasecmp(line, "transfer-encoding") == 0) {
-        k->chunked = strcasestr(v, "chunked") != NULL;
-    } else if (strcasecmp(line, "connection") == 0) {
-        if (strcasestr(v, "close"))
-            k->keepalive = 0;
-        else if (strcasestr(v, "keep-alive"))
-            k->keepalive = 1;
-    } else if (strcasecmp(line, "retry-after") == 0) {
-        char *end;
-        long s = strtol(v, &end, 10); /* HTTP-date form: ignored, backoff applies */
-        if (end != v && *end == '\0' && s >= 0 && s < 3600)
-            k->retry_after_ms = (int)(s * 1000);
-    }
+    snprintf(why, whylen, "response refused: %s (byte %llu)", k->p.error,
+             (unsigned long long)k->p.error_at);
+    return -1;
 }
 
-static void headers_done(struct conn *k)
+/* The head: parsed in place at the front of `in` (pulled up contiguous, at
+ * most MAX_HEAD_BYTES + 1 so that the parser sees a head too large), then
+ * drained. Returns 1 once the final head is in, 0 for more, -1 (why). */
+static int read_head(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
 {
-    if (k->status >= 100 && k->status < 200) { /* 100 Continue etc.: skip */
-        int ka = k->keepalive;
-        conn_reset_parser(k);
-        k->keepalive = ka;
-        k->got_bytes = 1;
-        return;
+    while (!k->head_seen) {
+        size_t n = evbuffer_get_length(in);
+        const char *head;
+        int rc;
+
+        if (n == 0)
+            return 0;
+        if (n > MAX_HEAD_BYTES + 1)
+            n = MAX_HEAD_BYTES + 1;
+        head = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+        if (!head)
+            abort();
+        rc = tg_up_parse_head(&k->p, head, n);
+        if (rc == TG_UP_MORE)
+            return 0;
+        if (rc == TG_UP_ERR)
+            return refused(k, why, whylen);
+        if (rc == TG_UP_HEAD) { /* TG_UP_INFO: a 1xx, skipped */
+            k->head_seen = 1;
+            k->status = k->p.status;
+            k->keepalive = k->p.keep_alive;
+            k->retry_after_ms =
+                parse_retry_after(tg_up_header_get(head, k->p.head_len, TG_IOV_LIT("retry-after")));
+        }
+        evbuffer_drain(in, k->p.head_len);
     }
-    if (k->chunked) {
-        k->ps = P_CHUNK_SIZE;
-    } else if (k->content_length >= 0) {
-        k->ps = P_BODY_CL;
-        k->remaining = k->content_length;
-    } else {
-        k->ps = P_BODY_EOF;
-        k->keepalive = 0;
-    }
+    return 1;
 }
 
-/* Returns 1 when the response is complete, 0 when more input is needed,
- * -1 on a protocol error (message in why). */
-static int parse_step(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
+/* Body bytes from `in` into k->body, whatever their framing. Returns 1
+ * when the response is complete, 0 for more, -1 (why). */
+static int read_body(struct conn *k, struct evbuffer *in, char *why, size_t whylen)
 {
-    char *line;
-    size_t n;
+    for (;;) {
+        struct evbuffer_iovec v = {(void *)"", 0};
+        tg_iovec_t data;
+        size_t used;
+        int rc;
 
-    switch (k->ps) {
-    case P_STATUS:
-    case P_HEADERS:
-    case P_CHUNK_SIZE:
-    case P_CHUNK_CRLF:
-    case P_TRAILERS:
-        line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-        if (!line) {
-            if (evbuffer_get_length(in) > MAX_HEAD_LINE) {
-                snprintf(why, whylen, "response line too long");
+        if (evbuffer_get_length(in) > 0)
+            evbuffer_peek(in, -1, NULL, &v, 1); /* the first contiguous span */
+        rc = tg_up_parse_body(&k->p, v.iov_base, v.iov_len, &used, &data);
+        if (rc == TG_UP_ERR)
+            return refused(k, why, whylen);
+        if (rc == TG_UP_DATA) {
+            if (evbuffer_get_length(k->body) + data.len > k->c->o.max_response_bytes) {
+                snprintf(why, whylen, "response body too large");
                 return -1;
             }
-            return 0;
+            evbuffer_add(k->body, data.base, data.len); /* before the drain: data is in `in` */
         }
-        k->head_bytes += n + 2;
-        if (k->head_bytes > MAX_HEAD_BYTES) {
-            free(line);
-            snprintf(why, whylen, "response headers too large");
-            return -1;
-        }
-        break;
-    case P_BODY_CL:
-    case P_CHUNK_DATA:
-    case P_BODY_EOF: {
-        size_t avail = evbuffer_get_length(in);
-        size_t take = k->ps == P_BODY_EOF || (long long)avail < k->remaining
-                          ? avail : (size_t)k->remaining;
-        if (evbuffer_get_length(k->body) + take > k->c->o.max_response_bytes) {
-            snprintf(why, whylen, "response body too large");
-            return -1;
-        }
-        evbuffer_remove_buffer(in, k->body, take);
-        if (k->ps == P_BODY_EOF)
-            return 0; /* complete at EOF */
-        k->remaining -= (long long)take;
-        if (k->remaining > 0)
-            return 0;
-        if (k->ps == P_BODY_CL)
-            return 1;
-        k->ps = P_CHUNK_CRLF;
-        return 2; /* progress, continue */
-    }
-    default:
-        return -1;
-    }
-    switch (k->ps) {
-    case P_STATUS:
-        if (parse_status_line(k, line) < 0) {
-            snprintf(why, whylen, "malformed status line");
-            free(line);
-            return -1;
-        }
-        k->ps = P_HEADERS;
-        break;
-    case P_HEADERS:
-        if (line[0] == '\0')
-            headers_done(k);
-        else
-            parse_header(k, line);
-        break;
-    case P_CHUNK_SIZE: {
-        char *end;
-        long long sz = strtoll(line, &end, 16);
-        if (end == line || sz < 0) {
-            snprintf(why, whylen, "malformed chunk size");
-            free(line);
-            return -1;
-        }
-        k->remaining = sz;
-        k->ps = sz == 0 ? P_TRAILERS : P_CHUNK_DATA;
-        break;
-    }
-    case P_CHUNK_CRLF:
-        k->ps = P_CHUNK_SIZE;
-        break;
-    case P_TRAILERS:
-        if (line[0] == '\0') {
-            free(line);
+        evbuffer_drain(in, used);
+        if (rc == TG_UP_END) {
+            if (evbuffer_get_length(in) > 0) /* bytes nobody asked for: not reusable */
+                k->keepalive = 0;
             return 1;
         }
-        break;
-    default:
-        break;
+        if (rc == TG_UP_MORE && evbuffer_get_length(in) == 0)
+            return 0;
     }
-    free(line);
-    if (k->ps == P_BODY_CL && k->remaining == 0)
-        return 1;
-    return 2;
 }
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *k = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    char why[96];
+    char why[160];
     int r;
 
     if (!k->call) { /* nothing asked: a stray byte on an idle connection */
@@ -792,8 +669,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     }
     if (evbuffer_get_length(in))
         k->got_bytes = 1;
-    while ((r = parse_step(k, in, why, sizeof(why))) == 2)
-        ;
+    r = read_head(k, in, why, sizeof(why));
+    if (r == 1)
+        r = read_body(k, in, why, sizeof(why));
     if (r == 1) {
         response_done(k);
     } else if (r < 0) {
@@ -837,11 +715,16 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         conn_free(k);
         return;
     }
-    if ((what & BEV_EVENT_EOF) && k->ps == P_BODY_EOF) {
-        response_done(k);
-        return;
+    if ((what & BEV_EVENT_EOF) && k->got_bytes) {
+        /* complete for a close-delimited body, else a response cut short */
+        if (tg_up_parse_eof(&k->p) == TG_UP_END) {
+            response_done(k);
+            return;
+        }
+        snprintf(why, sizeof(why), "%s (byte %llu)", k->p.error, (unsigned long long)k->p.error_at);
+    } else {
+        conn_error_text(k, what, why, sizeof(why));
     }
-    conn_error_text(k, what, why, sizeof(why));
     if (k->reused && !k->got_bytes && !call->stale_retried) {
         /* The server closed a keep-alive connection as we reused it: not
          * a failure of the API server, resend at once (once). */
@@ -954,10 +837,8 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ---- */
 
-struct tg_kube_client *tg_kube_client_new(struct event_base *base,
-                                          const struct tg_kube_target *t,
-                                          const struct tg_kube_opts *opts, char *err,
-                                          size_t errlen)
+struct tg_kube_client *tg_kube_client_new(struct event_base *base, const struct tg_kube_target *t,
+                                          const struct tg_kube_opts *opts, char *err, size_t errlen)
 {
     struct tg_kube_client *c = calloc(1, sizeof(*c));
     if (!c)
@@ -975,14 +856,15 @@ struct tg_kube_client *tg_kube_client_new(struct event_base *base,
     c->t.token_file = t->token_file ? strdup(t->token_file) : NULL;
     c->t.source = t->source ? strdup(t->source) : NULL;
     c->host_is_ip = is_ip_literal(t->host);
-    if (asprintf(&c->host_header, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host,
-                 t->port) < 0)
+    if (asprintf(&c->host_header, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host, t->port) < 0)
         abort();
     c->rng = (uint64_t)(uintptr_t)c ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
     c->tokens = c->o.burst > 0 ? c->o.burst : 1;
     c->bucket_ms = now_ms();
     c->pump_ev = event_new(base, -1, 0, pump_cb, c);
-    if (c->t.https && !(c->ssl_ctx = make_ssl_ctx(t, err, errlen)))
+    if (c->t.https && !(c->ssl_ctx = tg_tls_client_ctx_from_pem(
+                            t->ca_pem, t->ca_pem_len, t->cert_pem, t->cert_pem_len, t->key_pem,
+                            t->key_pem_len, err, errlen)))
         goto fail;
     if (c->t.token) {
         c->token = strdup(c->t.token);
@@ -1076,8 +958,7 @@ struct tg_kube_call *tg_kube_tokenreview(struct tg_kube_client *c, tg_iovec_t to
 }
 
 struct tg_kube_call *tg_kube_sar(struct tg_kube_client *c, const struct tg_user *user,
-                                 const struct tg_authz_attrs *attrs, tg_kube_authz_cb cb,
-                                 void *arg)
+                                 const struct tg_authz_attrs *attrs, tg_kube_authz_cb cb, void *arg)
 {
     struct tg_kube_call *call = call_new(c, CALL_AUTHZ, arg);
     call->cb.authz = cb;

@@ -16,21 +16,30 @@ static int is_ip_literal(const char *h)
     return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
 }
 
-SSL *tg_up_tls_new(SSL_CTX *ctx, const char *name, int fd)
+int tg_up_tls_set_peer(SSL *ssl, const char *name)
 {
-    SSL *ssl = SSL_new(ctx);
-    X509_VERIFY_PARAM *vp;
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
     int ok;
 
-    if (ssl == NULL)
-        return NULL;
-    vp = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (is_ip_literal(name))
         ok = X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1;
     else
         ok = X509_VERIFY_PARAM_set1_host(vp, name, 0) == 1 &&
              SSL_set_tlsext_host_name(ssl, name) == 1;
+    if (!ok)
+        ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+SSL *tg_up_tls_new(SSL_CTX *ctx, const char *name, int fd)
+{
+    SSL *ssl = SSL_new(ctx);
+    int ok;
+
+    if (ssl == NULL)
+        return NULL;
+    ok = tg_up_tls_set_peer(ssl, name) == 0;
     /* idle pooled sessions give their 2 x 17 KiB record buffers back */
     SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                           SSL_MODE_RELEASE_BUFFERS);

@@ -1,6 +1,7 @@
 /* Unit tests for lib/kube/client.c against an in-process evhttp server (plain
  * HTTP on loopback; TLS is covered by test/e2e/test_kube.py). The target's
- * path prefix picks the server's behaviour. */
+ * path prefix picks the server's behaviour. Responses evhttp cannot send
+ * (malformed framing, odd splits) come from a raw in-process server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,12 +9,16 @@
 #include <cmocka.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -177,8 +182,10 @@ static void test_keepalive_reuse(void **state)
     struct env *e = env_new("", 4, 2000);
     struct result r = {.base = e->s.base};
     struct tg_user u = {.name = TG_IOV_LIT("alice")};
-    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .namespace_ = TG_IOV_LIT("a"),
-                                .resource = TG_IOV_LIT("pods"), .resource_request = 1};
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"),
+                                .namespace_ = TG_IOV_LIT("a"),
+                                .resource = TG_IOV_LIT("pods"),
+                                .resource_request = 1};
     for (int i = 0; i < 3; i++) {
         tg_kube_sar(e->kc, &u, &at, on_authz, &r);
         event_base_dispatch(e->s.base);
@@ -346,8 +353,10 @@ static void test_observer(void **state)
     struct result r = {.base = e->s.base};
     struct seen seen = {0};
     struct tg_user u = {.name = TG_IOV_LIT("alice")};
-    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .resource = TG_IOV_LIT("pods"),
-                                .namespace_ = TG_IOV_LIT("alpha"), .resource_request = 1};
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"),
+                                .resource = TG_IOV_LIT("pods"),
+                                .namespace_ = TG_IOV_LIT("alpha"),
+                                .resource_request = 1};
 
     tg_kube_client_set_observer(e->kc, on_observe, &seen);
     tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), NULL, 0, on_authn, &r);
@@ -385,6 +394,284 @@ static void test_free_with_calls_outstanding(void **state)
     run_until_requests(e, 2); /* two in flight, three queued */
     env_free(e);              /* no callback, no leak (ASan build) */
     assert_int_equal(r.calls, 0);
+}
+
+/* ---- raw server: canned response bytes, in pieces ---- */
+
+struct raw {
+    struct event_base *base;
+    struct evconnlistener *l;
+    int port;
+    const char *const *pieces; /* one response, NULL-terminated; sent per request */
+    int requests, accepts;
+};
+
+struct rawconn {
+    struct raw *r;
+    struct bufferevent *bev;
+    struct event *tick;
+    int next; /* piece to send; -1 = waiting for a request */
+};
+
+static void rawconn_free(struct rawconn *rc)
+{
+    event_free(rc->tick);
+    bufferevent_free(rc->bev);
+    free(rc);
+}
+
+/* One piece per loop turn plus 2 ms, so that the client reads most pieces
+ * on their own (the splits are the point, not the time). */
+static void raw_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct rawconn *rc = arg;
+    struct timeval tv = {0, 2000};
+    const char *piece = rc->r->pieces[rc->next];
+
+    bufferevent_write(rc->bev, piece, strlen(piece));
+    if (rc->r->pieces[++rc->next])
+        evtimer_add(rc->tick, &tv);
+    else
+        rc->next = -1;
+}
+
+/* A whole request (head and Content-Length body) is in: answer it. */
+static void raw_read(struct bufferevent *bev, void *arg)
+{
+    struct rawconn *rc = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in), head, body = 0;
+    const char *b = (const char *)evbuffer_pullup(in, -1);
+    const char *end = b ? memmem(b, n, "\r\n\r\n", 4) : NULL;
+    const char *cl;
+
+    if (!end || rc->next >= 0)
+        return;
+    head = (size_t)(end - b) + 4;
+    cl = memmem(b, head, "Content-Length: ", 16);
+    if (cl)
+        body = strtoul(cl + 16, NULL, 10);
+    if (n < head + body)
+        return;
+    evbuffer_drain(in, head + body);
+    rc->r->requests++;
+    rc->next = 0;
+    raw_tick(-1, 0, rc);
+}
+
+static void raw_event(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        rawconn_free(arg);
+}
+
+static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                       void *arg)
+{
+    struct raw *r = arg;
+    struct rawconn *rc = calloc(1, sizeof(*rc));
+    assert_non_null(rc);
+    rc->r = r;
+    rc->next = -1;
+    rc->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    rc->tick = evtimer_new(r->base, raw_tick, rc);
+    bufferevent_setcb(rc->bev, raw_read, NULL, raw_event, rc);
+    bufferevent_enable(rc->bev, EV_READ | EV_WRITE);
+    r->accepts++;
+}
+
+struct rawenv {
+    struct raw r;
+    struct tg_kube_client *kc;
+};
+
+static struct rawenv *rawenv_new(const char *const *pieces)
+{
+    struct rawenv *e = calloc(1, sizeof(*e));
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sin);
+    struct tg_kube_target t = {.host = "127.0.0.1", .path_prefix = "", .token = "proxy-token"};
+    struct tg_kube_opts o;
+    char err[256];
+
+    e->r.base = event_base_new();
+    e->r.pieces = pieces;
+    e->r.l = evconnlistener_new_bind(e->r.base, raw_accept, &e->r,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                                     (struct sockaddr *)&sin, sizeof(sin));
+    assert_non_null(e->r.l);
+    getsockname(evconnlistener_get_fd(e->r.l), (struct sockaddr *)&sin, &sl);
+    e->r.port = ntohs(sin.sin_port);
+    t.port = (uint16_t)e->r.port;
+    tg_kube_opts_init(&o, NULL);
+    o.max_conns = 1;
+    o.timeout_ms = 5000;
+    o.backoff_base_ms = 5;
+    e->kc = tg_kube_client_new(e->r.base, &t, &o, err, sizeof(err));
+    assert_non_null(e->kc);
+    return e;
+}
+
+static void rawenv_free(struct rawenv *e)
+{
+    tg_kube_client_free(e->kc); /* closes its connections: the server's see EOF */
+    event_base_loop(e->r.base, EVLOOP_NONBLOCK);
+    evconnlistener_free(e->r.l);
+    event_base_free(e->r.base);
+    free(e);
+}
+
+#define TR_OK_LEN "124" /* strlen(TR_OK), checked in test_raw_chunked_split */
+
+/* A TokenReview against a response the parser must refuse: every attempt
+ * fails like a connection error (retried, then TG_KUBE_ERROR) and the
+ * reason names the parser's verdict. */
+static void expect_refused(const char *const *pieces, const char *verdict)
+{
+    struct rawenv *e = rawenv_new(pieces);
+    struct result r = {.base = e->r.base};
+    const char *aud[] = {"tenantgate"};
+
+    tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), aud, 1, on_authn, &r);
+    event_base_dispatch(e->r.base);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.res, TG_KUBE_ERROR);
+    if (!strstr(r.reason, verdict))
+        fail_msg("reason \"%s\" does not say \"%s\"", r.reason, verdict);
+    assert_int_equal(e->r.requests, 4);                             /* 1 + 3 retries */
+    assert_int_equal(tg_kube_client_stats(e->kc)->retries, 3);      /* like any connection error */
+    assert_int_equal(tg_kube_client_stats(e->kc)->by_status[2], 0); /* no answer was taken */
+    rawenv_free(e);
+}
+
+static void test_raw_refuses_two_content_lengths(void **state)
+{
+    /* the old parser took the last one and read a valid TokenReview */
+    const char *const p[] = {"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n"
+                             "Content-Length: " TR_OK_LEN "\r\n\r\n",
+                             TR_OK, NULL};
+    expect_refused(p, "duplicate Content-Length");
+}
+
+static void test_raw_refuses_obs_fold(void **state)
+{
+    const char *const p[] = {"HTTP/1.1 201 Created\r\nX-A: a\r\n b\r\n"
+                             "Content-Length: " TR_OK_LEN "\r\n\r\n",
+                             TR_OK, NULL};
+    expect_refused(p, "obs-fold");
+}
+
+static void test_raw_refuses_te_and_cl(void **state)
+{
+    const char *const p[] = {"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n"
+                             "Content-Length: 3\r\n\r\n",
+                             "7c\r\n", TR_OK, "\r\n0\r\n\r\n", NULL};
+    expect_refused(p, "Content-Length together with Transfer-Encoding");
+}
+
+/* A 100 Continue, then a chunked TokenReview with an extension and a
+ * trailer, split inside the version, between CR and LF, inside a chunk size
+ * and its data, and inside the trailer; twice on one connection, so the
+ * first response must have been consumed to its last byte. */
+static void test_raw_chunked_split(void **state)
+{
+    static char a[80], b[200];
+    const char *const p[] = {"HTT",
+                             "P/1.1 100 Continue\r",
+                             "\n\r\nHTTP/1.1 201 Created\r\nTransfer-Enc",
+                             "oding: chunked\r",
+                             "\n\r\n4",
+                             "0;ext=1\r\n",
+                             a,
+                             b,
+                             "\r",
+                             "\n0\r\nX-Tr",
+                             "ailer: 1\r\n\r",
+                             "\n",
+                             NULL};
+    struct rawenv *e;
+    struct result r;
+    const char *aud[] = {"tenantgate"};
+    size_t n = strlen(TR_OK);
+
+    assert_int_equal(n, strtoul(TR_OK_LEN, NULL, 10));
+    /* chunk 0x40 bytes, then chunk n-0x40 bytes, the 2nd one's size line split */
+    snprintf(a, sizeof(a), "%.*s\r\n%zx", 0x40, TR_OK, n - 0x40);
+    assert_true(strlen(a) > 0x41);
+    snprintf(b, sizeof(b), "\r\n%s", TR_OK + 0x40);
+    e = rawenv_new(p);
+    r = (struct result){.base = e->r.base};
+    for (int i = 0; i < 2; i++) {
+        r.res = TG_KUBE_ERROR;
+        tg_kube_tokenreview(e->kc, TG_IOV_LIT("a"), aud, 1, on_authn, &r);
+        event_base_dispatch(e->r.base);
+        assert_int_equal(r.calls, i + 1);
+        if (r.res != TG_KUBE_OK)
+            fail_msg("response %d: %s", i, r.reason);
+        assert_string_equal(r.user, "alice");
+    }
+    assert_int_equal(e->r.requests, 2);
+    assert_int_equal(e->r.accepts, 1); /* kept alive after the trailer */
+    assert_int_equal(tg_kube_client_stats(e->kc)->connects, 1);
+    rawenv_free(e);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 65536);
+    assert_non_null(f);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 65535, f);
+    fclose(f);
+    return buf;
+}
+
+/* TLS contexts from the target's PEM bytes (lib/tls.c): a CA bundle without
+ * a certificate, a client certificate that is not one, a key that is not
+ * the certificate's, each a NULL client with the reason; the right pair a
+ * client. */
+static void test_tls_from_pem(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct tg_kube_target t = {.https = 1, .host = "127.0.0.1", .port = 1, .path_prefix = ""};
+    struct tg_kube_opts o;
+    struct tg_kube_client *kc;
+    size_t crt_len, key_len, other_len;
+    char *crt = slurp("test/unit/data/config/tls.crt", &crt_len);
+    char *key = slurp("test/unit/data/config/tls.key", &key_len);
+    char *other = slurp("test/unit/data/config/other.key", &other_len);
+    char err[256];
+
+    tg_kube_opts_init(&o, NULL);
+    t.ca_pem = "not PEM";
+    t.ca_pem_len = 7;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "no PEM certificate"));
+    t.ca_pem = crt;
+    t.ca_pem_len = crt_len;
+    t.cert_pem = "junk";
+    t.cert_pem_len = 4;
+    t.key_pem = key;
+    t.key_pem_len = key_len;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "not a PEM certificate"));
+    t.cert_pem = crt;
+    t.cert_pem_len = crt_len;
+    t.key_pem = other;
+    t.key_pem_len = other_len;
+    assert_null(tg_kube_client_new(base, &t, &o, err, sizeof(err)));
+    assert_non_null(strstr(err, "does not match"));
+    t.key_pem = key;
+    t.key_pem_len = key_len;
+    kc = tg_kube_client_new(base, &t, &o, err, sizeof(err));
+    if (!kc)
+        fail_msg("%s", err);
+    tg_kube_client_free(kc);
+    free(crt);
+    free(key);
+    free(other);
+    event_base_free(base);
 }
 
 static void test_setup_helper(void **state)
@@ -436,6 +723,11 @@ int main(void)
         cmocka_unit_test(test_observer),
         cmocka_unit_test(test_free_with_calls_outstanding),
         cmocka_unit_test(test_setup_helper),
+        cmocka_unit_test(test_tls_from_pem),
+        cmocka_unit_test(test_raw_refuses_two_content_lengths),
+        cmocka_unit_test(test_raw_refuses_obs_fold),
+        cmocka_unit_test(test_raw_refuses_te_and_cl),
+        cmocka_unit_test(test_raw_chunked_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
