@@ -2,6 +2,8 @@
 #include "tenantgate/core.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +57,27 @@ char *tg_strndup(const char *s, size_t n)
     return p;
 }
 
-void *tg_notnull_(void *p, const char *what)
+char *tg_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        tg_oom(0);
+    return s;
+}
+
+void *tg_notnull_(const void *p, const char *what)
 {
     if (p == NULL) {
         fprintf(stderr, "tenantgate: out of memory (%s)\n", what);
         abort();
     }
-    return p;
+    return (void *)(uintptr_t)p; /* TG_NOTNULL gives the caller's type back */
 }
 
 int tg_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
@@ -72,7 +88,9 @@ int tg_read_file(const char *path, size_t max, char **data, size_t *len, char *e
     int e = 0;
 
     if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        errno = e;
         return -1;
     }
     for (;;) {

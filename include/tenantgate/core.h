@@ -35,13 +35,14 @@ void *tg_calloc(size_t count, size_t size);
 void *tg_realloc(void *p, size_t n);
 char *tg_strdup(const char *s);
 char *tg_strndup(const char *s, size_t n);
+char *tg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A pointer another library allocated (OpenSSL, libevent): NULL is out of
  * memory. Returns p. */
 #define TG_NOTNULL(p) ((__typeof__(p))tg_notnull_((p), #p))
-void *tg_notnull_(void *p, const char *what);
+void *tg_notnull_(const void *p, const char *what);
 
 /* Read a whole file into a NUL-terminated heap buffer the caller frees: 0,
- * or -1 with "<path>: <reason>" in err (a file over `max` bytes is an error). */
+ * or -1 with "<path>: <reason>" in err and errno set (EFBIG: over `max` bytes). */
 #define TG_FILE_MAX (64u << 20) /* config, tokens, CA bundles, keys */
 int tg_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
 

@@ -201,9 +201,8 @@ static struct tg_kube_client *http_client(struct tg_oidc *o, const struct tg_oid
     }
     /* the path as written (the URL parser trims a trailing '/') */
     p += authority;
-    if (asprintf(path, "%s%s", *p == '/' ? "" : "/", p) < 0 ||
-        asprintf(hostport, "%s %u", t.host, t.port) < 0)
-        tg_oom(0);
+    *path = tg_asprintf("%s%s", *p == '/' ? "" : "/", p);
+    *hostport = tg_asprintf("%s %u", t.host, t.port);
     free(t.path_prefix); /* requests name the whole path */
     t.path_prefix = NULL;
     t.ca_pem = cfg->ca_pem;
@@ -674,8 +673,7 @@ static int issuer_init(struct tg_oidc *o, struct issuer *is, size_t i, char *err
     /* go-oidc: the issuer without its trailing '/', then the well-known path */
     if (strcmp(path, "/") == 0)
         path[0] = '\0';
-    if (asprintf(&is->disc_path, "%s%s", path, DISCOVERY_PATH) < 0)
-        tg_oom(0);
+    is->disc_path = tg_asprintf("%s%s", path, DISCOVERY_PATH);
     free(path);
     is->jwks = is->disc;
     is->timer = evtimer_new(o->base, on_timer, is);

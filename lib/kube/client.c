@@ -11,6 +11,7 @@
  * at most max_conns, one request each) -> response -> callback, or -> backoff
  * timer -> queue again. A deadline timer per call bounds the whole thing.
  */
+#include "tenantgate/core.h"
 #include "tenantgate/kube.h"
 
 #include <arpa/inet.h>
@@ -175,8 +176,10 @@ static void wipe_free(char *s)
 
 static int reload_token(struct tg_kube_client *c, char *err, size_t errlen)
 {
-    char *tok = tg_kube_read_file(c->t.token_file, 1u << 20, NULL);
-    if (!tok) {
+    char *tok, ebuf[64];
+    size_t len;
+
+    if (tg_read_file(c->t.token_file, 1u << 20, &tok, &len, ebuf, sizeof(ebuf)) < 0) {
         if (err)
             snprintf(err, errlen, "token file %s: %s", c->t.token_file, strerror(errno));
         return -1;
@@ -272,12 +275,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
 static struct conn *conn_new(struct tg_kube_client *c, char *err, size_t errlen)
 {
-    struct conn *k = calloc(1, sizeof(*k));
+    struct conn *k = tg_calloc(1, sizeof(*k));
     int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     int rc;
 
-    if (!k)
-        abort();
     k->c = c;
     k->body = evbuffer_new();
     if (c->t.https) {
@@ -546,10 +547,8 @@ static void response_done(struct conn *k)
     struct tg_kube_call *call = k->call;
     int status = k->status, ra = k->retry_after_ms;
     size_t len = evbuffer_get_length(k->body);
-    char *body = malloc(len + 1);
+    char *body = tg_malloc(len + 1);
 
-    if (!body)
-        abort();
     evbuffer_remove(k->body, body, len);
     body[len] = '\0';
     k->call = NULL;
@@ -603,9 +602,7 @@ static int read_head(struct conn *k, struct evbuffer *in, char *why, size_t whyl
             return 0;
         if (n > MAX_HEAD_BYTES + 1)
             n = MAX_HEAD_BYTES + 1;
-        head = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
-        if (!head)
-            abort();
+        head = TG_NOTNULL((const char *)evbuffer_pullup(in, (ev_ssize_t)n));
         rc = tg_up_parse_head(&k->p, head, n);
         if (rc == TG_UP_MORE)
             return 0;
@@ -840,24 +837,21 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 struct tg_kube_client *tg_kube_client_new(struct event_base *base, const struct tg_kube_target *t,
                                           const struct tg_kube_opts *opts, char *err, size_t errlen)
 {
-    struct tg_kube_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        abort();
+    struct tg_kube_client *c = tg_calloc(1, sizeof(*c));
     c->base = base;
     c->o = *opts;
     if (c->o.max_conns <= 0)
         c->o.max_conns = 16;
     c->t.https = t->https;
-    c->t.host = strdup(t->host);
+    c->t.host = tg_strdup(t->host);
     c->t.port = t->port;
-    c->t.path_prefix = strdup(t->path_prefix ? t->path_prefix : "");
-    c->t.tls_server_name = t->tls_server_name ? strdup(t->tls_server_name) : NULL;
-    c->t.token = t->token ? strdup(t->token) : NULL;
-    c->t.token_file = t->token_file ? strdup(t->token_file) : NULL;
-    c->t.source = t->source ? strdup(t->source) : NULL;
+    c->t.path_prefix = tg_strdup(t->path_prefix ? t->path_prefix : "");
+    c->t.tls_server_name = tg_strdup(t->tls_server_name);
+    c->t.token = tg_strdup(t->token);
+    c->t.token_file = tg_strdup(t->token_file);
+    c->t.source = tg_strdup(t->source);
     c->host_is_ip = is_ip_literal(t->host);
-    if (asprintf(&c->host_header, strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host, t->port) < 0)
-        abort();
+    c->host_header = tg_asprintf(strchr(t->host, ':') ? "[%s]:%u" : "%s:%u", t->host, t->port);
     c->rng = (uint64_t)(uintptr_t)c ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
     c->tokens = c->o.burst > 0 ? c->o.burst : 1;
     c->bucket_ms = now_ms();
@@ -867,7 +861,7 @@ struct tg_kube_client *tg_kube_client_new(struct event_base *base, const struct 
                             t->key_pem_len, err, errlen)))
         goto fail;
     if (c->t.token) {
-        c->token = strdup(c->t.token);
+        c->token = tg_strdup(c->t.token);
     } else if (c->t.token_file && reload_token(c, err, errlen) < 0) {
         goto fail;
     }
@@ -909,10 +903,9 @@ void tg_kube_client_set_observer(struct tg_kube_client *c, tg_kube_observe_cb cb
 
 static struct tg_kube_call *call_new(struct tg_kube_client *c, enum call_kind kind, void *arg)
 {
-    struct tg_kube_call *call = calloc(1, sizeof(*call));
+    struct tg_kube_call *call = tg_calloc(1, sizeof(*call));
     struct timeval tv;
-    if (!call)
-        abort();
+
     call->c = c;
     call->kind = kind;
     call->arg = arg;
@@ -945,12 +938,9 @@ struct tg_kube_call *tg_kube_tokenreview(struct tg_kube_client *c, tg_iovec_t to
 {
     struct tg_kube_call *call = call_new(c, CALL_AUTHN, arg);
     call->cb.authn = cb;
-    call->audiences = calloc(n_audiences + 1, sizeof(char *));
-    if (!call->audiences)
-        abort();
+    call->audiences = tg_calloc(n_audiences + 1, sizeof(char *));
     for (size_t i = 0; i < n_audiences; i++)
-        if (!(call->audiences[i] = strdup(audiences[i])))
-            abort();
+        call->audiences[i] = tg_strdup(audiences[i]);
     call->n_audiences = n_audiences;
     tg_kube_tokenreview_json(&call->body, token, audiences, n_audiences);
     call_start(c, call);
@@ -972,9 +962,7 @@ struct tg_kube_call *tg_kube_get(struct tg_kube_client *c, const char *path, tg_
 {
     struct tg_kube_call *call = call_new(c, CALL_GET, arg);
     call->cb.get = cb;
-    call->path = strdup(path);
-    if (!call->path)
-        abort();
+    call->path = tg_strdup(path);
     call_start(c, call);
     return call;
 }

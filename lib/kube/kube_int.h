@@ -4,9 +4,6 @@
 
 #include <stddef.h>
 
-/* Read a whole file (at most maxlen bytes) into a NUL-terminated heap buffer.
- * Returns NULL with errno set (EFBIG when too large). */
-char *tg_kube_read_file(const char *path, size_t maxlen, size_t *len_out);
 
 /* Base64 as client-go reads kubeconfig *-data (tg_base64_decode_buf's LAX
  * mode) into a NUL-terminated heap buffer. Returns NULL on malformed input. */

@@ -2,6 +2,7 @@
  * Where the API server is: kubeconfig (as client-go's clientcmd) or the
  * in-cluster service account (as client-go's rest.InClusterConfig).
  */
+#include "tenantgate/core.h"
 #include "tenantgate/kube.h"
 
 #include <cyaml/cyaml.h>
@@ -21,39 +22,10 @@
 
 /* ---- small file / encoding helpers ---- */
 
-char *tg_kube_read_file(const char *path, size_t maxlen, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (!f)
-        return NULL;
-    buf = malloc(maxlen + 1);
-    if (!buf) {
-        fclose(f);
-        errno = ENOMEM;
-        return NULL;
-    }
-    n = fread(buf, 1, maxlen + 1, f);
-    if (ferror(f) || n > maxlen) {
-        int e = ferror(f) ? EIO : EFBIG;
-        fclose(f);
-        free(buf);
-        errno = e;
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len_out)
-        *len_out = n;
-    return buf;
-}
-
 char *tg_kube_base64_decode(const char *in, size_t *len_out)
 {
     size_t inlen = strlen(in);
-    char *out = malloc(inlen / 4 * 3 + 4);
+    char *out = tg_malloc(inlen / 4 * 3 + 4);
     long n = out ? tg_base64_decode_buf(in, inlen, TG_BASE64_LAX, out) : -1;
 
     if (n < 0) {
@@ -92,13 +64,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        abort(); /* house rule: out of memory aborts */
-    return d;
-}
 
 void tg_kube_target_free(struct tg_kube_target *t)
 {
@@ -142,11 +107,11 @@ int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err
             seterr(err, errlen, "server %s: unterminated IPv6 address", url);
             return -1;
         }
-        t->host = strndup(p + 1, (size_t)(hend - p - 1));
+        t->host = tg_strndup(p + 1, (size_t)(hend - p - 1));
         hend++;
     } else {
         hend = p + strcspn(p, ":/");
-        t->host = strndup(p, (size_t)(hend - p));
+        t->host = tg_strndup(p, (size_t)(hend - p));
     }
     if (!t->host || !t->host[0]) {
         seterr(err, errlen, "server %s: no host", url);
@@ -168,7 +133,7 @@ int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err
         return -1;
     }
     t->port = (uint16_t)port;
-    t->path_prefix = xstrdup(pstart);
+    t->path_prefix = tg_strdup(pstart);
     for (size_t n = strlen(t->path_prefix); n > 0 && t->path_prefix[n - 1] == '/'; n--)
         t->path_prefix[n - 1] = '\0';
     return 0;
@@ -295,9 +260,8 @@ static char *resolve_path(const char *dir, const char *p)
 {
     char *out;
     if (p[0] == '/' || !dir)
-        return xstrdup(p);
-    if (asprintf(&out, "%s/%s", dir, p) < 0)
-        abort();
+        return tg_strdup(p);
+    out = tg_asprintf("%s/%s", dir, p);
     return out;
 }
 
@@ -315,8 +279,9 @@ static int load_blob(const char *dir, const char *file, const char *data, const 
     }
     if (file && file[0]) {
         char *path = resolve_path(dir, file);
-        *out = tg_kube_read_file(path, MAX_KUBE_FILE, outlen);
-        if (!*out) {
+        char ebuf[64];
+        size_t len;
+        if (tg_read_file(path, MAX_KUBE_FILE, out, outlen ? outlen : &len, ebuf, sizeof(ebuf)) < 0) {
             seterr(err, errlen, "%s %s: %s", what, path, strerror(errno));
             free(path);
             return -1;
@@ -369,7 +334,7 @@ static int fill_cluster(const struct kc_cluster *cl, const char *dir, struct tg_
     if (!t->https)
         tg_warn("kube: API server %s is plain HTTP: tokens travel in clear", cl->server);
     t->tls_server_name = cl->tls_server_name && cl->tls_server_name[0]
-                             ? xstrdup(cl->tls_server_name) : NULL;
+                             ? tg_strdup(cl->tls_server_name) : NULL;
     return load_blob(dir, cl->ca, cl->ca_data, "certificate-authority", &t->ca_pem,
                      &t->ca_pem_len, err, errlen);
 }
@@ -387,7 +352,7 @@ static int fill_user(const struct kc_user *u, const char *dir, struct tg_kube_ta
         return -1;
     }
     if (u->token && u->token[0])
-        t->token = xstrdup(u->token);
+        t->token = tg_strdup(u->token);
     else if (u->token_file && u->token_file[0])
         t->token_file = resolve_path(dir, u->token_file);
     if (!t->token && !t->token_file && !t->cert_pem) {
@@ -430,8 +395,7 @@ static int from_kc_file(const struct kc_file *f, const char *dir, const char *co
     if (fill_cluster(cl->cluster, dir, t, err, errlen) < 0 ||
         fill_user(us->user, dir, t, err, errlen) < 0)
         return -1;
-    if (asprintf(&t->source, "context %s", name) < 0)
-        abort();
+    t->source = tg_asprintf("context %s", name);
     return 0;
 }
 
@@ -463,7 +427,7 @@ int tg_kube_target_from_kubeconfig(const char *path, const char *context,
         seterr(err, errlen, "kubeconfig %s: empty", path);
         return -1;
     }
-    dir = xstrdup(path);
+    dir = tg_strdup(path);
     slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
@@ -475,8 +439,7 @@ int tg_kube_target_from_kubeconfig(const char *path, const char *context,
         tg_kube_target_free(out);
     } else {
         char *src = out->source;
-        if (asprintf(&out->source, "kubeconfig %s %s", path, src) < 0)
-            abort();
+        out->source = tg_asprintf("kubeconfig %s %s", path, src);
         free(src);
     }
     free(dir);
@@ -491,7 +454,8 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
-    char *url, *ca_path, *tok;
+    char *url, *ca_path, *tok, ebuf[64];
+    size_t len;
     int ret;
 
     memset(out, 0, sizeof(*out));
@@ -509,30 +473,26 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
     if (!sa_dir || !sa_dir[0])
         sa_dir = TG_KUBE_SA_DIR;
     /* net.JoinHostPort: brackets around an IPv6 literal. */
-    if (asprintf(&url, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0)
-        abort();
+    url = tg_asprintf(strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
     ret = tg_kube_target_from_url(url, out, err, errlen);
     free(url);
     if (ret < 0)
         goto fail;
-    if (asprintf(&out->token_file, "%s/token", sa_dir) < 0)
-        abort();
+    out->token_file = tg_asprintf("%s/token", sa_dir);
     /* client-go fails when the token cannot be read at start-up. */
-    tok = tg_kube_read_file(out->token_file, MAX_KUBE_FILE, NULL);
-    if (!tok) {
+    if (tg_read_file(out->token_file, MAX_KUBE_FILE, &tok, &len, ebuf, sizeof(ebuf)) < 0) {
         seterr(err, errlen, "in-cluster token %s: %s", out->token_file, strerror(errno));
         goto fail;
     }
     memset(tok, 0, strlen(tok));
     free(tok);
-    if (asprintf(&ca_path, "%s/ca.crt", sa_dir) < 0)
-        abort();
-    out->ca_pem = tg_kube_read_file(ca_path, MAX_KUBE_FILE, &out->ca_pem_len);
-    if (!out->ca_pem) /* client-go logs and falls back to the system roots */
+    ca_path = tg_asprintf("%s/ca.crt", sa_dir);
+    if (tg_read_file(ca_path, MAX_KUBE_FILE, &out->ca_pem, &out->ca_pem_len, ebuf, sizeof(ebuf)) < 0)
+        /* client-go logs and falls back to the system roots */
         tg_err("kube: in-cluster CA %s: %s; using the system trust store", ca_path,
                strerror(errno));
     free(ca_path);
-    out->source = xstrdup("in-cluster");
+    out->source = tg_strdup("in-cluster");
     return 0;
 fail:
     tg_kube_target_free(out);
