@@ -1,5 +1,6 @@
 /* An upstream target (--upstream, --alertmanager-upstream) and its client pool; see
  * include/tenantgate/upstream.h. */
+#include "tenantgate/core.h"
 #include "tenantgate/upstream.h"
 
 #include <stdio.h>
@@ -27,15 +28,10 @@ static void set_target(struct tg_upstream *u, const struct tg_url *url)
 {
     size_t plen = strlen(url->path);
 
-    u->host_header = malloc(strlen(url->host) + 16);
-    if (u->host_header == NULL)
-        abort();
-    sprintf(u->host_header, strchr(url->host, ':') ? "[%s]:%d" : "%s:%d", url->host, url->port);
+    u->host_header = tg_asprintf(strchr(url->host, ':') ? "[%s]:%d" : "%s:%d", url->host, url->port);
     while (plen > 0 && url->path[plen - 1] == '/')
         plen--;
-    u->prefix = strndup(url->path, plen);
-    if (u->prefix == NULL)
-        abort();
+    u->prefix = tg_strndup(url->path, plen);
 }
 
 /* One target: its URL and TLS files; pool size and timeout from cfg. */
@@ -44,12 +40,10 @@ static struct tg_upstream *upstream_new(struct event_base *base, struct evdns_ba
                                         const char *ca, const char *cert, const char *key,
                                         char *err, size_t errlen)
 {
-    struct tg_upstream *u = calloc(1, sizeof(*u));
+    struct tg_upstream *u = tg_calloc(1, sizeof(*u));
     struct tg_up_target t = {0};
     struct tg_up_opts o = {0};
 
-    if (u == NULL)
-        abort();
     set_target(u, url);
     if (url->https) {
         u->ssl_ctx = tg_tls_client_ctx_new(ca, cert, key, err, errlen);
