@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -590,6 +591,51 @@ static void test_framing_refuses(void **state)
     }
 }
 
+/* The long runs of a head (target, header values) are skipped eight bytes at a
+ * time: a refused byte at any offset of such a run, on either side of a word
+ * boundary, is still refused, and an accepted one still accepted; framing()
+ * also compares each answer with the byte-by-byte one. */
+static void test_framing_long_runs(void **state)
+{
+    static const struct {
+        unsigned char c;
+        int in_target, in_value; /* status wanted */
+    } cases[] = {
+        {' ', 400, 0}, {'\t', 400, 0},  {0x7f, 400, 400}, {0x80, 400, 0},  {0xff, 400, 0},
+        {0x01, 400, 400}, {0x1f, 400, 400}, {'\r', 400, 400}, {'\n', 400, 400}, {'%', 0, 0},
+    };
+    char raw[256];
+    size_t i, pos;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (pos = 0; pos < 40; pos++) {
+            char run[48];
+            memset(run, 'a', sizeof(run) - 1);
+            run[sizeof(run) - 1] = '\0';
+            run[pos] = (char)cases[i].c;
+            snprintf(raw, sizeof(raw), "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", run);
+            if (framing(raw, 4096, 1000, NULL) != cases[i].in_target)
+                fail_msg("target, 0x%02x at %zu: want %d", cases[i].c, pos, cases[i].in_target);
+            snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX-Long: %s\r\n\r\n", run);
+            if (framing(raw, 4096, 1000, NULL) != cases[i].in_value)
+                fail_msg("value, 0x%02x at %zu: want %d", cases[i].c, pos, cases[i].in_value);
+        }
+    }
+    /* the head limit, exactly: a head of max_head bytes passes, one more is 431,
+     * whether the last bytes are in the target or in a value */
+    for (pos = 60; pos < 80; pos++) {
+        char run[128];
+        int n;
+        memset(run, 'b', sizeof(run));
+        n = snprintf(raw, sizeof(raw), "GET /%.*s HTTP/1.1\r\n\r\n", (int)(pos - 22), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
+        n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX: %.*s\r\n\r\n", (int)(pos - 23), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
+    }
+}
+
 static void test_framing_nul_and_limits(void **state)
 {
     static const char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
@@ -658,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_framing_accepts),
         cmocka_unit_test(test_framing_refuses),
         cmocka_unit_test(test_framing_nul_and_limits),
+        cmocka_unit_test(test_framing_long_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
