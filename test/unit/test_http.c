@@ -505,6 +505,7 @@ static void test_framing_accepts(void **state)
         {"GET / HTTP/1.1\r\nX-Content-Length: -1\r\nTransfer-Encodings: x\r\n\r\n", 1},
         {"POST /q HTTP/1.1\r\nExpect: 100-Continue \r\nContent-Length: 2\r\n\r\nab", 1},
         {"PATCH / HTTP/1.1\r\n\r\nTRACE / HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n", 3},
+        {"GET / HTTP/1.1\r\nX_Long-Header.Name~!#$%&'*+^`|: v\r\nX-Content-Length-Is-Not: -1\r\n\r\n", 1},
     };
     size_t i;
     uint64_t n;
@@ -557,6 +558,10 @@ static void test_framing_refuses(void **state)
         {"GET / HTTP/1.1\r\nHost: x\r\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 0}, /* strlen stops at the NUL: see below */
         {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX-Long-Name(x): x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX-Long-Name\x80: x\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nCONTENT-LENGTH: 5\r\nTransfer-ENCODING: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-LENGTH: 6\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n: x\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400},
@@ -631,6 +636,9 @@ static void test_framing_long_runs(void **state)
         assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
         assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
         n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX: %.*s\r\n\r\n", (int)(pos - 23), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
+        n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX%.*s: v\r\n\r\n", (int)(pos - 24), run);
         assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
         assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
     }
