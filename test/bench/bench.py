@@ -551,6 +551,59 @@ def bench_profile(args):
     up.stop()
 
 
+# ---------------------------------------------------------------- poll vs epoll
+
+def bench_backend(args):
+    """libevent's epoll backend (the default, with the changelist) against poll
+    (EVENT_NOEPOLL=1): the proxy load at 64 connections while 1000 more keep-alive
+    client connections sit idle, alternating; plus syscalls/request of each.
+    poll has no epoll_ctl but hands the kernel every descriptor on every turn."""
+    rounds = args.rounds or (2 if args.quick else 4)
+    secs = args.seconds or (4 if args.quick else 8)
+    idle = 0 if os.environ.get("TG_BENCH_NO_IDLE") else 1000
+    up, up_port = static_upstream()
+    envs = {"epoll": None, "poll": {"EVENT_NOEPOLL": "1"}}
+    tgs, socks = {}, []
+    for k, env in envs.items():
+        tgs[k] = htg.TenantGate("http://127.0.0.1:%d" % up_port, name="tg-" + k, env=env)
+        socks += open_idle_clients(tgs[k].port, idle, "/api/v1/query?query=up&namespace=alpha",
+                                   False)
+        wrk(tgs[k].url, 2)
+    sc = {k: syscalls_per_request(t.pid, t.url) for k, t in tgs.items()} \
+        if shutil.which("strace") else {}
+    res = {k: [] for k in tgs}
+    order = list(tgs)
+    for i in range(rounds):
+        for k in (order if i % 2 == 0 else order[::-1]):
+            c0 = cpu_seconds(tgs[k].pid)
+            w = wrk(tgs[k].url, secs)
+            w["cpu_us_per_req"] = (cpu_seconds(tgs[k].pid) - c0) * 1e6 / max(w["requests"], 1)
+            res[k].append(w)
+            print("  round %d %-5s %8.0f req/s  p99 %s  CPU %.1f us/req  non-2xx %d" % (
+                i + 1, k, w["rps"], fmt_ms(w["p99"]), w["cpu_us_per_req"], w["status"]), flush=True)
+    rss = {k: rss_kib(t.pid) for k, t in tgs.items()}
+    print("\n| backend (%d idle keep-alive connections + wrk -c64) | req/s | p99 | CPU per request "
+          "| syscalls/request | RSS |" % idle)
+    print("|---|---:|---:|---:|---|---:|")
+    for k in tgs:
+        s = sc.get(k, {})
+        print("| %s | %.0f | %s | %.1f us | **%.1f**: %s | %.1f MiB |" % (
+            k, med([w["rps"] for w in res[k]]), fmt_ms(med([w["p99"] for w in res[k]])),
+            med([w["cpu_us_per_req"] for w in res[k]]),
+            sum(v for n, v in s.items() if n != "total"),
+            ", ".join("%s %.2f" % (n, v) for n, v in sorted(s.items(), key=lambda x: -x[1])
+                      if v >= 0.05 and n != "total"), rss[k] / 1024))
+    rr = med([b["rps"] / a["rps"] for a, b in zip(res["epoll"], res["poll"])])
+    rc = med([b["cpu_us_per_req"] / a["cpu_us_per_req"] for a, b in zip(res["epoll"], res["poll"])])
+    print("| poll/epoll (median of per-round ratios) | **%.2f** | | %.2f | | |" % (rr, rc))
+    save("backend", {"idle": idle, "res": res, "syscalls": sc, "ratio_rps": rr, "ratio_cpu": rc})
+    for s_ in socks:
+        s_.close()
+    for t in tgs.values():
+        t.stop()
+    up.stop()
+
+
 # ---------------------------------------------------------------- 2. memory
 
 def read_answer(s):
@@ -842,7 +895,7 @@ def bench_keepalive(args):
 BENCHES = {"proxy": bench_proxy, "memory": bench_memory, "stream": bench_stream,
            "promql": bench_promql, "load": bench_load, "profile": bench_profile,
            "ab": bench_ab, "instr": bench_instr, "syscalls": bench_syscalls,
-           "keepalive": bench_keepalive}
+           "keepalive": bench_keepalive, "backend": bench_backend}
 DEFAULT = ["proxy", "memory", "stream", "promql", "load"]
 
 
