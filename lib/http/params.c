@@ -23,6 +23,15 @@ void tg_params_add(struct tg_params *p, tg_iovec_t name, tg_iovec_t value, int f
     p->items[p->n++] = (struct tg_param){name, value, from_body};
 }
 
+/* Hex digit values, -1 for a byte that is not one (inline: unescape runs
+ * over every byte of every query). */
+static const signed char hexval[256] = {
+    ['0'] = 0 + 1, ['1'] = 1 + 1, ['2'] = 2 + 1, ['3'] = 3 + 1, ['4'] = 4 + 1, ['5'] = 5 + 1,
+    ['6'] = 6 + 1, ['7'] = 7 + 1, ['8'] = 8 + 1, ['9'] = 9 + 1, ['a'] = 10 + 1, ['b'] = 11 + 1,
+    ['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1, ['f'] = 15 + 1, ['A'] = 10 + 1, ['B'] = 11 + 1,
+    ['C'] = 12 + 1, ['D'] = 13 + 1, ['E'] = 14 + 1, ['F'] = 15 + 1,
+}; /* value + 1: the zero-initialised rest reads as -1 below */
+
 /* Decode one query component ('+' is a space) into the arena. */
 static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
 {
@@ -35,9 +44,9 @@ static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
             int hi, lo;
             if (len - i < 3) /* need two hex digits after '%' */
                 return -1;
-            hi = tg_hexval((unsigned char)s[i + 1]);
-            lo = tg_hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
+            hi = hexval[(unsigned char)s[i + 1]] - 1;
+            lo = hexval[(unsigned char)s[i + 2]] - 1;
+            if ((hi | lo) < 0)
                 return -1;
             d[n++] = (char)(hi << 4 | lo);
             i += 2;

@@ -200,6 +200,43 @@ def save(name, data):
 
 # ---------------------------------------------------------------- 1. proxy
 
+GOHOPS_SRC = os.path.join(HERE, "gohops")
+
+
+def build_gohops():
+    """Builds test/bench/gohops with Debian's Go in GOPATH mode (no module download).
+    Returns (binary, None) or (None, the reason it cannot)."""
+    if not shutil.which("go"):
+        return None, "no go compiler (bash scripts/deps.sh bench installs golang-go)"
+    gocode = "/usr/share/gocode"
+    if not os.path.isdir(os.path.join(gocode, "src/github.com/VictoriaMetrics/metricsql")):
+        return None, ("no metricsql in %s (bash scripts/deps.sh bench installs "
+                      "golang-github-victoriametrics-metricsql-dev)" % gocode)
+    out = os.path.join(BUILD, "gohops")
+    tmp = subdir("gopath")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="%s:%s" % (gocode, tmp),
+               GOCACHE=os.path.join(tmp, "cache"), GOFLAGS="")
+    r = subprocess.run(["go", "build", "-o", out, "."], cwd=GOHOPS_SRC, env=env,
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        return None, "go build failed: " + (r.stderr or r.stdout).strip()[-500:]
+    return out, None
+
+
+def go_chain(binary, up_port):
+    """token hop -> label hop -> upstream; returns ([procs], url)."""
+    p2 = free_port()
+    label = Proc("go-label", [binary, "-mode", "label", "-listen", "127.0.0.1:%d" % p2,
+                              "-upstream", "http://127.0.0.1:%d" % up_port])
+    wait_port("127.0.0.1", p2, proc=label)
+    p1 = free_port()
+    token = Proc("go-token", [binary, "-mode", "token", "-listen", "127.0.0.1:%d" % p1,
+                              "-upstream", "http://127.0.0.1:%d" % p2,
+                              "-tokens", "alice-token=alpha,bob-token=beta"])
+    wait_port("127.0.0.1", p1, proc=token)
+    return [token, label], "http://127.0.0.1:%d" % p1
+
+
 def bench_proxy(args):
     rounds = args.rounds or (3 if args.quick else 5)
     secs = args.seconds or (4 if args.quick else 10)
@@ -207,26 +244,43 @@ def bench_proxy(args):
     ngx, ngx_port = nginx_proxy(up_port)
     tg = tenantgate("http://127.0.0.1:%d" % up_port)
     targets = {"nginx": "http://127.0.0.1:%d" % ngx_port, "tenantgate": tg.url}
-    pids = {"nginx": ngx.pid, "tenantgate": tg.pid}
+    pids = {"nginx": [ngx.pid], "tenantgate": [tg.pid]}
+    stops = [tg, ngx]
+    gobin, why = build_gohops()
+    if gobin:
+        gprocs, gurl = go_chain(gobin, up_port)
+        targets["go2hop"] = gurl
+        pids["go2hop"] = [p.pid for p in gprocs]
+        stops += gprocs
+    else:
+        print("  Go two-hop column skipped: %s" % why, flush=True)
     # sanity: the full chain answers 200 with the upstream's body
     r = tg.get("/api/v1/query", query={"query": "up", "namespace": "alpha"}, token="alice-token")
     assert r.status == 200 and len(r.body) >= 1000, r
     for name, url in targets.items():  # warm-up (pools, caches, page faults)
-        wrk(url, 2)
+        w = wrk(url, 2)
+        assert w["status"] == 0 and w["requests"] > 0, (name, w)
+    sc = {}
+    if shutil.which("strace"):
+        for name, url in targets.items():
+            sc[name] = syscalls_per_request(pids[name], url)
     res = {k: [] for k in targets}
     light = {k: [] for k in targets}  # 4 connections: far from saturation
     order = list(targets)
+    cpu = lambda name: sum(cpu_seconds(p) for p in pids[name])
     for i in range(rounds):
         for name in (order if i % 2 == 0 else order[::-1]):
             light[name].append(wrk(targets[name], max(2, secs // 2), conns=4))
-            c0 = cpu_seconds(pids[name])
+            c0 = cpu(name)
             w = wrk(targets[name], secs)
-            w["cpu_us_per_req"] = (cpu_seconds(pids[name]) - c0) * 1e6 / max(w["requests"], 1)
+            w["cpu_us_per_req"] = (cpu(name) - c0) * 1e6 / max(w["requests"], 1)
             res[name].append(w)
             print("  round %d %-10s %8.0f req/s  p50 %s  p99 %s  CPU %.1f us/req  non-2xx %d  "
                   "socket errors %d" % (i + 1, name, w["rps"], fmt_ms(w["p50"]), fmt_ms(w["p99"]),
                                         w["cpu_us_per_req"], w["status"], w["errors"]), flush=True)
-    out = {"rounds": rounds, "seconds": secs, "conns": 64, "tg_rss_kib": rss_kib(tg.pid)}
+    out = {"rounds": rounds, "seconds": secs, "conns": 64, "tg_rss_kib": rss_kib(tg.pid),
+           "go_skipped": why, "syscalls": sc}
+    ratio = lambda name, key: med([t[key] / n[key] for t, n in zip(res[name], res["nginx"])])
     for name in targets:
         out[name] = {"rps": med([w["rps"] for w in res[name]]),
                      "p50_us": med([w["p50"] for w in res[name]]),
@@ -234,57 +288,70 @@ def bench_proxy(args):
                      "cpu_us": med([w["cpu_us_per_req"] for w in res[name]]),
                      "non2xx": sum(w["status"] for w in res[name]),
                      "errors": sum(w["errors"] for w in res[name]),
+                     "ratio_rps": ratio(name, "rps"), "ratio_p50": ratio(name, "p50"),
+                     "ratio_p99": ratio(name, "p99"), "ratio_cpu": ratio(name, "cpu_us_per_req"),
+                     "syscalls": sum(v for k, v in sc.get(name, {}).items() if k != "total"),
                      "runs": res[name]}
-    ratio_rps = [t["rps"] / n["rps"] for t, n in zip(res["tenantgate"], res["nginx"])]
-    ratio_p99 = [t["p99"] / n["p99"] for t, n in zip(res["tenantgate"], res["nginx"])]
-    ratio_p50 = [t["p50"] / n["p50"] for t, n in zip(res["tenantgate"], res["nginx"])]
-    for name in targets:
         out[name]["light"] = {"rps": med([w["rps"] for w in light[name]]),
                               "p50_us": med([w["p50"] for w in light[name]]),
                               "p99_us": med([w["p99"] for w in light[name]]),
                               "non2xx": sum(w["status"] for w in light[name]),
+                              "ratio_p50": med([t["p50"] / n["p50"] for t, n in
+                                                zip(light[name], light["nginx"])]),
+                              "ratio_p99": med([t["p99"] / n["p99"] for t, n in
+                                                zip(light[name], light["nginx"])]),
                               "runs": light[name]}
-    out["light_ratio_p50"] = med([t["p50"] / n["p50"] for t, n in zip(light["tenantgate"], light["nginx"])])
-    out["light_ratio_p99"] = med([t["p99"] / n["p99"] for t, n in zip(light["tenantgate"], light["nginx"])])
-    ratio_cpu = [t["cpu_us_per_req"] / n["cpu_us_per_req"]
-                 for t, n in zip(res["tenantgate"], res["nginx"])]
-    out["ratio_rps"], out["ratio_p50"], out["ratio_p99"] = med(ratio_rps), med(ratio_p50), med(ratio_p99)
-    out["ratio_cpu"] = med(ratio_cpu)
+    t = out["tenantgate"]
+    out["ratio_rps"], out["ratio_p50"], out["ratio_p99"] = t["ratio_rps"], t["ratio_p50"], t["ratio_p99"]
+    out["ratio_cpu"] = t["ratio_cpu"]
+    out["light_ratio_p50"], out["light_ratio_p99"] = t["light"]["ratio_p50"], t["light"]["ratio_p99"]
     save("proxy", out)
-    n, t = out["nginx"], out["tenantgate"]
-    print("\n### 1. Proxy throughput and latency (%d rounds x %d s, 64 connections, wrk -t1)\n"
-          % (rounds, secs))
-    print("| | req/s | p50 | p99 | CPU per request | non-2xx | socket errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print("| nginx proxy_pass (1 worker, keepalive 64) | %.0f | %s | %s | %.1f us | %d | %d |"
-          % (n["rps"], fmt_ms(n["p50_us"]), fmt_ms(n["p99_us"]), n["cpu_us"], n["non2xx"],
-             n["errors"]))
-    print("| tenantgate full chain | %.0f | %s | %s | %.1f us | %d | %d |"
-          % (t["rps"], fmt_ms(t["p50_us"]), fmt_ms(t["p99_us"]), t["cpu_us"], t["non2xx"],
-             t["errors"]))
-    print("| **ratio tenantgate/nginx** (median of per-round ratios) | **%.2f** | %.2f | **%.2f** "
-          "| %.2f | | |" % (out["ratio_rps"], out["ratio_p50"], out["ratio_p99"], out["ratio_cpu"]))
-    nl, tl = n["light"], t["light"]
-    print("\nSame load at 4 connections (%d s per run, before each 64-connection run): nginx "
-          "%.0f req/s, p50 %s, p99 %s; tenantgate %.0f req/s, p50 %s, p99 %s; "
-          "ratio p50 %.2f, p99 %.2f." % (max(2, secs // 2), nl["rps"], fmt_ms(nl["p50_us"]),
-                                         fmt_ms(nl["p99_us"]), tl["rps"], fmt_ms(tl["p50_us"]),
-                                         fmt_ms(tl["p99_us"]), out["light_ratio_p50"],
-                                         out["light_ratio_p99"]))
+    labels = {"nginx": "nginx proxy_pass (1 worker, keepalive 64)",
+              "tenantgate": "tenantgate full chain",
+              "go2hop": "Go two hops (token ReverseProxy -> metricsql label ReverseProxy)"}
+    print("\n### 1. Proxy throughput and latency (%d rounds x %d s, 64 connections, wrk -t1, "
+          "alternating)\n" % (rounds, secs))
+    print("| | req/s | ÷ nginx | p50 | p99 | p99 ÷ nginx | CPU per request | syscalls/request "
+          "| non-2xx | socket errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in targets:
+        o = out[name]
+        print("| %s | %.0f | **%.2f** | %s | %s | **%.2f** | %.1f us | %.1f | %d | %d |" % (
+            labels[name], o["rps"], o["ratio_rps"], fmt_ms(o["p50_us"]), fmt_ms(o["p99_us"]),
+            o["ratio_p99"], o["cpu_us"], o["syscalls"], o["non2xx"], o["errors"]))
+    if why:
+        print("\nGo two-hop column skipped: %s" % why)
+    print("\nRatios are medians of per-round ratios (each round runs every proxy back to back).")
+    print("\nSame load at 4 connections (%d s per run, before each 64-connection run):" %
+          max(2, secs // 2))
+    for name in targets:
+        li = out[name]["light"]
+        print("- %s: %.0f req/s, p50 %s, p99 %s (p50 ÷ nginx %.2f, p99 ÷ nginx %.2f)" % (
+            name, li["rps"], fmt_ms(li["p50_us"]), fmt_ms(li["p99_us"]), li["ratio_p50"],
+            li["ratio_p99"]))
+    print("\nsyscalls per request (strace -c -f, 2 s at 64 connections; CPU above is without strace):")
+    for name in targets:
+        print("- %s: %s" % (name, ", ".join("%s %.2f" % (k, v) for k, v in
+                                            sorted(sc.get(name, {}).items(), key=lambda x: -x[1])
+                                            if v >= 0.05 and k != "total")))
     print("\ntenantgate RSS after the runs: %.1f MiB" % (out["tg_rss_kib"] / 1024))
-    tg.stop()
-    ngx.stop()
+    for p in stops:
+        p.stop()
     up.stop()
     return out
 
 
 # ---------------------------------------------------------------- A/B of two builds
 
-def syscalls_per_request(pid, url, secs=2):
-    """strace -c -f of pid during a short wrk run: {syscall: calls per request}."""
-    out = os.path.join(OUT, "strace-%d.txt" % pid)
+def syscalls_per_request(pids, url, secs=2):
+    """strace -c -f of pid(s) during a short wrk run: {syscall: calls per request}."""
+    pids = pids if isinstance(pids, list) else [pids]
+    out = os.path.join(OUT, "strace-%d.txt" % pids[0])
     os.makedirs(OUT, exist_ok=True)
-    st = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", out],
+    # every thread: -p attaches to one task only, and Go runs its goroutines on several
+    tids = [t for p in pids for t in os.listdir("/proc/%d/task" % p)]
+    attach = [a for t in tids for a in ("-p", t)]
+    st = subprocess.Popen(["strace", "-c", "-f", "-o", out] + attach,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     w = wrk(url, secs)
@@ -481,6 +548,59 @@ def bench_profile(args):
     save("profile", out)
     tg.stop()
     ngx.stop()
+    up.stop()
+
+
+# ---------------------------------------------------------------- poll vs epoll
+
+def bench_backend(args):
+    """libevent's epoll backend (the default, with the changelist) against poll
+    (EVENT_NOEPOLL=1): the proxy load at 64 connections while 1000 more keep-alive
+    client connections sit idle, alternating; plus syscalls/request of each.
+    poll has no epoll_ctl but hands the kernel every descriptor on every turn."""
+    rounds = args.rounds or (2 if args.quick else 4)
+    secs = args.seconds or (4 if args.quick else 8)
+    idle = 0 if os.environ.get("TG_BENCH_NO_IDLE") else 1000
+    up, up_port = static_upstream()
+    envs = {"epoll": None, "poll": {"EVENT_NOEPOLL": "1"}}
+    tgs, socks = {}, []
+    for k, env in envs.items():
+        tgs[k] = htg.TenantGate("http://127.0.0.1:%d" % up_port, name="tg-" + k, env=env)
+        socks += open_idle_clients(tgs[k].port, idle, "/api/v1/query?query=up&namespace=alpha",
+                                   False)
+        wrk(tgs[k].url, 2)
+    sc = {k: syscalls_per_request(t.pid, t.url) for k, t in tgs.items()} \
+        if shutil.which("strace") else {}
+    res = {k: [] for k in tgs}
+    order = list(tgs)
+    for i in range(rounds):
+        for k in (order if i % 2 == 0 else order[::-1]):
+            c0 = cpu_seconds(tgs[k].pid)
+            w = wrk(tgs[k].url, secs)
+            w["cpu_us_per_req"] = (cpu_seconds(tgs[k].pid) - c0) * 1e6 / max(w["requests"], 1)
+            res[k].append(w)
+            print("  round %d %-5s %8.0f req/s  p99 %s  CPU %.1f us/req  non-2xx %d" % (
+                i + 1, k, w["rps"], fmt_ms(w["p99"]), w["cpu_us_per_req"], w["status"]), flush=True)
+    rss = {k: rss_kib(t.pid) for k, t in tgs.items()}
+    print("\n| backend (%d idle keep-alive connections + wrk -c64) | req/s | p99 | CPU per request "
+          "| syscalls/request | RSS |" % idle)
+    print("|---|---:|---:|---:|---|---:|")
+    for k in tgs:
+        s = sc.get(k, {})
+        print("| %s | %.0f | %s | %.1f us | **%.1f**: %s | %.1f MiB |" % (
+            k, med([w["rps"] for w in res[k]]), fmt_ms(med([w["p99"] for w in res[k]])),
+            med([w["cpu_us_per_req"] for w in res[k]]),
+            sum(v for n, v in s.items() if n != "total"),
+            ", ".join("%s %.2f" % (n, v) for n, v in sorted(s.items(), key=lambda x: -x[1])
+                      if v >= 0.05 and n != "total"), rss[k] / 1024))
+    rr = med([b["rps"] / a["rps"] for a, b in zip(res["epoll"], res["poll"])])
+    rc = med([b["cpu_us_per_req"] / a["cpu_us_per_req"] for a, b in zip(res["epoll"], res["poll"])])
+    print("| poll/epoll (median of per-round ratios) | **%.2f** | | %.2f | | |" % (rr, rc))
+    save("backend", {"idle": idle, "res": res, "syscalls": sc, "ratio_rps": rr, "ratio_cpu": rc})
+    for s_ in socks:
+        s_.close()
+    for t in tgs.values():
+        t.stop()
     up.stop()
 
 
@@ -775,7 +895,7 @@ def bench_keepalive(args):
 BENCHES = {"proxy": bench_proxy, "memory": bench_memory, "stream": bench_stream,
            "promql": bench_promql, "load": bench_load, "profile": bench_profile,
            "ab": bench_ab, "instr": bench_instr, "syscalls": bench_syscalls,
-           "keepalive": bench_keepalive}
+           "keepalive": bench_keepalive, "backend": bench_backend}
 DEFAULT = ["proxy", "memory", "stream", "promql", "load"]
 
 

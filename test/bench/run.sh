@@ -4,7 +4,8 @@
 #          ab (TG_BENCH_BASE_BIN=<baseline tenantgate> vs this build), instr
 #          (instructions per request under callgrind), syscalls (strace -c -f per
 #          request; both take TG_BENCH_BASE_BIN too), profile (perf record),
-#          keepalive (sequential keep-alive latency: the delayed-ACK stall).
+#          keepalive (sequential keep-alive latency: the delayed-ACK stall),
+#          backend (epoll vs poll with 1000 idle connections).
 # Builds build-rel (Release) first; results as Markdown on stdout and as JSON
 # in build-rel/bench-out/. Loopback only; every load is bounded in time.
 set -euo pipefail

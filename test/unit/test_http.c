@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -504,6 +505,7 @@ static void test_framing_accepts(void **state)
         {"GET / HTTP/1.1\r\nX-Content-Length: -1\r\nTransfer-Encodings: x\r\n\r\n", 1},
         {"POST /q HTTP/1.1\r\nExpect: 100-Continue \r\nContent-Length: 2\r\n\r\nab", 1},
         {"PATCH / HTTP/1.1\r\n\r\nTRACE / HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n", 3},
+        {"GET / HTTP/1.1\r\nX_Long-Header.Name~!#$%&'*+^`|: v\r\nX-Content-Length-Is-Not: -1\r\n\r\n", 1},
     };
     size_t i;
     uint64_t n;
@@ -556,6 +558,10 @@ static void test_framing_refuses(void **state)
         {"GET / HTTP/1.1\r\nHost: x\r\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 0}, /* strlen stops at the NUL: see below */
         {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX-Long-Name(x): x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nX-Long-Name\x80: x\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nCONTENT-LENGTH: 5\r\nTransfer-ENCODING: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-LENGTH: 6\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n: x\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", 400},
@@ -587,6 +593,54 @@ static void test_framing_refuses(void **state)
         int got = framing(bad[i].raw, 4096, 1000, NULL);
         if (got != bad[i].status)
             fail_msg("want %d, got %d: %s", bad[i].status, got, bad[i].raw);
+    }
+}
+
+/* The long runs of a head (target, header values) are skipped eight bytes at a
+ * time: a refused byte at any offset of such a run, on either side of a word
+ * boundary, is still refused, and an accepted one still accepted; framing()
+ * also compares each answer with the byte-by-byte one. */
+static void test_framing_long_runs(void **state)
+{
+    static const struct {
+        unsigned char c;
+        int in_target, in_value; /* status wanted */
+    } cases[] = {
+        {' ', 400, 0}, {'\t', 400, 0},  {0x7f, 400, 400}, {0x80, 400, 0},  {0xff, 400, 0},
+        {0x01, 400, 400}, {0x1f, 400, 400}, {'\r', 400, 400}, {'\n', 400, 400}, {'%', 0, 0},
+    };
+    char raw[256];
+    size_t i, pos;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (pos = 0; pos < 40; pos++) {
+            char run[48];
+            memset(run, 'a', sizeof(run) - 1);
+            run[sizeof(run) - 1] = '\0';
+            run[pos] = (char)cases[i].c;
+            snprintf(raw, sizeof(raw), "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", run);
+            if (framing(raw, 4096, 1000, NULL) != cases[i].in_target)
+                fail_msg("target, 0x%02x at %zu: want %d", cases[i].c, pos, cases[i].in_target);
+            snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX-Long: %s\r\n\r\n", run);
+            if (framing(raw, 4096, 1000, NULL) != cases[i].in_value)
+                fail_msg("value, 0x%02x at %zu: want %d", cases[i].c, pos, cases[i].in_value);
+        }
+    }
+    /* the head limit, exactly: a head of max_head bytes passes, one more is 431,
+     * whether the last bytes are in the target or in a value */
+    for (pos = 60; pos < 80; pos++) {
+        char run[128];
+        int n;
+        memset(run, 'b', sizeof(run));
+        n = snprintf(raw, sizeof(raw), "GET /%.*s HTTP/1.1\r\n\r\n", (int)(pos - 22), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
+        n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX: %.*s\r\n\r\n", (int)(pos - 23), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
+        n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nX%.*s: v\r\n\r\n", (int)(pos - 24), run);
+        assert_int_equal(framing(raw, (size_t)n, 1000, NULL), 0);
+        assert_int_equal(framing(raw, (size_t)n - 1, 1000, NULL), 431);
     }
 }
 
@@ -658,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_framing_accepts),
         cmocka_unit_test(test_framing_refuses),
         cmocka_unit_test(test_framing_nul_and_limits),
+        cmocka_unit_test(test_framing_long_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
