@@ -413,6 +413,7 @@ void tg_server_free(struct tg_server *srv)
     /* the listeners went with their evhttp (LEV_OPT_CLOSE_ON_FREE) */
     tg_upstream_free(srv->upstream);
     tg_upstream_free(srv->am_upstream);
+    tg_req_cache_free(srv);
     tg_kube_auth_free(srv->kube, srv->authcache);
     tg_oidc_free(srv->oidc);
     tg_tls_server_free(srv->tls);

@@ -184,13 +184,26 @@ void tg_server_metrics_free(struct tg_server_metrics *m)
     free(m);
 }
 
+/* The status as the code label: snprintf was ~600 instructions a request. */
+static void status_text(char out[8], int status)
+{
+    if (status >= 100 && status <= 999) {
+        out[0] = (char)('0' + status / 100);
+        out[1] = (char)('0' + status / 10 % 10);
+        out[2] = (char)('0' + status % 10);
+        out[3] = '\0';
+    } else {
+        snprintf(out, 8, "%d", status);
+    }
+}
+
 void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t dur_ns)
 {
     struct tg_server_metrics *m = srv->metrics;
     const char *route = r->route ? r->route->name : "none";
     char code[8];
 
-    snprintf(code, sizeof(code), "%d", r->status ? r->status : 499);
+    status_text(code, r->status ? r->status : 499);
     tg_metric_inc(tg_metric_get2(m->std.requests_total, route, code));
     tg_metric_observe(tg_metric_get1(m->std.request_duration_seconds, route),
                       (double)dur_ns / 1e9);

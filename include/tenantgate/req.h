@@ -221,6 +221,9 @@ enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body)
  * arena. The evhttp request (if any) must not be touched afterwards. */
 void tg_req_end(struct tg_req *r);
 
+/* Free the request blocks the server keeps for reuse (tg_server_free). */
+void tg_req_cache_free(struct tg_server *srv);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t tg_now_ns(void);
 

@@ -28,7 +28,7 @@ void tg_sb_addiov(tg_sb_t *sb, tg_iovec_t v);
 void tg_sb_printf(tg_sb_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append `v` as the inside of a JSON string (no surrounding quotes). */
 void tg_sb_add_json_escaped(tg_sb_t *sb, tg_iovec_t v);
-/* Append `v` percent-encoded for a URL query/form component. */
+/* Append `v` encoded for a URL query/form component (space as +; see sb.c). */
 void tg_sb_add_urlencoded(tg_sb_t *sb, tg_iovec_t v);
 /* Append n in decimal, zero-padded to at least `width` digits. */
 void tg_sb_add_u64(tg_sb_t *sb, unsigned long long n, unsigned width);

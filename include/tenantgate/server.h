@@ -58,6 +58,8 @@ struct tg_server {
 
     struct tg_server_stats stats;
     uint64_t next_req_id;
+    void *req_cache; /* finished request blocks for the next ones (lib/chain.c) */
+    unsigned n_req_cache;
     struct tg_conn *conns;       /* every open client connection (see conn.c) */
     struct tg_conn **conn_by_fd; /* the same, by socket, once it is known */
     size_t conn_by_fd_len;

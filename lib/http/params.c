@@ -1,8 +1,9 @@
 /* Form / query parameters; see include/tenantgate/http.h. */
 #include "tenantgate/http.h"
 
-#include <assert.h>
 #include <string.h>
+
+#include "tenantgate/core.h"
 
 void tg_params_init(struct tg_params *p, tg_arena_t *a)
 {
@@ -13,7 +14,7 @@ void tg_params_init(struct tg_params *p, tg_arena_t *a)
 
 void tg_params_add(struct tg_params *p, tg_iovec_t name, tg_iovec_t value, int from_body)
 {
-    assert(p->arena != NULL);
+    TG_CHECK(p->arena != NULL);
     if (p->n == p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 8;
         p->items = tg_arena_realloc(p->arena, p->items, p->cap * sizeof(*p->items),
@@ -32,7 +33,9 @@ static const signed char hexval[256] = {
     ['C'] = 12 + 1, ['D'] = 13 + 1, ['E'] = 14 + 1, ['F'] = 15 + 1,
 }; /* value + 1: the zero-initialised rest reads as -1 below */
 
-/* Decode one query component ('+' is a space) into the arena. */
+/* Decode one query component ('+' is a space) into the arena. (A
+ * word-at-a-time scan for '%' and '+' was measured slower: in encoded
+ * PromQL an escape comes every few bytes.) */
 static int unescape(tg_arena_t *a, const char *s, size_t len, tg_iovec_t *out)
 {
     char *d = tg_arena_alloc(a, len + 1);

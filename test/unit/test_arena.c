@@ -102,7 +102,14 @@ static void test_sb_arena_and_heap(void **state)
     assert_string_equal(tg_sb_cstr(&sb), "a\\\"b\\\\c\\n\\u0001");
     tg_sb_clear(&sb);
     tg_sb_add_urlencoded(&sb, TG_IOV_LIT("a b&c=d/é"));
-    assert_string_equal(tg_sb_cstr(&sb), "a%20b%26c%3Dd%2F%C3%A9");
+    assert_string_equal(tg_sb_cstr(&sb), "a+b%26c%3Dd/%C3%A9");
+    tg_sb_clear(&sb);
+    /* form syntax, old separators and what a URI may not hold stay escaped */
+    tg_sb_add_urlencoded(&sb, TG_IOV_LIT("a;b+c#d%e{\"|[\x7f\t"));
+    assert_string_equal(tg_sb_cstr(&sb), "a%3Bb%2Bc%23d%25e%7B%22%7C%5B%7F%09");
+    tg_sb_clear(&sb);
+    tg_sb_add_urlencoded(&sb, TG_IOV_LIT("f(x):y@z/w?v!$'*,"));
+    assert_string_equal(tg_sb_cstr(&sb), "f(x):y@z/w?v!$'*,");
     tg_sb_free(&sb);
 }
 

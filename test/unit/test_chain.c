@@ -75,6 +75,7 @@ static int teardown(void **state)
 {
     (void)state;
     assert_int_equal(srv.stats.in_flight, 0); /* every request was ended */
+    tg_req_cache_free(&srv);
     tg_server_metrics_free(srv.metrics);
     tg_config_unref(srv.cfg);
     return 0;

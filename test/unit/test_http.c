@@ -1,6 +1,8 @@
 /* Unit tests for lib/http/: parameters, targets, paths, error bodies,
  * header policy, Authorization, Content-Type. */
+#include <ctype.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +55,63 @@ static void test_params_basic(void **state)
     assert_iov(p.items[4].value, "1 2 +3");
     assert_int_equal(p.items[4].from_body, 0);
     assert_int_equal(p.items[4].value.base[p.items[4].value.len], '\0');
+}
+
+/* The word-at-a-time decoder against a byte-by-byte one, with escapes, '+'
+ * and bad escapes at every offset of values longer than a word. */
+static int ref_unescape(const char *s, size_t len, char *out, size_t *n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            unsigned v;
+            if (len - i < 3 || !isxdigit((unsigned char)s[i + 1]) ||
+                !isxdigit((unsigned char)s[i + 2]))
+                return -1;
+            sscanf(s + i + 1, "%2x", &v);
+            out[k++] = (char)v;
+            i += 2;
+        } else {
+            out[k++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    *n = k;
+    return 0;
+}
+
+static void test_params_decode_every_offset(void **state)
+{
+    static const char *const pieces[] = {"%2F", "+", "%zz", "%4", "a", "%e9", "%00", "&"};
+    unsigned seed = 1;
+    int round;
+
+    for (round = 0; round < 4000; round++) {
+        char raw[96], want[96], input[112];
+        size_t len = 0, wn = 0;
+        struct tg_params p = {0};
+        int rc, wrc;
+
+        seed = seed * 1103515245u + 12345u;
+        while (len < 40 + seed % 40) {
+            const char *piece;
+            seed = seed * 1103515245u + 12345u;
+            piece = (seed >> 16) % 3 ? "abcdefgh" + (seed >> 8) % 8 : pieces[(seed >> 20) % 7];
+            if (len + strlen(piece) >= sizeof(raw) - 1)
+                break;
+            memcpy(raw + len, piece, strlen(piece));
+            len += strlen(piece);
+        }
+        raw[len] = '\0';
+        snprintf(input, sizeof(input), "v=%s", raw);
+        wrc = ref_unescape(raw, len, want, &wn);
+        rc = tg_params_parse(*state, tg_iov_str(input), 0, &p, NULL);
+        assert_int_equal(rc, wrc);
+        if (rc == 0) {
+            assert_int_equal(p.n, 1);
+            assert_int_equal(p.items[0].value.len, wn);
+            assert_memory_equal(p.items[0].value.base, want, wn);
+        }
+    }
 }
 
 static void test_params_empty_and_separators(void **state)
@@ -143,8 +202,8 @@ static void test_params_encode_roundtrip(void **state)
     tg_sb_init(&sb, *state, 0);
     tg_params_encode(&p, &sb, skip_x, &calls);
     assert_int_equal(calls, 5);
-    assert_string_equal(tg_sb_cstr(&sb), "query=sum%28rate%28x%7Bns%3D%22a%22%7D%5B5m%5D%29%29%20by%20"
-                                         "%28a%29&e=&%C3%A9=%E2%82%AC&sp=a%20b%2Bc");
+    assert_string_equal(tg_sb_cstr(&sb), "query=sum(rate(x%7Bns%3D%22a%22%7D%5B5m%5D))+by+"
+                                         "(a)&e=&%C3%A9=%E2%82%AC&sp=a+b%2Bc");
     assert_int_equal(tg_params_parse(*state, tg_sb_iov(&sb), 0, &q, NULL), 0);
     assert_int_equal(q.n, 4);
     for (i = 0; i < q.n; i++) {
@@ -690,6 +749,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_params_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_decode_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params_empty_and_separators, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params_binary_values, setup, teardown),
