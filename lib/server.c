@@ -335,6 +335,8 @@ static int setup_signals(struct tg_server *srv)
     srv->ev_sweep = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     event_add(srv->ev_sweep, &second);
     {
+        /* stdout's buffer: it must live as long as stdout (flushed at exit,
+         * after the server is freed), so it is the process's, not ours */
         static char logbuf[TG_ACCESS_LOG_BUFFER];
         struct timeval tv = ms_tv(TG_ACCESS_LOG_FLUSH_MS);
         fflush(stdout);
@@ -367,6 +369,7 @@ struct tg_server *tg_server_new(struct event_base *base, struct tg_config *cfg, 
         srv->dns = evdns_base_new(base, 0); /* no resolv.conf: IP literals still work */
     srv->metrics = tg_server_metrics_new();
     srv->limiter = tg_limits_new();
+    srv->sha256 = TG_NOTNULL(tg_sha256_new());
     if (tg_kube_auth_new(base, cfg, &srv->kube, &srv->authcache, err, errlen) < 0) {
         tg_server_free(srv);
         return NULL;
@@ -414,6 +417,7 @@ void tg_server_free(struct tg_server *srv)
     tg_upstream_free(srv->upstream);
     tg_upstream_free(srv->am_upstream);
     tg_req_cache_free(srv);
+    tg_sha256_free(srv->sha256);
     tg_kube_auth_free(srv->kube, srv->authcache);
     tg_oidc_free(srv->oidc);
     tg_tls_server_free(srv->tls);

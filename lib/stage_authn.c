@@ -121,7 +121,7 @@ enum tg_verdict tg_stage_authn(struct tg_req *r)
         return unauthorized(r, "malformed Authorization header");
     if (r->cfg->n_tokens == 0 && r->srv->oidc == NULL)
         return last_provider(r);
-    if (tg_auth_sha256(r->token, digest) != 0)
+    if (tg_auth_sha256(r->srv->sha256, r->token, digest) != 0)
         return tg_req_error(r, 500, "internal", "cannot hash the token");
     t = tg_auth_token_lookup_digest(r->cfg, digest);
     if (t != NULL) {

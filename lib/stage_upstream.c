@@ -105,18 +105,16 @@ static void fail(struct fwd *f, int status, const char *kind, const char *msg)
 }
 
 /* evhttp formats a Date header for every response (time, gmtime, snprintf:
- * ~3k instructions); we give it one formatted once a second. */
-static const char *http_date(void)
+ * ~3k instructions); we give it one the server formats once a second. */
+static const char *http_date(struct tg_server *srv)
 {
-    static time_t last = (time_t)-1;
-    static char buf[40];
     time_t now = time(NULL);
     struct tm tm;
 
-    if (now != last && gmtime_r(&now, &tm) != NULL &&
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
-        last = now;
-    return buf;
+    if (now != srv->date_at && gmtime_r(&now, &tm) != NULL &&
+        strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        srv->date_at = now;
+    return srv->date;
 }
 
 static void copy_response_headers(struct tg_req *r, const struct tg_up_response *resp)
@@ -147,7 +145,7 @@ static void copy_response_headers(struct tg_req *r, const struct tg_up_response 
             }
         }
     }
-    evhttp_add_header(out, "Date", http_date());
+    evhttp_add_header(out, "Date", http_date(r->srv));
 }
 
 static void start_reply(struct fwd *f)

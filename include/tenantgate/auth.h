@@ -52,14 +52,20 @@ enum tg_authz_decision {
 /* Static token file lookup. Every entry is compared (SHA-256 digests with
  * CRYPTO_memcmp), so timing reveals neither where a candidate differs nor
  * which entry matched. Returns the matching entry of cfg->tokens or NULL. */
-const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token);
+struct tg_sha256;
+const struct tg_static_token *tg_auth_token_lookup(struct tg_sha256 *h, const struct tg_config *cfg,
+                                                   tg_iovec_t token);
 /* The same with the token's SHA-256 already computed (the authn stage hashes
  * once for the token file and the OIDC verdict cache). */
 const struct tg_static_token *tg_auth_token_lookup_digest(const struct tg_config *cfg,
                                                           const unsigned char digest[32]);
-/* SHA-256 of `in` with one digest and context fetched once and reused (the
- * proxy is single-threaded). 0 / -1. */
-int tg_auth_sha256(tg_iovec_t in, unsigned char out[32]);
+/* SHA-256 with the algorithm and a context fetched once (per call they were
+ * ~2k instructions a request): owned by the server (srv->sha256) or a test,
+ * used by one thread. tg_sha256_new() is NULL if OpenSSL has no SHA-256. */
+struct tg_sha256 *tg_sha256_new(void);
+void tg_sha256_free(struct tg_sha256 *h);
+/* SHA-256 of `in`: 0 / -1. */
+int tg_auth_sha256(struct tg_sha256 *h, tg_iovec_t in, unsigned char out[32]);
 
 /* Fill `u` from a token entry: strings point into `t` (the config), only the
  * groups array comes from the arena. Adds "system:authenticated" to the

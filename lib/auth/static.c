@@ -6,11 +6,13 @@
 #include "tenantgate/auth.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "tenantgate/core.h"
 #include "tenantgate/sb.h"
 
 #define VALUE_TEMPLATE "{{ .Value }}" /* the canonical spelling config loading leaves */
@@ -26,30 +28,53 @@
 /* EVP_Digest(..., EVP_sha256(), ...) fetches the algorithm and allocates a
  * context on every call (OpenSSL 3): fetch once, reuse one context. The
  * proxy is single-threaded, as is everything that calls this. */
-int tg_auth_sha256(tg_iovec_t in, unsigned char out[32])
+struct tg_sha256 {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+struct tg_sha256 *tg_sha256_new(void)
 {
-    static EVP_MD *md;
-    static EVP_MD_CTX *ctx;
+    struct tg_sha256 *h = tg_calloc(1, sizeof(*h));
+
+    h->md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    if (h->md == NULL || h->ctx == NULL) {
+        tg_sha256_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void tg_sha256_free(struct tg_sha256 *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}
+
+int tg_auth_sha256(struct tg_sha256 *h, tg_iovec_t in, unsigned char out[32])
+{
     unsigned int n = 0;
 
-    if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA2-256", NULL)) == NULL)
-        return -1;
-    if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
-        return -1;
-    if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, in.base, in.len) != 1 ||
-        EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != 32)
+    if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
+        EVP_DigestUpdate(h->ctx, in.base, in.len) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != 32)
         return -1;
     return 0;
 }
 
-const struct tg_static_token *tg_auth_token_lookup(const struct tg_config *cfg, tg_iovec_t token)
+const struct tg_static_token *tg_auth_token_lookup(struct tg_sha256 *h, const struct tg_config *cfg,
+                                                   tg_iovec_t token)
 {
     unsigned char digest[32];
     const struct tg_static_token *t;
 
     if (cfg->n_tokens == 0 || token.len == 0)
         return NULL;
-    if (tg_auth_sha256(token, digest) != 0)
+    if (tg_auth_sha256(h, token, digest) != 0)
         return NULL;
     t = tg_auth_token_lookup_digest(cfg, digest);
     OPENSSL_cleanse(digest, sizeof(digest));
@@ -134,6 +159,8 @@ static tg_iovec_t expand(tg_arena_t *a, const char *tmpl, tg_iovec_t value)
 
     if (tmpl == NULL)
         return TG_IOV_LIT("");
+    if (strcmp(tmpl, VALUE_TEMPLATE) == 0) /* namespace: "{{ .Value }}", every request */
+        return value;
     if (strstr(tmpl, VALUE_TEMPLATE) == NULL)
         return tg_iov_str(tmpl);
     tg_sb_init(&sb, a, strlen(tmpl) + value.len);

@@ -150,6 +150,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.stages = tg_chain;
     srv.n_stages = TG_STAGE_UPSTREAM;
     srv.metrics = tg_server_metrics_new();
+    srv.sha256 = tg_sha256_new();
     if (mkdtemp(dir) == NULL)
         abort();
     snprintf(path, sizeof(path), "%s/tokens.csv", dir);

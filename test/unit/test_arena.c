@@ -110,6 +110,27 @@ static void test_sb_arena_and_heap(void **state)
     tg_sb_clear(&sb);
     tg_sb_add_urlencoded(&sb, TG_IOV_LIT("f(x):y@z/w?v!$'*,"));
     assert_string_equal(tg_sb_cstr(&sb), "f(x):y@z/w?v!$'*,");
+    tg_sb_clear(&sb);
+    /* decimal numbers: every digit count, zero padding to a width */
+    tg_sb_add_u64(&sb, 0, 1);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 9, 1);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 10, 1);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 99, 1);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 100, 1);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 1234567, 6);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 7, 6);
+    tg_sb_addc(&sb, ' ');
+    tg_sb_add_u64(&sb, 18446744073709551615ull, 1);
+    assert_string_equal(tg_sb_cstr(&sb), "0 9 10 99 100 1234567 000007 18446744073709551615");
+    tg_sb_clear(&sb);
+    tg_sb_add_urlencoded(&sb, TG_IOV_LIT("f(x):y@z/w?v!$'*,"));
+    assert_string_equal(tg_sb_cstr(&sb), "f(x):y@z/w?v!$'*,");
     tg_sb_free(&sb);
 }
 

@@ -12,6 +12,7 @@
 #include "tenantgate/auth.h"
 
 static char err[512];
+static struct tg_sha256 *sha; /* token digests, as the server holds them */
 
 /* A config from YAML text plus a token CSV (both may be empty). */
 static struct tg_config *make(const char *yaml, const char *csv)
@@ -41,23 +42,23 @@ static void test_token_lookup(void **state)
 {
     struct tg_config *c = make("", "alpha-token,alice,1,\"a,b\"\nbeta,bob,2\ngamma,carol,3\n");
     const struct tg_static_token *t;
-    t = tg_auth_token_lookup(c, TG_IOV_LIT("beta"));
+    t = tg_auth_token_lookup(sha, c, TG_IOV_LIT("beta"));
     assert_non_null(t);
     assert_string_equal(t->user, "bob");
-    t = tg_auth_token_lookup(c, TG_IOV_LIT("alpha-token"));
+    t = tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha-token"));
     assert_ptr_equal(t, &c->tokens[0]);
-    t = tg_auth_token_lookup(c, TG_IOV_LIT("gamma"));
+    t = tg_auth_token_lookup(sha, c, TG_IOV_LIT("gamma"));
     assert_ptr_equal(t, &c->tokens[2]);
-    assert_null(tg_auth_token_lookup(c, TG_IOV_LIT("alpha")));        /* prefix */
-    assert_null(tg_auth_token_lookup(c, TG_IOV_LIT("alpha-token-x"))); /* longer */
-    assert_null(tg_auth_token_lookup(c, TG_IOV_LIT("Beta")));
-    assert_null(tg_auth_token_lookup(c, TG_IOV_LIT("")));
-    assert_null(tg_auth_token_lookup(c, tg_iov("beta\0", 5)));
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha")));        /* prefix */
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha-token-x"))); /* longer */
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("Beta")));
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("")));
+    assert_null(tg_auth_token_lookup(sha, c, tg_iov("beta\0", 5)));
     /* the iovec is not NUL-terminated */
-    assert_non_null(tg_auth_token_lookup(c, tg_iov("betamax", 4)));
+    assert_non_null(tg_auth_token_lookup(sha, c, tg_iov("betamax", 4)));
     tg_config_unref(c);
     c = make("", "");
-    assert_null(tg_auth_token_lookup(c, TG_IOV_LIT("beta")));
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("beta")));
     tg_config_unref(c);
 }
 
@@ -305,7 +306,7 @@ static void test_static_end_to_end(void **state)
     free(seed);
     tg_arena_init(&a, NULL, 0);
 
-    tg_auth_user_from_token(&u, tg_auth_token_lookup(c, TG_IOV_LIT("tok-a")), &a);
+    tg_auth_user_from_token(&u, tg_auth_token_lookup(sha, c, TG_IOV_LIT("tok-a")), &a);
     tg_auth_attrs_for_value(&a, c, TG_IOV_LIT("get"), TG_IOV_LIT("/api/v1/query"),
                             TG_IOV_LIT("team-a"), &at);
     assert_int_equal(tg_auth_static_decide(c, &u, &at), TG_AUTHZ_ALLOW);
@@ -313,7 +314,7 @@ static void test_static_end_to_end(void **state)
                             TG_IOV_LIT("team-b"), &at);
     assert_int_equal(tg_auth_static_decide(c, &u, &at), TG_AUTHZ_NO_OPINION);
 
-    tg_auth_user_from_token(&u, tg_auth_token_lookup(c, TG_IOV_LIT("tok-b")), &a);
+    tg_auth_user_from_token(&u, tg_auth_token_lookup(sha, c, TG_IOV_LIT("tok-b")), &a);
     tg_auth_attrs_for_value(&a, c, TG_IOV_LIT("get"), TG_IOV_LIT("/api/v1/query"),
                             TG_IOV_LIT("team-a"), &at);
     assert_int_equal(tg_auth_static_decide(c, &u, &at), TG_AUTHZ_NO_OPINION);
@@ -336,5 +337,7 @@ int main(void)
         cmocka_unit_test(test_static_no_rules),
         cmocka_unit_test(test_static_end_to_end),
     };
+    if ((sha = tg_sha256_new()) == NULL)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
