@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define ALIGN           16u
-#define FIRST_CHUNK     4096u
-#define MAX_CHUNK_GROW  (1u << 20)
+#define ALIGN          16u
+#define FIRST_CHUNK    4096u
+#define MAX_CHUNK_GROW (1u << 20)
 
 struct tg_arena_chunk {
     struct tg_arena_chunk *next;

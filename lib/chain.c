@@ -79,9 +79,9 @@ void tg_req_cache_free(struct tg_server *srv)
 }
 
 const tg_stage_fn tg_chain[TG_N_STAGES] = {
-    [TG_STAGE_ROUTE] = tg_stage_route,     [TG_STAGE_AUTHN] = tg_stage_authn,
-    [TG_STAGE_AUTHZ] = tg_stage_authz,     [TG_STAGE_ENFORCE] = tg_stage_enforce,
-    [TG_STAGE_LIMIT] = tg_stage_limit,     [TG_STAGE_UPSTREAM] = tg_stage_upstream,
+    [TG_STAGE_ROUTE] = tg_stage_route, [TG_STAGE_AUTHN] = tg_stage_authn,
+    [TG_STAGE_AUTHZ] = tg_stage_authz, [TG_STAGE_ENFORCE] = tg_stage_enforce,
+    [TG_STAGE_LIMIT] = tg_stage_limit, [TG_STAGE_UPSTREAM] = tg_stage_upstream,
 };
 
 uint64_t tg_now_ns(void)
@@ -238,8 +238,8 @@ enum tg_verdict tg_req_reply_json(struct tg_req *r, int status, tg_iovec_t body)
     return TG_DONE;
 }
 
-enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
-                             const char *fmt, ...)
+enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type, const char *fmt,
+                             ...)
 {
     char msg[1024];
     tg_sb_t body;

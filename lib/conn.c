@@ -10,10 +10,10 @@
  * request, when a sweep finds evhttp has dropped it (its callbacks are
  * cleared). The header-read deadline (slowloris) runs from the accept, and
  * for later requests from their first byte, which a callback on the input
- * buffer sees; that callback also runs every byte through the framing check (lib/http/framing.c) before
- * evhttp parses it: a request that could be framed two ways (smuggling), or
- * whose head or announced body is over the limits, is answered with a JSON
- * error and the connection closed, without evhttp ever seeing it.
+ * buffer sees; that callback also runs every byte through the framing check (lib/http/framing.c)
+ * before evhttp parses it: a request that could be framed two ways (smuggling), or whose head or
+ * announced body is over the limits, is answered with a JSON error and the connection closed,
+ * without evhttp ever seeing it.
  */
 #include "tenantgate/conn.h"
 
@@ -39,22 +39,22 @@
 
 struct tg_conn {
     struct tg_server *srv;
-    struct bufferevent *bev;        /* evhttp's, with one reference of ours */
+    struct bufferevent *bev; /* evhttp's, with one reference of ours */
     struct evbuffer_cb_entry *input_cb;
-    struct evhttp_connection *evcon;/* known once a first request arrived */
-    struct tg_req *req;             /* request in progress */
-    struct event *deadline;         /* header-read deadline (slowloris) */
-    struct event *close_watch;      /* EV_CLOSED while a request waits */
-    struct event *release_ev;       /* runs release() after evhttp let go */
-    struct tg_conn *prev, *next;    /* all connections, for the sweep */
-    int fd;                         /* -1 until the socket is known */
-    int reading;                    /* a request head is due: the deadline runs */
-    struct tg_http_framing framing; /* what the client sent so far is well framed */
-    uint64_t stream_end;            /* bytes received on the connection */
-    int refused;                    /* framing refused: the input is dropped */
-    int refuse_pending;             /* ... and the answer waits for earlier requests */
-    int refilling;                  /* on_input: we are putting good bytes back */
-    int refused_via_evhttp;         /* TLS: the refusal is answered through evhttp */
+    struct evhttp_connection *evcon; /* known once a first request arrived */
+    struct tg_req *req;              /* request in progress */
+    struct event *deadline;          /* header-read deadline (slowloris) */
+    struct event *close_watch;       /* EV_CLOSED while a request waits */
+    struct event *release_ev;        /* runs release() after evhttp let go */
+    struct tg_conn *prev, *next;     /* all connections, for the sweep */
+    int fd;                          /* -1 until the socket is known */
+    int reading;                     /* a request head is due: the deadline runs */
+    struct tg_http_framing framing;  /* what the client sent so far is well framed */
+    uint64_t stream_end;             /* bytes received on the connection */
+    int refused;                     /* framing refused: the input is dropped */
+    int refuse_pending;              /* ... and the answer waits for earlier requests */
+    int refilling;                   /* on_input: we are putting good bytes back */
+    int refused_via_evhttp;          /* TLS: the refusal is answered through evhttp */
 };
 
 /* Over TLS nothing can be written past evhttp's bufferevent, so a refused
@@ -236,7 +236,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     if (check_framing(c, buf, info->n_added) != 0) {
         /* debug like every other refusal: clients must not be able to flood the log */
         tg_debug("conn fd %d: request refused (%d): %s", c->fd, c->framing.status,
-                c->framing.error);
+                 c->framing.error);
         tg_server_request_refused(c->srv, c->framing.status);
         /* evhttp must never parse the refused request or what follows */
         c->refused = 1;

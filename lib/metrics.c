@@ -12,12 +12,12 @@
 
 struct tg_metric {
     struct tg_metric_family *family;
-    tg_iovec_t *values;      /* n_labels label values (arena copies) */
+    tg_iovec_t *values; /* n_labels label values (arena copies) */
     uint64_t hash;
-    struct tg_metric *next;  /* hash chain */
-    double value;            /* counter/gauge value, histogram sum */
-    uint64_t count;          /* histogram sample count */
-    uint64_t *buckets;       /* histogram: per-bucket (not cumulative) counts */
+    struct tg_metric *next; /* hash chain */
+    double value;           /* counter/gauge value, histogram sum */
+    uint64_t count;         /* histogram sample count */
+    uint64_t *buckets;      /* histogram: per-bucket (not cumulative) counts */
 };
 
 struct tg_metric_family {
@@ -26,10 +26,10 @@ struct tg_metric_family {
     enum tg_metric_type type;
     const char **label_names;
     size_t n_labels;
-    double *bounds;          /* histogram upper bounds, without +Inf */
+    double *bounds; /* histogram upper bounds, without +Inf */
     size_t n_bounds;
-    struct tg_metric **table; /* hash buckets */
-    size_t table_size;        /* power of two */
+    struct tg_metric **table;    /* hash buckets */
+    size_t table_size;           /* power of two */
     struct tg_metric **children; /* insertion order */
     size_t n_children, cap_children;
     size_t max_children; /* TG_METRICS_MAX_CHILDREN unless set */
@@ -479,62 +479,60 @@ void tg_metrics_render(const struct tg_metrics *m, tg_sb_t *out)
 
 /* ---- tenantgate's series ------------------------------------------------------------- */
 
-int tg_metrics_register_std(struct tg_metrics *m, const char *version,
-                            struct tg_std_metrics *o)
+int tg_metrics_register_std(struct tg_metrics *m, const char *version, struct tg_std_metrics *o)
 {
     /* PromQL requests range from a cache hit to minutes-long range queries */
     static const double req_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                         1,     2.5,  5,     10,   30,  60,  120};
-    static const double kube_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5,   1,    2.5,   5,    10};
+                                         1,     2.5,  5,     10,   30,  60,   120};
+    static const double kube_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     static const char *const route[] = {"route"}, *const route_code[] = {"route", "code"};
     static const char *const kind[] = {"kind"}, *const ver[] = {"version"};
     static const char *const call[] = {"call"}, *const call_code[] = {"call", "code"};
-    const enum tg_metric_type C = TG_METRIC_COUNTER, G = TG_METRIC_GAUGE,
-                              H = TG_METRIC_HISTOGRAM;
+    const enum tg_metric_type C = TG_METRIC_COUNTER, G = TG_METRIC_GAUGE, H = TG_METRIC_HISTOGRAM;
     size_t nrb = sizeof(req_buckets) / sizeof(req_buckets[0]);
     size_t nkb = sizeof(kube_buckets) / sizeof(kube_buckets[0]);
 
-#define REG(field, name, help, type, labels, nl, b, nb)                                        \
-    if ((o->field = tg_metrics_register(m, "tenantgate_" name, help, type, labels, nl, b,      \
-                                        nb)) == NULL)                                          \
+#define REG(field, name, help, type, labels, nl, b, nb)                                            \
+    if ((o->field = tg_metrics_register(m, "tenantgate_" name, help, type, labels, nl, b, nb)) ==  \
+        NULL)                                                                                      \
         return -1;
-    REG(requests_total, "requests_total", "Requests answered, by route and HTTP status code (route \"refused\": refused by the request framing check).",
+    REG(requests_total, "requests_total",
+        "Requests answered, by route and HTTP status code (route \"refused\": refused by the "
+        "request framing check).",
         C, route_code, 2, NULL, 0)
     REG(request_duration_seconds, "request_duration_seconds",
         "Time from request start to the last byte of the response, by route.", H, route, 1,
         req_buckets, nrb)
     REG(upstream_errors_total, "upstream_errors_total",
-        "Failed upstream exchanges, by kind (connect, timeout, reset, protocol).", C, kind, 1,
-        NULL, 0)
+        "Failed upstream exchanges, by kind (connect, timeout, reset, protocol).", C, kind, 1, NULL,
+        0)
     REG(requests_in_flight, "requests_in_flight", "Requests being served.", G, NULL, 0, NULL, 0)
     REG(open_connections, "open_connections", "Open client connections.", G, NULL, 0, NULL, 0)
-    REG(build_info, "build_info", "Always 1; the version label says which build runs.", G,
-        ver, 1, NULL, 0)
-    REG(authn_cache_hits_total, "authn_cache_hits_total", "Authentication cache hits.", C,
-        NULL, 0, NULL, 0)
+    REG(build_info, "build_info", "Always 1; the version label says which build runs.", G, ver, 1,
+        NULL, 0)
+    REG(authn_cache_hits_total, "authn_cache_hits_total", "Authentication cache hits.", C, NULL, 0,
+        NULL, 0)
     REG(authn_cache_misses_total, "authn_cache_misses_total", "Authentication cache misses.", C,
         NULL, 0, NULL, 0)
     REG(authn_cache_evictions_total, "authn_cache_evictions_total",
         "Authentication cache entries evicted before they expired.", C, NULL, 0, NULL, 0)
-    REG(authz_cache_hits_total, "authz_cache_hits_total", "Authorization cache hits.", C,
-        NULL, 0, NULL, 0)
+    REG(authz_cache_hits_total, "authz_cache_hits_total", "Authorization cache hits.", C, NULL, 0,
+        NULL, 0)
     REG(authz_cache_misses_total, "authz_cache_misses_total", "Authorization cache misses.", C,
         NULL, 0, NULL, 0)
     REG(authz_cache_evictions_total, "authz_cache_evictions_total",
         "Authorization cache entries evicted before they expired.", C, NULL, 0, NULL, 0)
     REG(kube_api_request_duration_seconds, "kube_api_request_duration_seconds",
-        "Kubernetes API request latency, by call (tokenreview, subjectaccessreview).", H, call,
-        1, kube_buckets, nkb)
+        "Kubernetes API request latency, by call (tokenreview, subjectaccessreview).", H, call, 1,
+        kube_buckets, nkb)
     REG(kube_api_errors_total, "kube_api_errors_total",
         "Failed Kubernetes API requests, by call and HTTP status code (0: no response).", C,
         call_code, 2, NULL, 0)
     REG(cache_coalesced_waits_total, "cache_coalesced_waits_total",
-        "Requests that waited for an identical in-flight Kubernetes API call.", C, NULL, 0,
-        NULL, 0)
+        "Requests that waited for an identical in-flight Kubernetes API call.", C, NULL, 0, NULL, 0)
     REG(cache_grace_served_total, "cache_grace_served_total",
-        "Decisions served from an expired cache entry while the API server was unreachable.",
-        C, NULL, 0, NULL, 0)
+        "Decisions served from an expired cache entry while the API server was unreachable.", C,
+        NULL, 0, NULL, 0)
 #undef REG
     tg_metric_set(tg_metric_get1(o->build_info, version), 1);
     return 0;

@@ -308,7 +308,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 /* The access log (stdout) is written in batches: one write per flush
  * interval or per full buffer instead of one per request. */
 #define TG_ACCESS_LOG_FLUSH_MS 100
-#define TG_ACCESS_LOG_BUFFER (64 * 1024)
+#define TG_ACCESS_LOG_BUFFER   (64 * 1024)
 
 static void on_log_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -345,9 +345,9 @@ static int setup_signals(struct tg_server *srv)
         event_add(srv->ev_logflush, &tv);
     }
     if (srv->tls && srv->boot_cfg->tls_cert_file) {
-        struct timeval tv = ms_tv(srv->boot_cfg->tls_reload_interval_ms > 0
-                                      ? srv->boot_cfg->tls_reload_interval_ms
-                                      : 10000);
+        struct timeval tv =
+            ms_tv(srv->boot_cfg->tls_reload_interval_ms > 0 ? srv->boot_cfg->tls_reload_interval_ms
+                                                            : 10000);
         srv->ev_tls_reload = event_new(srv->base, -1, EV_PERSIST, on_tls_tick, srv);
         event_add(srv->ev_tls_reload, &tv);
     }

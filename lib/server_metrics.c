@@ -205,8 +205,7 @@ void tg_server_request_done(struct tg_server *srv, struct tg_req *r, uint64_t du
 
     status_text(code, r->status ? r->status : 499);
     tg_metric_inc(tg_metric_get2(m->std.requests_total, route, code));
-    tg_metric_observe(tg_metric_get1(m->std.request_duration_seconds, route),
-                      (double)dur_ns / 1e9);
+    tg_metric_observe(tg_metric_get1(m->std.request_duration_seconds, route), (double)dur_ns / 1e9);
     if (r->upstream_error)
         tg_metric_inc(tg_metric_get1(m->std.upstream_errors_total, r->upstream_error));
     if (r->cfg->limits != NULL)
@@ -228,8 +227,7 @@ void tg_server_kube_observed(void *arg, const char *call, int status, double sec
     char code[8];
 
     if (status != 0)
-        tg_metric_observe(tg_metric_get1(m->std.kube_api_request_duration_seconds, call),
-                          seconds);
+        tg_metric_observe(tg_metric_get1(m->std.kube_api_request_duration_seconds, call), seconds);
     if (status >= 200 && status < 300)
         return;
     snprintf(code, sizeof(code), "%d", status);

@@ -243,7 +243,8 @@ static int seen_before(const struct tg_req *r, size_t upto, tg_iovec_t v)
 {
     size_t i;
     for (i = 0; i < upto; i++)
-        if (tg_iov_eq_str(r->params.items[i].name, "match[]") && tg_iov_eq(r->params.items[i].value, v))
+        if (tg_iov_eq_str(r->params.items[i].name, "match[]") &&
+            tg_iov_eq(r->params.items[i].value, v))
             return 1;
     return 0;
 }
@@ -301,15 +302,10 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
         return v;
     }
     switch (r->route->kind) {
-    case TG_ROUTE_QUERY:
-        v = enforce_query(r, &o, &e);
-        break;
+    case TG_ROUTE_QUERY: v = enforce_query(r, &o, &e); break;
     case TG_ROUTE_MATCH:
-    case TG_ROUTE_FEDERATE:
-        v = enforce_matchers(r, &o, &e);
-        break;
-    case TG_ROUTE_LOCAL:
-        return tg_local_answer(r, &o);
+    case TG_ROUTE_FEDERATE: v = enforce_matchers(r, &o, &e); break;
+    case TG_ROUTE_LOCAL: return tg_local_answer(r, &o);
     case TG_ROUTE_METADATA:
         /* the upstream stage first asks which names the tenant has */
         if (tg_promql_tenant_selector(&r->arena, &e, &r->tenant_selector, &err) != 0)
@@ -317,11 +313,8 @@ enum tg_verdict tg_stage_enforce(struct tg_req *r)
         break;
     case TG_ROUTE_RULES:
     case TG_ROUTE_ALERTS:
-    case TG_ROUTE_PASS:
-        break;
-    default:
-        TG_CHECK(0 && "the Alertmanager routes went above");
-        return TG_DONE;
+    case TG_ROUTE_PASS: break;
+    default: TG_CHECK(0 && "the Alertmanager routes went above"); return TG_DONE;
     }
     if (v != TG_NEXT)
         return v;

@@ -93,8 +93,7 @@ enum tg_verdict tg_enforce_alertmanager(struct tg_req *r, const struct tg_promql
     r->up_post = 0;
     switch (r->route->kind) {
     case TG_ROUTE_AM_ALERTS:
-    case TG_ROUTE_AM_GROUPS:
-        return rewrite_filters(r, e, 1);
+    case TG_ROUTE_AM_GROUPS: return rewrite_filters(r, e, 1);
     case TG_ROUTE_AM_SILENCES:
         if (r->method == TG_M_POST) {
             r->filter = TG_ROUTE_PASS; /* the answer is {"silenceID": ...} */
@@ -116,10 +115,8 @@ enum tg_verdict tg_enforce_alertmanager(struct tg_req *r, const struct tg_promql
         else
             r->am_reply_fetched = 1;
         return TG_NEXT;
-    case TG_ROUTE_AM_STATUS:
-        return TG_NEXT;
-    default:
-        break;
+    case TG_ROUTE_AM_STATUS: return TG_NEXT;
+    default: break;
     }
     TG_CHECK(0 && "only the Alertmanager routes come here");
     return TG_DONE;

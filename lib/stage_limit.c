@@ -270,9 +270,7 @@ static enum tg_verdict admit(struct tg_req *r, struct lwait *w, const struct tg_
             tg_server_tenant_gauges(r->srv, w->labels[i], 1, 0);
         observe_wait(r, w, 0);
         return TG_NEXT;
-    case TG_LIMIT_QUEUED:
-        r->limit = tk;
-        return queue(r, w, vals);
+    case TG_LIMIT_QUEUED: r->limit = tk; return queue(r, w, vals);
     case TG_LIMIT_RATE:
         i = why.index;
         retry_after(r, why.retry_after_s);
@@ -280,8 +278,7 @@ static enum tg_verdict admit(struct tg_req *r, struct lwait *w, const struct tg_
                       "too many requests for %.*s: more than %g per second, burst %d "
                       "(tenantgate limits.rate)",
                       TG_IOV_FMT(r->tenants[i]), vals[i].rate, vals[i].burst);
-    case TG_LIMIT_QUEUE_FULL:
-        break;
+    case TG_LIMIT_QUEUE_FULL: break;
     }
     i = why.index;
     tg_limits_stats(limiter(r), r->tenants[i], tg_now_ns(), &s);

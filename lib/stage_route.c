@@ -204,9 +204,8 @@ enum tg_verdict tg_stage_route(struct tg_req *r)
         return method_not_allowed(r);
     /* the Alertmanager API to --alertmanager-upstream when there is one,
      * everything else (and it, without one) to --upstream */
-    r->upstream = r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL
-                      ? r->srv->am_upstream
-                      : r->srv->upstream;
+    r->upstream = r->api == TG_API_ALERTMANAGER && r->srv->am_upstream != NULL ? r->srv->am_upstream
+                                                                               : r->srv->upstream;
     if (r->api == TG_API_ALERTMANAGER) {
         tg_params_init(&r->params, &r->arena);
         if (tg_params_parse(&r->arena, query, 0, &r->params, NULL) != 0)

@@ -269,14 +269,10 @@ static int on_body(void *arg, const char *data, size_t len)
 static const char *error_kind(enum tg_up_error e)
 {
     switch (e) {
-    case TG_UP_ECONNECT:
-        return "connect";
-    case TG_UP_ETIMEOUT:
-        return "timeout";
-    case TG_UP_ERESET:
-        return "reset";
-    default:
-        return "protocol";
+    case TG_UP_ECONNECT: return "connect";
+    case TG_UP_ETIMEOUT: return "timeout";
+    case TG_UP_ERESET: return "reset";
+    default: return "protocol";
     }
 }
 
@@ -338,22 +334,14 @@ static void on_cancel(struct tg_req *r, void *arg)
 static int filter_kind(const struct tg_req *r)
 {
     switch (r->filter) {
-    case TG_ROUTE_RULES:
-        return TG_JF_RULES;
-    case TG_ROUTE_ALERTS:
-        return TG_JF_ALERTS;
-    case TG_ROUTE_METADATA:
-        return TG_JF_METADATA;
-    case TG_ROUTE_AM_ALERTS:
-        return TG_JF_AM_ALERTS;
-    case TG_ROUTE_AM_GROUPS:
-        return TG_JF_AM_GROUPS;
-    case TG_ROUTE_AM_SILENCES:
-        return TG_JF_AM_SILENCES;
-    case TG_ROUTE_AM_STATUS:
-        return TG_JF_AM_STATUS;
-    default:
-        return -1;
+    case TG_ROUTE_RULES: return TG_JF_RULES;
+    case TG_ROUTE_ALERTS: return TG_JF_ALERTS;
+    case TG_ROUTE_METADATA: return TG_JF_METADATA;
+    case TG_ROUTE_AM_ALERTS: return TG_JF_AM_ALERTS;
+    case TG_ROUTE_AM_GROUPS: return TG_JF_AM_GROUPS;
+    case TG_ROUTE_AM_SILENCES: return TG_JF_AM_SILENCES;
+    case TG_ROUTE_AM_STATUS: return TG_JF_AM_STATUS;
+    default: return -1;
     }
 }
 

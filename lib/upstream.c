@@ -28,7 +28,8 @@ static void set_target(struct tg_upstream *u, const struct tg_url *url)
 {
     size_t plen = strlen(url->path);
 
-    u->host_header = tg_asprintf(strchr(url->host, ':') ? "[%s]:%d" : "%s:%d", url->host, url->port);
+    u->host_header =
+        tg_asprintf(strchr(url->host, ':') ? "[%s]:%d" : "%s:%d", url->host, url->port);
     while (plen > 0 && url->path[plen - 1] == '/')
         plen--;
     u->prefix = tg_strndup(url->path, plen);

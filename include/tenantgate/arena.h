@@ -20,11 +20,11 @@ typedef struct tg_arena {
     struct tg_arena_chunk *chunks; /* newest first; last one may be the inline buffer */
     char *cur;                     /* bump pointer in chunks */
     char *end;
-    size_t chunk_size;             /* size of the next chunk to allocate */
-    size_t allocated;              /* bytes obtained from malloc, for metrics/limits */
-    char *last;                    /* start of the most recent allocation, for realloc() */
-    char *buf, *buf_end;           /* caller's first block, if any */
-    struct tg_arena_hook *hooks;   /* tg_arena_defer(), newest first */
+    size_t chunk_size;           /* size of the next chunk to allocate */
+    size_t allocated;            /* bytes obtained from malloc, for metrics/limits */
+    char *last;                  /* start of the most recent allocation, for realloc() */
+    char *buf, *buf_end;         /* caller's first block, if any */
+    struct tg_arena_hook *hooks; /* tg_arena_defer(), newest first */
 } tg_arena_t;
 
 /* Start an arena. `buf` (may be NULL) is a caller-owned first block used
@@ -38,8 +38,8 @@ void tg_arena_destroy(tg_arena_t *a);
  * (evbuffers, JSON filters, events) is registered where it is created and
  * released with the request, whichever way it ends. */
 void tg_arena_defer(tg_arena_t *a, void (*fn)(void *arg), void *arg);
-/* Run the deferred hooks, forget every allocation but keep the first malloc'ed chunk for reuse, so a
- * loop over many small jobs (benchmark, CLI) allocates from the heap once. */
+/* Run the deferred hooks, forget every allocation but keep the first malloc'ed chunk for reuse, so
+ * a loop over many small jobs (benchmark, CLI) allocates from the heap once. */
 void tg_arena_reset(tg_arena_t *a);
 
 /* 16-byte aligned, uninitialised. */

@@ -23,12 +23,15 @@
 /* Feature flags (Prometheus' --enable-feature names in brackets) and limits.
  * A NULL opts pointer means all zero: features off, default limits. */
 struct tg_promql_opts {
-    int duration_expr;          /* duration arithmetic, step()/range()/min_of()/max_of() in [] and offset [promql-duration-expr] */
-    int experimental_functions; /* experimental functions and limitk/limit_ratio [promql-experimental-functions] */
-    int extended_range;         /* anchored / smoothed modifiers [promql-extended-range-selectors] */
-    int binop_fill;             /* fill()/fill_left()/fill_right() binary modifiers [promql-binop-fill-modifiers] */
-    size_t max_len;             /* bytes, 0 = TG_PROMQL_DEFAULT_MAX_LEN */
-    int max_depth;              /* AST and parser nesting, 0 = TG_PROMQL_DEFAULT_MAX_DEPTH */
+    int duration_expr; /* duration arithmetic, step()/range()/min_of()/max_of() in [] and offset
+                          [promql-duration-expr] */
+    int experimental_functions; /* experimental functions and limitk/limit_ratio
+                                   [promql-experimental-functions] */
+    int extended_range; /* anchored / smoothed modifiers [promql-extended-range-selectors] */
+    int binop_fill;     /* fill()/fill_left()/fill_right() binary modifiers
+                           [promql-binop-fill-modifiers] */
+    size_t max_len;     /* bytes, 0 = TG_PROMQL_DEFAULT_MAX_LEN */
+    int max_depth;      /* AST and parser nesting, 0 = TG_PROMQL_DEFAULT_MAX_DEPTH */
 };
 
 /* pos is a byte offset into the query, line/col are 1-based (col in bytes),
@@ -49,40 +52,69 @@ enum tg_promql_vtype {
 };
 
 enum tg_promql_kind {
-    TG_PROMQL_NUMBER,    /* number or duration literal */
+    TG_PROMQL_NUMBER, /* number or duration literal */
     TG_PROMQL_STRING,
-    TG_PROMQL_VECTOR,    /* vector selector */
-    TG_PROMQL_MATRIX,    /* vector selector + range */
+    TG_PROMQL_VECTOR, /* vector selector */
+    TG_PROMQL_MATRIX, /* vector selector + range */
     TG_PROMQL_SUBQUERY,
     TG_PROMQL_PAREN,
     TG_PROMQL_UNARY,
     TG_PROMQL_BINARY,
     TG_PROMQL_AGGREGATE,
     TG_PROMQL_CALL,
-    TG_PROMQL_DURATION,  /* duration arithmetic inside [] and after offset */
+    TG_PROMQL_DURATION, /* duration arithmetic inside [] and after offset */
 };
 
 /* Operators; the printable spelling is tg_promql_op_str(). */
 enum tg_promql_op {
     TG_PROMQL_OP_NONE = 0,
-    TG_PROMQL_ADD, TG_PROMQL_SUB, TG_PROMQL_MUL, TG_PROMQL_DIV, TG_PROMQL_MOD,
-    TG_PROMQL_POW, TG_PROMQL_ATAN2,
-    TG_PROMQL_EQLC, TG_PROMQL_NEQ, TG_PROMQL_LSS, TG_PROMQL_LTE, TG_PROMQL_GTR,
-    TG_PROMQL_GTE, TG_PROMQL_TRIM_UPPER, TG_PROMQL_TRIM_LOWER,
-    TG_PROMQL_LAND, TG_PROMQL_LOR, TG_PROMQL_LUNLESS,
+    TG_PROMQL_ADD,
+    TG_PROMQL_SUB,
+    TG_PROMQL_MUL,
+    TG_PROMQL_DIV,
+    TG_PROMQL_MOD,
+    TG_PROMQL_POW,
+    TG_PROMQL_ATAN2,
+    TG_PROMQL_EQLC,
+    TG_PROMQL_NEQ,
+    TG_PROMQL_LSS,
+    TG_PROMQL_LTE,
+    TG_PROMQL_GTR,
+    TG_PROMQL_GTE,
+    TG_PROMQL_TRIM_UPPER,
+    TG_PROMQL_TRIM_LOWER,
+    TG_PROMQL_LAND,
+    TG_PROMQL_LOR,
+    TG_PROMQL_LUNLESS,
     /* duration expressions only */
-    TG_PROMQL_STEP, TG_PROMQL_RANGE, TG_PROMQL_MIN_OF, TG_PROMQL_MAX_OF,
+    TG_PROMQL_STEP,
+    TG_PROMQL_RANGE,
+    TG_PROMQL_MIN_OF,
+    TG_PROMQL_MAX_OF,
     /* aggregations */
-    TG_PROMQL_SUM, TG_PROMQL_AVG, TG_PROMQL_COUNT, TG_PROMQL_MIN, TG_PROMQL_MAX,
-    TG_PROMQL_GROUP, TG_PROMQL_STDDEV, TG_PROMQL_STDVAR, TG_PROMQL_TOPK,
-    TG_PROMQL_BOTTOMK, TG_PROMQL_COUNT_VALUES, TG_PROMQL_QUANTILE,
-    TG_PROMQL_LIMITK, TG_PROMQL_LIMIT_RATIO,
+    TG_PROMQL_SUM,
+    TG_PROMQL_AVG,
+    TG_PROMQL_COUNT,
+    TG_PROMQL_MIN,
+    TG_PROMQL_MAX,
+    TG_PROMQL_GROUP,
+    TG_PROMQL_STDDEV,
+    TG_PROMQL_STDVAR,
+    TG_PROMQL_TOPK,
+    TG_PROMQL_BOTTOMK,
+    TG_PROMQL_COUNT_VALUES,
+    TG_PROMQL_QUANTILE,
+    TG_PROMQL_LIMITK,
+    TG_PROMQL_LIMIT_RATIO,
 };
 
 enum tg_promql_match { TG_PROMQL_EQ, TG_PROMQL_NE, TG_PROMQL_RE, TG_PROMQL_NRE };
 
 enum tg_promql_card {
-    TG_PROMQL_ONE_TO_ONE, TG_PROMQL_MANY_TO_ONE, TG_PROMQL_ONE_TO_MANY, TG_PROMQL_MANY_TO_MANY,
+    TG_PROMQL_ONE_TO_ONE,
+    TG_PROMQL_MANY_TO_ONE,
+    TG_PROMQL_ONE_TO_MANY,
+    TG_PROMQL_MANY_TO_MANY,
 };
 
 enum tg_promql_at { TG_PROMQL_AT_NONE, TG_PROMQL_AT_TIME, TG_PROMQL_AT_START, TG_PROMQL_AT_END };
@@ -92,15 +124,15 @@ struct tg_promql_matcher {
     struct tg_promql_matcher *next;
     tg_iovec_t name, value;
     enum tg_promql_match op;
-    unsigned pflags;   /* printing hints set by the parser (internal); 0 is always correct;
-                        * code that edits name, op or value in place must clear it */
+    unsigned pflags; /* printing hints set by the parser (internal); 0 is always correct;
+                      * code that edits name, op or value in place must clear it */
 };
 
 /* Grouping / on / ignoring / group_x label list, unquoted. */
 struct tg_promql_labels {
     tg_iovec_t *names;
     size_t n;
-    int plain;   /* parser hint: every name is [a-zA-Z_][a-zA-Z0-9_]* (0 is always correct) */
+    int plain; /* parser hint: every name is [a-zA-Z_][a-zA-Z0-9_]* (0 is always correct) */
 };
 
 struct tg_promql_node;
@@ -109,50 +141,54 @@ struct tg_promql_node;
 struct tg_promql_dur {
     int64_t ns;
     struct tg_promql_node *expr; /* TG_PROMQL_DURATION/NUMBER node, or NULL */
-    tg_iovec_t text;             /* parser hint: source spelling of the literal without sign (5m, 90, 1.5e3),
-                                  * read back as |ns| (empty is always correct; whoever sets ns clears it) */
+    tg_iovec_t text; /* parser hint: source spelling of the literal without sign (5m, 90, 1.5e3),
+                      * read back as |ns| (empty is always correct; whoever sets ns clears it) */
 };
 
 /* Evaluation modifiers of a vector selector (also for its matrix) or subquery. */
 struct tg_promql_mods {
-    struct tg_promql_dur offset;     /* ns == 0 && expr == NULL: none */
+    struct tg_promql_dur offset; /* ns == 0 && expr == NULL: none */
     enum tg_promql_at at;
-    int64_t at_ms;                   /* TG_PROMQL_AT_TIME */
+    int64_t at_ms; /* TG_PROMQL_AT_TIME */
     int anchored, smoothed;
 };
 
 struct tg_promql_func {
     const char *name;
-    const char *args;    /* one char per argument: v(ector) m(atrix) s(calar) S(tring) */
-    int variadic;        /* 0: fixed; >0: last arg repeats up to n more; -1: unbounded */
-    char ret;            /* same letters */
+    const char *args; /* one char per argument: v(ector) m(atrix) s(calar) S(tring) */
+    int variadic;     /* 0: fixed; >0: last arg repeats up to n more; -1: unbounded */
+    char ret;         /* same letters */
     int experimental;
-    uint8_t name_len;    /* strlen(name) */
-    uint8_t n_args;      /* strlen(args) */
+    uint8_t name_len; /* strlen(name) */
+    uint8_t n_args;   /* strlen(args) */
 };
 
 struct tg_promql_node {
     enum tg_promql_kind kind;
-    enum tg_promql_vtype type;  /* value type, set by the parser */
-    uint32_t pos, end;          /* byte range in the query (best effort) */
-    int depth;                  /* height of the subtree, bounded by max_depth */
+    enum tg_promql_vtype type;   /* value type, set by the parser */
+    uint32_t pos, end;           /* byte range in the query (best effort) */
+    int depth;                   /* height of the subtree, bounded by max_depth */
     struct tg_promql_node *next; /* next argument of a call */
     union {
         struct {
             double val;
-            tg_iovec_t text;   /* source spelling without sign; empty if synthesised */
-            int neg;           /* print a '-' before text */
-            int duration;      /* written as a duration (5m) */
+            tg_iovec_t text; /* source spelling without sign; empty if synthesised */
+            int neg;         /* print a '-' before text */
+            int duration;    /* written as a duration (5m) */
         } num;
-        struct { tg_iovec_t val; } str;
         struct {
-            tg_iovec_t name;   /* metric name written before the braces, or empty */
-            int name_plain;    /* parser hint: name is an identifier that is no keyword (0 is always correct) */
+            tg_iovec_t val;
+        } str;
+        struct {
+            tg_iovec_t name; /* metric name written before the braces, or empty */
+            int name_plain;  /* parser hint: name is an identifier that is no keyword (0 is always
+                                correct) */
             struct tg_promql_matcher *matchers; /* without the name */
             size_t n_matchers;
             struct tg_promql_mods mods;
             int bypass_empty_check; /* second argument of info() */
-            struct tg_promql_node *next_vs; /* parser bookkeeping: the next selector in query order */
+            struct tg_promql_node
+                *next_vs; /* parser bookkeeping: the next selector in query order */
         } vs;
         struct {
             struct tg_promql_node *vs; /* TG_PROMQL_VECTOR, carries the modifiers */
@@ -163,13 +199,18 @@ struct tg_promql_node {
             struct tg_promql_dur range, step; /* step.ns == 0 && !expr: default step */
             struct tg_promql_mods mods;
         } subquery;
-        struct { struct tg_promql_node *expr; } paren;
-        struct { enum tg_promql_op op; struct tg_promql_node *expr; } unary;
+        struct {
+            struct tg_promql_node *expr;
+        } paren;
+        struct {
+            enum tg_promql_op op;
+            struct tg_promql_node *expr;
+        } unary;
         struct {
             enum tg_promql_op op;
             struct tg_promql_node *lhs, *rhs;
             int return_bool;
-            int has_matching;   /* both sides are vectors (Prometheus' VectorMatching != nil) */
+            int has_matching; /* both sides are vectors (Prometheus' VectorMatching != nil) */
             enum tg_promql_card card;
             int on;
             struct tg_promql_labels matching, include;
@@ -188,10 +229,10 @@ struct tg_promql_node {
             size_t n_args;
         } call;
         struct {
-            enum tg_promql_op op;          /* ADD/SUB/MUL/DIV/MOD/POW, STEP/RANGE/MIN_OF/MAX_OF */
-            struct tg_promql_node *lhs;    /* NULL for unary ADD/SUB, STEP, RANGE */
+            enum tg_promql_op op;       /* ADD/SUB/MUL/DIV/MOD/POW, STEP/RANGE/MIN_OF/MAX_OF */
+            struct tg_promql_node *lhs; /* NULL for unary ADD/SUB, STEP, RANGE */
             struct tg_promql_node *rhs;
-            int wrapped;                   /* written in parentheses */
+            int wrapped; /* written in parentheses */
         } dur;
     } u;
 };

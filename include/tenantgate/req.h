@@ -43,9 +43,9 @@ struct tg_upstream;
 
 /* What a stage tells the chain. */
 enum tg_verdict {
-    TG_NEXT,    /* go on with the next stage */
-    TG_DONE,    /* the request has been answered (or the answer is under way) */
-    TG_WAIT,    /* suspended: the stage will call tg_req_resume() exactly once */
+    TG_NEXT, /* go on with the next stage */
+    TG_DONE, /* the request has been answered (or the answer is under way) */
+    TG_WAIT, /* suspended: the stage will call tg_req_resume() exactly once */
 };
 
 /* A stage of the chain (lib/stage_<name>.c); the table is tg_chain in stages.h. */
@@ -79,9 +79,9 @@ enum tg_api {
 struct tg_route {
     const char *path; /* exact path; "/api/v1/label/", "/api/v2/silence/" are prefix routes */
     enum tg_route_kind kind;
-    unsigned methods;        /* TG_M_GET | TG_M_POST | TG_M_DELETE */
-    int needs_tenant;        /* 0: authentication is enough (local answers) */
-    const char *name;        /* for metrics and the access log */
+    unsigned methods; /* TG_M_GET | TG_M_POST | TG_M_DELETE */
+    int needs_tenant; /* 0: authentication is enough (local answers) */
+    const char *name; /* for metrics and the access log */
     enum tg_api api;
     unsigned not_served; /* methods the upstream has but we refuse with 404 (POST alerts) */
 };
@@ -97,46 +97,46 @@ typedef void (*tg_cancel_fn)(struct tg_req *r, void *arg);
 struct tg_req {
     tg_arena_t arena;
     struct tg_server *srv;
-    struct tg_config *cfg;          /* counted reference, for the request's life */
-    struct evhttp_request *ev;      /* NULL once the client has gone away */
-    struct tg_conn *conn;           /* NULL once the client has gone away */
+    struct tg_config *cfg;     /* counted reference, for the request's life */
+    struct evhttp_request *ev; /* NULL once the client has gone away */
+    struct tg_conn *conn;      /* NULL once the client has gone away */
     uint64_t id;
 
     /* The client's request as evhttp parsed it (owned by evhttp, valid while
      * the request lives). Stages read these rather than r->ev so that they
      * also run on a request built without a connection (test/fuzz). */
-    unsigned method;                /* TG_M_GET / TG_M_POST / TG_M_DELETE / 0 for others */
-    const char *uri;                /* request target, as received */
+    unsigned method; /* TG_M_GET / TG_M_POST / TG_M_DELETE / 0 for others */
+    const char *uri; /* request target, as received */
     const struct evkeyvalq *in_headers;
     struct evbuffer *in_body;
 
     /* route */
     enum tg_api api; /* set from the path even when no route matches */
     const struct tg_route *route;
-    struct tg_upstream *upstream;   /* where it goes (owned by the server) */
-    tg_iovec_t path;                /* canonical request path */
-    tg_iovec_t label_name;          /* for /api/v1/label/<name>/values, decoded */
-    struct tg_params params;        /* URL query, then urlencoded body */
+    struct tg_upstream *upstream; /* where it goes (owned by the server) */
+    tg_iovec_t path;              /* canonical request path */
+    tg_iovec_t label_name;        /* for /api/v1/label/<name>/values, decoded */
+    struct tg_params params;      /* URL query, then urlencoded body */
 
     /* authn */
-    tg_iovec_t token;               /* credential presented; never logged */
+    tg_iovec_t token; /* credential presented; never logged */
     struct tg_user user;
     int authenticated;
 
     /* authz */
-    tg_iovec_t *tenants;            /* deduplicated tenant values, all authorized */
+    tg_iovec_t *tenants; /* deduplicated tenant values, all authorized */
     size_t n_tenants;
-    tg_iovec_t verb;                /* the verb authorized (get, or HTTP-mapped) */
+    tg_iovec_t verb; /* the verb authorized (get, or HTTP-mapped) */
 
     /* enforce -> upstream */
-    int enforced;                   /* the enforce stage let it through (checked after it) */
-    tg_sb_t up_args;                /* enforced, urlencoded parameters */
-    int up_post;                    /* send them as a POST body */
-    tg_iovec_t tenant_selector;     /* {label="v"} / {label=~"v1|v2"} */
-    enum tg_route_kind filter;      /* response filter to apply, by route kind */
-    int up_delete;                  /* DELETE instead of GET */
-    const char *up_content_type;    /* of the POST body; NULL: urlencoded form (up_args) */
-    tg_iovec_t up_body;             /* the POST body when up_content_type is set */
+    int enforced;                /* the enforce stage let it through (checked after it) */
+    tg_sb_t up_args;             /* enforced, urlencoded parameters */
+    int up_post;                 /* send them as a POST body */
+    tg_iovec_t tenant_selector;  /* {label="v"} / {label=~"v1|v2"} */
+    enum tg_route_kind filter;   /* response filter to apply, by route kind */
+    int up_delete;               /* DELETE instead of GET */
+    const char *up_content_type; /* of the POST body; NULL: urlencoded form (up_args) */
+    tg_iovec_t up_body;          /* the POST body when up_content_type is set */
 
     /* Alertmanager: route -> authz -> enforce -> upstream */
     struct tg_am_silence *am_silence; /* POST silences: the parsed body (route) */
@@ -159,7 +159,7 @@ struct tg_req {
     const char *limit_refused;     /* the limit that refused it (access log) */
 
     /* chain state */
-    unsigned stage;                 /* index of the stage running or next to run */
+    unsigned stage; /* index of the stage running or next to run */
     int suspended;
     tg_cancel_fn cancel;
     void *cancel_arg;
@@ -168,8 +168,8 @@ struct tg_req {
     uint64_t start_ns;
     int status;
     uint64_t bytes_out;
-    const char *error_type;         /* Prometheus errorType when answered with an error */
-    const char *upstream_error;     /* connect / timeout / reset / protocol */
+    const char *error_type;     /* Prometheus errorType when answered with an error */
+    const char *upstream_error; /* connect / timeout / reset / protocol */
 };
 
 /* The request as received, for tg_req_new(): every pointer is borrowed and
@@ -204,8 +204,8 @@ void tg_req_on_cancel(struct tg_req *r, tg_cancel_fn fn, void *arg);
  * BadRequest, which amtool's client decodes), else go-openapi's
  * {"code":<status>,"message":...}. Always returns TG_DONE so a stage can
  * `return tg_req_error(...)`. */
-enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type,
-                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum tg_verdict tg_req_error(struct tg_req *r, int status, const char *error_type, const char *fmt,
+                             ...) __attribute__((format(printf, 4, 5)));
 /* Answer an Alertmanager-style error: e->code 0 is a JSON string body (what
  * Alertmanager's handlers answer), else {"code":e->code,"message":...}. */
 struct tg_am_error;

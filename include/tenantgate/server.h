@@ -56,9 +56,9 @@ struct tg_server {
     struct tg_kube_client *kube;       /* API client, when Kubernetes is on */
     struct tg_oidc *oidc;              /* OIDC issuers, keys, verdicts, when configured */
     struct tg_limits *limiter;
-    struct tg_sha256 *sha256;          /* token digests (auth.h) */
-    char date[40];                     /* the Date header, formatted at date_at */
-    int64_t date_at;         /* per-tenant buckets, slots and queues (limits.h) */
+    struct tg_sha256 *sha256; /* token digests (auth.h) */
+    char date[40];            /* the Date header, formatted at date_at */
+    int64_t date_at;          /* per-tenant buckets, slots and queues (limits.h) */
 
     struct tg_server_stats stats;
     uint64_t next_req_id;

@@ -23,25 +23,25 @@ enum state { E_PENDING = 0, E_READY = 1 };
 
 struct entry {
     unsigned char key[32];
-    struct entry *hnext;        /* hash chain */
+    struct entry *hnext;         /* hash chain */
     struct entry *lprev, *lnext; /* LRU, ready entries only */
-    int in_lru;                 /* 1 in the positive LRU, 2 in the negative one, 0 none */
+    int in_lru;                  /* 1 in the positive LRU, 2 in the negative one, 0 none */
     struct tg_authcache *c;
     enum kind kind;
     enum state state;
     int in_table;
-    int refs;                   /* deliveries in progress */
-    void *call;                 /* backend call while pending */
+    int refs;   /* deliveries in progress */
+    void *call; /* backend call while pending */
     struct tg_pending *waiters, *waiters_tail;
 
     /* the answer (or, while pending, the stale answer kept for grace) */
     int has_result;
     enum tg_kube_result res;
     uint64_t expires_ms;
-    struct tg_user user;        /* points into user_block */
+    struct tg_user user; /* points into user_block */
     void *user_block;
     char *reason;
-    int from_grace;             /* the answer being delivered is stale */
+    int from_grace; /* the answer being delivered is stale */
 };
 
 struct tg_pending {
@@ -58,12 +58,14 @@ struct tg_pending {
 struct tg_authcache {
     struct tg_authcache_backend be;
     struct tg_authcache_opts o;
-    char **audiences;           /* owned copies */
+    char **audiences; /* owned copies */
     struct entry **buckets;
-    size_t nbuckets;            /* power of two */
+    size_t nbuckets; /* power of two */
     /* ready entries, most recently used first: [0] positive answers, [1]
      * negative ones, which are evicted first (anyone can make them) */
-    struct lru { struct entry *head, *tail; } lru[2];
+    struct lru {
+        struct entry *head, *tail;
+    } lru[2];
     size_t ready;
     struct tg_authcache_stats st;
 };
@@ -93,12 +95,17 @@ void tg_authcache_opts_init(struct tg_authcache_opts *o, const struct tg_config 
     o->max_entries = 10000;
     if (!cfg)
         return;
-    if (cfg->cache_authn_ttl_ms > 0) o->authn_ttl_ms = cfg->cache_authn_ttl_ms;
-    if (cfg->cache_unauthn_ttl_ms > 0) o->unauthn_ttl_ms = cfg->cache_unauthn_ttl_ms;
-    if (cfg->cache_allow_ttl_ms > 0) o->allow_ttl_ms = cfg->cache_allow_ttl_ms;
-    if (cfg->cache_deny_ttl_ms > 0) o->deny_ttl_ms = cfg->cache_deny_ttl_ms;
+    if (cfg->cache_authn_ttl_ms > 0)
+        o->authn_ttl_ms = cfg->cache_authn_ttl_ms;
+    if (cfg->cache_unauthn_ttl_ms > 0)
+        o->unauthn_ttl_ms = cfg->cache_unauthn_ttl_ms;
+    if (cfg->cache_allow_ttl_ms > 0)
+        o->allow_ttl_ms = cfg->cache_allow_ttl_ms;
+    if (cfg->cache_deny_ttl_ms > 0)
+        o->deny_ttl_ms = cfg->cache_deny_ttl_ms;
     o->max_entries = cfg->cache_max_entries; /* 0: caching off (docs/config.md) */
-    if (cfg->cache_grace_ms > 0) o->grace_ms = cfg->cache_grace_ms;
+    if (cfg->cache_grace_ms > 0)
+        o->grace_ms = cfg->cache_grace_ms;
     o->audiences = (const char *const *)cfg->auth_token_audiences;
     o->n_audiences = cfg->n_auth_token_audiences;
 }
@@ -304,8 +311,14 @@ static void table_remove(struct tg_authcache *c, struct entry *e)
 static void lru_unlink(struct tg_authcache *c, struct entry *e)
 {
     struct lru *l = &c->lru[e->in_lru - 1];
-    if (e->lprev) e->lprev->lnext = e->lnext; else l->head = e->lnext;
-    if (e->lnext) e->lnext->lprev = e->lprev; else l->tail = e->lprev;
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        l->head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        l->tail = e->lprev;
     e->lprev = e->lnext = NULL;
     e->in_lru = 0;
     c->ready--;
@@ -319,7 +332,10 @@ static void lru_push_front(struct tg_authcache *c, struct entry *e)
     l = &c->lru[e->in_lru - 1];
     e->lprev = NULL;
     e->lnext = l->head;
-    if (l->head) l->head->lprev = e; else l->tail = e;
+    if (l->head)
+        l->head->lprev = e;
+    else
+        l->tail = e;
     l->head = e;
     c->ready++;
 }
@@ -416,8 +432,8 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
         c->st.errors++;
         if (stale_usable(c, e, now)) {
             tg_warn("authcache: API error (%s); serving a stale %s decision within grace",
-                    reason ? reason : "unknown", e->kind == K_AUTHN ? "authentication"
-                                                                    : "authorization");
+                    reason ? reason : "unknown",
+                    e->kind == K_AUTHN ? "authentication" : "authorization");
             e->from_grace = 1;
             e->state = E_READY; /* expired: the next lookup asks the API again */
             lru_push_front(c, e);
@@ -452,8 +468,14 @@ static void entry_complete(struct tg_authcache *c, struct entry *e, enum tg_kube
 
 static void unlink_waiter(struct entry *e, struct tg_pending *w)
 {
-    if (w->prev) w->prev->next = w->next; else e->waiters = w->next;
-    if (w->next) w->next->prev = w->prev; else e->waiters_tail = w->prev;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        e->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        e->waiters_tail = w->prev;
     w->prev = w->next = NULL;
     w->e = NULL;
 }
@@ -503,8 +525,8 @@ static void on_authz_done(void *arg, enum tg_kube_result res, const char *reason
 
 struct lookup {
     enum kind kind;
-    tg_iovec_t token;                 /* authn */
-    const struct tg_user *user;       /* authz */
+    tg_iovec_t token;           /* authn */
+    const struct tg_user *user; /* authz */
     const struct tg_authz_attrs *attrs;
 };
 
@@ -573,7 +595,10 @@ static struct tg_pending *add_waiter(struct entry *e, tg_arena_t *a, void *arg)
     w->a = a;
     w->arg = arg;
     w->prev = e->waiters_tail;
-    if (e->waiters_tail) e->waiters_tail->next = w; else e->waiters = w;
+    if (e->waiters_tail)
+        e->waiters_tail->next = w;
+    else
+        e->waiters = w;
     e->waiters_tail = w;
     return w;
 }

@@ -28,8 +28,8 @@ static enum tg_verdict authn_verdict(struct tg_req *r, const struct tg_authn_res
         /* same challenge as the static-token 401 (RFC 6750 requires one) */
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
                           "Bearer realm=\"tenantgate\"");
-        return tg_req_error(r, 401, "unauthorized", "invalid token%s%s",
-                            res->reason ? ": " : "", res->reason ? res->reason : "");
+        return tg_req_error(r, 401, "unauthorized", "invalid token%s%s", res->reason ? ": " : "",
+                            res->reason ? res->reason : "");
     default:
         tg_warn("req %llu: TokenReview failed: %s", (unsigned long long)r->id,
                 res->reason ? res->reason : "unknown error");
@@ -73,8 +73,8 @@ struct authz_wait {
     size_t n, remaining;
     struct tg_pending **pending;
     const struct tg_authz_attrs *attrs;
-    size_t decided_by;          /* index of the deny/error, when there is one */
-    enum tg_kube_result worst;  /* OK, then DENIED/ERROR once one arrives */
+    size_t decided_by;         /* index of the deny/error, when there is one */
+    enum tg_kube_result worst; /* OK, then DENIED/ERROR once one arrives */
     const char *reason;
 };
 
@@ -110,12 +110,11 @@ static enum tg_verdict authz_verdict(struct authz_wait *w)
     if (w->worst == TG_KUBE_OK)
         return TG_NEXT;
     if (w->worst == TG_KUBE_DENIED)
-        return tg_req_error(r, 403, "forbidden",
-                            "user %.*s may not %.*s %.*s%s%.*s in namespace %.*s%s%s",
-                            TG_IOV_FMT(r->user.name), TG_IOV_FMT(a->verb), TG_IOV_FMT(a->resource),
-                            a->subresource.len ? "/" : "", TG_IOV_FMT(a->subresource),
-                            TG_IOV_FMT(a->namespace_), w->reason && *w->reason ? ": " : "",
-                            w->reason ? w->reason : "");
+        return tg_req_error(
+            r, 403, "forbidden", "user %.*s may not %.*s %.*s%s%.*s in namespace %.*s%s%s",
+            TG_IOV_FMT(r->user.name), TG_IOV_FMT(a->verb), TG_IOV_FMT(a->resource),
+            a->subresource.len ? "/" : "", TG_IOV_FMT(a->subresource), TG_IOV_FMT(a->namespace_),
+            w->reason && *w->reason ? ": " : "", w->reason ? w->reason : "");
     tg_warn("req %llu: SubjectAccessReview failed: %s", (unsigned long long)r->id,
             w->reason ? w->reason : "unknown error");
     return tg_req_error(r, 503, "unavailable", "cannot check access now: %s",

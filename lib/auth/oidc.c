@@ -470,16 +470,13 @@ static enum tg_oidc_result signature(struct decision *d, struct issuer *is, cons
                                      struct issuer **wait_on)
 {
     switch (check_signature(is, j)) {
-    case K_VERIFIED:
-        return TG_OIDC_OK;
-    case K_BAD_SIGNATURE:
-        return refuse(d, is, V_REFUSED, d->o->refused_ttl_ms, "bad signature");
+    case K_VERIFIED: return TG_OIDC_OK;
+    case K_BAD_SIGNATURE: return refuse(d, is, V_REFUSED, d->o->refused_ttl_ms, "bad signature");
     case K_WRONG_TYPE:
         return refuse(d, is, V_REFUSED, d->o->refused_ttl_ms,
                       tg_arena_printf(d->a, "key \"%s\" cannot verify %s", printable(d->a, j->kid),
                                       tg_jws_alg_name(j->alg)));
-    default:
-        break;
+    default: break;
     }
     if (wait_on != NULL && (is->call != NULL || may_fetch_now(is))) {
         fetch(is, 1);

@@ -15,9 +15,9 @@
 #include "tenantgate/core.h"
 #include "tenantgate/sb.h"
 
-#define VALUE_TEMPLATE "{{ .Value }}" /* the canonical spelling config loading leaves */
+#define VALUE_TEMPLATE      "{{ .Value }}" /* the canonical spelling config loading leaves */
 #define AUTHENTICATED_GROUP "system:authenticated"
-#define SA_PREFIX "system:serviceaccount:"
+#define SA_PREFIX           "system:serviceaccount:"
 
 /*
  * Every entry is compared, and the comparison is of SHA-256 digests in
@@ -164,7 +164,8 @@ static tg_iovec_t expand(tg_arena_t *a, const char *tmpl, tg_iovec_t value)
     if (strstr(tmpl, VALUE_TEMPLATE) == NULL)
         return tg_iov_str(tmpl);
     tg_sb_init(&sb, a, strlen(tmpl) + value.len);
-    for (p = tmpl; (hit = strstr(p, VALUE_TEMPLATE)) != NULL; p = hit + sizeof(VALUE_TEMPLATE) - 1) {
+    for (p = tmpl; (hit = strstr(p, VALUE_TEMPLATE)) != NULL;
+         p = hit + sizeof(VALUE_TEMPLATE) - 1) {
         tg_sb_add(&sb, p, (size_t)(hit - p));
         tg_sb_addiov(&sb, value);
     }

@@ -25,7 +25,8 @@
 
 /* printf into err (never overflows, always NUL-terminated); returns -1 so
  * error paths can `return tg_cfg_err(...)`. */
-int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tg_cfg_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Append one more error as a new line of err (which holds "" or earlier
  * lines); when err is full, a last line "(more errors not shown)" says so. */
 void tg_cfg_err_add(char *err, size_t errlen, const char *fmt, ...)
@@ -114,9 +115,9 @@ void tg_limits_config_free(struct tg_limits_config *l);
 
 /* One documented config-file key, for --help / docs and their consistency test. */
 struct tg_yaml_key_doc {
-    const char *path;   /* "cache.authnTTL", "authorization.static[].user.groups[]" */
-    const char *type;   /* "duration", "size", "int", "bool", "string", "list", ... */
-    const char *deflt;  /* NULL = none */
+    const char *path;  /* "cache.authnTTL", "authorization.static[].user.groups[]" */
+    const char *type;  /* "duration", "size", "int", "bool", "string", "list", ... */
+    const char *deflt; /* NULL = none */
     const char *help;
 };
 extern const struct tg_yaml_key_doc tg_yaml_key_docs[];
@@ -147,35 +148,35 @@ int tg_oidc_build(struct tg_config *cfg, char *err, size_t errlen);
 enum tg_flag_kind {
     TG_FK_STRING,
     TG_FK_BOOL,
-    TG_FK_INT,          /* int field; range in min/max */
-    TG_FK_QPS,          /* float, stored in a double (tg_parse_qps) */
+    TG_FK_INT, /* int field; range in min/max */
+    TG_FK_QPS, /* float, stored in a double (tg_parse_qps) */
     TG_FK_DURATION,
     TG_FK_LISTEN,
-    TG_FK_LIST_COMMA,   /* repeatable, each value split on commas */
-    TG_FK_LIST_REPEAT,  /* repeatable, one value each (prom-label-proxy --label-value) */
+    TG_FK_LIST_COMMA,  /* repeatable, each value split on commas */
+    TG_FK_LIST_REPEAT, /* repeatable, one value each (prom-label-proxy --label-value) */
     TG_FK_TLS_VERSION,
     TG_FK_CIPHERS,
     TG_FK_VERB_MODE,
     TG_FK_LOG_LEVEL,
     TG_FK_KLOG_V,
-    TG_FK_NOOP_TRUE,      /* honoured when true, warning when false (--logtostderr) */
-    TG_FK_IGNORED_BOOL,   /* accepted, warning, no effect */
+    TG_FK_NOOP_TRUE,    /* honoured when true, warning when false (--logtostderr) */
+    TG_FK_IGNORED_BOOL, /* accepted, warning, no effect */
     TG_FK_IGNORED_VALUE,
-    TG_FK_REFUSED_BOOL,   /* error when true: we cannot honour it */
-    TG_FK_REFUSED_VALUE,  /* error when non-empty */
+    TG_FK_REFUSED_BOOL,  /* error when true: we cannot honour it */
+    TG_FK_REFUSED_VALUE, /* error when non-empty */
     TG_FK_HELP,
     TG_FK_VERSION,
 };
 
 struct tg_flag_def {
-    const char *name;       /* without dashes */
-    const char *anchor;     /* kube-rbac-proxy, prom-label-proxy, klog, tenantgate */
+    const char *name;   /* without dashes */
+    const char *anchor; /* kube-rbac-proxy, prom-label-proxy, klog, tenantgate */
     enum tg_flag_kind kind;
-    size_t offset;          /* into struct tg_config */
-    size_t count_offset;    /* lists: the size_t count field */
-    long min, max;          /* TG_FK_INT range */
-    const char *deflt;      /* as shown in --help; NULL = none */
-    const char *mirrors;    /* config-file key it overrides, or NULL */
+    size_t offset;       /* into struct tg_config */
+    size_t count_offset; /* lists: the size_t count field */
+    long min, max;       /* TG_FK_INT range */
+    const char *deflt;   /* as shown in --help; NULL = none */
+    const char *mirrors; /* config-file key it overrides, or NULL */
     const char *help;
 };
 extern const struct tg_flag_def tg_flag_defs[];

@@ -362,15 +362,17 @@ static int validate_limits(const struct tg_config *c, char *err, size_t errlen)
     if (c->kube_timeout_ms <= 0)
         return tg_cfg_err(err, errlen, "kubernetes.timeout must be positive");
     if (c->header_timeout_ms <= 0 || c->idle_timeout_ms <= 0)
-        return tg_cfg_err(err, errlen, "server.headerTimeout and server.idleTimeout must be "
-                                       "positive");
+        return tg_cfg_err(err, errlen,
+                          "server.headerTimeout and server.idleTimeout must be "
+                          "positive");
     if (c->tls_reload_interval_ms <= 0)
         return tg_cfg_err(err, errlen, "the TLS reload interval must be positive");
     if (c->max_header_bytes < 1024)
         return tg_cfg_err(err, errlen, "server.maxHeaderBytes must be at least 1Ki");
     if (c->max_body_bytes == 0 || c->max_query_bytes == 0)
-        return tg_cfg_err(err, errlen, "server.maxBodyBytes and promql.maxQueryBytes must be "
-                                       "positive");
+        return tg_cfg_err(err, errlen,
+                          "server.maxBodyBytes and promql.maxQueryBytes must be "
+                          "positive");
     if (c->am_max_body_bytes == 0)
         return tg_cfg_err(err, errlen, "alertmanager.maxBodyBytes must be positive");
     return 0;
@@ -435,8 +437,10 @@ static int check_ciphers(SSL_CTX *ctx, const char *list, char *err, size_t errle
         snprintf(name, sizeof(name), "%.*s", (int)len, list);
         if (SSL_CTX_set_cipher_list(ctx, name) != 1) {
             ERR_clear_error();
-            return tg_cfg_err(err, errlen, "--tls-cipher-suites: %s is not supported by this "
-                                           "OpenSSL", name);
+            return tg_cfg_err(err, errlen,
+                              "--tls-cipher-suites: %s is not supported by this "
+                              "OpenSSL",
+                              name);
         }
         list += len + (list[len] == ':');
     }
@@ -453,8 +457,7 @@ static int check_files(const struct tg_config *c, char *err, size_t errlen)
         return tg_cfg_err(err, errlen, "OpenSSL: cannot create a context");
     ERR_clear_error();
     if (c->tls_cert_file &&
-        check_cert_key(ctx, c->tls_cert_file, c->tls_key_file, "--tls-cert-file", err, errlen) <
-            0)
+        check_cert_key(ctx, c->tls_cert_file, c->tls_key_file, "--tls-cert-file", err, errlen) < 0)
         goto out;
     if (c->upstream_url.https && c->upstream_client_cert_file &&
         check_cert_key(ctx, c->upstream_client_cert_file, c->upstream_client_key_file,
@@ -577,8 +580,7 @@ out:
     return c;
 }
 
-struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen,
-                                 int *exit_now)
+struct tg_config *tg_config_load(int argc, char **argv, char *errbuf, size_t errlen, int *exit_now)
 {
     int dummy;
     return load_args(argc, argv, 1, errbuf, errlen, exit_now ? exit_now : &dummy, NULL);

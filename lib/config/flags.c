@@ -17,21 +17,30 @@
 #include "tenantgate/log.h"
 
 #define NOFIELD SIZE_MAX
-#define OFF(f) offsetof(struct tg_config, f)
+#define OFF(f)  offsetof(struct tg_config, f)
 
-#define KRP "kube-rbac-proxy"
-#define PLP "prom-label-proxy"
+#define KRP  "kube-rbac-proxy"
+#define PLP  "prom-label-proxy"
 #define BOTH "kube-rbac-proxy, prom-label-proxy"
 #define KLOG "klog (kube-rbac-proxy)"
 #define OURS "tenantgate"
 
-#define F(name, anchor, kind, field, deflt, mirrors, help) \
-    {name, anchor, kind, OFF(field), NOFIELD, 0, 0, deflt, mirrors, help}
-#define FI(name, anchor, field, min, max, deflt, mirrors, help) \
-    {name, anchor, TG_FK_INT, OFF(field), NOFIELD, min, max, deflt, mirrors, help}
-#define FL(name, anchor, kind, field, mirrors, help) \
-    {name, anchor, kind, OFF(field), OFF(n_##field), 0, 0, NULL, mirrors, help}
-#define FX(name, anchor, kind, help) {name, anchor, kind, NOFIELD, NOFIELD, 0, 0, NULL, NULL, help}
+#define F(name, anchor, kind, field, deflt, mirrors, help)                                         \
+    {                                                                                              \
+        name, anchor, kind, OFF(field), NOFIELD, 0, 0, deflt, mirrors, help                        \
+    }
+#define FI(name, anchor, field, min, max, deflt, mirrors, help)                                    \
+    {                                                                                              \
+        name, anchor, TG_FK_INT, OFF(field), NOFIELD, min, max, deflt, mirrors, help               \
+    }
+#define FL(name, anchor, kind, field, mirrors, help)                                               \
+    {                                                                                              \
+        name, anchor, kind, OFF(field), OFF(n_##field), 0, 0, NULL, mirrors, help                  \
+    }
+#define FX(name, anchor, kind, help)                                                               \
+    {                                                                                              \
+        name, anchor, kind, NOFIELD, NOFIELD, 0, 0, NULL, NULL, help                               \
+    }
 
 const struct tg_flag_def tg_flag_defs[] = {
     /* listeners and upstream */
@@ -244,8 +253,7 @@ static void uses_push(struct tg_flag_uses *u, const struct tg_flag_def *d, const
     u->n++;
 }
 
-static int scan_one(struct tg_flag_uses *u, int argc, char **argv, int *i, char *err,
-                    size_t errlen)
+static int scan_one(struct tg_flag_uses *u, int argc, char **argv, int *i, char *err, size_t errlen)
 {
     const char *arg = argv[*i], *name = arg + 1, *eq, *val;
     const struct tg_flag_def *d;
@@ -257,8 +265,8 @@ static int scan_one(struct tg_flag_uses *u, int argc, char **argv, int *i, char 
     nlen = eq ? (size_t)(eq - name) : strlen(name);
     d = nlen ? tg_flag_find(name, nlen) : NULL;
     if (d == NULL)
-        return tg_cfg_err(err, errlen, "unknown flag: -%s%.*s", arg[1] == '-' ? "-" : "",
-                          (int)nlen, name);
+        return tg_cfg_err(err, errlen, "unknown flag: -%s%.*s", arg[1] == '-' ? "-" : "", (int)nlen,
+                          name);
     if (eq) {
         val = eq + 1;
     } else if (kind_is_bool(d->kind)) {
@@ -320,8 +328,7 @@ static void set_string(char **field, const char *v)
     *field = *v ? tg_strdup(v) : NULL;
 }
 
-static void list_add(struct tg_config *cfg, const struct tg_flag_def *d, const char *v,
-                     int first)
+static void list_add(struct tg_config *cfg, const struct tg_flag_def *d, const char *v, int first)
 {
     char ***list = FIELD(cfg, d, char **);
     size_t *n = (size_t *)((char *)cfg + d->count_offset);
@@ -370,10 +377,8 @@ static int apply_ignored(const struct tg_flag_def *d, const char *v, int warn, c
     if (boolish && tg_parse_bool(v, &on, msg, msglen) < 0)
         return -1;
     switch (d->kind) {
-    case TG_FK_REFUSED_BOOL:
-        return on ? tg_cfg_err(msg, msglen, "not supported: %s", d->help) : 0;
-    case TG_FK_REFUSED_VALUE:
-        return *v ? tg_cfg_err(msg, msglen, "not supported: %s", d->help) : 0;
+    case TG_FK_REFUSED_BOOL: return on ? tg_cfg_err(msg, msglen, "not supported: %s", d->help) : 0;
+    case TG_FK_REFUSED_VALUE: return *v ? tg_cfg_err(msg, msglen, "not supported: %s", d->help) : 0;
     case TG_FK_NOOP_TRUE:
         if (!on && warn)
             tg_warn("--%s=false ignored: %s", d->name, d->help);
@@ -390,41 +395,27 @@ static int apply_one(struct tg_config *cfg, const struct tg_flag_def *d, const c
 {
     long l;
     switch (d->kind) {
-    case TG_FK_STRING:
-        set_string(FIELD(cfg, d, char *), v);
-        return 0;
-    case TG_FK_BOOL:
-        return tg_parse_bool(v, FIELD(cfg, d, int), msg, msglen);
+    case TG_FK_STRING: set_string(FIELD(cfg, d, char *), v); return 0;
+    case TG_FK_BOOL: return tg_parse_bool(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_INT:
         if (tg_parse_int(v, d->min, d->max, &l, msg, msglen) < 0)
             return -1;
         *FIELD(cfg, d, int) = (int)l;
         return 0;
-    case TG_FK_QPS:
-        return tg_parse_qps(v, FIELD(cfg, d, double), msg, msglen);
-    case TG_FK_DURATION:
-        return tg_parse_duration_ms(v, FIELD(cfg, d, int), msg, msglen);
-    case TG_FK_LISTEN:
-        return tg_parse_listen(v, FIELD(cfg, d, struct tg_listen), msg, msglen);
+    case TG_FK_QPS: return tg_parse_qps(v, FIELD(cfg, d, double), msg, msglen);
+    case TG_FK_DURATION: return tg_parse_duration_ms(v, FIELD(cfg, d, int), msg, msglen);
+    case TG_FK_LISTEN: return tg_parse_listen(v, FIELD(cfg, d, struct tg_listen), msg, msglen);
     case TG_FK_LIST_COMMA:
-    case TG_FK_LIST_REPEAT:
-        list_add(cfg, d, v, first);
-        return 0;
-    case TG_FK_TLS_VERSION:
-        return tg_parse_tls_version(v, FIELD(cfg, d, int), msg, msglen);
-    case TG_FK_CIPHERS:
-        return apply_ciphers(FIELD(cfg, d, char *), v, first, msg, msglen);
+    case TG_FK_LIST_REPEAT: list_add(cfg, d, v, first); return 0;
+    case TG_FK_TLS_VERSION: return tg_parse_tls_version(v, FIELD(cfg, d, int), msg, msglen);
+    case TG_FK_CIPHERS: return apply_ciphers(FIELD(cfg, d, char *), v, first, msg, msglen);
     case TG_FK_VERB_MODE:
         return tg_parse_verb_mode(v, FIELD(cfg, d, enum tg_verb_mode), msg, msglen);
-    case TG_FK_LOG_LEVEL:
-        return tg_parse_log_level(v, FIELD(cfg, d, int), msg, msglen);
-    case TG_FK_KLOG_V:
-        return tg_parse_klog_v(v, FIELD(cfg, d, int), msg, msglen);
+    case TG_FK_LOG_LEVEL: return tg_parse_log_level(v, FIELD(cfg, d, int), msg, msglen);
+    case TG_FK_KLOG_V: return tg_parse_klog_v(v, FIELD(cfg, d, int), msg, msglen);
     case TG_FK_HELP:
-    case TG_FK_VERSION:
-        return 0;
-    default:
-        return apply_ignored(d, v, warn, msg, msglen);
+    case TG_FK_VERSION: return 0;
+    default: return apply_ignored(d, v, warn, msg, msglen);
     }
 }
 
@@ -642,9 +633,7 @@ void tg_config_write_usage(FILE *out)
     usage_group(out,
                 "Accepted with a warning, no effect (kube-rbac-proxy, prom-label-proxy, klog):",
                 is_ignored, NULL);
-    usage_group(out,
-                "Refused when set (tenantgate cannot honour them):",
-                is_refused, NULL);
+    usage_group(out, "Refused when set (tenantgate cannot honour them):", is_refused, NULL);
     fputs("\nConfig file keys (--config-file):\n", out);
     usage_keys(out);
     fputs(usage_notes, out);

@@ -110,8 +110,9 @@ int tg_oidc_issuer_finish(struct tg_oidc_issuer *is, const char **key, char *msg
     if (is->n_sign_algs == 0)
         tg_strlist_push(&is->sign_algs, &is->n_sign_algs, "RS256", 5);
     *key = "caFile";
-    if (is->ca_file && (check_ca_file(is->ca_file, msg, len) < 0 ||
-                        tg_read_file(is->ca_file, TG_FILE_MAX, &is->ca_pem, &is->ca_pem_len, msg, len) < 0))
+    if (is->ca_file &&
+        (check_ca_file(is->ca_file, msg, len) < 0 ||
+         tg_read_file(is->ca_file, TG_FILE_MAX, &is->ca_pem, &is->ca_pem_len, msg, len) < 0))
         return -1;
     prefix = effective_prefix(is);
     free(is->username_prefix);

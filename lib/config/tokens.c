@@ -16,7 +16,7 @@
 struct csv {
     const char *p, *end;
     const char *name;
-    int line;     /* current line, 1-based */
+    int line; /* current line, 1-based */
     char *err;
     size_t errlen;
 };
@@ -64,8 +64,8 @@ static int csv_quoted(struct csv *c, char **out)
     }
     if (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
         free(buf);
-        return tg_cfg_err(c->err, c->errlen, "%s:%d: unexpected text after closing \"",
-                          c->name, c->line);
+        return tg_cfg_err(c->err, c->errlen, "%s:%d: unexpected text after closing \"", c->name,
+                          c->line);
     }
     buf[n] = '\0';
     *out = buf;
@@ -78,14 +78,13 @@ static int csv_plain(struct csv *c, char **out)
     while (c->p < c->end && *c->p != ',' && *c->p != '\n') {
         if (*c->p == '"')
             return tg_cfg_err(c->err, c->errlen,
-                              "%s:%d: bare \" in unquoted field (quote the whole field)",
-                              c->name, c->line);
+                              "%s:%d: bare \" in unquoted field (quote the whole field)", c->name,
+                              c->line);
         c->p++;
     }
     /* a CR right before the LF belongs to the line ending */
-    *out = tg_strndup(start, (size_t)(c->p - start) -
-                                  (c->p > start && c->p[-1] == '\r' &&
-                                   (c->p == c->end || *c->p == '\n')));
+    *out = tg_strndup(start, (size_t)(c->p - start) - (c->p > start && c->p[-1] == '\r' &&
+                                                       (c->p == c->end || *c->p == '\n')));
     return 0;
 }
 
@@ -146,10 +145,11 @@ static void split_groups(struct tg_static_token *t, const char *s)
 static int record_to_token(struct csv *c, struct record *r, struct tg_static_token *t)
 {
     if (r->n < 3)
-        return tg_cfg_err(c->err, c->errlen,
-                          "%s:%d: expected at least 3 columns (token,user,uid[,\"group1,group2\"]), "
-                          "found %zu",
-                          c->name, r->line, r->n);
+        return tg_cfg_err(
+            c->err, c->errlen,
+            "%s:%d: expected at least 3 columns (token,user,uid[,\"group1,group2\"]), "
+            "found %zu",
+            c->name, r->line, r->n);
     if (r->f[0][0] == '\0')
         return tg_cfg_err(c->err, c->errlen, "%s:%d: empty token", c->name, r->line);
     if (r->f[1][0] == '\0')
@@ -189,8 +189,8 @@ int tg_tokens_parse(const char *data, size_t len, const char *name, struct tg_st
         lines[n] = r.line;
         for (i = 0; i < n; i++) {
             if (strcmp(toks[i].token, toks[n].token) == 0) {
-                tg_cfg_err(err, errlen, "%s:%d: duplicate token (first on line %d)", name,
-                           lines[n], lines[i]);
+                tg_cfg_err(err, errlen, "%s:%d: duplicate token (first on line %d)", name, lines[n],
+                           lines[i]);
                 n++;
                 goto fail;
             }

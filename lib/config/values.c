@@ -261,10 +261,10 @@ int tg_parse_bool(const char *s, int *out, char *err, size_t errlen)
 
 int tg_parse_yaml_bool(const char *s, int *out, char *err, size_t errlen)
 {
-    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on",
-                                    "On",   "ON",   "y",    "Y",   NULL};
-    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO", "off",
-                                    "Off",   "OFF",   "n",     "N",  NULL};
+    static const char *const t[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                    "on",   "On",   "ON",   "y",   "Y",   NULL};
+    static const char *const f[] = {"false", "False", "FALSE", "no", "No", "NO",
+                                    "off",   "Off",   "OFF",   "n",  "N",  NULL};
     if (s && in_list(s, t)) {
         *out = 1;
         return 0;
@@ -363,8 +363,8 @@ int tg_parse_listen(const char *s, struct tg_listen *out, char *err, size_t errl
         return tg_cfg_err(err, errlen, "address \"%s\": invalid port", s);
     if (colon > s) {
         if (memchr(s, ':', (size_t)(colon - s)) && s[0] != '[')
-            return tg_cfg_err(err, errlen, "address \"%s\": IPv6 hosts need brackets ([::1]:%u)",
-                              s, port);
+            return tg_cfg_err(err, errlen, "address \"%s\": IPv6 hosts need brackets ([::1]:%u)", s,
+                              port);
         if (parse_host(s, (size_t)(colon - s), &host) < 0)
             return tg_cfg_err(err, errlen, "address \"%s\": invalid host", s);
     }

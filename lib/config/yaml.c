@@ -141,8 +141,8 @@ struct y_root {
 
 /* ---- libcyaml schema ---- */
 
-#define OPT (CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL)
-#define STR(key, st, m) CYAML_FIELD_STRING_PTR(key, OPT, st, m, 0, CYAML_UNLIMITED)
+#define OPT                     (CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL)
+#define STR(key, st, m)         CYAML_FIELD_STRING_PTR(key, OPT, st, m, 0, CYAML_UNLIMITED)
 #define MAP(key, st, m, fields) CYAML_FIELD_MAPPING_PTR(key, OPT, st, m, fields)
 
 static const cyaml_schema_value_t str_entry = {
@@ -190,8 +190,7 @@ static const cyaml_schema_value_t static_entry = {
 static const cyaml_schema_field_t authz_fields[] = {
     MAP("rewrites", struct y_authz, rewrites, rewrites_fields),
     MAP("resourceAttributes", struct y_authz, resource_attributes, resattrs_fields),
-    CYAML_FIELD_SEQUENCE("static", OPT, struct y_authz, static_, &static_entry, 0,
-                         CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("static", OPT, struct y_authz, static_, &static_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t cache_fields[] = {
@@ -972,8 +971,8 @@ static int conv_promql(struct conv *v, const struct y_promql *y)
     section(v, "promql");
     return conv_size(v, "maxQueryBytes", y->max_query_bytes, &c->max_query_bytes) < 0 ||
                    conv_int(v, "maxDepth", y->max_depth, 1, 100000, &c->max_query_depth) < 0 ||
-                   conv_bool(v, "durationExpressions", y->duration_expr,
-                             &c->promql_duration_expr) < 0 ||
+                   conv_bool(v, "durationExpressions", y->duration_expr, &c->promql_duration_expr) <
+                       0 ||
                    conv_bool(v, "experimentalFunctions", y->experimental_functions,
                              &c->promql_experimental_functions) < 0 ||
                    conv_bool(v, "extendedRangeSelectors", y->extended_range_selectors,
@@ -1586,8 +1585,8 @@ int tg_yaml_load(struct tg_config *cfg, struct tg_yaml_extra *x, const char *dat
     } else if (has_root <= 0 || c.n_errors > 0) {
         goto out; /* empty, unusable or unparsable: nothing more to learn */
     }
-    cerr = cyaml_load_data((const uint8_t *)data, len, &ycfg, &root_schema,
-                           (cyaml_data_t **)&root, NULL);
+    cerr = cyaml_load_data((const uint8_t *)data, len, &ycfg, &root_schema, (cyaml_data_t **)&root,
+                           NULL);
     if (cerr != CYAML_OK) {
         if (c.n_errors == 0) /* check() let through what libcyaml refuses */
             tg_cfg_err(err, errlen, "%s: %s%s%s", name, cyaml_strerror(cerr),

@@ -21,17 +21,17 @@
 #endif
 
 enum {
-    F_METHOD,      /* request line: method */
-    F_TARGET,      /* request line: target */
-    F_VERSION,     /* request line: version */
-    F_LINE_START,  /* start of a header line (or the empty line ending the head) */
-    F_NAME,        /* header name */
-    F_VALUE,       /* header value */
-    F_BODY,        /* Content-Length body */
-    F_CHUNK_SIZE,  /* chunk-size line */
-    F_CHUNK_DATA,  /* chunk data */
-    F_CHUNK_END,   /* the CRLF after chunk data */
-    F_LAST_CHUNK,  /* after "0" CRLF: the final CRLF (no trailers) */
+    F_METHOD,     /* request line: method */
+    F_TARGET,     /* request line: target */
+    F_VERSION,    /* request line: version */
+    F_LINE_START, /* start of a header line (or the empty line ending the head) */
+    F_NAME,       /* header name */
+    F_VALUE,      /* header value */
+    F_BODY,       /* Content-Length body */
+    F_CHUNK_SIZE, /* chunk-size line */
+    F_CHUNK_DATA, /* chunk data */
+    F_CHUNK_END,  /* the CRLF after chunk data */
+    F_LAST_CHUNK, /* after "0" CRLF: the final CRLF (no trailers) */
 };
 
 static int is_tchar(unsigned char c)
@@ -81,7 +81,8 @@ static int method_body(const struct tg_http_framing *f)
     size_t i;
 
     for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (f->tok_len == strlen(methods[i].name) && memcmp(f->tok, methods[i].name, f->tok_len) == 0)
+        if (f->tok_len == strlen(methods[i].name) &&
+            memcmp(f->tok, methods[i].name, f->tok_len) == 0)
             return methods[i].body;
     return -1;
 }
@@ -101,7 +102,8 @@ static int end_field(struct tg_http_framing *f)
         return 0;
     }
     if (n > sizeof(f->val))
-        return refuse(f, 400, f->field == 1 ? "invalid Content-Length" : "unsupported Transfer-Encoding");
+        return refuse(f, 400,
+                      f->field == 1 ? "invalid Content-Length" : "unsupported Transfer-Encoding");
     while (n > 0 && f->val[n - 1] == ' ')
         n--;
     if (f->field == 1) {
@@ -156,16 +158,14 @@ static int end_line(struct tg_http_framing *f)
 {
     switch (f->state) {
     case F_VERSION:
-        if (f->tok_len != 8 || (memcmp(f->tok, "HTTP/1.1", 8) != 0 && memcmp(f->tok, "HTTP/1.0", 8) != 0))
+        if (f->tok_len != 8 ||
+            (memcmp(f->tok, "HTTP/1.1", 8) != 0 && memcmp(f->tok, "HTTP/1.0", 8) != 0))
             return refuse(f, 400, "unsupported HTTP version");
         f->http10 = f->tok[7] == '0';
         f->state = F_LINE_START;
         return 0;
-    case F_LINE_START:
-        return end_head(f);
-    case F_VALUE:
-        f->state = F_LINE_START;
-        return f->field ? end_field(f) : 0;
+    case F_LINE_START: return end_head(f);
+    case F_VALUE: f->state = F_LINE_START; return f->field ? end_field(f) : 0;
     case F_CHUNK_SIZE:
         if (f->digits == 0)
             return refuse(f, 400, "invalid chunk size");
@@ -173,14 +173,9 @@ static int end_line(struct tg_http_framing *f)
         f->digits = 0;
         f->state = f->left == 0 ? F_LAST_CHUNK : F_CHUNK_DATA;
         return 0;
-    case F_CHUNK_END:
-        f->state = F_CHUNK_SIZE;
-        return 0;
-    case F_LAST_CHUNK:
-        next_request(f);
-        return 0;
-    default:
-        return refuse(f, 400, "malformed request line or header");
+    case F_CHUNK_END: f->state = F_CHUNK_SIZE; return 0;
+    case F_LAST_CHUNK: next_request(f); return 0;
+    default: return refuse(f, 400, "malformed request line or header");
     }
 }
 
@@ -243,7 +238,7 @@ static int byte(struct tg_http_framing *f, unsigned char c)
             f->field = f->tok_len == 14 && memcmp(f->tok, "content-length", 14) == 0      ? 1
                        : f->tok_len == 17 && memcmp(f->tok, "transfer-encoding", 17) == 0 ? 2
                        : f->tok_len == 6 && memcmp(f->tok, "expect", 6) == 0              ? 3
-                                                                                         : 0;
+                                                                                          : 0;
             f->val_len = 0;
             f->state = F_VALUE;
             return 0;
@@ -282,12 +277,9 @@ static int byte(struct tg_http_framing *f, unsigned char c)
         f->digits++;
         return 0;
     }
-    case F_CHUNK_END:
-        return refuse(f, 400, "chunk data longer than its size");
-    case F_LAST_CHUNK:
-        return refuse(f, 400, "trailer fields are not accepted");
-    default:
-        return refuse(f, 400, "malformed request");
+    case F_CHUNK_END: return refuse(f, 400, "chunk data longer than its size");
+    case F_LAST_CHUNK: return refuse(f, 400, "trailer fields are not accepted");
+    default: return refuse(f, 400, "malformed request");
     }
 }
 

@@ -27,8 +27,8 @@ void tg_params_add(struct tg_params *p, tg_iovec_t name, tg_iovec_t value, int f
 /* Hex digit values, -1 for a byte that is not one (inline: unescape runs
  * over every byte of every query). */
 static const signed char hexval[256] = {
-    ['0'] = 0 + 1, ['1'] = 1 + 1, ['2'] = 2 + 1, ['3'] = 3 + 1, ['4'] = 4 + 1, ['5'] = 5 + 1,
-    ['6'] = 6 + 1, ['7'] = 7 + 1, ['8'] = 8 + 1, ['9'] = 9 + 1, ['a'] = 10 + 1, ['b'] = 11 + 1,
+    ['0'] = 0 + 1,  ['1'] = 1 + 1,  ['2'] = 2 + 1,  ['3'] = 3 + 1,  ['4'] = 4 + 1,  ['5'] = 5 + 1,
+    ['6'] = 6 + 1,  ['7'] = 7 + 1,  ['8'] = 8 + 1,  ['9'] = 9 + 1,  ['a'] = 10 + 1, ['b'] = 11 + 1,
     ['c'] = 12 + 1, ['d'] = 13 + 1, ['e'] = 14 + 1, ['f'] = 15 + 1, ['A'] = 10 + 1, ['B'] = 11 + 1,
     ['C'] = 12 + 1, ['D'] = 13 + 1, ['E'] = 14 + 1, ['F'] = 15 + 1,
 }; /* value + 1: the zero-initialised rest reads as -1 below */
@@ -143,8 +143,7 @@ size_t tg_params_remove(struct tg_params *p, tg_iovec_t name)
     return i;
 }
 
-void tg_params_encode(const struct tg_params *p, tg_sb_t *out, tg_params_skip_fn skip,
-                      void *arg)
+void tg_params_encode(const struct tg_params *p, tg_sb_t *out, tg_params_skip_fn skip, void *arg)
 {
     size_t i;
     int first = 1;

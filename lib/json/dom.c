@@ -219,18 +219,10 @@ void tg_json_write(tg_sb_t *out, const struct tg_json *v)
     const struct tg_json *c;
 
     switch (v->type) {
-    case TG_JSON_NULL:
-        tg_sb_adds(out, "null");
-        return;
-    case TG_JSON_BOOL:
-        tg_sb_adds(out, v->boolean ? "true" : "false");
-        return;
-    case TG_JSON_NUMBER:
-        tg_sb_addiov(out, v->text);
-        return;
-    case TG_JSON_STRING:
-        write_string(out, v->text);
-        return;
+    case TG_JSON_NULL: tg_sb_adds(out, "null"); return;
+    case TG_JSON_BOOL: tg_sb_adds(out, v->boolean ? "true" : "false"); return;
+    case TG_JSON_NUMBER: tg_sb_addiov(out, v->text); return;
+    case TG_JSON_STRING: write_string(out, v->text); return;
     case TG_JSON_ARRAY:
     case TG_JSON_OBJECT:
         tg_sb_addc(out, v->type == TG_JSON_ARRAY ? '[' : '{');
@@ -251,18 +243,12 @@ void tg_json_write(tg_sb_t *out, const struct tg_json *v)
 const char *tg_json_type_name(enum tg_json_type t)
 {
     switch (t) {
-    case TG_JSON_NULL:
-        return "null";
-    case TG_JSON_BOOL:
-        return "a boolean";
-    case TG_JSON_NUMBER:
-        return "a number";
-    case TG_JSON_STRING:
-        return "a string";
-    case TG_JSON_ARRAY:
-        return "an array";
-    case TG_JSON_OBJECT:
-        return "an object";
+    case TG_JSON_NULL: return "null";
+    case TG_JSON_BOOL: return "a boolean";
+    case TG_JSON_NUMBER: return "a number";
+    case TG_JSON_STRING: return "a string";
+    case TG_JSON_ARRAY: return "an array";
+    case TG_JSON_OBJECT: return "an object";
     }
     return "?";
 }

@@ -22,10 +22,10 @@
 #include "tenantgate/arena.h"
 #include "tenantgate/sb.h"
 
-#define MAX_DEPTH      64
-#define FLUSH_AT       (16u * 1024)
-#define SHRINK_ABOVE   (1u << 20)
-#define DEFAULT_MAX    ((size_t)64 << 20)
+#define MAX_DEPTH    64
+#define FLUSH_AT     (16u * 1024)
+#define SHRINK_ABOVE (1u << 20)
+#define DEFAULT_MAX  ((size_t)64 << 20)
 
 enum role {
     R_ANY,         /* passes unchanged, no meaning for us */
@@ -99,7 +99,7 @@ struct tg_jf {
     unsigned char next_role, next_silent; /* for the value after a map key */
     size_t open_items;                    /* non-silent items not yet decided */
     int root_done, failed, finished;
-    size_t consumed;   /* bytes of earlier chunks */
+    size_t consumed; /* bytes of earlier chunks */
     const char *cb_error;
     char errbuf[200];
 };
@@ -174,8 +174,7 @@ static unsigned char element_role(const struct tg_jf *f, unsigned char array_rol
     case R_GROUPS: return R_GROUP;
     case R_RULES: return R_RULE;
     case R_ALERTS: return R_ALERT;
-    case R_SMATCHERS:
-        return R_SMATCHER;
+    case R_SMATCHERS: return R_SMATCHER;
     case R_AM_LIST:
         return f->kind == TG_JF_AM_ALERTS   ? R_ALERT
                : f->kind == TG_JF_AM_GROUPS ? R_GROUP
@@ -197,31 +196,22 @@ static unsigned char root_role(const struct tg_jf *f, enum vtype t)
 static const char *shape_error(unsigned char role, enum vtype t)
 {
     switch (role) {
-    case R_ROOT:
-        return t == V_MAP ? NULL : "response is not a JSON object";
-    case R_AM_LIST:
-        return t == V_ARRAY ? NULL : "response is not a JSON array";
-    case R_SMATCHERS:
-        return t == V_ARRAY || t == V_NULL ? NULL : "matchers is not an array";
+    case R_ROOT: return t == V_MAP ? NULL : "response is not a JSON object";
+    case R_AM_LIST: return t == V_ARRAY ? NULL : "response is not a JSON array";
+    case R_SMATCHERS: return t == V_ARRAY || t == V_NULL ? NULL : "matchers is not an array";
     case R_SILENCE:
-    case R_SMATCHER:
-        return t == V_MAP ? NULL : "silence/matcher is not an object";
-    case R_DATA:
-        return t == V_MAP || t == V_NULL ? NULL : "\"data\" is not an object";
+    case R_SMATCHER: return t == V_MAP ? NULL : "silence/matcher is not an object";
+    case R_DATA: return t == V_MAP || t == V_NULL ? NULL : "\"data\" is not an object";
     case R_GROUPS:
     case R_RULES:
     case R_ALERTS:
         return t == V_ARRAY || t == V_NULL ? NULL : "groups/rules/alerts is not an array";
     case R_GROUP:
     case R_RULE:
-    case R_ALERT:
-        return t == V_MAP ? NULL : "group/rule/alert is not an object";
-    case R_LABELS:
-        return t == V_MAP || t == V_NULL ? NULL : "\"labels\" is not an object";
-    case R_META_ENTRY:
-        return t == V_ARRAY ? NULL : "metadata entry is not an array";
-    default:
-        return NULL;
+    case R_ALERT: return t == V_MAP ? NULL : "group/rule/alert is not an object";
+    case R_LABELS: return t == V_MAP || t == V_NULL ? NULL : "\"labels\" is not an object";
+    case R_META_ENTRY: return t == V_ARRAY ? NULL : "metadata entry is not an array";
+    default: return NULL;
     }
 }
 
@@ -266,8 +256,7 @@ static unsigned char key_role(const struct tg_jf *f, unsigned char map_role, tg_
         if (f->kind == TG_JF_AM_GROUPS)
             return tg_iov_eq_str(key, "alerts") ? R_ALERTS : R_ANY;
         return tg_iov_eq_str(key, "rules") ? R_RULES : R_ANY;
-    case R_SILENCE:
-        return tg_iov_eq_str(key, "matchers") ? R_SMATCHERS : R_ANY;
+    case R_SILENCE: return tg_iov_eq_str(key, "matchers") ? R_SMATCHERS : R_ANY;
     case R_SMATCHER:
         return tg_iov_eq_str(key, "name")      ? R_SM_NAME
                : tg_iov_eq_str(key, "value")   ? R_SM_VALUE
@@ -278,12 +267,9 @@ static unsigned char key_role(const struct tg_jf *f, unsigned char map_role, tg_
         if (tg_iov_eq_str(key, "alerts"))
             return R_ALERTS;
         /* fall through */
-    case R_ALERT:
-        return tg_iov_eq_str(key, "labels") ? R_LABELS : R_ANY;
-    case R_LABELS:
-        return tg_iov_eq(key, f->label) ? R_LABEL_VALUE : R_ANY;
-    default:
-        return R_ANY;
+    case R_ALERT: return tg_iov_eq_str(key, "labels") ? R_LABELS : R_ANY;
+    case R_LABELS: return tg_iov_eq(key, f->label) ? R_LABEL_VALUE : R_ANY;
+    default: return R_ANY;
     }
 }
 
@@ -480,8 +466,8 @@ static int open_container(struct tg_jf *f, int is_map)
     if (f->depth == MAX_DEPTH)
         return fail(f, "JSON nested too deeply");
     fr = &f->st[f->depth++];
-    *fr = (struct frame){.is_map = (unsigned char)is_map, .role = role, .silent = silent,
-                         .item_start = start};
+    *fr = (struct frame){
+        .is_map = (unsigned char)is_map, .role = role, .silent = silent, .item_start = start};
     if (!silent) {
         tg_sb_addc(&f->out, is_map ? '{' : '[');
         if (is_item(role))

@@ -4,7 +4,6 @@
 
 #include <stddef.h>
 
-
 /* Base64 as client-go reads kubeconfig *-data (tg_base64_decode_buf's LAX
  * mode) into a NUL-terminated heap buffer. Returns NULL on malformed input. */
 char *tg_kube_base64_decode(const char *in, size_t *len_out);

@@ -173,9 +173,9 @@ static void parse_user(yajl_val uv, tg_arena_t *a, struct tg_user *u)
         u->extra = tg_arena_calloc(a, extra->u.object.len * sizeof(*u->extra));
         for (size_t i = 0; i < extra->u.object.len; i++) {
             struct tg_kv_list *kv = &u->extra[u->n_extra++];
-            kv->key = tg_iov(tg_arena_strndup(a, extra->u.object.keys[i],
-                                              strlen(extra->u.object.keys[i])),
-                             strlen(extra->u.object.keys[i]));
+            kv->key = tg_iov(
+                tg_arena_strndup(a, extra->u.object.keys[i], strlen(extra->u.object.keys[i])),
+                strlen(extra->u.object.keys[i]));
             kv->values = arena_strs(a, extra->u.object.values[i], &kv->n_values);
         }
     }
@@ -184,8 +184,8 @@ static void parse_user(yajl_val uv, tg_arena_t *a, struct tg_user *u)
 /* The status object of a review response; NULL (nothing to free, *reason
  * set) when the body is no JSON or has none. Otherwise *root is the tree to
  * free. */
-static yajl_val review_status(const char *body, size_t len, tg_arena_t *a, const char *missing, yajl_val *root,
-                              const char **reason)
+static yajl_val review_status(const char *body, size_t len, tg_arena_t *a, const char *missing,
+                              yajl_val *root, const char **reason)
 {
     yajl_val status;
 
@@ -210,7 +210,8 @@ enum tg_kube_result tg_kube_tokenreview_parse(const char *body, size_t len,
     yajl_val root, status, err;
     enum tg_kube_result res;
 
-    if ((status = review_status(body, len, a, "TokenReview response without status", &root, reason)) == NULL)
+    if ((status = review_status(body, len, a, "TokenReview response without status", &root,
+                                reason)) == NULL)
         return TG_KUBE_ERROR;
     if (!YAJL_IS_TRUE(get(status, "authenticated", NULL))) {
         err = get(status, "error", NULL);
@@ -243,8 +244,8 @@ enum tg_kube_result tg_kube_sar_parse(const char *body, size_t len, tg_arena_t *
     yajl_val root, status, r, ee;
     enum tg_kube_result res;
 
-    if ((status = review_status(body, len, a, "SubjectAccessReview response without status", &root, reason)) ==
-        NULL)
+    if ((status = review_status(body, len, a, "SubjectAccessReview response without status", &root,
+                                reason)) == NULL)
         return TG_KUBE_ERROR;
     r = get(status, "reason", NULL);
     ee = get(status, "evaluationError", NULL);

@@ -41,11 +41,11 @@ char *tg_kube_base64_decode(const char *in, size_t *len_out)
 size_t tg_kube_trim(char *s)
 {
     size_t len = strlen(s), start = 0;
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r' ||
-                       s[len - 1] == '\t'))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == '\t'))
         len--;
-    while (start < len && (s[start] == ' ' || s[start] == '\n' || s[start] == '\t' ||
-                           s[start] == '\r'))
+    while (start < len &&
+           (s[start] == ' ' || s[start] == '\n' || s[start] == '\t' || s[start] == '\r'))
         start++;
     memmove(s, s + start, len - start);
     s[len - start] = '\0';
@@ -63,7 +63,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
-
 
 void tg_kube_target_free(struct tg_kube_target *t)
 {
@@ -122,8 +121,7 @@ int tg_kube_target_from_url(const char *url, struct tg_kube_target *t, char *err
     if (*hend == ':') {
         errno = 0;
         port = strtol(hend + 1, &endp, 10);
-        if (endp == hend + 1 || errno || port <= 0 || port > 65535 ||
-            (*endp && *endp != '/')) {
+        if (endp == hend + 1 || errno || port <= 0 || port > 65535 || (*endp && *endp != '/')) {
             seterr(err, errlen, "server %s: bad port", url);
             return -1;
         }
@@ -182,8 +180,8 @@ struct kc_file {
     unsigned contexts_count;
 };
 
-#define OPT_STR(key, st, m) \
-    CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL, st, m, 0, \
+#define OPT_STR(key, st, m)                                                                        \
+    CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL, st, m, 0,           \
                            CYAML_UNLIMITED)
 #define OPT_NULL (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL)
 
@@ -211,13 +209,11 @@ static const cyaml_schema_field_t named_user_fields[] = {
     CYAML_FIELD_MAPPING_PTR("user", OPT_NULL, struct kc_named_user, user, user_fields),
     CYAML_FIELD_END};
 static const cyaml_schema_field_t context_fields[] = {
-    OPT_STR("cluster", struct kc_context, cluster),
-    OPT_STR("user", struct kc_context, user),
+    OPT_STR("cluster", struct kc_context, cluster), OPT_STR("user", struct kc_context, user),
     CYAML_FIELD_END};
 static const cyaml_schema_field_t named_context_fields[] = {
     OPT_STR("name", struct kc_named_context, name),
-    CYAML_FIELD_MAPPING_PTR("context", OPT_NULL, struct kc_named_context, context,
-                            context_fields),
+    CYAML_FIELD_MAPPING_PTR("context", OPT_NULL, struct kc_named_context, context, context_fields),
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t cluster_entry = {
@@ -231,8 +227,7 @@ static const cyaml_schema_field_t file_fields[] = {
     OPT_STR("current-context", struct kc_file, current_context),
     CYAML_FIELD_SEQUENCE("clusters", OPT_NULL, struct kc_file, clusters, &cluster_entry, 0,
                          CYAML_UNLIMITED),
-    CYAML_FIELD_SEQUENCE("users", OPT_NULL, struct kc_file, users, &user_entry, 0,
-                         CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("users", OPT_NULL, struct kc_file, users, &user_entry, 0, CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE("contexts", OPT_NULL, struct kc_file, contexts, &context_entry, 0,
                          CYAML_UNLIMITED),
     CYAML_FIELD_END};
@@ -281,7 +276,8 @@ static int load_blob(const char *dir, const char *file, const char *data, const 
         char *path = resolve_path(dir, file);
         char ebuf[64];
         size_t len;
-        if (tg_read_file(path, MAX_KUBE_FILE, out, outlen ? outlen : &len, ebuf, sizeof(ebuf)) < 0) {
+        if (tg_read_file(path, MAX_KUBE_FILE, out, outlen ? outlen : &len, ebuf, sizeof(ebuf)) <
+            0) {
             seterr(err, errlen, "%s %s: %s", what, path, strerror(errno));
             free(path);
             return -1;
@@ -325,25 +321,26 @@ static int fill_cluster(const struct kc_cluster *cl, const char *dir, struct tg_
     /* Skipping verification would hand our service account token and every
      * user's token to whoever answers, and let it forge "allowed": refuse. */
     if (cl->insecure) {
-        seterr(err, errlen, "insecure-skip-tls-verify is not supported: give "
-                            "certificate-authority[-data]");
+        seterr(err, errlen,
+               "insecure-skip-tls-verify is not supported: give "
+               "certificate-authority[-data]");
         return -1;
     }
     if (tg_kube_target_from_url(cl->server, t, err, errlen) < 0)
         return -1;
     if (!t->https)
         tg_warn("kube: API server %s is plain HTTP: tokens travel in clear", cl->server);
-    t->tls_server_name = cl->tls_server_name && cl->tls_server_name[0]
-                             ? tg_strdup(cl->tls_server_name) : NULL;
-    return load_blob(dir, cl->ca, cl->ca_data, "certificate-authority", &t->ca_pem,
-                     &t->ca_pem_len, err, errlen);
+    t->tls_server_name =
+        cl->tls_server_name && cl->tls_server_name[0] ? tg_strdup(cl->tls_server_name) : NULL;
+    return load_blob(dir, cl->ca, cl->ca_data, "certificate-authority", &t->ca_pem, &t->ca_pem_len,
+                     err, errlen);
 }
 
-static int fill_user(const struct kc_user *u, const char *dir, struct tg_kube_target *t,
-                     char *err, size_t errlen)
+static int fill_user(const struct kc_user *u, const char *dir, struct tg_kube_target *t, char *err,
+                     size_t errlen)
 {
-    if (load_blob(dir, u->cert, u->cert_data, "client-certificate", &t->cert_pem,
-                  &t->cert_pem_len, err, errlen) < 0 ||
+    if (load_blob(dir, u->cert, u->cert_data, "client-certificate", &t->cert_pem, &t->cert_pem_len,
+                  err, errlen) < 0 ||
         load_blob(dir, u->key, u->key_data, "client-key", &t->key_pem, &t->key_pem_len, err,
                   errlen) < 0)
         return -1;
@@ -356,8 +353,9 @@ static int fill_user(const struct kc_user *u, const char *dir, struct tg_kube_ta
     else if (u->token_file && u->token_file[0])
         t->token_file = resolve_path(dir, u->token_file);
     if (!t->token && !t->token_file && !t->cert_pem) {
-        seterr(err, errlen, "user has no supported credentials (token, tokenFile or client "
-                            "certificate; exec and auth-provider plugins are not supported)");
+        seterr(err, errlen,
+               "user has no supported credentials (token, tokenFile or client "
+               "certificate; exec and auth-provider plugins are not supported)");
         return -1;
     }
     return 0;
@@ -449,8 +447,8 @@ int tg_kube_target_from_kubeconfig(const char *path, const char *context,
 
 /* ---- in-cluster ---- */
 
-int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
-                              int *not_in_cluster, char *err, size_t errlen)
+int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out, int *not_in_cluster,
+                              char *err, size_t errlen)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -464,8 +462,9 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
     if (!host || !host[0] || !port || !port[0]) {
         if (not_in_cluster)
             *not_in_cluster = 1;
-        seterr(err, errlen, "not in a cluster: KUBERNETES_SERVICE_HOST and "
-                            "KUBERNETES_SERVICE_PORT must be set");
+        seterr(err, errlen,
+               "not in a cluster: KUBERNETES_SERVICE_HOST and "
+               "KUBERNETES_SERVICE_PORT must be set");
         return -1;
     }
     if (!sa_dir)
@@ -487,7 +486,8 @@ int tg_kube_target_in_cluster(const char *sa_dir, struct tg_kube_target *out,
     memset(tok, 0, strlen(tok));
     free(tok);
     ca_path = tg_asprintf("%s/ca.crt", sa_dir);
-    if (tg_read_file(ca_path, MAX_KUBE_FILE, &out->ca_pem, &out->ca_pem_len, ebuf, sizeof(ebuf)) < 0)
+    if (tg_read_file(ca_path, MAX_KUBE_FILE, &out->ca_pem, &out->ca_pem_len, ebuf, sizeof(ebuf)) <
+        0)
         /* client-go logs and falls back to the system roots */
         tg_err("kube: in-cluster CA %s: %s; using the system trust store", ca_path,
                strerror(errno));
@@ -499,8 +499,8 @@ fail:
     return -1;
 }
 
-int tg_kube_target_from_config(const struct tg_config *cfg, struct tg_kube_target *out,
-                               char *err, size_t errlen)
+int tg_kube_target_from_config(const struct tg_config *cfg, struct tg_kube_target *out, char *err,
+                               size_t errlen)
 {
     int not_in_cluster = 0;
     if (cfg->kubeconfig && cfg->kubeconfig[0])

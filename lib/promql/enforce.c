@@ -139,16 +139,11 @@ static int walk(struct enforcer *en, struct tg_promql_node *n, vs_fn fn)
     struct tg_promql_node *a;
 
     switch (n->kind) {
-    case TG_PROMQL_VECTOR:
-        return fn(en, n);
-    case TG_PROMQL_MATRIX:
-        return fn(en, n->u.matrix.vs);
-    case TG_PROMQL_SUBQUERY:
-        return walk(en, n->u.subquery.expr, fn);
-    case TG_PROMQL_PAREN:
-        return walk(en, n->u.paren.expr, fn);
-    case TG_PROMQL_UNARY:
-        return walk(en, n->u.unary.expr, fn);
+    case TG_PROMQL_VECTOR: return fn(en, n);
+    case TG_PROMQL_MATRIX: return fn(en, n->u.matrix.vs);
+    case TG_PROMQL_SUBQUERY: return walk(en, n->u.subquery.expr, fn);
+    case TG_PROMQL_PAREN: return walk(en, n->u.paren.expr, fn);
+    case TG_PROMQL_UNARY: return walk(en, n->u.unary.expr, fn);
     case TG_PROMQL_BINARY:
         return walk(en, n->u.binary.lhs, fn) < 0 ? -1 : walk(en, n->u.binary.rhs, fn);
     case TG_PROMQL_AGGREGATE:
@@ -165,8 +160,7 @@ static int walk(struct enforcer *en, struct tg_promql_node *n, vs_fn fn)
         return 0;
     case TG_PROMQL_NUMBER:
     case TG_PROMQL_STRING:
-    case TG_PROMQL_DURATION:
-        return 0;
+    case TG_PROMQL_DURATION: return 0;
     }
     return 0;
 }
@@ -195,8 +189,8 @@ void tg_promql_values_regex(tg_sb_t *out, const tg_iovec_t *values, size_t n)
 }
 
 /* Validates e and builds the matcher to inject. */
-static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e, struct tg_promql_matcher *m,
-                       struct tg_promql_error *err)
+static int make_inject(tg_arena_t *a, const struct tg_promql_enforce *e,
+                       struct tg_promql_matcher *m, struct tg_promql_error *err)
 {
     size_t i;
     tg_sb_t re;
@@ -273,7 +267,8 @@ enforce_parsed(tg_arena_t *a, struct tg_promql_node *root, const struct pq_selec
     return 0;
 }
 
-static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, size_t hint, tg_iovec_t *out)
+static void print_to_arena(tg_arena_t *a, const struct tg_promql_node *root, size_t hint,
+                           tg_iovec_t *out)
 {
     tg_sb_t sb;
     tg_sb_init(&sb, a, hint + 64);
@@ -328,7 +323,8 @@ int tg_promql_enforce_query_ex(tg_arena_t *a, tg_iovec_t query, const struct tg_
 }
 
 int tg_promql_enforce_selector(tg_arena_t *a, tg_iovec_t selector, const struct tg_promql_opts *o,
-                               const struct tg_promql_enforce *e, tg_iovec_t *out, struct tg_promql_error *err)
+                               const struct tg_promql_enforce *e, tg_iovec_t *out,
+                               struct tg_promql_error *err)
 {
     struct tg_promql_node *root;
     const struct tg_promql_mods *m;

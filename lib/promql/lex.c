@@ -121,16 +121,26 @@ static inline int in_set(int32_t r, const char *set)
 
 /* Character classes of bytes (non-ASCII bytes have none). C_SAFE: prints
  * unchanged inside a double-quoted string (printable ASCII but '"', '\\'). */
-enum { C_ALPHA = 1, C_DIGIT = 2, C_SPACE = 4, C_HEX = 8, C_STR_STOP = 16, C_COLON = 32, C_SAFE = 64 };
+enum {
+    C_ALPHA = 1,
+    C_DIGIT = 2,
+    C_SPACE = 4,
+    C_HEX = 8,
+    C_STR_STOP = 16,
+    C_COLON = 32,
+    C_SAFE = 64
+};
 
-#define CC(c)                                                                                         \
-    (((((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_') ? C_ALPHA : 0) |     \
-     (((c) >= '0' && (c) <= '9') ? C_DIGIT : 0) |                                                      \
-     (((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r') ? C_SPACE : 0) |                       \
-     ((((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F')) ? C_HEX \
-                                                                                               : 0) |  \
-     (((c) == '\n' || (c) == '"' || (c) == '\'' || (c) == '\\') ? C_STR_STOP : 0) |                   \
-     ((c) == ':' ? C_COLON : 0) | (((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\') ? C_SAFE : 0))
+#define CC(c)                                                                                      \
+    (((((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_') ? C_ALPHA : 0) |    \
+     (((c) >= '0' && (c) <= '9') ? C_DIGIT : 0) |                                                  \
+     (((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r') ? C_SPACE : 0) |                   \
+     ((((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))     \
+          ? C_HEX                                                                                  \
+          : 0) |                                                                                   \
+     (((c) == '\n' || (c) == '"' || (c) == '\'' || (c) == '\\') ? C_STR_STOP : 0) |                \
+     ((c) == ':' ? C_COLON : 0) |                                                                  \
+     (((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\') ? C_SAFE : 0))
 #define CC4(c)  CC(c), CC((c) + 1), CC((c) + 2), CC((c) + 3)
 #define CC16(c) CC4(c), CC4((c) + 4), CC4((c) + 8), CC4((c) + 12)
 
@@ -203,7 +213,8 @@ static inline size_t safe_end(const unsigned char *s, size_t p)
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
         __m128i print = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - 0x20))),
                                        _mm_set1_epi8((char)(-128 + 0x5f))); /* 0x20..0x7e */
-        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
         unsigned ok = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, print));
         if (ok != 0xFFFFu)
             return p + (unsigned)__builtin_ctz(~ok);
@@ -228,14 +239,52 @@ static inline size_t clean_string_end(const unsigned char *s, size_t p)
  * kw_at[c & 31][len] is the first candidate in kws, kws[].alt the next one
  * with the same letter and length. An entry is 16 bytes so that one load
  * reads a name. */
-struct kw { char name[13]; uint8_t len, type, alt; };
+struct kw {
+    char name[13];
+    uint8_t len, type, alt;
+};
 
 enum {
-    KW_NONE, KW_ANCHORED, KW_AND, KW_ATAN2, KW_AVG, KW_BOOL, KW_BOTTOMK, KW_BY, KW_COUNT,
-    KW_COUNT_VALUES, KW_END, KW_FILL, KW_FILL_LEFT, KW_FILL_RIGHT, KW_GROUP, KW_GROUP_LEFT,
-    KW_GROUP_RIGHT, KW_IGNORING, KW_INF, KW_LIMIT_RATIO, KW_LIMITK, KW_MAX, KW_MAX_OF, KW_MIN,
-    KW_MIN_OF, KW_NAN, KW_OFFSET, KW_ON, KW_OR, KW_QUANTILE, KW_RANGE, KW_SMOOTHED, KW_START,
-    KW_STDDEV, KW_STDVAR, KW_STEP, KW_SUM, KW_TOPK, KW_UNLESS, KW_WITHOUT,
+    KW_NONE,
+    KW_ANCHORED,
+    KW_AND,
+    KW_ATAN2,
+    KW_AVG,
+    KW_BOOL,
+    KW_BOTTOMK,
+    KW_BY,
+    KW_COUNT,
+    KW_COUNT_VALUES,
+    KW_END,
+    KW_FILL,
+    KW_FILL_LEFT,
+    KW_FILL_RIGHT,
+    KW_GROUP,
+    KW_GROUP_LEFT,
+    KW_GROUP_RIGHT,
+    KW_IGNORING,
+    KW_INF,
+    KW_LIMIT_RATIO,
+    KW_LIMITK,
+    KW_MAX,
+    KW_MAX_OF,
+    KW_MIN,
+    KW_MIN_OF,
+    KW_NAN,
+    KW_OFFSET,
+    KW_ON,
+    KW_OR,
+    KW_QUANTILE,
+    KW_RANGE,
+    KW_SMOOTHED,
+    KW_START,
+    KW_STDDEV,
+    KW_STDVAR,
+    KW_STEP,
+    KW_SUM,
+    KW_TOPK,
+    KW_UNLESS,
+    KW_WITHOUT,
 };
 
 static const struct kw kws[] = {
@@ -280,7 +329,7 @@ static const struct kw kws[] = {
     [KW_WITHOUT] = {"without", 7, T_WITHOUT, 0},
 };
 
-#define L(c) ((c) & 31)
+#define L(c) ((c)&31)
 static const uint8_t kw_at[32][16] = {
     [L('a')] = {[3] = KW_AND, [5] = KW_ATAN2, [8] = KW_ANCHORED},
     [L('b')] = {[2] = KW_BY, [4] = KW_BOOL, [7] = KW_BOTTOMK},
@@ -528,7 +577,8 @@ static int accept_remaining_duration(struct lexer *l)
  * unit...]) without the generic scanner; the same tokens scan_number and
  * accept_remaining_duration produce. Returns the token type and sets *end, or
  * 0 for anything else (the generic path decides). */
-static inline __attribute__((always_inline)) int fast_number(const unsigned char *s, size_t pos, size_t *end)
+static inline __attribute__((always_inline)) int fast_number(const unsigned char *s, size_t pos,
+                                                             size_t *end)
 {
     size_t p = pos;
     int dot = 0;
@@ -614,23 +664,26 @@ static int lex_escape(struct lexer *l, int32_t quote)
     int32_t ch = next(l);
 
     switch (ch) {
-    case 'a': case 'b': case 'f': case 'n': case 'r': case 't': case 'v': case '\\':
-        return 0;
-    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-        n = 3, base = 8, max = 255;
-        break;
-    case 'x':
-        ch = next(l), n = 2, base = 16, max = 255;
-        break;
-    case 'u':
-        ch = next(l), n = 4, base = 16, max = 0x10FFFF;
-        break;
-    case 'U':
-        ch = next(l), n = 8, base = 16, max = 0x10FFFF;
-        break;
-    case R_EOF:
-        lex_error(l, "escape sequence not terminated");
-        return -1;
+    case 'a':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+    case 'v':
+    case '\\': return 0;
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7': n = 3, base = 8, max = 255; break;
+    case 'x': ch = next(l), n = 2, base = 16, max = 255; break;
+    case 'u': ch = next(l), n = 4, base = 16, max = 0x10FFFF; break;
+    case 'U': ch = next(l), n = 8, base = 16, max = 0x10FFFF; break;
+    case R_EOF: lex_error(l, "escape sequence not terminated"); return -1;
     default:
         if (ch == quote)
             return 0;
@@ -941,15 +994,17 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
     case '-': emit(l, T_SUB); return;
     case '^': emit(l, T_POW); return;
     case '@': emit(l, T_AT); return;
-    case ' ': case '\t': case '\n': case '\r':
-        skip_spaces(l);
-        return;
-    case '=': case '!': case '<': case '>':
-        lex_operator(l, r);
-        return;
-    case '"': case '\'': case '`':
-        lex_string(l, r);
-        return;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': skip_spaces(l); return;
+    case '=':
+    case '!':
+    case '<':
+    case '>': lex_operator(l, r); return;
+    case '"':
+    case '\'':
+    case '`': lex_string(l, r); return;
     case '(':
         emit(l, T_LPAREN);
         l->paren_depth++;
@@ -1001,28 +1056,44 @@ static __attribute__((noinline)) void lex_statements(struct lexer *l)
 
 /* Byte kinds for the dispatch of the statement loop of lex_fast. */
 enum kind {
-    K_OTHER = 0, K_SPACE, K_HASH, K_DQUOTE, K_SINGLE, K_COMMA, K_LPAREN, K_RPAREN, K_LBRACE,
-    K_LBRACKET, K_EQ, K_BANG, K_LTGT, K_DIGIT, K_IDENT, K_NUL,
+    K_OTHER = 0,
+    K_SPACE,
+    K_HASH,
+    K_DQUOTE,
+    K_SINGLE,
+    K_COMMA,
+    K_LPAREN,
+    K_RPAREN,
+    K_LBRACE,
+    K_LBRACKET,
+    K_EQ,
+    K_BANG,
+    K_LTGT,
+    K_DIGIT,
+    K_IDENT,
+    K_NUL,
 };
 
-#define KD(c)                                                                                          \
-    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' ? K_SPACE                                 \
-     : (c) == '#'                                            ? K_HASH                                  \
-     : (c) == '"'                                            ? K_DQUOTE                                \
-     : (c) == '*' || (c) == '/' || (c) == '%' || (c) == '+' || (c) == '-' || (c) == '^' || (c) == '@'  \
-         ? K_SINGLE                                                                                    \
-     : (c) == ','                                            ? K_COMMA                                 \
-     : (c) == '('                                            ? K_LPAREN                                \
-     : (c) == ')'                                            ? K_RPAREN                                \
-     : (c) == '{'                                            ? K_LBRACE                                \
-     : (c) == '['                                            ? K_LBRACKET                              \
-     : (c) == '='                                            ? K_EQ                                    \
-     : (c) == '!'                                            ? K_BANG                                  \
-     : (c) == '<' || (c) == '>'                              ? K_LTGT                                  \
-     : (c) >= '0' && (c) <= '9'                              ? K_DIGIT                                 \
-     : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' || (c) == ':' ? K_IDENT \
-     : (c) == 0                                              ? K_NUL                                   \
-                                                             : K_OTHER)
+#define KD(c)                                                                                      \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' ? K_SPACE                             \
+     : (c) == '#'                                            ? K_HASH                              \
+     : (c) == '"'                                            ? K_DQUOTE                            \
+     : (c) == '*' || (c) == '/' || (c) == '%' || (c) == '+' || (c) == '-' || (c) == '^' ||         \
+             (c) == '@'                                                                            \
+         ? K_SINGLE                                                                                \
+     : (c) == ','               ? K_COMMA                                                          \
+     : (c) == '('               ? K_LPAREN                                                         \
+     : (c) == ')'               ? K_RPAREN                                                         \
+     : (c) == '{'               ? K_LBRACE                                                         \
+     : (c) == '['               ? K_LBRACKET                                                       \
+     : (c) == '='               ? K_EQ                                                             \
+     : (c) == '!'               ? K_BANG                                                           \
+     : (c) == '<' || (c) == '>' ? K_LTGT                                                           \
+     : (c) >= '0' && (c) <= '9' ? K_DIGIT                                                          \
+     : ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_' || (c) == ':'        \
+         ? K_IDENT                                                                                 \
+     : (c) == 0 ? K_NUL                                                                            \
+                : K_OTHER)
 #define KD4(c)  KD(c), KD((c) + 1), KD((c) + 2), KD((c) + 3)
 #define KD16(c) KD4(c), KD4((c) + 4), KD4((c) + 8), KD4((c) + 12)
 
@@ -1041,13 +1112,13 @@ static const uint8_t single_tok[128] = {
 #else
 #define TYPE_FLAGS(ty, fl) ((uint32_t)(ty) | (uint32_t)(fl) << 16)
 #endif
-#define EMIT(ty, fl, at, n)                                                                         \
-    do {                                                                                            \
-        uint32_t tf_ = TYPE_FLAGS(ty, fl);                                                          \
-        memcpy(t, &tf_, sizeof(tf_));                                                               \
-        t->pos = (uint32_t)(at);                                                                    \
-        t->len = (uint32_t)(n);                                                                     \
-        t++;                                                                                        \
+#define EMIT(ty, fl, at, n)                                                                        \
+    do {                                                                                           \
+        uint32_t tf_ = TYPE_FLAGS(ty, fl);                                                         \
+        memcpy(t, &tf_, sizeof(tf_));                                                              \
+        t->pos = (uint32_t)(at);                                                                   \
+        t->len = (uint32_t)(n);                                                                    \
+        t++;                                                                                       \
     } while (0)
 
 /* The common tokens of the statement and inside-braces states, straight
@@ -1099,12 +1170,8 @@ statements: /* and no bracket open */
             pos++;
             paren--;
             continue;
-        case K_SPACE:
-            pos = space_end(s, pos + 1);
-            continue;
-        case K_HASH:
-            pos = comment_end(s, pos, len);
-            continue;
+        case K_SPACE: pos = space_end(s, pos + 1); continue;
+        case K_HASH: pos = comment_end(s, pos, len); continue;
         case K_DQUOTE:
             if (s[p = clean_string_end(s, pos)] != '"')
                 goto out;
@@ -1179,10 +1246,8 @@ statements: /* and no bracket open */
             slow = 0;
             goto out;
         case K_IDENT: /* taken above */
-        case K_OTHER:
-            goto out;
-        default:
-            __builtin_unreachable();
+        case K_OTHER: goto out;
+        default: __builtin_unreachable();
         }
     }
 brackets: /* the usual [5m] and [5m:1m]; the rest is for lex_statements */

@@ -26,15 +26,15 @@ struct parser {
     const char *s;
     size_t len;
     struct pq_lexed lx;
-    const struct pq_token *t; /* current token */
+    const struct pq_token *t;    /* current token */
     const struct pq_token *last; /* the final EOF or ERROR token */
     struct tg_promql_opts o;
-    int rdepth;               /* recursion depth */
-    int selector_only;        /* match[]: no empty-matcher check */
+    int rdepth;        /* recursion depth */
+    int selector_only; /* match[]: no empty-matcher check */
     struct tg_promql_error *err;
     int failed;
-    int suspect;              /* the pre-check saw something check() may refuse */
-    struct pq_selectors sel;  /* selectors in query order */
+    int suspect;             /* the pre-check saw something check() may refuse */
+    struct pq_selectors sel; /* selectors in query order */
     struct tg_promql_node **sel_tail;
 };
 
@@ -63,7 +63,8 @@ static void set_error_v(struct tg_promql_error *err, const char *s, size_t len, 
         snprintf(err->msg, sizeof(err->msg), "%d:%d: parse error: %s", line, err->col, msg);
 }
 
-static void perr(struct parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void perr(struct parser *p, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void perr(struct parser *p, size_t pos, const char *fmt, ...)
 {
@@ -112,14 +113,26 @@ static void tok_desc(const struct parser *p, const struct pq_token *t, char *buf
 
     switch (t->type) {
     case T_EOF: snprintf(buf, n, "end of input"); return;
-    case T_IDENT: pq_go_quote(q, sizeof(q), v.base, v.len, 40); snprintf(buf, n, "identifier %s", q); return;
+    case T_IDENT:
+        pq_go_quote(q, sizeof(q), v.base, v.len, 40);
+        snprintf(buf, n, "identifier %s", q);
+        return;
     case T_METRIC_IDENT:
         pq_go_quote(q, sizeof(q), v.base, v.len, 40);
         snprintf(buf, n, "metric identifier %s", q);
         return;
-    case T_NUMBER: pq_go_quote(q, sizeof(q), v.base, v.len, 40); snprintf(buf, n, "number %s", q); return;
-    case T_DURATION: pq_go_quote(q, sizeof(q), v.base, v.len, 40); snprintf(buf, n, "duration %s", q); return;
-    case T_STRING: pq_go_quote(q, sizeof(q), v.base, v.len, 10); snprintf(buf, n, "string %s", q); return;
+    case T_NUMBER:
+        pq_go_quote(q, sizeof(q), v.base, v.len, 40);
+        snprintf(buf, n, "number %s", q);
+        return;
+    case T_DURATION:
+        pq_go_quote(q, sizeof(q), v.base, v.len, 40);
+        snprintf(buf, n, "duration %s", q);
+        return;
+    case T_STRING:
+        pq_go_quote(q, sizeof(q), v.base, v.len, 10);
+        snprintf(buf, n, "string %s", q);
+        return;
     }
     if (PQ_IS_KEYWORD(t->type))
         snprintf(buf, n, "<%.*s>", TG_IOV_FMT(v));
@@ -161,13 +174,14 @@ static int expect(struct parser *p, int type, const char *ctx, const char *exp)
 /* Bytes of a node of each kind that hold data: the header and its member of
  * the union. Only those are cleared (nothing reads the other members); the
  * binary member is much larger than the selector one. */
-#define NODE_SIZE(m) (offsetof(struct tg_promql_node, u) + sizeof(((struct tg_promql_node *)0)->u.m))
+#define NODE_SIZE(m)                                                                               \
+    (offsetof(struct tg_promql_node, u) + sizeof(((struct tg_promql_node *)0)->u.m))
 static const uint8_t node_size[] = {
-    [TG_PROMQL_NUMBER] = NODE_SIZE(num),          [TG_PROMQL_STRING] = NODE_SIZE(str),
-    [TG_PROMQL_VECTOR] = NODE_SIZE(vs),           [TG_PROMQL_MATRIX] = NODE_SIZE(matrix),
-    [TG_PROMQL_SUBQUERY] = NODE_SIZE(subquery),   [TG_PROMQL_PAREN] = NODE_SIZE(paren),
-    [TG_PROMQL_UNARY] = NODE_SIZE(unary),         [TG_PROMQL_BINARY] = NODE_SIZE(binary),
-    [TG_PROMQL_AGGREGATE] = NODE_SIZE(agg),       [TG_PROMQL_CALL] = NODE_SIZE(call),
+    [TG_PROMQL_NUMBER] = NODE_SIZE(num),        [TG_PROMQL_STRING] = NODE_SIZE(str),
+    [TG_PROMQL_VECTOR] = NODE_SIZE(vs),         [TG_PROMQL_MATRIX] = NODE_SIZE(matrix),
+    [TG_PROMQL_SUBQUERY] = NODE_SIZE(subquery), [TG_PROMQL_PAREN] = NODE_SIZE(paren),
+    [TG_PROMQL_UNARY] = NODE_SIZE(unary),       [TG_PROMQL_BINARY] = NODE_SIZE(binary),
+    [TG_PROMQL_AGGREGATE] = NODE_SIZE(agg),     [TG_PROMQL_CALL] = NODE_SIZE(call),
     [TG_PROMQL_DURATION] = NODE_SIZE(dur),
 };
 #undef NODE_SIZE
@@ -309,8 +323,10 @@ static void precheck_binary(struct parser *p, struct tg_promql_node *n)
     if (is_set_op(op) && n->u.binary.card == TG_PROMQL_ONE_TO_ONE)
         n->u.binary.card = TG_PROMQL_MANY_TO_MANY;
     n->u.binary.has_matching = vv;
-    if (!scalar_or_vector(lt) || !scalar_or_vector(rt) || (n->u.binary.return_bool && !is_comparison(op)) ||
-        (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR) ||
+    if (!scalar_or_vector(lt) || !scalar_or_vector(rt) ||
+        (n->u.binary.return_bool && !is_comparison(op)) ||
+        (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR &&
+         rt == TG_PROMQL_VSCALAR) ||
         (!vv && (n->u.binary.matching.n > 0 || fill)) ||
         (is_set_op(op) && (!vv || fill || n->u.binary.card != TG_PROMQL_MANY_TO_MANY)) ||
         on_group_overlap(n) >= 0)
@@ -328,8 +344,9 @@ static void precheck_call(struct parser *p, const struct tg_promql_node *n)
         p->suspect = 1; /* check_call marks its second argument */
         return;
     }
-    if (f->variadic == 0 ? got != nargs
-                         : got + 1 < nargs || (f->variadic > 0 && got > nargs - 1 + (size_t)f->variadic)) {
+    if (f->variadic == 0
+            ? got != nargs
+            : got + 1 < nargs || (f->variadic > 0 && got > nargs - 1 + (size_t)f->variadic)) {
         p->suspect = 1;
         return;
     }
@@ -412,7 +429,8 @@ static struct tg_promql_node *dur_literal(struct parser *p)
 {
     struct tg_promql_node *n = number_literal(p);
     /* NaN is refused too: it has no duration (Go would turn it into INT64_MIN) */
-    if (n != NULL && (n->u.num.val > dur_limit || n->u.num.val < -dur_limit || isnan(n->u.num.val))) {
+    if (n != NULL &&
+        (n->u.num.val > dur_limit || n->u.num.val < -dur_limit || isnan(n->u.num.val))) {
         perr(p, n->pos, "duration out of range");
         return NULL;
     }
@@ -511,7 +529,8 @@ static struct tg_promql_node *apply_unary_dur(struct parser *p, int op, size_t p
 
 static int is_dur_atom(int t)
 {
-    return t == T_NUMBER || t == T_DURATION || t == T_STEP || t == T_RANGE || t == T_MIN_OF || t == T_MAX_OF;
+    return t == T_NUMBER || t == T_DURATION || t == T_STEP || t == T_RANGE || t == T_MIN_OF ||
+           t == T_MAX_OF;
 }
 
 /* A literal, step()/range() or min_of()/max_of() (is_dur_atom). */
@@ -519,13 +538,10 @@ static struct tg_promql_node *dur_atom(struct parser *p)
 {
     switch (cur_type(p)) {
     case T_NUMBER:
-    case T_DURATION:
-        return dur_literal(p);
+    case T_DURATION: return dur_literal(p);
     case T_STEP:
-    case T_RANGE:
-        return dur_nullary(p);
-    default:
-        return dur_minmax(p);
+    case T_RANGE: return dur_nullary(p);
+    default: return dur_minmax(p);
     }
 }
 
@@ -545,8 +561,7 @@ static struct tg_promql_node *dur_unary(struct parser *p)
         if ((e = dur_binary(p, 6)) == NULL)
             return NULL;
         return apply_unary_dur(p, t, pos, e);
-    case T_LPAREN:
-        return dur_paren(p);
+    case T_LPAREN: return dur_paren(p);
     }
     unexpected(p, "duration expression", "number, duration, step(), or range()");
     return NULL;
@@ -555,8 +570,11 @@ static struct tg_promql_node *dur_unary(struct parser *p)
 static int dur_prec(int t)
 {
     switch (t) {
-    case T_ADD: case T_SUB: return 4;
-    case T_MUL: case T_DIV: case T_MOD: return 5;
+    case T_ADD:
+    case T_SUB: return 4;
+    case T_MUL:
+    case T_DIV:
+    case T_MOD: return 5;
     case T_POW: return 6;
     }
     return -1;
@@ -565,18 +583,38 @@ static int dur_prec(int t)
 static enum tg_promql_op tok_op(int t)
 {
     static const uint8_t map[T__COUNT] = {
-        [T_ADD] = TG_PROMQL_ADD, [T_SUB] = TG_PROMQL_SUB, [T_MUL] = TG_PROMQL_MUL,
-        [T_DIV] = TG_PROMQL_DIV, [T_MOD] = TG_PROMQL_MOD, [T_POW] = TG_PROMQL_POW,
-        [T_ATAN2] = TG_PROMQL_ATAN2, [T_EQLC] = TG_PROMQL_EQLC, [T_NEQ] = TG_PROMQL_NEQ,
-        [T_LSS] = TG_PROMQL_LSS, [T_LTE] = TG_PROMQL_LTE, [T_GTR] = TG_PROMQL_GTR,
-        [T_GTE] = TG_PROMQL_GTE, [T_TRIM_UPPER] = TG_PROMQL_TRIM_UPPER,
-        [T_TRIM_LOWER] = TG_PROMQL_TRIM_LOWER, [T_LAND] = TG_PROMQL_LAND, [T_LOR] = TG_PROMQL_LOR,
-        [T_LUNLESS] = TG_PROMQL_LUNLESS, [T_SUM] = TG_PROMQL_SUM, [T_AVG] = TG_PROMQL_AVG,
-        [T_COUNT] = TG_PROMQL_COUNT, [T_MIN] = TG_PROMQL_MIN, [T_MAX] = TG_PROMQL_MAX,
-        [T_GROUP] = TG_PROMQL_GROUP, [T_STDDEV] = TG_PROMQL_STDDEV, [T_STDVAR] = TG_PROMQL_STDVAR,
-        [T_TOPK] = TG_PROMQL_TOPK, [T_BOTTOMK] = TG_PROMQL_BOTTOMK,
-        [T_COUNT_VALUES] = TG_PROMQL_COUNT_VALUES, [T_QUANTILE] = TG_PROMQL_QUANTILE,
-        [T_LIMITK] = TG_PROMQL_LIMITK, [T_LIMIT_RATIO] = TG_PROMQL_LIMIT_RATIO,
+        [T_ADD] = TG_PROMQL_ADD,
+        [T_SUB] = TG_PROMQL_SUB,
+        [T_MUL] = TG_PROMQL_MUL,
+        [T_DIV] = TG_PROMQL_DIV,
+        [T_MOD] = TG_PROMQL_MOD,
+        [T_POW] = TG_PROMQL_POW,
+        [T_ATAN2] = TG_PROMQL_ATAN2,
+        [T_EQLC] = TG_PROMQL_EQLC,
+        [T_NEQ] = TG_PROMQL_NEQ,
+        [T_LSS] = TG_PROMQL_LSS,
+        [T_LTE] = TG_PROMQL_LTE,
+        [T_GTR] = TG_PROMQL_GTR,
+        [T_GTE] = TG_PROMQL_GTE,
+        [T_TRIM_UPPER] = TG_PROMQL_TRIM_UPPER,
+        [T_TRIM_LOWER] = TG_PROMQL_TRIM_LOWER,
+        [T_LAND] = TG_PROMQL_LAND,
+        [T_LOR] = TG_PROMQL_LOR,
+        [T_LUNLESS] = TG_PROMQL_LUNLESS,
+        [T_SUM] = TG_PROMQL_SUM,
+        [T_AVG] = TG_PROMQL_AVG,
+        [T_COUNT] = TG_PROMQL_COUNT,
+        [T_MIN] = TG_PROMQL_MIN,
+        [T_MAX] = TG_PROMQL_MAX,
+        [T_GROUP] = TG_PROMQL_GROUP,
+        [T_STDDEV] = TG_PROMQL_STDDEV,
+        [T_STDVAR] = TG_PROMQL_STDVAR,
+        [T_TOPK] = TG_PROMQL_TOPK,
+        [T_BOTTOMK] = TG_PROMQL_BOTTOMK,
+        [T_COUNT_VALUES] = TG_PROMQL_COUNT_VALUES,
+        [T_QUANTILE] = TG_PROMQL_QUANTILE,
+        [T_LIMITK] = TG_PROMQL_LIMITK,
+        [T_LIMIT_RATIO] = TG_PROMQL_LIMIT_RATIO,
     };
     return t >= 0 && t < T__COUNT ? (enum tg_promql_op)map[t] : TG_PROMQL_OP_NONE;
 }
@@ -653,8 +691,7 @@ static struct tg_promql_node *offset_duration(struct parser *p)
     if (is_dur_atom(t))
         return dur_atom(p);
     switch (t) {
-    case T_LPAREN:
-        return dur_binary(p, 0);
+    case T_LPAREN: return dur_binary(p, 0);
     case T_ADD:
     case T_SUB:
         t2 = peek_tok(p, 1)->type;
@@ -797,8 +834,8 @@ static int label_matchers(struct parser *p, struct tg_promql_node *vs)
         vs->u.vs.n_matchers++;
         /* name op "value" with nothing in between: the printer's spelling
          * (tokens never overlap, so no gap when the span is the sum of the first two) */
-        if (p->t == t0 + 3 && m->pflags == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN) && p->s[t0[2].pos] == '"' &&
-            t0[2].pos - t0[0].pos == t0[0].len + t0[1].len)
+        if (p->t == t0 + 3 && m->pflags == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN) &&
+            p->s[t0[2].pos] == '"' && t0[2].pos - t0[0].pos == t0[0].len + t0[1].len)
             m->pflags |= PQ_MF_SRC;
         if (cur_type(p) == T_COMMA) {
             adv(p);
@@ -882,7 +919,8 @@ static int grouping_labels(struct parser *p, struct tg_promql_labels *l)
         }
         if (l->n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
-            l->names = cap ? tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names), ncap * sizeof(*l->names))
+            l->names = cap ? tg_arena_realloc(p->a, l->names, cap * sizeof(*l->names),
+                                              ncap * sizeof(*l->names))
                            : pq_alloc(p->a, ncap * sizeof(*l->names));
             cap = ncap;
         }
@@ -1014,15 +1052,18 @@ static struct tg_promql_node *aggregate_expr(struct parser *p)
     if (is_param_agg(n->u.agg.op)) {
         if (!p->o.experimental_functions &&
             (n->u.agg.op == TG_PROMQL_LIMITK || n->u.agg.op == TG_PROMQL_LIMIT_RATIO)) {
-            perr(p, n->pos, "%.*s() is experimental and must be enabled with "
-                 "--enable-feature=promql-experimental-functions", TG_IOV_FMT(opname));
+            perr(p, n->pos,
+                 "%.*s() is experimental and must be enabled with "
+                 "--enable-feature=promql-experimental-functions",
+                 TG_IOV_FMT(opname));
             return NULL;
         }
         want = 2;
         n->u.agg.param = args;
     }
     if (nargs != want) {
-        perr(p, n->pos, "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
+        perr(p, n->pos,
+             "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
              want, nargs);
         return NULL;
     }
@@ -1061,7 +1102,8 @@ static struct tg_promql_mods *mods_of(struct parser *p, struct tg_promql_node *e
     case TG_PROMQL_SUBQUERY: return &e->u.subquery.mods;
     default: break;
     }
-    perr(p, e->pos, "%s must be preceded by an instant vector selector or range vector selector or a subquery",
+    perr(p, e->pos,
+         "%s must be preceded by an instant vector selector or range vector selector or a subquery",
          what);
     return NULL;
 }
@@ -1245,8 +1287,7 @@ static struct tg_promql_node *postfix(struct parser *p, struct tg_promql_node *e
             if (range_modifier(p, e, cur_type(p) == T_ANCHORED) < 0)
                 return NULL;
             break;
-        default:
-            return e;
+        default: return e;
         }
     }
 }
@@ -1266,21 +1307,17 @@ static struct tg_promql_node *primary(struct parser *p)
 
     switch (t) {
     case T_NUMBER:
-    case T_DURATION:
-        return number_literal(p);
+    case T_DURATION: return number_literal(p);
     case T_STRING:
         n = new_node(p, TG_PROMQL_STRING, cur(p)->pos);
         n->type = TG_PROMQL_VSTRING;
         n->end = cur(p)->pos + cur(p)->len;
         n->u.str.val = string_value(p);
         return n;
-    case T_LPAREN:
-        return paren_expr(p);
+    case T_LPAREN: return paren_expr(p);
     case T_LBRACE:
-    case T_METRIC_IDENT:
-        return vector_selector(p);
-    case T_IDENT:
-        return next == T_LPAREN ? function_call(p) : vector_selector(p);
+    case T_METRIC_IDENT: return vector_selector(p);
+    case T_IDENT: return next == T_LPAREN ? function_call(p) : vector_selector(p);
     }
     if (PQ_IS_AGGREGATOR(t) && (next == T_LPAREN || next == T_BY || next == T_WITHOUT))
         return aggregate_expr(p);
@@ -1327,11 +1364,22 @@ static int binop_prec(int t)
 {
     switch (t) {
     case T_LOR: return 1;
-    case T_LAND: case T_LUNLESS: return 2;
-    case T_EQLC: case T_NEQ: case T_LSS: case T_LTE: case T_GTR: case T_GTE:
-    case T_TRIM_UPPER: case T_TRIM_LOWER: return 3;
-    case T_ADD: case T_SUB: return 4;
-    case T_MUL: case T_DIV: case T_MOD: case T_ATAN2: return 5;
+    case T_LAND:
+    case T_LUNLESS: return 2;
+    case T_EQLC:
+    case T_NEQ:
+    case T_LSS:
+    case T_LTE:
+    case T_GTR:
+    case T_GTE:
+    case T_TRIM_UPPER:
+    case T_TRIM_LOWER: return 3;
+    case T_ADD:
+    case T_SUB: return 4;
+    case T_MUL:
+    case T_DIV:
+    case T_MOD:
+    case T_ATAN2: return 5;
     case T_POW: return 6;
     }
     return -1;
@@ -1378,7 +1426,8 @@ static int fill_modifiers(struct parser *p, struct tg_promql_node *n)
         *(t == T_FILL_LEFT ? &n->u.binary.has_fill_lhs : &n->u.binary.has_fill_rhs) = 1;
         if (cur_type(p) == other) {
             adv(p);
-            if (fill_value(p, other == T_FILL_LEFT ? &n->u.binary.fill_lhs : &n->u.binary.fill_rhs) < 0)
+            if (fill_value(p, other == T_FILL_LEFT ? &n->u.binary.fill_lhs
+                                                   : &n->u.binary.fill_rhs) < 0)
                 return -1;
             *(other == T_FILL_LEFT ? &n->u.binary.has_fill_lhs : &n->u.binary.has_fill_rhs) = 1;
         }
@@ -1403,7 +1452,8 @@ static int bin_modifiers(struct parser *p, struct tg_promql_node *n)
         if (grouping_labels(p, &n->u.binary.matching) < 0)
             return -1;
         if (cur_type(p) == T_GROUP_LEFT || cur_type(p) == T_GROUP_RIGHT) {
-            n->u.binary.card = cur_type(p) == T_GROUP_LEFT ? TG_PROMQL_MANY_TO_ONE : TG_PROMQL_ONE_TO_MANY;
+            n->u.binary.card =
+                cur_type(p) == T_GROUP_LEFT ? TG_PROMQL_MANY_TO_ONE : TG_PROMQL_ONE_TO_MANY;
             adv(p);
             if (cur_type(p) == T_LPAREN && grouping_labels(p, &n->u.binary.include) < 0)
                 return -1;
@@ -1434,8 +1484,9 @@ static struct tg_promql_node *binary_expr(struct parser *p, int min_prec)
         n->u.binary.lhs = lhs;
         n->u.binary.rhs = rhs;
         n->end = rhs->end;
-        n->type = lhs->type == TG_PROMQL_VSCALAR && rhs->type == TG_PROMQL_VSCALAR ? TG_PROMQL_VSCALAR
-                                                                                  : TG_PROMQL_VVECTOR;
+        n->type = lhs->type == TG_PROMQL_VSCALAR && rhs->type == TG_PROMQL_VSCALAR
+                      ? TG_PROMQL_VSCALAR
+                      : TG_PROMQL_VVECTOR;
         precheck_binary(p, n);
         if (set_depth(p, n, lhs, rhs) < 0)
             goto fail;
@@ -1452,7 +1503,8 @@ fail:
 
 static int check(struct parser *p, struct tg_promql_node *n);
 
-static int expect_type(struct parser *p, struct tg_promql_node *n, enum tg_promql_vtype want, const char *ctx)
+static int expect_type(struct parser *p, struct tg_promql_node *n, enum tg_promql_vtype want,
+                       const char *ctx)
 {
     if (check(p, n) < 0)
         return -1;
@@ -1466,7 +1518,8 @@ static int expect_type(struct parser *p, struct tg_promql_node *n, enum tg_promq
 /* Error position of a binary operator: after the spaces that follow the lhs. */
 static size_t after_space(const struct parser *p, size_t pos)
 {
-    while (pos < p->len && (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
+    while (pos < p->len &&
+           (p->s[pos] == ' ' || p->s[pos] == '\t' || p->s[pos] == '\n' || p->s[pos] == '\r'))
         pos++;
     return pos;
 }
@@ -1485,19 +1538,23 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
     rt = n->u.binary.rhs->type;
     if (n->u.binary.return_bool && !is_comparison(op))
         perr(p, after_space(p, pos), "bool modifier can only be used on comparison operators");
-    if (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR && rt == TG_PROMQL_VSCALAR)
+    if (is_comparison(op) && !n->u.binary.return_bool && lt == TG_PROMQL_VSCALAR &&
+        rt == TG_PROMQL_VSCALAR)
         perr(p, after_space(p, pos), "comparisons between scalars must use BOOL modifier");
     /* precheck_binary derived the set operators' many-to-many cardinality */
     assert(!is_set_op(op) || n->u.binary.card != TG_PROMQL_ONE_TO_ONE);
     if ((dup = on_group_overlap(n)) >= 0) {
         char q[96];
-        pq_go_quote(q, sizeof(q), n->u.binary.matching.names[dup].base, n->u.binary.matching.names[dup].len, 64);
+        pq_go_quote(q, sizeof(q), n->u.binary.matching.names[dup].base,
+                    n->u.binary.matching.names[dup].len, 64);
         perr(p, after_space(p, pos), "label %s must not occur in ON and GROUP clause at once", q);
     }
     if (lt != TG_PROMQL_VSCALAR && lt != TG_PROMQL_VVECTOR)
-        perr(p, n->u.binary.lhs->pos, "binary expression must contain only scalar and instant vector types");
+        perr(p, n->u.binary.lhs->pos,
+             "binary expression must contain only scalar and instant vector types");
     if (rt != TG_PROMQL_VSCALAR && rt != TG_PROMQL_VVECTOR)
-        perr(p, n->u.binary.rhs->pos, "binary expression must contain only scalar and instant vector types");
+        perr(p, n->u.binary.rhs->pos,
+             "binary expression must contain only scalar and instant vector types");
     if (lt != TG_PROMQL_VVECTOR || rt != TG_PROMQL_VVECTOR) {
         if (n->u.binary.matching.n > 0)
             perr(p, n->pos, "vector matching only allowed between instant vectors");
@@ -1507,7 +1564,8 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
     } else {
         assert(n->u.binary.has_matching);
         if (is_set_op(op)) {
-            if (n->u.binary.card == TG_PROMQL_ONE_TO_MANY || n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
+            if (n->u.binary.card == TG_PROMQL_ONE_TO_MANY ||
+                n->u.binary.card == TG_PROMQL_MANY_TO_ONE)
                 perr(p, n->pos, "no grouping allowed for \"%s\" operation", tg_promql_op_str(op));
             if (n->u.binary.card != TG_PROMQL_MANY_TO_MANY)
                 perr(p, n->pos, "set operations must always be many-to-many");
@@ -1516,7 +1574,8 @@ static int check_binary(struct parser *p, struct tg_promql_node *n)
         }
     }
     if ((lt == TG_PROMQL_VSCALAR || rt == TG_PROMQL_VSCALAR) && is_set_op(op))
-        perr(p, n->pos, "set operator \"%s\" not allowed in binary scalar expression", tg_promql_op_str(op));
+        perr(p, n->pos, "set operator \"%s\" not allowed in binary scalar expression",
+             tg_promql_op_str(op));
     return p->failed ? -1 : 0;
 }
 
@@ -1540,14 +1599,16 @@ static int check_call(struct parser *p, struct tg_promql_node *n)
     snprintf(q, sizeof(q), "\"%s\"", f->name);
     if (f->variadic == 0) {
         if (nargs != n->u.call.n_args)
-            perr(p, n->pos, "expected %zu argument(s) in call to %s, got %zu", nargs, q, n->u.call.n_args);
+            perr(p, n->pos, "expected %zu argument(s) in call to %s, got %zu", nargs, q,
+                 n->u.call.n_args);
     } else {
         size_t na = nargs - 1;
         if (na > n->u.call.n_args)
-            perr(p, n->pos, "expected at least %zu argument(s) in call to %s, got %zu", na, q, n->u.call.n_args);
+            perr(p, n->pos, "expected at least %zu argument(s) in call to %s, got %zu", na, q,
+                 n->u.call.n_args);
         else if (f->variadic > 0 && na + (size_t)f->variadic < n->u.call.n_args)
-            perr(p, n->pos, "expected at most %zu argument(s) in call to %s, got %zu", na + (size_t)f->variadic,
-                 q, n->u.call.n_args);
+            perr(p, n->pos, "expected at most %zu argument(s) in call to %s, got %zu",
+                 na + (size_t)f->variadic, q, n->u.call.n_args);
     }
     if (p->failed)
         return -1;
@@ -1574,8 +1635,8 @@ static int check_call(struct parser *p, struct tg_promql_node *n)
         if (check(p, a) < 0)
             return -1;
         if (a->type != letter_type(f->args[k])) {
-            perr(p, a->pos, "expected type %s in call to function %s, got %s", vtype_doc(letter_type(f->args[k])),
-                 q, vtype_doc(a->type));
+            perr(p, a->pos, "expected type %s in call to function %s, got %s",
+                 vtype_doc(letter_type(f->args[k])), q, vtype_doc(a->type));
             return -1;
         }
     }
@@ -1621,10 +1682,8 @@ static int check(struct parser *p, struct tg_promql_node *n)
         if (n->u.agg.param != NULL)
             return expect_type(p, n->u.agg.param, TG_PROMQL_VSCALAR, "aggregation parameter");
         return 0;
-    case TG_PROMQL_BINARY:
-        return check_binary(p, n);
-    case TG_PROMQL_CALL:
-        return check_call(p, n);
+    case TG_PROMQL_BINARY: return check_binary(p, n);
+    case TG_PROMQL_CALL: return check_call(p, n);
     case TG_PROMQL_PAREN:
         if (check(p, n->u.paren.expr) < 0)
             return -1;
@@ -1634,7 +1693,9 @@ static int check(struct parser *p, struct tg_promql_node *n)
         if (check(p, n->u.unary.expr) < 0)
             return -1;
         if (n->type != TG_PROMQL_VSCALAR && n->type != TG_PROMQL_VVECTOR) {
-            perr(p, n->pos, "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
+            perr(p, n->pos,
+                 "unary expression only allowed on expressions of type scalar or instant vector, "
+                 "got \"%s\"",
                  vtype_doc(n->type));
             return -1;
         }
@@ -1648,12 +1709,9 @@ static int check(struct parser *p, struct tg_promql_node *n)
             return -1;
         }
         return 0;
-    case TG_PROMQL_MATRIX:
-        return check_vs(p, n->u.matrix.vs);
-    case TG_PROMQL_VECTOR:
-        return check_vs(p, n);
-    default:
-        return 0;
+    case TG_PROMQL_MATRIX: return check_vs(p, n->u.matrix.vs);
+    case TG_PROMQL_VECTOR: return check_vs(p, n);
+    default: return 0;
     }
 }
 
@@ -1736,19 +1794,43 @@ int tg_promql_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts
 
 #define OPN(op, str) [op] = {str, sizeof(str) - 1}
 const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1] = {
-    OPN(TG_PROMQL_OP_NONE, ""), OPN(TG_PROMQL_ADD, "+"), OPN(TG_PROMQL_SUB, "-"),
-    OPN(TG_PROMQL_MUL, "*"), OPN(TG_PROMQL_DIV, "/"), OPN(TG_PROMQL_MOD, "%"),
-    OPN(TG_PROMQL_POW, "^"), OPN(TG_PROMQL_ATAN2, "atan2"), OPN(TG_PROMQL_EQLC, "=="),
-    OPN(TG_PROMQL_NEQ, "!="), OPN(TG_PROMQL_LSS, "<"), OPN(TG_PROMQL_LTE, "<="),
-    OPN(TG_PROMQL_GTR, ">"), OPN(TG_PROMQL_GTE, ">="), OPN(TG_PROMQL_TRIM_UPPER, "</"),
-    OPN(TG_PROMQL_TRIM_LOWER, ">/"), OPN(TG_PROMQL_LAND, "and"), OPN(TG_PROMQL_LOR, "or"),
-    OPN(TG_PROMQL_LUNLESS, "unless"), OPN(TG_PROMQL_STEP, "step"), OPN(TG_PROMQL_RANGE, "range"),
-    OPN(TG_PROMQL_MIN_OF, "min_of"), OPN(TG_PROMQL_MAX_OF, "max_of"), OPN(TG_PROMQL_SUM, "sum"),
-    OPN(TG_PROMQL_AVG, "avg"), OPN(TG_PROMQL_COUNT, "count"), OPN(TG_PROMQL_MIN, "min"),
-    OPN(TG_PROMQL_MAX, "max"), OPN(TG_PROMQL_GROUP, "group"), OPN(TG_PROMQL_STDDEV, "stddev"),
-    OPN(TG_PROMQL_STDVAR, "stdvar"), OPN(TG_PROMQL_TOPK, "topk"), OPN(TG_PROMQL_BOTTOMK, "bottomk"),
-    OPN(TG_PROMQL_COUNT_VALUES, "count_values"), OPN(TG_PROMQL_QUANTILE, "quantile"),
-    OPN(TG_PROMQL_LIMITK, "limitk"), OPN(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
+    OPN(TG_PROMQL_OP_NONE, ""),
+    OPN(TG_PROMQL_ADD, "+"),
+    OPN(TG_PROMQL_SUB, "-"),
+    OPN(TG_PROMQL_MUL, "*"),
+    OPN(TG_PROMQL_DIV, "/"),
+    OPN(TG_PROMQL_MOD, "%"),
+    OPN(TG_PROMQL_POW, "^"),
+    OPN(TG_PROMQL_ATAN2, "atan2"),
+    OPN(TG_PROMQL_EQLC, "=="),
+    OPN(TG_PROMQL_NEQ, "!="),
+    OPN(TG_PROMQL_LSS, "<"),
+    OPN(TG_PROMQL_LTE, "<="),
+    OPN(TG_PROMQL_GTR, ">"),
+    OPN(TG_PROMQL_GTE, ">="),
+    OPN(TG_PROMQL_TRIM_UPPER, "</"),
+    OPN(TG_PROMQL_TRIM_LOWER, ">/"),
+    OPN(TG_PROMQL_LAND, "and"),
+    OPN(TG_PROMQL_LOR, "or"),
+    OPN(TG_PROMQL_LUNLESS, "unless"),
+    OPN(TG_PROMQL_STEP, "step"),
+    OPN(TG_PROMQL_RANGE, "range"),
+    OPN(TG_PROMQL_MIN_OF, "min_of"),
+    OPN(TG_PROMQL_MAX_OF, "max_of"),
+    OPN(TG_PROMQL_SUM, "sum"),
+    OPN(TG_PROMQL_AVG, "avg"),
+    OPN(TG_PROMQL_COUNT, "count"),
+    OPN(TG_PROMQL_MIN, "min"),
+    OPN(TG_PROMQL_MAX, "max"),
+    OPN(TG_PROMQL_GROUP, "group"),
+    OPN(TG_PROMQL_STDDEV, "stddev"),
+    OPN(TG_PROMQL_STDVAR, "stdvar"),
+    OPN(TG_PROMQL_TOPK, "topk"),
+    OPN(TG_PROMQL_BOTTOMK, "bottomk"),
+    OPN(TG_PROMQL_COUNT_VALUES, "count_values"),
+    OPN(TG_PROMQL_QUANTILE, "quantile"),
+    OPN(TG_PROMQL_LIMITK, "limitk"),
+    OPN(TG_PROMQL_LIMIT_RATIO, "limit_ratio"),
 };
 
 const char *tg_promql_op_str(enum tg_promql_op op)

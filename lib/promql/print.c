@@ -240,7 +240,8 @@ static void prom_matchers(const struct printer *pr, const struct tg_promql_node 
     tg_sb_t tmp;
 
     if (n->u.vs.n_matchers > 16)
-        v = a ? tg_arena_alloc(a, n->u.vs.n_matchers * sizeof(*v)) : tg_malloc(n->u.vs.n_matchers * sizeof(*v));
+        v = a ? tg_arena_alloc(a, n->u.vs.n_matchers * sizeof(*v))
+              : tg_malloc(n->u.vs.n_matchers * sizeof(*v));
     tg_sb_init(&tmp, a, 64);
     for (m = n->u.vs.matchers; m != NULL; m = m->next) {
         size_t start = tmp.len;
@@ -286,8 +287,8 @@ static void print_at(const struct printer *pr, const struct tg_promql_mods *m)
     case TG_PROMQL_AT_END: PUT_LIT(pr->sb, " @ end()"); return;
     case TG_PROMQL_AT_TIME:
         mag = m->at_ms < 0 ? (uint64_t)0 - (uint64_t)m->at_ms : (uint64_t)m->at_ms;
-        tg_sb_printf(pr->sb, " @ %s%llu.%03llu", m->at_ms < 0 ? "-" : "", (unsigned long long)(mag / 1000),
-                     (unsigned long long)(mag % 1000));
+        tg_sb_printf(pr->sb, " @ %s%llu.%03llu", m->at_ms < 0 ? "-" : "",
+                     (unsigned long long)(mag / 1000), (unsigned long long)(mag % 1000));
         return;
     }
 }
@@ -306,7 +307,8 @@ static int offset_self_delimited(const struct tg_promql_node *e)
     if (is_dur_leaf_call(e))
         return 1;
     return e->kind == TG_PROMQL_DURATION && e->u.dur.lhs == NULL && !e->u.dur.wrapped &&
-           e->u.dur.rhs != NULL && (is_dur_leaf_call(e->u.dur.rhs) || e->u.dur.rhs->u.dur.wrapped) &&
+           e->u.dur.rhs != NULL &&
+           (is_dur_leaf_call(e->u.dur.rhs) || e->u.dur.rhs->u.dur.wrapped) &&
            e->u.dur.rhs->kind == TG_PROMQL_DURATION;
 }
 
@@ -331,8 +333,8 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
         return;
     }
     PUT_LIT(pr->sb, " offset ");
-    if (pr->prom || offset_self_delimited(d->expr) || (d->expr->kind == TG_PROMQL_DURATION &&
-                                                       d->expr->u.dur.wrapped && !tail)) {
+    if (pr->prom || offset_self_delimited(d->expr) ||
+        (d->expr->kind == TG_PROMQL_DURATION && d->expr->u.dur.wrapped && !tail)) {
         print_dur(pr, d->expr);
         return;
     }
@@ -348,7 +350,8 @@ static void print_offset(const struct printer *pr, const struct tg_promql_dur *d
 
 static void print_mods(const struct printer *pr, const struct tg_promql_mods *m, int tail)
 {
-    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 && m->offset.expr == NULL)
+    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 &&
+        m->offset.expr == NULL)
         return;
     print_at(pr, m);
     if (m->anchored)
@@ -435,7 +438,8 @@ static void print_fill(const struct printer *pr, const struct tg_promql_node *n)
     }
 }
 
-static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n, int tail)
+static void print_subquery_suffix(const struct printer *pr, const struct tg_promql_node *n,
+                                  int tail)
 {
     put_c(pr->sb, '[');
     print_range(pr, &n->u.subquery.range);
@@ -508,15 +512,15 @@ static inline char *cp_op(struct cp *c, char *o, enum tg_promql_op op)
  * printer writes them: copy the text from a (the first matcher, or the metric
  * name before it) to the end of the run at once, after a ',' unless first;
  * *mp becomes the last matcher of the run. */
-static inline __attribute__((always_inline)) char *cp_src_run(struct cp *c, char *o,
-                                                               const struct tg_promql_matcher **mp,
-                                                               const char *a, int first)
+static inline __attribute__((always_inline)) char *
+cp_src_run(struct cp *c, char *o, const struct tg_promql_matcher **mp, const char *a, int first)
 {
     const struct tg_promql_matcher *m = *mp;
     const char *b = src_end(m);
     size_t len;
 
-    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 && *b == ',') {
+    while (m->next != NULL && (m->next->pflags & PQ_MF_SRC) && m->next->name.base == b + 1 &&
+           *b == ',') {
         m = m->next;
         b = src_end(m);
     }
@@ -529,7 +533,8 @@ static inline __attribute__((always_inline)) char *cp_src_run(struct cp *c, char
     return o + len;
 }
 
-static inline char *cp_plain_matcher(struct cp *c, char *o, const struct tg_promql_matcher *m, int first)
+static inline char *cp_plain_matcher(struct cp *c, char *o, const struct tg_promql_matcher *m,
+                                     int first)
 {
     size_t nl = m->name.len, vl = m->value.len;
 
@@ -540,9 +545,18 @@ static inline char *cp_plain_matcher(struct cp *c, char *o, const struct tg_prom
     o += nl;
     switch (m->op) {
     case TG_PROMQL_EQ: *o++ = '='; break;
-    case TG_PROMQL_NE: o[0] = '!', o[1] = '='; o += 2; break;
-    case TG_PROMQL_RE: o[0] = '=', o[1] = '~'; o += 2; break;
-    case TG_PROMQL_NRE: o[0] = '!', o[1] = '~'; o += 2; break;
+    case TG_PROMQL_NE:
+        o[0] = '!', o[1] = '=';
+        o += 2;
+        break;
+    case TG_PROMQL_RE:
+        o[0] = '=', o[1] = '~';
+        o += 2;
+        break;
+    case TG_PROMQL_NRE:
+        o[0] = '!', o[1] = '~';
+        o += 2;
+        break;
     }
     *o++ = '"';
     copy_short(o, m->value.base, vl);
@@ -566,7 +580,8 @@ static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
     if (outside) {
         if (m == NULL)
             return cp_put(c, o, name.base, name.len);
-        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 && m->name.base[-1] == '{') {
+        if ((m->pflags & PQ_MF_SRC) && m->name.base == name.base + name.len + 1 &&
+            m->name.base[-1] == '{') {
             /* "name{" and the first matchers, as the query has them */
             o = cp_src_run(c, o, &m, name.base, 1);
             m = m->next;
@@ -584,7 +599,8 @@ static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
     for (; m != NULL; m = m->next, first = 0) {
         if (m->pflags & PQ_MF_SRC) {
             o = cp_src_run(c, o, &m, m->name.base, first);
-        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) == (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
+        } else if ((m->pflags & (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) ==
+                   (PQ_MF_NAME_PLAIN | PQ_MF_VALUE_PLAIN)) {
             o = cp_plain_matcher(c, o, m, first);
         } else {
             if (!first)
@@ -606,7 +622,8 @@ static char *cp_selector(struct cp *c, char *o, const struct tg_promql_node *n)
 
 static inline char *cp_mods(struct cp *c, char *o, const struct tg_promql_mods *m, int tail)
 {
-    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 && m->offset.expr == NULL)
+    if (m->at == TG_PROMQL_AT_NONE && !m->anchored && !m->smoothed && m->offset.ns == 0 &&
+        m->offset.expr == NULL)
         return o;
     cp_sync(c, o);
     print_mods(&c->pr, m, tail);
@@ -641,7 +658,8 @@ static char *cp_labels(struct cp *c, char *o, const struct tg_promql_labels *l)
 /* "op", "op bool on (..) group_left (..) fill (..)" */
 static inline char *cp_binop(struct cp *c, char *o, const struct tg_promql_node *n)
 {
-    int group = n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
+    int group =
+        n->u.binary.card == TG_PROMQL_MANY_TO_ONE || n->u.binary.card == TG_PROMQL_ONE_TO_MANY;
 
     o = cp_room(c, o, 32);
     o = cp_op16(o, n->u.binary.op);
@@ -714,9 +732,7 @@ static char *cp_node(struct cp *c, char *o, const struct tg_promql_node *n, int 
         cp_sync(c, o);
         tg_promql_quote(c->pr.sb, n->u.str.val);
         return cp_resume(c);
-    case TG_PROMQL_VECTOR:
-        o = cp_selector(c, o, n);
-        return cp_mods(c, o, &n->u.vs.mods, tail);
+    case TG_PROMQL_VECTOR: o = cp_selector(c, o, n); return cp_mods(c, o, &n->u.vs.mods, tail);
     case TG_PROMQL_MATRIX:
         o = cp_selector(c, o, n->u.matrix.vs);
         d = &n->u.matrix.range;
@@ -842,7 +858,8 @@ static void pretty_unary(const struct printer *pr, const struct tg_promql_node *
     tg_sb_init(&tmp, pr->sb->arena, 256);
     pretty(&p2, n->u.unary.expr, level);
     e = tmp.len;
-    while (s < e && (tmp.base[s] == ' ' || tmp.base[s] == '\n' || tmp.base[s] == '\t' || tmp.base[s] == '\r'))
+    while (s < e && (tmp.base[s] == ' ' || tmp.base[s] == '\n' || tmp.base[s] == '\t' ||
+                     tmp.base[s] == '\r'))
         s++;
     while (e > s && (tmp.base[e - 1] == ' ' || tmp.base[e - 1] == '\n' || tmp.base[e - 1] == '\t' ||
                      tmp.base[e - 1] == '\r'))
@@ -917,11 +934,8 @@ static void pretty(const struct printer *pr, const struct tg_promql_node *n, int
         pretty(pr, n->u.subquery.expr, level);
         print_subquery_suffix(pr, n, 0);
         return;
-    case TG_PROMQL_UNARY:
-        pretty_unary(pr, n, level);
-        return;
-    default:
-        break;
+    case TG_PROMQL_UNARY: pretty_unary(pr, n, level); return;
+    default: break;
     }
     indent(pr->sb, level);
     print_node(pr, n, 0);
@@ -954,7 +968,8 @@ static void json_str(tg_sb_t *sb, tg_iovec_t v)
                 w--;
             if (w == 1) {
                 tg_sb_adds(sb, "\\ufffd");
-            } else if (w == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+            } else if (w == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 &&
+                       (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
                 tg_sb_adds(sb, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
             } else {
                 tg_sb_add(sb, v.base + i, w);
@@ -1073,7 +1088,9 @@ static void json_mods(tg_sb_t *sb, const struct tg_promql_mods *m, int *f, int e
 static void json_at(tg_sb_t *sb, const struct tg_promql_mods *m, int *f)
 {
     json_key(sb, "startOrEnd", f);
-    tg_sb_adds(sb, m->at == TG_PROMQL_AT_START ? "\"start\"" : m->at == TG_PROMQL_AT_END ? "\"end\"" : "null");
+    tg_sb_adds(sb, m->at == TG_PROMQL_AT_START ? "\"start\""
+                   : m->at == TG_PROMQL_AT_END ? "\"end\""
+                                               : "null");
     json_key(sb, "timestamp", f);
     if (m->at == TG_PROMQL_AT_TIME)
         tg_sb_printf(sb, "%lld", (long long)m->at_ms);
@@ -1107,7 +1124,8 @@ static void json_matchers(tg_sb_t *sb, const struct tg_promql_node *vs)
     tg_sb_addc(sb, ']');
 }
 
-static void json_selector(tg_sb_t *sb, const struct tg_promql_node *vs, const struct tg_promql_dur *range)
+static void json_selector(tg_sb_t *sb, const struct tg_promql_node *vs,
+                          const struct tg_promql_dur *range)
 {
     const struct tg_promql_mods *m = &vs->u.vs.mods;
     int f = 1;
@@ -1165,8 +1183,8 @@ static void json_call(tg_sb_t *sb, const struct tg_promql_node *n)
     tg_sb_adds(sb, "{\"argTypes\":[");
     for (t = fn->args; *t; t++)
         tg_sb_printf(sb, "%s\"%s\"", t == fn->args ? "" : ",", letter_name(*t));
-    tg_sb_printf(sb, "],\"name\":\"%s\",\"returnType\":\"%s\",\"variadic\":%d}", fn->name, letter_name(fn->ret),
-                 fn->variadic);
+    tg_sb_printf(sb, "],\"name\":\"%s\",\"returnType\":\"%s\",\"variadic\":%d}", fn->name,
+                 letter_name(fn->ret), fn->variadic);
     json_key(sb, "type", &f);
     tg_sb_adds(sb, "\"call\"}");
 }
@@ -1228,20 +1246,13 @@ static void json_node(tg_sb_t *sb, const struct tg_promql_node *n)
         tg_sb_printf(sb, "\"%s\"", tg_promql_op_str(n->u.agg.op));
         json_key(sb, "param", &f);
         json_node(sb, n->u.agg.param);
-        tg_sb_printf(sb, ",\"type\":\"aggregation\",\"without\":%s}", n->u.agg.without ? "true" : "false");
+        tg_sb_printf(sb, ",\"type\":\"aggregation\",\"without\":%s}",
+                     n->u.agg.without ? "true" : "false");
         return;
-    case TG_PROMQL_BINARY:
-        json_binary(sb, n);
-        return;
-    case TG_PROMQL_CALL:
-        json_call(sb, n);
-        return;
-    case TG_PROMQL_MATRIX:
-        json_selector(sb, n->u.matrix.vs, &n->u.matrix.range);
-        return;
-    case TG_PROMQL_VECTOR:
-        json_selector(sb, n, NULL);
-        return;
+    case TG_PROMQL_BINARY: json_binary(sb, n); return;
+    case TG_PROMQL_CALL: json_call(sb, n); return;
+    case TG_PROMQL_MATRIX: json_selector(sb, n->u.matrix.vs, &n->u.matrix.range); return;
+    case TG_PROMQL_VECTOR: json_selector(sb, n, NULL); return;
     case TG_PROMQL_SUBQUERY:
         tg_sb_addc(sb, '{');
         json_key(sb, "expr", &f);
@@ -1259,9 +1270,7 @@ static void json_node(tg_sb_t *sb, const struct tg_promql_node *n)
         json_key(sb, "type", &f);
         tg_sb_adds(sb, "\"subquery\"}");
         return;
-    case TG_PROMQL_DURATION:
-        json_dur(sb, n);
-        return;
+    case TG_PROMQL_DURATION: json_dur(sb, n); return;
     case TG_PROMQL_NUMBER:
         tg_sb_adds(sb, "{\"type\":\"numberLiteral\",\"val\":");
         json_float_str(sb, n->u.num.val);
@@ -1307,7 +1316,8 @@ static int labels_eq(const struct tg_promql_labels *a, const struct tg_promql_la
 /* Duration trees compare modulo parentheses and unary plus. */
 static const struct tg_promql_node *dur_skip(const struct tg_promql_node *n)
 {
-    while (n != NULL && n->kind == TG_PROMQL_DURATION && n->u.dur.op == TG_PROMQL_ADD && n->u.dur.lhs == NULL)
+    while (n != NULL && n->kind == TG_PROMQL_DURATION && n->u.dur.op == TG_PROMQL_ADD &&
+           n->u.dur.lhs == NULL)
         n = n->u.dur.rhs;
     return n;
 }
@@ -1327,7 +1337,8 @@ static int dur_eq(const struct tg_promql_node *a, const struct tg_promql_node *b
         return 0;
     if (a->kind == TG_PROMQL_NUMBER)
         return num_eq(a->u.num.val, b->u.num.val);
-    return a->u.dur.op == b->u.dur.op && dur_eq(a->u.dur.lhs, b->u.dur.lhs) && dur_eq(a->u.dur.rhs, b->u.dur.rhs);
+    return a->u.dur.op == b->u.dur.op && dur_eq(a->u.dur.lhs, b->u.dur.lhs) &&
+           dur_eq(a->u.dur.rhs, b->u.dur.rhs);
 }
 
 static int durv_eq(const struct tg_promql_dur *a, const struct tg_promql_dur *b)
@@ -1396,23 +1407,22 @@ int tg_promql_equal(const struct tg_promql_node *a, const struct tg_promql_node 
     switch (a->kind) {
     case TG_PROMQL_NUMBER:
         return num_eq(a->u.num.val, b->u.num.val) && a->u.num.duration == b->u.num.duration;
-    case TG_PROMQL_STRING:
-        return tg_iov_eq(a->u.str.val, b->u.str.val);
-    case TG_PROMQL_VECTOR:
-        return vs_eq(a, b);
+    case TG_PROMQL_STRING: return tg_iov_eq(a->u.str.val, b->u.str.val);
+    case TG_PROMQL_VECTOR: return vs_eq(a, b);
     case TG_PROMQL_MATRIX:
-        return durv_eq(&a->u.matrix.range, &b->u.matrix.range) && vs_eq(a->u.matrix.vs, b->u.matrix.vs);
+        return durv_eq(&a->u.matrix.range, &b->u.matrix.range) &&
+               vs_eq(a->u.matrix.vs, b->u.matrix.vs);
     case TG_PROMQL_SUBQUERY:
         return durv_eq(&a->u.subquery.range, &b->u.subquery.range) &&
                durv_eq(&a->u.subquery.step, &b->u.subquery.step) &&
                mods_eq(&a->u.subquery.mods, &b->u.subquery.mods) &&
                tg_promql_equal(a->u.subquery.expr, b->u.subquery.expr);
-    case TG_PROMQL_PAREN:
-        return tg_promql_equal(a->u.paren.expr, b->u.paren.expr);
+    case TG_PROMQL_PAREN: return tg_promql_equal(a->u.paren.expr, b->u.paren.expr);
     case TG_PROMQL_UNARY:
         return a->u.unary.op == b->u.unary.op && tg_promql_equal(a->u.unary.expr, b->u.unary.expr);
     case TG_PROMQL_BINARY:
-        if (a->u.binary.op != b->u.binary.op || a->u.binary.return_bool != b->u.binary.return_bool ||
+        if (a->u.binary.op != b->u.binary.op ||
+            a->u.binary.return_bool != b->u.binary.return_bool ||
             a->u.binary.has_matching != b->u.binary.has_matching)
             return 0;
         if (a->u.binary.has_matching &&
@@ -1424,20 +1434,22 @@ int tg_promql_equal(const struct tg_promql_node *a, const struct tg_promql_node 
              (a->u.binary.has_fill_lhs && !num_eq(a->u.binary.fill_lhs, b->u.binary.fill_lhs)) ||
              (a->u.binary.has_fill_rhs && !num_eq(a->u.binary.fill_rhs, b->u.binary.fill_rhs))))
             return 0;
-        return tg_promql_equal(a->u.binary.lhs, b->u.binary.lhs) && tg_promql_equal(a->u.binary.rhs, b->u.binary.rhs);
+        return tg_promql_equal(a->u.binary.lhs, b->u.binary.lhs) &&
+               tg_promql_equal(a->u.binary.rhs, b->u.binary.rhs);
     case TG_PROMQL_AGGREGATE:
         return a->u.agg.op == b->u.agg.op && a->u.agg.without == b->u.agg.without &&
-               labels_eq(&a->u.agg.grouping, &b->u.agg.grouping) && tg_promql_equal(a->u.agg.param, b->u.agg.param) &&
+               labels_eq(&a->u.agg.grouping, &b->u.agg.grouping) &&
+               tg_promql_equal(a->u.agg.param, b->u.agg.param) &&
                tg_promql_equal(a->u.agg.expr, b->u.agg.expr);
     case TG_PROMQL_CALL:
         if (a->u.call.func != b->u.call.func || a->u.call.n_args != b->u.call.n_args)
             return 0;
-        for (x = a->u.call.args, y = b->u.call.args; x != NULL && y != NULL; x = x->next, y = y->next)
+        for (x = a->u.call.args, y = b->u.call.args; x != NULL && y != NULL;
+             x = x->next, y = y->next)
             if (!tg_promql_equal(x, y))
                 return 0;
         return x == y;
-    case TG_PROMQL_DURATION:
-        return dur_eq(a, b);
+    case TG_PROMQL_DURATION: return dur_eq(a, b);
     }
     return 0;
 }

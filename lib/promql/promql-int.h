@@ -20,20 +20,80 @@
 /* Token types, after Prometheus' lexer items. Order matters: the ranges
  * below classify operators, aggregators and keywords. */
 enum pq_tok {
-    T_EOF = 0, T_ERROR, T_IDENT, T_METRIC_IDENT, T_NUMBER, T_DURATION, T_STRING,
-    T_LPAREN, T_RPAREN, T_LBRACE, T_RBRACE, T_LBRACKET, T_RBRACKET, T_COMMA, T_COLON, T_EQL,
+    T_EOF = 0,
+    T_ERROR,
+    T_IDENT,
+    T_METRIC_IDENT,
+    T_NUMBER,
+    T_DURATION,
+    T_STRING,
+    T_LPAREN,
+    T_RPAREN,
+    T_LBRACE,
+    T_RBRACE,
+    T_LBRACKET,
+    T_RBRACKET,
+    T_COMMA,
+    T_COLON,
+    T_EQL,
     /* operators */
-    T_ADD, T_SUB, T_MUL, T_DIV, T_MOD, T_POW, T_EQLC, T_NEQ, T_LSS, T_LTE, T_GTR, T_GTE,
-    T_TRIM_UPPER, T_TRIM_LOWER, T_EQL_REGEX, T_NEQ_REGEX, T_AT, T_ATAN2, T_LAND, T_LOR,
+    T_ADD,
+    T_SUB,
+    T_MUL,
+    T_DIV,
+    T_MOD,
+    T_POW,
+    T_EQLC,
+    T_NEQ,
+    T_LSS,
+    T_LTE,
+    T_GTR,
+    T_GTE,
+    T_TRIM_UPPER,
+    T_TRIM_LOWER,
+    T_EQL_REGEX,
+    T_NEQ_REGEX,
+    T_AT,
+    T_ATAN2,
+    T_LAND,
+    T_LOR,
     T_LUNLESS,
     /* aggregators */
-    T_SUM, T_AVG, T_COUNT, T_MIN, T_MAX, T_GROUP, T_STDDEV, T_STDVAR, T_TOPK, T_BOTTOMK,
-    T_COUNT_VALUES, T_QUANTILE, T_LIMITK, T_LIMIT_RATIO,
+    T_SUM,
+    T_AVG,
+    T_COUNT,
+    T_MIN,
+    T_MAX,
+    T_GROUP,
+    T_STDDEV,
+    T_STDVAR,
+    T_TOPK,
+    T_BOTTOMK,
+    T_COUNT_VALUES,
+    T_QUANTILE,
+    T_LIMITK,
+    T_LIMIT_RATIO,
     /* keywords */
-    T_BOOL, T_BY, T_GROUP_LEFT, T_GROUP_RIGHT, T_FILL, T_FILL_LEFT, T_FILL_RIGHT, T_IGNORING,
-    T_OFFSET, T_SMOOTHED, T_ANCHORED, T_ON, T_WITHOUT,
+    T_BOOL,
+    T_BY,
+    T_GROUP_LEFT,
+    T_GROUP_RIGHT,
+    T_FILL,
+    T_FILL_LEFT,
+    T_FILL_RIGHT,
+    T_IGNORING,
+    T_OFFSET,
+    T_SMOOTHED,
+    T_ANCHORED,
+    T_ON,
+    T_WITHOUT,
     /* preprocessors */
-    T_START, T_END, T_STEP, T_RANGE, T_MAX_OF, T_MIN_OF,
+    T_START,
+    T_END,
+    T_STEP,
+    T_RANGE,
+    T_MAX_OF,
+    T_MIN_OF,
     T__COUNT
 };
 
@@ -59,7 +119,7 @@ struct pq_token {
 struct pq_lexed {
     struct pq_token *toks;
     size_t n;
-    char msg[160];       /* message of the T_ERROR token */
+    char msg[160]; /* message of the T_ERROR token */
 };
 
 /* Bump allocation from the arena with the fast case inline (16-byte
@@ -154,7 +214,10 @@ int pq_parse(tg_arena_t *a, tg_iovec_t query, const struct tg_promql_opts *o, in
              struct tg_promql_node **out, struct pq_selectors *sel, struct tg_promql_error *err);
 
 /* Operator spellings with their lengths (tg_promql_op_str). */
-struct pq_opname { char s[16]; uint8_t n; }; /* s NUL-padded to 16 bytes */
+struct pq_opname {
+    char s[16];
+    uint8_t n;
+}; /* s NUL-padded to 16 bytes */
 extern const struct pq_opname pq_ops[TG_PROMQL_LIMIT_RATIO + 1];
 
 /* Go's %v of a float64 (strconv 'g', shortest). */

@@ -19,15 +19,29 @@
 #define RX_MAX_TEXT   256
 #define RX_MAX_STACK  400 /* nested matcher calls; each frame holds a continuation */
 
-enum { N_EMPTY, N_LIT, N_ANY, N_CLASS, N_CAT, N_ALT, N_REP, N_BOT, N_EOT, N_BOL, N_EOL, N_WB, N_NWB };
+enum {
+    N_EMPTY,
+    N_LIT,
+    N_ANY,
+    N_CLASS,
+    N_CAT,
+    N_ALT,
+    N_REP,
+    N_BOT,
+    N_EOT,
+    N_BOL,
+    N_EOL,
+    N_WB,
+    N_NWB
+};
 
 struct rx_node {
     uint8_t type, fold, neg, greedy;
-    int32_t rune;              /* N_LIT */
-    int first, next;           /* children list / sibling */
-    int min, max;              /* N_REP; max -1 = unbounded */
-    int r0, nr;                /* N_CLASS ranges */
-    int nl;                    /* N_ANY matches \n */
+    int32_t rune;    /* N_LIT */
+    int first, next; /* children list / sibling */
+    int min, max;    /* N_REP; max -1 = unbounded */
+    int r0, nr;      /* N_CLASS ranges */
+    int nl;          /* N_ANY matches \n */
 };
 
 struct rx {
@@ -45,13 +59,18 @@ struct rx {
     int depth;
 };
 
-struct flags { int i, s, m, U; };
+struct flags {
+    int i, s, m, U;
+};
 
 static int32_t rune_at(const unsigned char *p, size_t len, size_t i, size_t *w)
 {
     unsigned c = p[i];
-    size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-             : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    size_t n = c < 0x80                   ? 1
+               : (c >= 0xC2 && c <= 0xDF) ? 2
+               : (c >= 0xE0 && c <= 0xEF) ? 3
+               : (c >= 0xF0 && c <= 0xF4) ? 4
+                                          : 0;
     int32_t r;
     size_t j;
 
@@ -106,11 +125,10 @@ static int perl_class(struct rx *r, int c)
     switch (c) {
     case 'd': add_range(r, '0', '9'); return 1;
     case 'w':
-        add_range(r, '0', '9'), add_range(r, 'A', 'Z'), add_range(r, 'a', 'z'), add_range(r, '_', '_');
+        add_range(r, '0', '9'), add_range(r, 'A', 'Z'), add_range(r, 'a', 'z'),
+            add_range(r, '_', '_');
         return 1;
-    case 's':
-        add_range(r, '\t', '\n'), add_range(r, '\f', '\r'), add_range(r, ' ', ' ');
-        return 1;
+    case 's': add_range(r, '\t', '\n'), add_range(r, '\f', '\r'), add_range(r, ' ', ' '); return 1;
     }
     return 0;
 }
@@ -125,7 +143,8 @@ static int32_t simple_escape(int c)
     case 'r': return '\r';
     case 'v': return '\v';
     }
-    if (c > 0 && c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+    if (c > 0 && c < 0x80 &&
+        !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
         return c; /* escaped punctuation */
     return -1;
 }
@@ -207,7 +226,12 @@ static int parse_escape(struct rx *r, struct flags *f)
     }
     r->pi++;
     switch (c) {
-    case 'd': case 'w': case 's': case 'D': case 'W': case 'S':
+    case 'd':
+    case 'w':
+    case 's':
+    case 'D':
+    case 'W':
+    case 'S':
         id = new_node(r, N_CLASS);
         r->n[id].r0 = r->nrng;
         perl_class(r, c | 0x20);
@@ -265,9 +289,7 @@ static int parse_flag_group(struct rx *r, struct flags *f)
                 r->unknown = 1;
             r->pi++;
             return id;
-        default:
-            r->unknown = 1;
-            return new_node(r, N_EMPTY);
+        default: r->unknown = 1; return new_node(r, N_EMPTY);
         }
     }
 }
@@ -292,23 +314,18 @@ static int parse_atom(struct rx *r, struct flags *f)
             r->unknown = 1;
         r->pi++;
         return id;
-    case '[':
-        r->pi++;
-        return parse_class(r, f);
+    case '[': r->pi++; return parse_class(r, f);
     case '.':
         r->pi++;
         id = new_node(r, N_ANY);
         r->n[id].nl = f->s;
         return id;
-    case '^':
-        r->pi++;
-        return new_node(r, f->m ? N_BOL : N_BOT);
-    case '$':
-        r->pi++;
-        return new_node(r, f->m ? N_EOL : N_EOT);
-    case '\\':
-        return parse_escape(r, f);
-    case '*': case '+': case '?':
+    case '^': r->pi++; return new_node(r, f->m ? N_BOL : N_BOT);
+    case '$': r->pi++; return new_node(r, f->m ? N_EOL : N_EOT);
+    case '\\': return parse_escape(r, f);
+    case '*':
+    case '+':
+    case '?':
         r->unknown = 1; /* missing argument to repetition operator */
         r->pi++;
         return new_node(r, N_EMPTY);
@@ -419,9 +436,9 @@ static int parse_alt(struct rx *r, struct flags *f)
 
 /* Continuation frames live on the C stack of the matcher. */
 struct cont {
-    int node;           /* node to match next (and its siblings), or a N_REP */
-    int rep_count;      /* for N_REP frames: iterations done */
-    size_t rep_start;   /* position where the current iteration began */
+    int node;         /* node to match next (and its siblings), or a N_REP */
+    int rep_count;    /* for N_REP frames: iterations done */
+    size_t rep_start; /* position where the current iteration began */
     int is_rep;
     const struct cont *next;
 };
@@ -467,7 +484,8 @@ static int is_word(const struct rx *r, size_t pos)
 static int run_cont(struct rx *r, const struct cont *k, size_t pos);
 static int match_seq(struct rx *r, int node, size_t pos, const struct cont *k);
 
-static int match_rep(struct rx *r, int node, int count, size_t pos, size_t start, const struct cont *k)
+static int match_rep(struct rx *r, int node, int count, size_t pos, size_t start,
+                     const struct cont *k)
 {
     const struct rx_node *n = &r->n[node];
     struct cont c = {node, count + 1, pos, 1, k};
@@ -533,14 +551,10 @@ static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k)
     if (pos < r->tlen)
         c = rune_at(r->t, r->tlen, pos, &w);
     switch (n->type) {
-    case N_EMPTY:
-        return run_cont(r, k, pos);
-    case N_LIT:
-        return c >= 0 && fold_eq(c, n->rune, n->fold) && run_cont(r, k, pos + w);
-    case N_ANY:
-        return c >= 0 && (n->nl || c != '\n') && run_cont(r, k, pos + w);
-    case N_CLASS:
-        return c >= 0 && class_has(r, n, c) && run_cont(r, k, pos + w);
+    case N_EMPTY: return run_cont(r, k, pos);
+    case N_LIT: return c >= 0 && fold_eq(c, n->rune, n->fold) && run_cont(r, k, pos + w);
+    case N_ANY: return c >= 0 && (n->nl || c != '\n') && run_cont(r, k, pos + w);
+    case N_CLASS: return c >= 0 && class_has(r, n, c) && run_cont(r, k, pos + w);
     case N_CAT:
         if (n->first < 0)
             return run_cont(r, k, pos);
@@ -550,16 +564,11 @@ static int match_node_(struct rx *r, int node, size_t pos, const struct cont *k)
             if (match_node(r, i, pos, k))
                 return 1;
         return 0;
-    case N_REP:
-        return match_rep(r, node, 0, pos, (size_t)-1, k);
-    case N_BOT:
-        return pos == 0 && run_cont(r, k, pos);
-    case N_EOT:
-        return pos == r->tlen && run_cont(r, k, pos);
-    case N_BOL:
-        return (pos == 0 || r->t[pos - 1] == '\n') && run_cont(r, k, pos);
-    case N_EOL:
-        return (pos == r->tlen || r->t[pos] == '\n') && run_cont(r, k, pos);
+    case N_REP: return match_rep(r, node, 0, pos, (size_t)-1, k);
+    case N_BOT: return pos == 0 && run_cont(r, k, pos);
+    case N_EOT: return pos == r->tlen && run_cont(r, k, pos);
+    case N_BOL: return (pos == 0 || r->t[pos - 1] == '\n') && run_cont(r, k, pos);
+    case N_EOL: return (pos == r->tlen || r->t[pos] == '\n') && run_cont(r, k, pos);
     case N_WB:
     case N_NWB: {
         int b = (pos > 0 && is_word(r, pos - 1)) != is_word(r, pos);
@@ -612,9 +621,7 @@ int pq_matcher_matches(const struct tg_promql_matcher *m, tg_iovec_t s)
     case TG_PROMQL_EQ: return tg_iov_eq(m->value, s);
     case TG_PROMQL_NE: return !tg_iov_eq(m->value, s);
     case TG_PROMQL_RE: return pq_regex_match(m->value, s);
-    case TG_PROMQL_NRE:
-        r = pq_regex_match(m->value, s);
-        return r < 0 ? -1 : !r;
+    case TG_PROMQL_NRE: r = pq_regex_match(m->value, s); return r < 0 ? -1 : !r;
     }
     return -1;
 }
@@ -725,7 +732,13 @@ static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
         return 0;
     }
     switch (ch) {
-    case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
         /* a single non-zero digit is a backreference */
         if (t >= c->n || c->s[t] < '0' || c->s[t] > '7')
             break;
@@ -783,12 +796,30 @@ static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
         *i = t;
         return 0;
     }
-    case 'a': *r = '\a'; *i = t; return 0;
-    case 'f': *r = '\f'; *i = t; return 0;
-    case 'n': *r = '\n'; *i = t; return 0;
-    case 'r': *r = '\r'; *i = t; return 0;
-    case 't': *r = '\t'; *i = t; return 0;
-    case 'v': *r = '\v'; *i = t; return 0;
+    case 'a':
+        *r = '\a';
+        *i = t;
+        return 0;
+    case 'f':
+        *r = '\f';
+        *i = t;
+        return 0;
+    case 'n':
+        *r = '\n';
+        *i = t;
+        return 0;
+    case 'r':
+        *r = '\r';
+        *i = t;
+        return 0;
+    case 't':
+        *r = '\t';
+        *i = t;
+        return 0;
+    case 'v':
+        *r = '\v';
+        *i = t;
+        return 0;
     }
     return rxc_err(c, "invalid escape sequence", start, t);
 }
@@ -797,39 +828,258 @@ static int rxc_escape(struct rxc *c, size_t *i, int32_t *r)
  * and the category aliases, lower case without '_': \p{Name} lookups
  * fold case and drop '_', '-' and ' ' first. */
 static const char *const rxc_unicode_names[] = {
-    "any", "assigned", "ascii", "lc",
-    "c", "cc", "cf", "co", "cs", "l", "ll", "lm", "lo", "lt", "lu", "m", "mc", "me", "mn", "n", "nd",
-    "nl", "no", "p", "pc", "pd", "pe", "pf", "pi", "po", "ps", "s", "sc", "sk", "sm", "so", "z", "zl",
-    "zp", "zs",
-    "letter", "casedletter", "uppercaseletter", "lowercaseletter", "titlecaseletter", "modifierletter",
-    "otherletter", "mark", "combiningmark", "nonspacingmark", "spacingmark", "enclosingmark", "number",
-    "decimalnumber", "digit", "letternumber", "othernumber", "punctuation", "punct",
-    "connectorpunctuation", "dashpunctuation", "openpunctuation", "closepunctuation",
-    "initialpunctuation", "finalpunctuation", "otherpunctuation", "symbol", "mathsymbol",
-    "currencysymbol", "modifiersymbol", "othersymbol", "separator", "spaceseparator", "lineseparator",
-    "paragraphseparator", "other", "control", "cntrl", "format", "surrogate", "privateuse", "unassigned",
-    "adlam", "ahom", "anatolianhieroglyphs", "arabic", "armenian", "avestan", "balinese", "bamum",
-    "bassavah", "batak", "bengali", "bhaiksuki", "bopomofo", "brahmi", "braille", "buginese", "buhid",
-    "canadianaboriginal", "carian", "caucasianalbanian", "chakma", "cham", "cherokee", "chorasmian",
-    "common", "coptic", "cuneiform", "cypriot", "cyprominoan", "cyrillic", "deseret", "devanagari",
-    "divesakuru", "dogra", "duployan", "egyptianhieroglyphs", "elbasan", "elymaic", "ethiopic", "garay",
-    "georgian", "glagolitic", "gothic", "grantha", "greek", "gujarati", "gunjalagondi", "gurmukhi",
-    "gurungkhema", "han", "hangul", "hanifirohingya", "hanunoo", "hatran", "hebrew", "hiragana",
-    "imperialaramaic", "inherited", "inscriptionalpahlavi", "inscriptionalparthian", "javanese",
-    "kaithi", "kannada", "katakana", "kawi", "kayahli", "kharoshthi", "khitansmallscript", "khmer",
-    "khojki", "khudawadi", "kiratrai", "lao", "latin", "lepcha", "limbu", "lineara", "linearb", "lisu",
-    "lycian", "lydian", "mahajani", "makasar", "malayalam", "mandaic", "manichaean", "marchen",
-    "masaramgondi", "medefaidrin", "meeteimayek", "mendekikakui", "meroiticcursive",
-    "meroitichieroglyphs", "miao", "modi", "mongolian", "mro", "multani", "myanmar", "nabataean",
-    "nagmundari", "nandinagari", "newtailue", "newa", "nko", "nushu", "nyiakengpuachuehmong", "ogham",
-    "olchiki", "olonal", "oldhungarian", "olditalic", "oldnortharabian", "oldpermic", "oldpersian",
-    "oldsogdian", "oldsoutharabian", "oldturkic", "olduyghur", "oriya", "osage", "osmanya",
-    "pahawhhmong", "palmyrene", "paucinhau", "phagspa", "phoenician", "psalterpahlavi", "rejang", "runic",
-    "samaritan", "saurashtra", "sharada", "shavian", "siddham", "signwriting", "sinhala", "sogdian",
-    "sorasompeng", "soyombo", "sundanese", "sunuwar", "sylotinagri", "syriac", "tagalog", "tagbanwa",
-    "taile", "taitham", "taiviet", "takri", "tamil", "tangsa", "tangut", "telugu", "thaana", "thai",
-    "tibetan", "tifinagh", "tirhuta", "todhri", "toto", "tulutigalari", "ugaritic", "vai", "vithkuqi",
-    "wancho", "warangciti", "yezidi", "yi", "zanabazarsquare",
+    "any",
+    "assigned",
+    "ascii",
+    "lc",
+    "c",
+    "cc",
+    "cf",
+    "co",
+    "cs",
+    "l",
+    "ll",
+    "lm",
+    "lo",
+    "lt",
+    "lu",
+    "m",
+    "mc",
+    "me",
+    "mn",
+    "n",
+    "nd",
+    "nl",
+    "no",
+    "p",
+    "pc",
+    "pd",
+    "pe",
+    "pf",
+    "pi",
+    "po",
+    "ps",
+    "s",
+    "sc",
+    "sk",
+    "sm",
+    "so",
+    "z",
+    "zl",
+    "zp",
+    "zs",
+    "letter",
+    "casedletter",
+    "uppercaseletter",
+    "lowercaseletter",
+    "titlecaseletter",
+    "modifierletter",
+    "otherletter",
+    "mark",
+    "combiningmark",
+    "nonspacingmark",
+    "spacingmark",
+    "enclosingmark",
+    "number",
+    "decimalnumber",
+    "digit",
+    "letternumber",
+    "othernumber",
+    "punctuation",
+    "punct",
+    "connectorpunctuation",
+    "dashpunctuation",
+    "openpunctuation",
+    "closepunctuation",
+    "initialpunctuation",
+    "finalpunctuation",
+    "otherpunctuation",
+    "symbol",
+    "mathsymbol",
+    "currencysymbol",
+    "modifiersymbol",
+    "othersymbol",
+    "separator",
+    "spaceseparator",
+    "lineseparator",
+    "paragraphseparator",
+    "other",
+    "control",
+    "cntrl",
+    "format",
+    "surrogate",
+    "privateuse",
+    "unassigned",
+    "adlam",
+    "ahom",
+    "anatolianhieroglyphs",
+    "arabic",
+    "armenian",
+    "avestan",
+    "balinese",
+    "bamum",
+    "bassavah",
+    "batak",
+    "bengali",
+    "bhaiksuki",
+    "bopomofo",
+    "brahmi",
+    "braille",
+    "buginese",
+    "buhid",
+    "canadianaboriginal",
+    "carian",
+    "caucasianalbanian",
+    "chakma",
+    "cham",
+    "cherokee",
+    "chorasmian",
+    "common",
+    "coptic",
+    "cuneiform",
+    "cypriot",
+    "cyprominoan",
+    "cyrillic",
+    "deseret",
+    "devanagari",
+    "divesakuru",
+    "dogra",
+    "duployan",
+    "egyptianhieroglyphs",
+    "elbasan",
+    "elymaic",
+    "ethiopic",
+    "garay",
+    "georgian",
+    "glagolitic",
+    "gothic",
+    "grantha",
+    "greek",
+    "gujarati",
+    "gunjalagondi",
+    "gurmukhi",
+    "gurungkhema",
+    "han",
+    "hangul",
+    "hanifirohingya",
+    "hanunoo",
+    "hatran",
+    "hebrew",
+    "hiragana",
+    "imperialaramaic",
+    "inherited",
+    "inscriptionalpahlavi",
+    "inscriptionalparthian",
+    "javanese",
+    "kaithi",
+    "kannada",
+    "katakana",
+    "kawi",
+    "kayahli",
+    "kharoshthi",
+    "khitansmallscript",
+    "khmer",
+    "khojki",
+    "khudawadi",
+    "kiratrai",
+    "lao",
+    "latin",
+    "lepcha",
+    "limbu",
+    "lineara",
+    "linearb",
+    "lisu",
+    "lycian",
+    "lydian",
+    "mahajani",
+    "makasar",
+    "malayalam",
+    "mandaic",
+    "manichaean",
+    "marchen",
+    "masaramgondi",
+    "medefaidrin",
+    "meeteimayek",
+    "mendekikakui",
+    "meroiticcursive",
+    "meroitichieroglyphs",
+    "miao",
+    "modi",
+    "mongolian",
+    "mro",
+    "multani",
+    "myanmar",
+    "nabataean",
+    "nagmundari",
+    "nandinagari",
+    "newtailue",
+    "newa",
+    "nko",
+    "nushu",
+    "nyiakengpuachuehmong",
+    "ogham",
+    "olchiki",
+    "olonal",
+    "oldhungarian",
+    "olditalic",
+    "oldnortharabian",
+    "oldpermic",
+    "oldpersian",
+    "oldsogdian",
+    "oldsoutharabian",
+    "oldturkic",
+    "olduyghur",
+    "oriya",
+    "osage",
+    "osmanya",
+    "pahawhhmong",
+    "palmyrene",
+    "paucinhau",
+    "phagspa",
+    "phoenician",
+    "psalterpahlavi",
+    "rejang",
+    "runic",
+    "samaritan",
+    "saurashtra",
+    "sharada",
+    "shavian",
+    "siddham",
+    "signwriting",
+    "sinhala",
+    "sogdian",
+    "sorasompeng",
+    "soyombo",
+    "sundanese",
+    "sunuwar",
+    "sylotinagri",
+    "syriac",
+    "tagalog",
+    "tagbanwa",
+    "taile",
+    "taitham",
+    "taiviet",
+    "takri",
+    "tamil",
+    "tangsa",
+    "tangut",
+    "telugu",
+    "thaana",
+    "thai",
+    "tibetan",
+    "tifinagh",
+    "tirhuta",
+    "todhri",
+    "toto",
+    "tulutigalari",
+    "ugaritic",
+    "vai",
+    "vithkuqi",
+    "wancho",
+    "warangciti",
+    "yezidi",
+    "yi",
+    "zanabazarsquare",
 };
 
 static int rxc_unicode_name_ok(const unsigned char *s, size_t len)
@@ -889,7 +1139,8 @@ static int rxc_unicode_class(struct rxc *c, size_t *t)
 
 static int rxc_perl_class(const struct rxc *c, size_t t)
 {
-    return t + 1 < c->n && c->s[t] == '\\' && strchr("dDsSwW", c->s[t + 1]) != NULL && c->s[t + 1] != '\0';
+    return t + 1 < c->n && c->s[t] == '\\' && strchr("dDsSwW", c->s[t + 1]) != NULL &&
+           c->s[t + 1] != '\0';
 }
 
 /* One class character (an escape or a rune) at *t. */
@@ -910,8 +1161,8 @@ static int rxc_class_char(struct rxc *c, size_t *t, size_t whole, int32_t *r)
 static int rxc_class(struct rxc *c, size_t *i)
 {
     static const char *const posix[] = {
-        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
-        "upper", "word", "xdigit",
+        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph",
+        "lower", "print", "punct", "space", "upper", "word",  "xdigit",
     };
     size_t whole = *i, t = *i + 1;
     int first = 1;
@@ -1018,19 +1269,21 @@ static int simple_regex_valid(const unsigned char *s, size_t n)
      * anchors, and everything outside printable ASCII (UTF-8 is checked by
      * the full path) */
 #define RC(c)                                                                                      \
-    ((c) < 0x20 || (c) > 0x7e ? STOP                                                              \
-     : (c) == '*' || (c) == '+' || (c) == '?'                                      ? QUANT        \
-     : (c) == '('                                                                  ? OPEN         \
-     : (c) == ')'                                                                  ? CLOSE        \
-     : (c) == '|'                                                                  ? ALT          \
-     : (c) == '\\' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}' || (c) == '^' || (c) == '$' \
-         ? STOP                                                                                   \
+    ((c) < 0x20 || (c) > 0x7e                 ? STOP                                               \
+     : (c) == '*' || (c) == '+' || (c) == '?' ? QUANT                                              \
+     : (c) == '('                             ? OPEN                                               \
+     : (c) == ')'                             ? CLOSE                                              \
+     : (c) == '|'                             ? ALT                                                \
+     : (c) == '\\' || (c) == '[' || (c) == ']' || (c) == '{' || (c) == '}' || (c) == '^' ||        \
+             (c) == '$'                                                                            \
+         ? STOP                                                                                    \
          : LIT)
 #define RC4(c)  RC(c), RC((c) + 1), RC((c) + 2), RC((c) + 3)
 #define RC16(c) RC4(c), RC4((c) + 4), RC4((c) + 8), RC4((c) + 12)
     static const uint8_t cls[256] = {
-        RC16(0x00), RC16(0x10), RC16(0x20), RC16(0x30), RC16(0x40), RC16(0x50), RC16(0x60), RC16(0x70),
-        RC16(0x80), RC16(0x90), RC16(0xa0), RC16(0xb0), RC16(0xc0), RC16(0xd0), RC16(0xe0), RC16(0xf0),
+        RC16(0x00), RC16(0x10), RC16(0x20), RC16(0x30), RC16(0x40), RC16(0x50),
+        RC16(0x60), RC16(0x70), RC16(0x80), RC16(0x90), RC16(0xa0), RC16(0xb0),
+        RC16(0xc0), RC16(0xd0), RC16(0xe0), RC16(0xf0),
     };
 #undef RC16
 #undef RC4
@@ -1064,11 +1317,8 @@ static int simple_regex_valid(const unsigned char *s, size_t n)
             depth--;
             atom = 1;
             break;
-        case ALT:
-            atom = 0;
-            break;
-        default:
-            return 0;
+        case ALT: atom = 0; break;
+        default: return 0;
         }
         i++;
     }
@@ -1082,7 +1332,7 @@ static int full_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msgl
     /* regexp.QuoteMeta's special bytes but '|' */
     static const uint8_t meta[256] = {
         ['\\'] = 1, ['.'] = 1, ['+'] = 1, ['*'] = 1, ['?'] = 1, ['('] = 1, [')'] = 1,
-        ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['^'] = 1, ['$'] = 1,
+        ['['] = 1,  [']'] = 1, ['{'] = 1, ['}'] = 1, ['^'] = 1, ['$'] = 1,
     };
 
     msg[0] = '\0';
@@ -1171,7 +1421,8 @@ static int full_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msgl
             f->last = -1;
             break;
         case '|': {
-            uint32_t cat = f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last : f->prevmax;
+            uint32_t cat =
+                f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last : f->prevmax;
             if (cat == 0)
                 cat = 1; /* empty match */
             if (cat > f->altmax)
@@ -1182,7 +1433,9 @@ static int full_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msgl
             break;
         }
         case ')': {
-            uint32_t cat = f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last : f->prevmax, p;
+            uint32_t cat = f->last >= 0 && (uint32_t)f->last > f->prevmax ? (uint32_t)f->last
+                                                                          : f->prevmax,
+                     p;
             if (depth == 0)
                 return rxc_err(&c, "unexpected )", 0, c.n);
             if (cat == 0)
@@ -1235,11 +1488,11 @@ static int full_regex_check(tg_arena_t *a, tg_iovec_t re, char *msg, size_t msgl
         case '\\':
             if (i + 1 < c.n) {
                 switch (c.s[i + 1]) {
-                case 'A': case 'b': case 'B': case 'z':
-                    i += 2;
-                    goto push_one;
-                case 'C':
-                    return rxc_err(&c, "invalid escape sequence", i, i + 2);
+                case 'A':
+                case 'b':
+                case 'B':
+                case 'z': i += 2; goto push_one;
+                case 'C': return rxc_err(&c, "invalid escape sequence", i, i + 2);
                 case 'Q': {
                     /* \Q...\E: literals up to \E or the end */
                     size_t t = i + 2, e = t;

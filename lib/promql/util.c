@@ -62,15 +62,20 @@ tg_iovec_t pq_unquote(tg_arena_t *a, const char *s, size_t len)
         case 'x': n = 2; break;
         case 'u': n = 4; break;
         case 'U': n = 8; break;
-        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
             v = (uint32_t)(in[-1] - '0');
             for (i = 0; i < 2; i++)
                 v = v * 8 + (uint32_t)(*in++ - '0');
             *o++ = (char)v;
             continue;
-        default: /* \\ \" \' */
-            *o++ = in[-1];
-            continue;
+        default: /* \\ \" \' */ *o++ = in[-1]; continue;
         }
         for (i = 0; i < n; i++)
             v = v * 16 + (uint32_t)tg_hexval(*in++);
@@ -175,7 +180,7 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
         /* digits.digits: mantissa and power of ten are exact doubles, so one
          * division rounds correctly, as ParseFloat does */
         if (i < len && s[i] == '.' && len - i >= 2) {
-            static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+            static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                            1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
             size_t dot = i;
             for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
@@ -217,7 +222,11 @@ int pq_parse_number(tg_arena_t *a, const char *s, size_t len, double *out)
     return 0;
 }
 
-struct unit { const char *name; int64_t mult; int pos; };
+struct unit {
+    const char *name;
+    int64_t mult;
+    int pos;
+};
 
 static const struct unit units[] = {
     {"y", 31536000000000000LL, 1}, {"w", 604800000000000LL, 2}, {"d", 86400000000000LL, 3},
@@ -296,9 +305,19 @@ range:
 
 void pq_print_duration(tg_sb_t *sb, int64_t ns)
 {
-    static const struct { char u[3]; uint8_t ulen; int64_t mult; int exact; } f[] = {
-        {"y", 1, 31536000000LL, 1}, {"w", 1, 604800000LL, 1}, {"d", 1, 86400000LL, 0},
-        {"h", 1, 3600000LL, 0},     {"m", 1, 60000LL, 0},     {"s", 1, 1000LL, 0}, {"ms", 2, 1, 0},
+    static const struct {
+        char u[3];
+        uint8_t ulen;
+        int64_t mult;
+        int exact;
+    } f[] = {
+        {"y", 1, 31536000000LL, 1},
+        {"w", 1, 604800000LL, 1},
+        {"d", 1, 86400000LL, 0},
+        {"h", 1, 3600000LL, 0},
+        {"m", 1, 60000LL, 0},
+        {"s", 1, 1000LL, 0},
+        {"ms", 2, 1, 0},
     };
     uint64_t ms, mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
     char buf[96];
@@ -308,7 +327,8 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
         buf[o++] = '-';
     if (mag % 1000000 != 0) {
         /* not whole milliseconds (a plain number of seconds): print seconds */
-        int n = snprintf(buf + o, sizeof(buf) - o, "%llu.%09llu", (unsigned long long)(mag / 1000000000),
+        int n = snprintf(buf + o, sizeof(buf) - o, "%llu.%09llu",
+                         (unsigned long long)(mag / 1000000000),
                          (unsigned long long)(mag % 1000000000));
         o += (size_t)n;
         while (buf[o - 1] == '0')
@@ -346,22 +366,14 @@ void pq_print_duration(tg_sb_t *sb, int64_t ns)
 /* Bytes that cannot be copied raw into a double-quoted PromQL string:
  * anything but printable ASCII, '"' and '\\'. */
 static const uint8_t esc_class[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
 int pq_needs_escape(tg_iovec_t s)
@@ -500,13 +512,13 @@ void pq_go_quote(char *dst, size_t dstlen, const char *s, size_t len, size_t max
 
 /* 1: [a-zA-Z_], 2: [0-9], 4: ':' */
 static const uint8_t name_class[256] = {
-    ['_'] = 1, [':'] = 4,
-    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
-    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
-    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['_'] = 1, [':'] = 4, ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2,
+    ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
     ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 

@@ -70,34 +70,22 @@ static double dur_eval(const struct tg_promql_node *n, const struct tg_promql_ti
     if (n->kind != TG_PROMQL_DURATION)
         return NAN;
     switch (n->u.dur.op) {
-    case TG_PROMQL_STEP:
-        return (double)t->step_ms / 1000.0;
-    case TG_PROMQL_RANGE:
-        return ((double)t->end_ms - (double)t->start_ms) / 1000.0;
-    default:
-        break;
+    case TG_PROMQL_STEP: return (double)t->step_ms / 1000.0;
+    case TG_PROMQL_RANGE: return ((double)t->end_ms - (double)t->start_ms) / 1000.0;
+    default: break;
     }
     l = n->u.dur.lhs ? dur_eval(n->u.dur.lhs, t) : 0.0;
     r = dur_eval(n->u.dur.rhs, t);
     switch (n->u.dur.op) {
-    case TG_PROMQL_ADD:
-        return l + r;
-    case TG_PROMQL_SUB:
-        return l - r;
-    case TG_PROMQL_MUL:
-        return l * r;
-    case TG_PROMQL_DIV:
-        return l / r;
-    case TG_PROMQL_MOD:
-        return fmod(l, r);
-    case TG_PROMQL_POW:
-        return pow(l, r);
-    case TG_PROMQL_MIN_OF:
-        return isnan(l) || isnan(r) ? NAN : fmin(l, r);
-    case TG_PROMQL_MAX_OF:
-        return isnan(l) || isnan(r) ? NAN : fmax(l, r);
-    default:
-        return NAN;
+    case TG_PROMQL_ADD: return l + r;
+    case TG_PROMQL_SUB: return l - r;
+    case TG_PROMQL_MUL: return l * r;
+    case TG_PROMQL_DIV: return l / r;
+    case TG_PROMQL_MOD: return fmod(l, r);
+    case TG_PROMQL_POW: return pow(l, r);
+    case TG_PROMQL_MIN_OF: return isnan(l) || isnan(r) ? NAN : fmin(l, r);
+    case TG_PROMQL_MAX_OF: return isnan(l) || isnan(r) ? NAN : fmax(l, r);
+    default: return NAN;
     }
 }
 
@@ -124,17 +112,10 @@ static struct pq_times apply_mods(const struct pq_win *c, const struct tg_promql
                                   struct pq_times e)
 {
     switch (m->at) {
-    case TG_PROMQL_AT_START:
-        e.lo = c->t->start_ms, e.span = 0;
-        break;
-    case TG_PROMQL_AT_END:
-        e.lo = c->t->end_ms, e.span = 0;
-        break;
-    case TG_PROMQL_AT_TIME:
-        e.lo = m->at_ms, e.span = 0;
-        break;
-    case TG_PROMQL_AT_NONE:
-        break;
+    case TG_PROMQL_AT_START: e.lo = c->t->start_ms, e.span = 0; break;
+    case TG_PROMQL_AT_END: e.lo = c->t->end_ms, e.span = 0; break;
+    case TG_PROMQL_AT_TIME: e.lo = m->at_ms, e.span = 0; break;
+    case TG_PROMQL_AT_NONE: break;
     }
     if (m->offset.ns != 0 || m->offset.expr != NULL)
         e.lo = sat_sub(e.lo, dur_ms(&m->offset, c->t));
@@ -168,9 +149,7 @@ static void walk(const struct pq_win *c, const struct tg_promql_node *n, struct 
     int64_t range;
 
     switch (n->kind) {
-    case TG_PROMQL_VECTOR:
-        selector(c, &n->u.vs.mods, 0, 1, e);
-        return;
+    case TG_PROMQL_VECTOR: selector(c, &n->u.vs.mods, 0, 1, e); return;
     case TG_PROMQL_MATRIX:
         m = &n->u.matrix.vs->u.vs.mods;
         /* anchored/smoothed also take the last sample before the range */
@@ -183,12 +162,8 @@ static void walk(const struct pq_win *c, const struct tg_promql_node *n, struct 
         e.span = sat_add(e.span, range);
         walk(c, n->u.subquery.expr, e);
         return;
-    case TG_PROMQL_PAREN:
-        walk(c, n->u.paren.expr, e);
-        return;
-    case TG_PROMQL_UNARY:
-        walk(c, n->u.unary.expr, e);
-        return;
+    case TG_PROMQL_PAREN: walk(c, n->u.paren.expr, e); return;
+    case TG_PROMQL_UNARY: walk(c, n->u.unary.expr, e); return;
     case TG_PROMQL_BINARY:
         walk(c, n->u.binary.lhs, e);
         walk(c, n->u.binary.rhs, e);
@@ -204,8 +179,7 @@ static void walk(const struct pq_win *c, const struct tg_promql_node *n, struct 
         return;
     case TG_PROMQL_NUMBER:
     case TG_PROMQL_STRING:
-    case TG_PROMQL_DURATION:
-        return;
+    case TG_PROMQL_DURATION: return;
     }
 }
 

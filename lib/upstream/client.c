@@ -895,12 +895,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     switch (c->state) {
-    case C_IDLE:
-        idle_readable(c);
-        return;
-    case C_HANDSHAKE:
-        handshake(c);
-        return;
+    case C_IDLE: idle_readable(c); return;
+    case C_HANDSHAKE: handshake(c); return;
     case C_SEND:
         if (c->write_wants_read) {
             c->write_wants_read = 0;
@@ -909,11 +905,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         }
         read_some(c); /* an early answer, or the server closing */
         return;
-    case C_RECV:
-        read_some(c);
-        return;
-    default:
-        return;
+    case C_RECV: read_some(c); return;
+    default: return;
     }
 }
 
@@ -922,22 +915,14 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
 
     switch (c->state) {
-    case C_CONNECTING:
-        connected(c);
-        return;
-    case C_HANDSHAKE:
-        handshake(c);
-        return;
-    case C_SEND:
-        send_some(c);
-        return;
+    case C_CONNECTING: connected(c); return;
+    case C_HANDSHAKE: handshake(c); return;
+    case C_SEND: send_some(c); return;
     case C_RECV: /* SSL_read wanted to write */
         wev_set(c, 0);
         read_some(c);
         return;
-    default:
-        wev_set(c, 0);
-        return;
+    default: wev_set(c, 0); return;
     }
 }
 

@@ -359,8 +359,7 @@ static int chunk_byte(struct tg_up_parser *p, unsigned char c, uint64_t at)
             return refuse(p, "bare CR", at - 1);
         p->state = S_DONE;
         return 0;
-    default:
-        return trailer_byte(p, c, at);
+    default: return trailer_byte(p, c, at);
     }
 }
 
@@ -382,10 +381,8 @@ int tg_up_parse_body(struct tg_up_parser *p, const char *buf, size_t len, size_t
 
     *used = 0;
     switch (p->state) {
-    case S_DONE:
-        return TG_UP_END;
-    case S_ERROR:
-        return TG_UP_ERR;
+    case S_DONE: return TG_UP_END;
+    case S_ERROR: return TG_UP_ERR;
     case S_LENGTH:
         if (p->remaining == 0) {
             p->state = S_DONE;
@@ -399,9 +396,7 @@ int tg_up_parse_body(struct tg_up_parser *p, const char *buf, size_t len, size_t
         *used = len;
         p->offset += len;
         return TG_UP_DATA;
-    default:
-        TG_UP_CHECK(p->state != S_HEAD);
-        break;
+    default: TG_UP_CHECK(p->state != S_HEAD); break;
     }
     for (i = 0; i < len; i++) {
         if (p->state == S_CHUNK_DATA) {
@@ -426,17 +421,12 @@ int tg_up_parse_body(struct tg_up_parser *p, const char *buf, size_t len, size_t
 int tg_up_parse_eof(struct tg_up_parser *p)
 {
     switch (p->state) {
-    case S_CLOSE:
-        p->state = S_DONE;
-        return TG_UP_END;
-    case S_DONE:
-        return TG_UP_END;
-    case S_ERROR:
-        return TG_UP_ERR;
+    case S_CLOSE: p->state = S_DONE; return TG_UP_END;
+    case S_DONE: return TG_UP_END;
+    case S_ERROR: return TG_UP_ERR;
     case S_HEAD:
         return refuse(p, "closed before the response head was complete", p->offset + p->scan);
-    default:
-        return refuse(p, "closed before the end of the body", p->offset);
+    default: return refuse(p, "closed before the end of the body", p->offset);
     }
 }
 

@@ -46,8 +46,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *argv[] = {"tenantgate", "--insecure-listen-address=127.0.0.1:1",
-                    "--upstream=http://127.0.0.1:2", cfg_flag, tok_flag, NULL};
+    char *argv[] = {"tenantgate",
+                    "--insecure-listen-address=127.0.0.1:1",
+                    "--upstream=http://127.0.0.1:2",
+                    cfg_flag,
+                    tok_flag,
+                    NULL};
     char err[1024];
     int exit_now = -1;
     struct tg_config *c, *again;

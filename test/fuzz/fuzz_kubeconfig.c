@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memset(&t, 0, sizeof(t));
     err[0] = '\0';
-    if (tg_kube_target_from_kubeconfig(path, (data[0] & 1) ? "ctx" : NULL, &t, err,
-                                       sizeof(err)) == 0) {
+    if (tg_kube_target_from_kubeconfig(path, (data[0] & 1) ? "ctx" : NULL, &t, err, sizeof(err)) ==
+        0) {
         if (t.host == NULL || t.port == 0 || t.path_prefix == NULL || t.source == NULL)
             abort();
         if (t.cert_pem != NULL && t.key_pem == NULL)

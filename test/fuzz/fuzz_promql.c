@@ -54,7 +54,10 @@ static void check(const struct tg_promql_node *n, struct ctx *c)
     case TG_PROMQL_SUBQUERY: check(n->u.subquery.expr, c); return;
     case TG_PROMQL_PAREN: check(n->u.paren.expr, c); return;
     case TG_PROMQL_UNARY: check(n->u.unary.expr, c); return;
-    case TG_PROMQL_BINARY: check(n->u.binary.lhs, c); check(n->u.binary.rhs, c); return;
+    case TG_PROMQL_BINARY:
+        check(n->u.binary.lhs, c);
+        check(n->u.binary.rhs, c);
+        return;
     case TG_PROMQL_AGGREGATE:
         if (n->u.agg.param)
             check(n->u.agg.param, c);
@@ -64,8 +67,7 @@ static void check(const struct tg_promql_node *n, struct ctx *c)
         for (a = n->u.call.args; a != NULL; a = a->next)
             check(a, c);
         return;
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -88,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q = tg_iov((const char *)data + 1, size - 1);
     memset(&opts, 0, sizeof(opts));
     if (ctl & 4)
-        opts.duration_expr = opts.experimental_functions = opts.extended_range = opts.binop_fill = 1;
+        opts.duration_expr = opts.experimental_functions = opts.extended_range = opts.binop_fill =
+            1;
     memset(&e, 0, sizeof(e));
     e.label = TG_IOV_LIT("namespace");
     e.values = values;

@@ -62,7 +62,8 @@ static const struct {
     {"bob-token", {"beta"}},
     {"carol-token", {"alpha", "beta"}},
     {"dave-token", {"team.a", WEIRD}},
-    {"sa-token", {"alpha"}}, /* system:serviceaccount:alpha:grafana */
+    /* system:serviceaccount:alpha:grafana */
+    {"sa-token", {"alpha"}},
     {"mallory-token", {NULL}},
 };
 
@@ -76,22 +77,31 @@ static const char tokens_csv[] =
 
 static const char rules[] =
     "  static:\n"
-    "  - {user: {name: alice}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: bob}, verb: get, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: carol}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: carol}, verb: get, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: dave}, verb: get, namespace: team.a, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: dave}, verb: get, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: 'system:serviceaccount:alpha:grafana'}, verb: get, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: alice}, verb: get, namespace: alpha, resource: services, subresource: "
+    "proxy, resourceRequest: true}\n"
+    "  - {user: {name: bob}, verb: get, namespace: beta, resource: services, subresource: proxy, "
+    "resourceRequest: true}\n"
+    "  - {user: {name: carol}, verb: get, namespace: alpha, resource: services, subresource: "
+    "proxy, resourceRequest: true}\n"
+    "  - {user: {name: carol}, verb: get, namespace: beta, resource: services, subresource: proxy, "
+    "resourceRequest: true}\n"
+    "  - {user: {name: dave}, verb: get, namespace: team.a, resource: services, subresource: "
+    "proxy, resourceRequest: true}\n"
+    "  - {user: {name: dave}, verb: get, namespace: '" WEIRD
+    "', resource: services, subresource: proxy, resourceRequest: true}\n"
+    "  - {user: {name: 'system:serviceaccount:alpha:grafana'}, verb: get, namespace: alpha, "
+    "resource: services, subresource: proxy, resourceRequest: true}\n"
     /* any verb: the Alertmanager writes (create, update, delete) */
-    "  - {user: {name: carol}, namespace: alpha, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: carol}, namespace: beta, resource: services, subresource: proxy, resourceRequest: true}\n"
-    "  - {user: {name: dave}, namespace: '" WEIRD "', resource: services, subresource: proxy, resourceRequest: true}\n";
+    "  - {user: {name: carol}, namespace: alpha, resource: services, subresource: proxy, "
+    "resourceRequest: true}\n"
+    "  - {user: {name: carol}, namespace: beta, resource: services, subresource: proxy, "
+    "resourceRequest: true}\n"
+    "  - {user: {name: dave}, namespace: '" WEIRD
+    "', resource: services, subresource: proxy, resourceRequest: true}\n";
 
-static const char attrs[] =
-    "  resourceAttributes:\n"
-    "    apiVersion: v1\n    resource: services\n    subresource: proxy\n"
-    "    namespace: \"{{ .Value }}\"\n";
+static const char attrs[] = "  resourceAttributes:\n"
+                            "    apiVersion: v1\n    resource: services\n    subresource: proxy\n"
+                            "    namespace: \"{{ .Value }}\"\n";
 
 #define N_CFG 3
 static struct tg_config *cfgs[N_CFG];
@@ -166,7 +176,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void __attribute__((noreturn)) fail(const char *what, const struct tg_req *r, tg_iovec_t detail)
+static void __attribute__((noreturn))
+fail(const char *what, const struct tg_req *r, tg_iovec_t detail)
 {
     fprintf(stderr, "PROPERTY VIOLATED: %s\n  uri: %s\n  upstream args: %.*s\n  detail: %.*s\n",
             what, r->uri ? r->uri : "", (int)r->up_args.len, r->up_args.base ? r->up_args.base : "",
@@ -291,8 +302,7 @@ static int carries(const struct tg_promql_node *n, const struct want *w)
             if (!carries(a, w))
                 return 0;
         return 1;
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -308,8 +318,8 @@ static void wanted_matcher(struct tg_req *r, struct want *w)
     e.values = r->tenants;
     e.n_values = r->n_tenants;
     if (tg_promql_tenant_selector(&r->arena, &e, &text, &err) != 0 ||
-        tg_promql_parse(&r->arena, text, NULL, &sel, &err) != 0 ||
-        sel->kind != TG_PROMQL_VECTOR || sel->u.vs.matchers == NULL)
+        tg_promql_parse(&r->arena, text, NULL, &sel, &err) != 0 || sel->kind != TG_PROMQL_VECTOR ||
+        sel->u.vs.matchers == NULL)
         fail("cannot build the tenant selector", r, tg_iov_str(err.msg));
     w->label = sel->u.vs.matchers->name;
     w->value = sel->u.vs.matchers->value;
@@ -391,8 +401,7 @@ static void check_enforced(struct tg_req *r)
             fail("tenant parameter forwarded", r, p->name);
         if (!is_query && !tg_iov_eq_str(p->name, "match[]"))
             continue;
-        if (is_query ? kind != TG_ROUTE_QUERY
-                     : kind != TG_ROUTE_MATCH && kind != TG_ROUTE_FEDERATE)
+        if (is_query ? kind != TG_ROUTE_QUERY : kind != TG_ROUTE_MATCH && kind != TG_ROUTE_FEDERATE)
             fail("unenforced query/match[] forwarded", r, p->value);
         n_query += is_query;
         n_match += !is_query;
@@ -454,7 +463,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.headers = &rq.headers;
     in.body = rq.body;
     r = tg_req_new(&srv, &in);
-    tg_req_run(r); /* the product's chain, cut before the upstream stage */
+    tg_req_run(r);    /* the product's chain, cut before the upstream stage */
     if (r->suspended) /* only Kubernetes or the upstream suspend a request */
         fail("a stage suspended without Kubernetes", r, TG_IOV_NULL);
     if (r->stage == TG_STAGE_UPSTREAM)

@@ -72,8 +72,8 @@ static void check_done(struct check *k, int did_authz)
         else
             p->ok++;
         if (--p->left == 0) {
-            printf("%s n=%d ok=%d denied=%d unauth=%d error=%d\n", p->id, p->n, p->ok,
-                   p->denied, p->unauth, p->error);
+            printf("%s n=%d ok=%d denied=%d unauth=%d error=%d\n", p->id, p->n, p->ok, p->denied,
+                   p->unauth, p->error);
             fflush(stdout);
             free(p);
         }
@@ -139,8 +139,8 @@ static void start_check(struct app *app, struct par *par, const char *id, const 
     snprintf(k->id, sizeof(k->id), "%s", id);
     snprintf(k->ns, sizeof(k->ns), "%s", ns);
     tg_arena_init(&k->a, NULL, 0);
-    if (tg_authcache_authenticate(app->cache, tg_iov_str(token), &k->a, &out, on_authn, k,
-                                  &k->p) == TG_AC_DONE)
+    if (tg_authcache_authenticate(app->cache, tg_iov_str(token), &k->a, &out, on_authn, k, &k->p) ==
+        TG_AC_DONE)
         authn_result(k, &out);
 }
 
@@ -213,14 +213,19 @@ static void stdin_event(struct bufferevent *bev, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"kubeconfig", required_argument, 0, 'k'},   {"audience", required_argument, 0, 'a'},
-        {"timeout-ms", required_argument, 0, 't'},   {"retries", required_argument, 0, 'r'},
-        {"qps", required_argument, 0, 'q'},          {"burst", required_argument, 0, 'b'},
-        {"token-reload-ms", required_argument, 0, 'T'}, {"backoff-ms", required_argument, 0, 'B'},
-        {"grace-ms", required_argument, 0, 'g'},     {"authn-ttl-ms", required_argument, 0, 'A'},
-        {"allow-ttl-ms", required_argument, 0, 'L'}, {"max-conns", required_argument, 0, 'm'},
-        {0, 0, 0, 0}};
+    static const struct option lopts[] = {{"kubeconfig", required_argument, 0, 'k'},
+                                          {"audience", required_argument, 0, 'a'},
+                                          {"timeout-ms", required_argument, 0, 't'},
+                                          {"retries", required_argument, 0, 'r'},
+                                          {"qps", required_argument, 0, 'q'},
+                                          {"burst", required_argument, 0, 'b'},
+                                          {"token-reload-ms", required_argument, 0, 'T'},
+                                          {"backoff-ms", required_argument, 0, 'B'},
+                                          {"grace-ms", required_argument, 0, 'g'},
+                                          {"authn-ttl-ms", required_argument, 0, 'A'},
+                                          {"allow-ttl-ms", required_argument, 0, 'L'},
+                                          {"max-conns", required_argument, 0, 'm'},
+                                          {0, 0, 0, 0}};
     const char *kubeconfig = NULL;
     const char *aud[8];
     size_t naud = 0;
@@ -239,7 +244,10 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
         switch (c) {
         case 'k': kubeconfig = optarg; break;
-        case 'a': if (naud < 8) aud[naud++] = optarg; break;
+        case 'a':
+            if (naud < 8)
+                aud[naud++] = optarg;
+            break;
         case 't': ko.timeout_ms = atoi(optarg); break;
         case 'r': ko.retries = atoi(optarg); break;
         case 'q': ko.qps = atof(optarg); break;

@@ -21,9 +21,8 @@ static struct tg_config *make(const char *yaml, const char *csv)
     struct tg_yaml_extra x = {0};
     assert_int_equal(tg_yaml_load(c, &x, yaml, strlen(yaml), "t.yaml", err, sizeof(err)), 0);
     tg_yaml_extra_free(&x);
-    assert_int_equal(tg_tokens_parse(csv, strlen(csv), "t.csv", &c->tokens, &c->n_tokens, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        tg_tokens_parse(csv, strlen(csv), "t.csv", &c->tokens, &c->n_tokens, err, sizeof(err)), 0);
     return c;
 }
 
@@ -49,7 +48,7 @@ static void test_token_lookup(void **state)
     assert_ptr_equal(t, &c->tokens[0]);
     t = tg_auth_token_lookup(sha, c, TG_IOV_LIT("gamma"));
     assert_ptr_equal(t, &c->tokens[2]);
-    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha")));        /* prefix */
+    assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha")));         /* prefix */
     assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("alpha-token-x"))); /* longer */
     assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("Beta")));
     assert_null(tg_auth_token_lookup(sha, c, TG_IOV_LIT("")));
@@ -126,7 +125,8 @@ static char *seed_config(const char *extra)
 {
     char *data, *out;
     size_t len;
-    assert_int_equal(tg_read_file("manifests/base/config.yaml", TG_FILE_MAX, &data, &len, err, sizeof(err)), 0);
+    assert_int_equal(
+        tg_read_file("manifests/base/config.yaml", TG_FILE_MAX, &data, &len, err, sizeof(err)), 0);
     out = tg_realloc(data, len + strlen(extra) + 1);
     memcpy(out + len, extra, strlen(extra) + 1);
     return out;
@@ -196,20 +196,19 @@ static void test_attrs_without_resource_attributes(void **state)
 
 /* ---- static authorizer ---- */
 
-static const char rules[] =
-    "authorization:\n"
-    "  static:\n"
-    "  - user:\n"                     /* 0: a group, any user name */
-    "      groups: [observers, sre]\n"
-    "    verb: get\n"
-    "    resource: pods\n"
-    "    subresource: metrics\n"
-    "    resourceRequest: true\n"
-    "  - user: {name: alice}\n"      /* 1: alice, team-a only */
-    "    namespace: team-a\n"
-    "    resourceRequest: true\n"
-    "  - path: /metrics\n"           /* 2: anyone, non-resource /metrics */
-    "    verb: get\n";
+static const char rules[] = "authorization:\n"
+                            "  static:\n"
+                            "  - user:\n" /* 0: a group, any user name */
+                            "      groups: [observers, sre]\n"
+                            "    verb: get\n"
+                            "    resource: pods\n"
+                            "    subresource: metrics\n"
+                            "    resourceRequest: true\n"
+                            "  - user: {name: alice}\n" /* 1: alice, team-a only */
+                            "    namespace: team-a\n"
+                            "    resourceRequest: true\n"
+                            "  - path: /metrics\n" /* 2: anyone, non-resource /metrics */
+                            "    verb: get\n";
 
 static struct tg_authz_attrs res_attrs(const char *verb, const char *ns)
 {

@@ -74,8 +74,11 @@ static uint64_t fk_now(void *arg)
 }
 
 static tg_iovec_t G[] = {TG_IOV_LIT("system:authenticated"), TG_IOV_LIT("team-a")};
-static const struct tg_user ALICE = {.name = TG_IOV_LIT("alice"), .uid = TG_IOV_LIT("1"),
-                                     .groups = G, .n_groups = 2, .provider = "tokenreview"};
+static const struct tg_user ALICE = {.name = TG_IOV_LIT("alice"),
+                                     .uid = TG_IOV_LIT("1"),
+                                     .groups = G,
+                                     .n_groups = 2,
+                                     .provider = "tokenreview"};
 
 static void complete_authn(struct fcall *c, enum tg_kube_result r)
 {
@@ -160,8 +163,10 @@ static enum tg_authcache_status authn(struct env *e, const char *tok, struct rec
 static enum tg_authcache_status authz(struct env *e, const char *ns, struct rec *rc,
                                       struct tg_authz_result *out, struct tg_pending **p)
 {
-    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .namespace_ = tg_iov_str(ns),
-                                .resource = TG_IOV_LIT("pods"), .api_version = TG_IOV_LIT("v1"),
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"),
+                                .namespace_ = tg_iov_str(ns),
+                                .resource = TG_IOV_LIT("pods"),
+                                .api_version = TG_IOV_LIT("v1"),
                                 .resource_request = 1};
     return tg_authcache_authorize(e->c, &ALICE, &at, &e->a, out, rec_authz, rc, p);
 }
@@ -520,8 +525,10 @@ static void test_canonical_key(void **state)
     struct tg_pending *p;
     tg_iovec_t g2[] = {TG_IOV_LIT("team-a"), TG_IOV_LIT("system:authenticated")};
     struct tg_user bob = ALICE;
-    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .namespace_ = TG_IOV_LIT("alpha"),
-                                .resource = TG_IOV_LIT("pods"), .api_version = TG_IOV_LIT("v1"),
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"),
+                                .namespace_ = TG_IOV_LIT("alpha"),
+                                .resource = TG_IOV_LIT("pods"),
+                                .api_version = TG_IOV_LIT("v1"),
                                 .resource_request = 1};
 
     assert_int_equal(authz(e, "alpha", &rc, &out, &p), TG_AC_PENDING);
@@ -561,7 +568,7 @@ static void reenter_cb(void *arg, const struct tg_authn_result *r)
         tg_pending_cancel(re->victim);
         re->victim = NULL;
         re->inner = authn(re->e, "t", &rc, &out, &p); /* ready now: a hit */
-        tg_authcache_clear(re->e->c); /* and pull the entry from under the loop */
+        tg_authcache_clear(re->e->c);                 /* and pull the entry from under the loop */
     }
 }
 
@@ -573,9 +580,9 @@ static void test_reentrant_callback(void **state)
     struct tg_authn_result out;
     struct tg_pending *p1, *p2;
 
-    assert_int_equal(tg_authcache_authenticate(e->c, TG_IOV_LIT("t"), &e->a, &out, reenter_cb,
-                                               &re, &p1),
-                     TG_AC_PENDING);
+    assert_int_equal(
+        tg_authcache_authenticate(e->c, TG_IOV_LIT("t"), &e->a, &out, reenter_cb, &re, &p1),
+        TG_AC_PENDING);
     assert_int_equal(authn(e, "t", &rc, &out, &p2), TG_AC_PENDING);
     re.victim = p2;
     complete_authn(&e->f.calls[0], TG_KUBE_OK);

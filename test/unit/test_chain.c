@@ -42,20 +42,35 @@ static enum tg_verdict fake(struct tg_req *r, int i)
         return tg_req_error(r, sc.status[i], "bad_data", "stage %d says no", i);
     return sc.verdict[i];
 }
-static enum tg_verdict stage0(struct tg_req *r) { return fake(r, 0); }
-static enum tg_verdict stage1(struct tg_req *r) { return fake(r, 1); }
-static enum tg_verdict stage2(struct tg_req *r) { return fake(r, 2); }
-static enum tg_verdict stage3(struct tg_req *r) { return fake(r, 3); }
+static enum tg_verdict stage0(struct tg_req *r)
+{
+    return fake(r, 0);
+}
+static enum tg_verdict stage1(struct tg_req *r)
+{
+    return fake(r, 1);
+}
+static enum tg_verdict stage2(struct tg_req *r)
+{
+    return fake(r, 2);
+}
+static enum tg_verdict stage3(struct tg_req *r)
+{
+    return fake(r, 3);
+}
 static const tg_stage_fn fakes[] = {stage0, stage1, stage2, stage3};
 
 static struct tg_server srv;
 
 static int setup(void **state)
 {
-    static char *argv[] = {"tenantgate", "--insecure-listen-address=127.0.0.1:1",
-                           "--upstream=http://127.0.0.1:2/", "--access-log=false",
+    static char *argv[] = {"tenantgate",
+                           "--insecure-listen-address=127.0.0.1:1",
+                           "--upstream=http://127.0.0.1:2/",
+                           "--access-log=false",
                            "--token-auth-file=test/unit/data/config/tokens.csv",
-                           "--config-file=test/unit/data/config/static.yaml", NULL};
+                           "--config-file=test/unit/data/config/static.yaml",
+                           NULL};
     char err[512];
     int exit_now = 0;
 
@@ -278,8 +293,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_done_and_resume_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_while_waiting_cancels_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_clears_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deferred_hooks_run_once_newest_first, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_hooks_run_once_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_invariants_abort, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,10 +48,10 @@ static struct tg_config *load_argv(int argc, char **argv)
     return c;
 }
 
-#define LOAD(...)                                                                    \
-    ({                                                                               \
-        char *argv_[] = {"tenantgate", __VA_ARGS__, NULL};                           \
-        load_argv((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);               \
+#define LOAD(...)                                                                                  \
+    ({                                                                                             \
+        char *argv_[] = {"tenantgate", __VA_ARGS__, NULL};                                         \
+        load_argv((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);                             \
     })
 
 static void expect_error(struct tg_config *c, int code, const char *msg)
@@ -141,8 +141,7 @@ static void test_flag_unknown_and_missing(void **state)
     expect_error(LOAD(BASE, "--no-such-flag"), TG_CONFIG_USAGE_ERROR,
                  "unknown flag: --no-such-flag");
     expect_error(LOAD(BASE, "-bogus=1"), TG_CONFIG_USAGE_ERROR, "unknown flag: -bogus");
-    expect_error(LOAD(BASE, "--upstream"), TG_CONFIG_USAGE_ERROR,
-                 "flag needs a value: --upstream");
+    expect_error(LOAD(BASE, "--upstream"), TG_CONFIG_USAGE_ERROR, "flag needs a value: --upstream");
     expect_error(LOAD(BASE, "stray"), TG_CONFIG_USAGE_ERROR, "unexpected argument \"stray\"");
     expect_error(LOAD(BASE, "--", "x"), TG_CONFIG_USAGE_ERROR, "unexpected argument \"x\"");
     expect_error(LOAD(BASE, "--=x"), TG_CONFIG_USAGE_ERROR, "unknown flag: --");
@@ -221,8 +220,7 @@ static void test_flag_cipher_suites(void **state)
     tg_config_unref(c);
     expect_error(LOAD(BASE, "--tls-cipher-suites=TLS_FOO"), TG_CONFIG_USAGE_ERROR,
                  "--tls-cipher-suites: unknown cipher suite TLS_FOO (use Go crypto/tls names)");
-    expect_error(LOAD(BASE, "--tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA"),
-                 TG_CONFIG_USAGE_ERROR,
+    expect_error(LOAD(BASE, "--tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA"), TG_CONFIG_USAGE_ERROR,
                  "--tls-cipher-suites: cipher suite TLS_RSA_WITH_RC4_128_SHA is insecure and not "
                  "supported");
 }
@@ -254,8 +252,8 @@ static void test_flag_help_version(void **state)
 
 static void test_flag_aliases(void **state)
 {
-    struct tg_config *c = LOAD(BASE, "--upstream-ca-cert=a.pem", "--kube-api-qps=2.5",
-                               "--kube-api-burst=7");
+    struct tg_config *c =
+        LOAD(BASE, "--upstream-ca-cert=a.pem", "--kube-api-qps=2.5", "--kube-api-burst=7");
     /* http upstream: CA unused (warned) and not opened */
     assert_non_null(c);
     assert_string_equal(c->upstream_ca_file, "a.pem");
@@ -307,7 +305,7 @@ static void test_durations(void **state)
     assert_int_equal(dur("1.5h"), 5400000);
     assert_int_equal(dur(".5s"), 500);
     assert_int_equal(dur("+2m"), 120000);
-    assert_int_equal(dur("500us"), 1);      /* rounded up: non-zero stays non-zero */
+    assert_int_equal(dur("500us"), 1); /* rounded up: non-zero stays non-zero */
     assert_int_equal(dur("1500000ns"), 2);
     assert_int_equal(dur("2\xc2\xb5s"), 1);
     assert_int_equal(dur("24h"), 86400000);
@@ -397,8 +395,8 @@ static void test_upstream_urls(void **state)
     assert_string_equal(u.host, "127.0.0.1");
     assert_int_equal(u.port, 8080);
     assert_string_equal(u.path, "/");
-    assert_int_equal(tg_parse_upstream_url("https://thanos-querier.monitoring.svc/prefix/", &u,
-                                           err, sizeof(err)),
+    assert_int_equal(tg_parse_upstream_url("https://thanos-querier.monitoring.svc/prefix/", &u, err,
+                                           sizeof(err)),
                      0);
     assert_int_equal(u.https, 1);
     assert_int_equal(u.port, 443);
@@ -450,9 +448,8 @@ static void test_templates(void **state)
     assert_int_equal(tg_normalize_template("{{ .Foo }}", &out, &has, err, sizeof(err)), -1);
     assert_string_equal(err, "unsupported template action in \"{{ .Foo }}\": only {{ .Value }} is "
                              "allowed");
-    assert_int_equal(tg_normalize_template("{{ if .Value }}x{{ end }}", &out, &has, err,
-                                           sizeof(err)),
-                     -1);
+    assert_int_equal(
+        tg_normalize_template("{{ if .Value }}x{{ end }}", &out, &has, err, sizeof(err)), -1);
     assert_int_equal(tg_normalize_template("{{ .Value ", &out, &has, err, sizeof(err)), -1);
     assert_int_equal(tg_normalize_template("{{- .Value -}}", &out, &has, err, sizeof(err)), -1);
     assert_int_equal(tg_normalize_template("{{ .Values }}", &out, &has, err, sizeof(err)), -1);
@@ -817,8 +814,10 @@ static void test_yaml_syntax_errors(void **state)
     yfail("cache:\n  authnTTL: &x 1s\n  denyTTL: *x\n",
           "config.yaml:3: cache.denyTTL: YAML aliases are not supported");
     yfail("cache: {}\n---\ncache: {}\n", "config.yaml:2: only one YAML document is allowed");
-    yfail("cache:\n  authnTTL: \"1s\n", "config.yaml:3: invalid YAML: found unexpected end of stream");
-    yfail("cache:\n  denyTTL: b: c\n", "config.yaml:2: invalid YAML: mapping values are not allowed in this context");
+    yfail("cache:\n  authnTTL: \"1s\n",
+          "config.yaml:3: invalid YAML: found unexpected end of stream");
+    yfail("cache:\n  denyTTL: b: c\n",
+          "config.yaml:2: invalid YAML: mapping values are not allowed in this context");
 }
 
 /* Every error of a file, in file order, each naming file, line and key:
@@ -1003,9 +1002,9 @@ static void test_validation(void **state)
                  "authorization.static rules are required");
     expect_error(LOAD(BASE, "--config-file=" DATA "missing.yaml"), TG_CONFIG_FAILED,
                  "test/unit/data/config/missing.yaml: No such file or directory");
-    expect_error(LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml",
-                      "--token-auth-file=" DATA "nope.csv"),
-                 TG_CONFIG_FAILED, "test/unit/data/config/nope.csv: No such file or directory");
+    expect_error(
+        LOAD(LISTEN, UP, "--config-file=" DATA "static.yaml", "--token-auth-file=" DATA "nope.csv"),
+        TG_CONFIG_FAILED, "test/unit/data/config/nope.csv: No such file or directory");
 }
 
 static void test_kube_enabled(void **state)
@@ -1554,10 +1553,10 @@ static int check_config(char *out, size_t outlen, int argc, char **argv)
     return rc;
 }
 
-#define CHECK(out, ...)                                                             \
-    ({                                                                              \
-        char *argv_[] = {"check-config", __VA_ARGS__, NULL};                        \
-        check_config(out, sizeof(out), (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_); \
+#define CHECK(out, ...)                                                                            \
+    ({                                                                                             \
+        char *argv_[] = {"check-config", __VA_ARGS__, NULL};                                       \
+        check_config(out, sizeof(out), (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);        \
     })
 
 static void test_check_config(void **state)

@@ -41,9 +41,8 @@ static void test_params_basic(void **state)
     struct tg_params p = {0};
     const char *err = NULL;
 
-    assert_int_equal(tg_params_parse(*state, IOV("query=up&time=123&&x&=v&a=1+2%20%2B3"), 0, &p,
-                                     &err),
-                     0);
+    assert_int_equal(
+        tg_params_parse(*state, IOV("query=up&time=123&&x&=v&a=1+2%20%2B3"), 0, &p, &err), 0);
     assert_int_equal(p.n, 5);
     assert_iov(p.items[0].name, "query");
     assert_iov(p.items[0].value, "up");
@@ -195,8 +194,9 @@ static void test_params_encode_roundtrip(void **state)
     int calls = 0;
     size_t i;
 
-    assert_int_equal(tg_params_parse(*state, IOV("query=sum(rate(x%7Bns%3D%22a%22%7D[5m]))+by+(a)"
-                                                  "&x=drop&e=&%C3%A9=%E2%82%AC&sp=a+b%2Bc"),
+    assert_int_equal(tg_params_parse(*state,
+                                     IOV("query=sum(rate(x%7Bns%3D%22a%22%7D[5m]))+by+(a)"
+                                         "&x=drop&e=&%C3%A9=%E2%82%AC&sp=a+b%2Bc"),
                                      0, &p, NULL),
                      0);
     tg_sb_init(&sb, *state, 0);
@@ -261,14 +261,45 @@ static void test_split_target(void **state)
 static void test_path_canonical(void **state)
 {
     static const char *const good[] = {
-        "/", "/api/v1/query", "/api/v1/label/__name__/values", "/a/b/", "/.well-known",
-        "/a/..b", "/a/b..", "/a/.../b", "/federate", "/-/healthy", NULL,
+        "/",
+        "/api/v1/query",
+        "/api/v1/label/__name__/values",
+        "/a/b/",
+        "/.well-known",
+        "/a/..b",
+        "/a/b..",
+        "/a/.../b",
+        "/federate",
+        "/-/healthy",
+        NULL,
     };
     static const char *const bad[] = {
-        "", "api", "//", "//api/v1/query", "/api//v1", "/api/v1/query//", "/./api", "/api/./v1",
-        "/api/../v1", "/api/.", "/api/..", "/.", "/..", "/api/v1/%71uery", "/api%2Fv1", "/a;b",
-        "/api/v1/query;x=1", "/a\\b", "/a#b", "/a?b", "/a b", "/a\tb", "/a\x7f", "/a\x01",
-        "/\xc3\xa9", NULL,
+        "",
+        "api",
+        "//",
+        "//api/v1/query",
+        "/api//v1",
+        "/api/v1/query//",
+        "/./api",
+        "/api/./v1",
+        "/api/../v1",
+        "/api/.",
+        "/api/..",
+        "/.",
+        "/..",
+        "/api/v1/%71uery",
+        "/api%2Fv1",
+        "/a;b",
+        "/api/v1/query;x=1",
+        "/a\\b",
+        "/a#b",
+        "/a?b",
+        "/a b",
+        "/a\tb",
+        "/a\x7f",
+        "/a\x01",
+        "/\xc3\xa9",
+        NULL,
     };
     size_t i;
     for (i = 0; good[i]; i++)
@@ -292,10 +323,15 @@ static void test_error_body(void **state)
                                          "at char 3\"}");
     tg_sb_clear(&sb);
     /* invalid UTF-8 (lone continuation, overlong, surrogate, truncated) -> U+FFFD; valid kept */
-    tg_http_error_body(&sb, "x", IOV("a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xc3\xa9\xe2\x82"));
-    assert_string_equal(tg_sb_cstr(&sb),
-                        "{\"status\":\"error\",\"errorType\":\"x\",\"error\":\"a\\ufffdb\\ufffd\\ufffdc"
-                        "\\ufffd\\ufffd\\ufffdd\xc3\xa9\\ufffd\\ufffd\"}");
+    tg_http_error_body(&sb, "x",
+                       IOV("a\x80"
+                           "b\xc0\xaf"
+                           "c\xed\xa0\x80"
+                           "d\xc3\xa9\xe2\x82"));
+    assert_string_equal(
+        tg_sb_cstr(&sb),
+        "{\"status\":\"error\",\"errorType\":\"x\",\"error\":\"a\\ufffdb\\ufffd\\ufffdc"
+        "\\ufffd\\ufffd\\ufffdd\xc3\xa9\\ufffd\\ufffd\"}");
 }
 
 static void test_error_types(void **state)
@@ -320,11 +356,19 @@ static void test_error_types(void **state)
 
 static void test_hop_by_hop(void **state)
 {
-    static const char *const hop[] = {"Connection", "connection", "KEEP-ALIVE", "te", "Trailer",
-                                      "transfer-encoding", "Upgrade", "Proxy-Authorization",
-                                      "proxy-authenticate", "Proxy-Connection", NULL};
-    static const char *const end[] = {"Content-Type", "Accept", "Trailers", "Connectio", "T",
-                                      "Host", "Content-Length", "", NULL};
+    static const char *const hop[] = {"Connection",
+                                      "connection",
+                                      "KEEP-ALIVE",
+                                      "te",
+                                      "Trailer",
+                                      "transfer-encoding",
+                                      "Upgrade",
+                                      "Proxy-Authorization",
+                                      "proxy-authenticate",
+                                      "Proxy-Connection",
+                                      NULL};
+    static const char *const end[] = {
+        "Content-Type", "Accept", "Trailers", "Connectio", "T", "Host", "Content-Length", "", NULL};
     size_t i;
     for (i = 0; hop[i]; i++)
         assert_true(tg_http_header_is_hop_by_hop(IOV(hop[i])));
@@ -352,11 +396,12 @@ static void test_connection_tokens(void **state)
 
 static void test_credential_headers(void **state)
 {
-    static const char *const yes[] = {"Authorization", "authorization", "COOKIE",
-                                      "Proxy-Authorization", "X-Remote-User", "x-remote-group",
+    static const char *const yes[] = {"Authorization",         "authorization",    "COOKIE",
+                                      "Proxy-Authorization",   "X-Remote-User",    "x-remote-group",
                                       "X-Remote-Extra-Scopes", "Impersonate-User", NULL};
-    static const char *const no[] = {"X-Remote", "X-Remot-User", "Cookie2x", "Authorizatio",
-                                     "Content-Type", "X-Forwarded-For", "Set-Cookie", NULL};
+    static const char *const no[] = {
+        "X-Remote",     "X-Remot-User",    "Cookie2x",   "Authorizatio",
+        "Content-Type", "X-Forwarded-For", "Set-Cookie", NULL};
     size_t i;
     for (i = 0; yes[i]; i++)
         assert_true(tg_http_header_is_credential(IOV(yes[i])));
@@ -390,12 +435,21 @@ static void test_identity_headers(void **state)
 
 static void test_base64(void **state)
 {
-    static const struct { const char *in, *out; } ok[] = {
-        {"", ""}, {"Zg==", "f"}, {"Zm8=", "fo"}, {"Zm9v", "foo"}, {"Zm9vYg==", "foob"},
-        {"Zm9vYmE=", "fooba"}, {"Zm9vYmFy", "foobar"}, {"+/+/", "\xfb\xff\xbf"},
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"", ""},
+        {"Zg==", "f"},
+        {"Zm8=", "fo"},
+        {"Zm9v", "foo"},
+        {"Zm9vYg==", "foob"},
+        {"Zm9vYmE=", "fooba"},
+        {"Zm9vYmFy", "foobar"},
+        {"+/+/", "\xfb\xff\xbf"},
     };
-    static const char *const bad[] = {"Zg", "Zg=", "Zg===", "Zh==", "Zm9=", "Z===", "====",
-                                      "Zm9v\n", "Zm 9v", "Zm9v-_==", "Zg==Zg==", "=Zg=", NULL};
+    static const char *const bad[] = {
+        "Zg",     "Zg=",   "Zg===",    "Zh==",     "Zm9=", "Z===", "====",
+        "Zm9v\n", "Zm 9v", "Zm9v-_==", "Zg==Zg==", "=Zg=", NULL};
     size_t i;
     tg_iovec_t out;
     for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -428,10 +482,24 @@ static void test_authorization(void **state)
 static void test_authorization_rejects(void **state)
 {
     static const char *const bad[] = {
-        "", "Bearer", "Bearer ", "Bearer  ", "Bearertok", "Bearer a b", "Bearer a\x01",
-        "Bearer \xc3\xa9", "Token abc", "Digest x", "Basic", "Basic Zm9v" /* no ':' */,
-        "Basic dXNlcjo=" /* empty password */, "Basic Zm9v YmFy", "Basic !!!!", " Basic",
-        "Negotiate abc", NULL,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer  ",
+        "Bearertok",
+        "Bearer a b",
+        "Bearer a\x01",
+        "Bearer \xc3\xa9",
+        "Token abc",
+        "Digest x",
+        "Basic",
+        "Basic Zm9v" /* no ':' */,
+        "Basic dXNlcjo=" /* empty password */,
+        "Basic Zm9v YmFy",
+        "Basic !!!!",
+        " Basic",
+        "Negotiate abc",
+        NULL,
     };
     size_t i;
     tg_iovec_t tok;
@@ -443,21 +511,29 @@ static void test_authorization_rejects(void **state)
 static void test_form_content_type(void **state)
 {
     static const char *const yes[] = {
-        "application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-Urlencoded",
         "application/x-www-form-urlencoded; charset=utf-8",
         "application/x-www-form-urlencoded;charset=UTF-8",
         " application/x-www-form-urlencoded ; charset=\"utf-8\" ",
-        "application/x-www-form-urlencoded;", "application/x-www-form-urlencoded; a=b; c=\"d;e\"",
+        "application/x-www-form-urlencoded;",
+        "application/x-www-form-urlencoded; a=b; c=\"d;e\"",
         NULL,
     };
     static const char *const no[] = {
-        "", "application/json", "multipart/form-data; boundary=x",
-        "application/x-www-form-urlencodedx", "application/x-www-form-urlencoded charset=utf-8",
+        "",
+        "application/json",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencodedx",
+        "application/x-www-form-urlencoded charset=utf-8",
         "application/x-www-form-urlencoded; charset=latin1",
-        "application/x-www-form-urlencoded; charset", "application/x-www-form-urlencoded; =x",
+        "application/x-www-form-urlencoded; charset",
+        "application/x-www-form-urlencoded; =x",
         "application/x-www-form-urlencoded; a=\"unterminated",
-        "application/x-www-form-urlencoded; a=b c", "application /x-www-form-urlencoded",
-        "text/plain", NULL,
+        "application/x-www-form-urlencoded; a=b c",
+        "application /x-www-form-urlencoded",
+        "text/plain",
+        NULL,
     };
     size_t i;
     for (i = 0; yes[i]; i++)
@@ -556,15 +632,20 @@ static void test_framing_accepts(void **state)
     } ok[] = {
         {"GET /api/v1/query?query=up HTTP/1.1\r\nHost: x\r\n\r\n", 1},
         {"GET / HTTP/1.0\r\n\r\n", 1},
-        {"POST /q HTTP/1.1\r\nContent-Length: 5\r\nX: a\tb \x80\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n", 2},
+        {"POST /q HTTP/1.1\r\nContent-Length: 5\r\nX: a\tb \x80\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+         2},
         {"POST /q HTTP/1.1\r\ncontent-length:  3  \r\n\r\nabc", 1},
-        {"POST /q HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0A\r\n0123456789\r\n0\r\n\r\n", 1},
+        {"POST /q HTTP/1.1\r\nTransfer-Encoding: "
+         "Chunked\r\n\r\n5\r\nhello\r\n0A\r\n0123456789\r\n0\r\n\r\n",
+         1},
         {"HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 1},
         {"POST /q HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\nGET /", 2},
         {"GET / HTTP/1.1\r\nX-Content-Length: -1\r\nTransfer-Encodings: x\r\n\r\n", 1},
         {"POST /q HTTP/1.1\r\nExpect: 100-Continue \r\nContent-Length: 2\r\n\r\nab", 1},
         {"PATCH / HTTP/1.1\r\n\r\nTRACE / HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n", 3},
-        {"GET / HTTP/1.1\r\nX_Long-Header.Name~!#$%&'*+^`|: v\r\nX-Content-Length-Is-Not: -1\r\n\r\n", 1},
+        {"GET / HTTP/1.1\r\nX_Long-Header.Name~!#$%&'*+^`|: v\r\nX-Content-Length-Is-Not: "
+         "-1\r\n\r\n",
+         1},
     };
     size_t i;
     uint64_t n;
@@ -597,7 +678,8 @@ static void test_framing_refuses(void **state)
         {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding:\tchunked\r\n\r\n", 400},
         {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400},
@@ -644,7 +726,9 @@ static void test_framing_refuses(void **state)
         {"HEAD / HTTP/1.1\r\nContent-Length: 30\r\n\r\n", 400},
         {"TRACE / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
         {"BREW / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", 501}, /* unknown methods first */
-        {"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nContent-Length: "
+         "1\r\nContent-Length: 2\r\n\r\n",
+         400},
     };
     size_t i;
 
@@ -665,7 +749,7 @@ static void test_framing_long_runs(void **state)
         unsigned char c;
         int in_target, in_value; /* status wanted */
     } cases[] = {
-        {' ', 400, 0}, {'\t', 400, 0},  {0x7f, 400, 400}, {0x80, 400, 0},  {0xff, 400, 0},
+        {' ', 400, 0},    {'\t', 400, 0},   {0x7f, 400, 400}, {0x80, 400, 0},   {0xff, 400, 0},
         {0x01, 400, 400}, {0x1f, 400, 400}, {'\r', 400, 400}, {'\n', 400, 400}, {'%', 0, 0},
     };
     char raw[256];
@@ -731,14 +815,21 @@ static void test_framing_nul_and_limits(void **state)
     /* where the current request starts, for dropping a refused one and
      * keeping the complete ones before it */
     tg_http_framing_init(&f, 1024, 1000);
-    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 58), 0);
+    assert_int_equal(
+        tg_http_framing_feed(
+            &f, "GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 58),
+        0);
     assert_int_equal(f.requests, 2);
     assert_int_equal(f.req_start, 58);
-    assert_int_equal(tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 56), 400);
+    assert_int_equal(
+        tg_http_framing_feed(&f, "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+                             56),
+        400);
     assert_int_equal(f.req_start, 58);
     /* chunked body total over the limit */
     tg_http_framing_init(&f, 1024, 1000);
-    assert_int_equal(tg_http_framing_feed(&f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 47), 0);
+    assert_int_equal(
+        tg_http_framing_feed(&f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 47), 0);
     memset(big, 'b', 600);
     assert_int_equal(tg_http_framing_feed(&f, "258\r\n", 5), 0);
     assert_int_equal(tg_http_framing_feed(&f, big, 600), 0);

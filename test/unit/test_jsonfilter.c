@@ -199,7 +199,9 @@ static void test_rules_fixture_alpha(void **state)
     assert_present(out, "\"name\":\"alpha-group\"");
     assert_present(out, "\"name\":\"AlphaHigh\"");
     assert_present(out, "\"name\":\"alpha:up:sum\"");
-    assert_present(out, "alpha \\\"quoted\\\" <b> & \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9");
+    assert_present(out, "alpha \\\"quoted\\\" <b> & \xc3\xbcn\xc3\xaf"
+                        "c\xc3\xb6"
+                        "d\xc3\xa9");
     assert_present(out, "\"evaluationTime\":0.000914515"); /* numbers verbatim */
     assert_present(out, "\"interval\":1,\"limit\":0");
     /* the mixed group only has rules without a namespace or of other tenants */
@@ -264,16 +266,17 @@ static void test_rules_alerts_inside_rule(void **state)
 static void test_rules_commas_when_first_items_dropped(void **state)
 {
     struct run r = {TG_JF_RULES, alpha, 1, NULL, 0};
-    expect(&r,
-           "{\"data\":{\"groups\":[{\"rules\":[{\"labels\":{\"namespace\":\"b\"}}]},"
-           "{\"rules\":[]},{\"rules\":null},{},"
-           "{\"name\":\"k\",\"rules\":[{\"labels\":{\"namespace\":\"b\"}},{\"labels\":{\"namespace\":"
-           "\"alpha\"},\"n\":1},{\"labels\":{\"namespace\":\"c\"}},{\"labels\":{\"namespace\":"
-           "\"alpha\"},\"n\":2}]},{\"rules\":[{\"labels\":{\"namespace\":\"b\"}}]}]},"
-           "\"status\":\"success\"}",
-           "{\"data\":{\"groups\":[{\"name\":\"k\",\"rules\":[{\"labels\":{\"namespace\":"
-           "\"alpha\"},\"n\":1},{\"labels\":{\"namespace\":\"alpha\"},\"n\":2}]}]},"
-           "\"status\":\"success\"}");
+    expect(
+        &r,
+        "{\"data\":{\"groups\":[{\"rules\":[{\"labels\":{\"namespace\":\"b\"}}]},"
+        "{\"rules\":[]},{\"rules\":null},{},"
+        "{\"name\":\"k\",\"rules\":[{\"labels\":{\"namespace\":\"b\"}},{\"labels\":{\"namespace\":"
+        "\"alpha\"},\"n\":1},{\"labels\":{\"namespace\":\"c\"}},{\"labels\":{\"namespace\":"
+        "\"alpha\"},\"n\":2}]},{\"rules\":[{\"labels\":{\"namespace\":\"b\"}}]}]},"
+        "\"status\":\"success\"}",
+        "{\"data\":{\"groups\":[{\"name\":\"k\",\"rules\":[{\"labels\":{\"namespace\":"
+        "\"alpha\"},\"n\":1},{\"labels\":{\"namespace\":\"alpha\"},\"n\":2}]}]},"
+        "\"status\":\"success\"}");
 }
 
 static void test_rules_label_edge_cases(void **state)
@@ -367,7 +370,9 @@ static void test_strings_reescaped(void **state)
 static void test_malformed_fails(void **state)
 {
     struct run r = {TG_JF_RULES, alpha, 1, NULL, 0};
-    static const struct { const char *in, *msg; } bad[] = {
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
         {"", "premature EOF"},
         {"   ", "premature EOF"},
         {"[]", "not a JSON object"},
@@ -441,7 +446,8 @@ static void test_nothing_undecided_is_emitted(void **state)
     tg_iovec_t v = IOV("alpha");
     tg_sb_t out;
     struct tg_jf *f;
-    const char *head = "{\"status\":\"success\",\"data\":{\"groups\":[{\"name\":\"secret\",\"rules\":[";
+    const char *head =
+        "{\"status\":\"success\",\"data\":{\"groups\":[{\"name\":\"secret\",\"rules\":[";
     int i;
 
     tg_sb_init(&out, NULL, 0);
@@ -466,8 +472,9 @@ static void test_buffer_limit(void **state)
     tg_iovec_t v = IOV("alpha");
     tg_sb_t out;
     struct tg_jf *f;
-    const char *in = "{\"data\":{\"alerts\":[{\"labels\":{\"namespace\":\"alpha\"},\"annotations\":"
-                     "{\"big\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}]}}";
+    const char *in =
+        "{\"data\":{\"alerts\":[{\"labels\":{\"namespace\":\"alpha\"},\"annotations\":"
+        "{\"big\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}]}}";
     tg_sb_init(&out, NULL, 0);
     f = tg_jf_new(TG_JF_ALERTS, IOV("namespace"), &v, 1, collect, &out);
     tg_jf_set_max_buffer(f, 64);
@@ -492,7 +499,8 @@ static void test_alerts_stream_in_pieces(void **state)
     assert_int_equal(tg_jf_feed(f, "{\"data\":{\"alerts\":[", 19), 0);
     for (i = 0; i < 20000; i++) {
         char a[160];
-        int n = snprintf(a, sizeof(a), "%s{\"labels\":{\"alertname\":\"A%d\",\"namespace\":\"%s\"},"
+        int n = snprintf(a, sizeof(a),
+                         "%s{\"labels\":{\"alertname\":\"A%d\",\"namespace\":\"%s\"},"
                          "\"state\":\"firing\",\"value\":\"1e+00\"}",
                          i ? "," : "", i, i % 2 ? "alpha" : "beta");
         assert_int_equal(tg_jf_feed(f, a, (size_t)n), 0);

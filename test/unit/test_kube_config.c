@@ -63,39 +63,38 @@ static int load(struct fx *fx, const char *yaml, const char *ctx, struct tg_kube
     return tg_kube_target_from_kubeconfig(path, ctx, t, err, errlen);
 }
 
-static const char *KC_INLINE =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "preferences: {}\n"
-    "current-context: kind-kind\n"
-    "clusters:\n"
-    "- name: kind-kind\n"
-    "  cluster:\n"
-    "    server: https://127.0.0.1:6443/\n"
-    "    certificate-authority-data: " CA_B64 "\n"
-    "    extensions:\n"
-    "    - name: x\n"
-    "      extension: {a: 1}\n"
-    "- name: other\n"
-    "  cluster:\n"
-    "    server: https://[fd00::1]:8443/k8s/clusters/c-1\n"
-    "    certificate-authority: ca/other.pem\n"
-    "    tls-server-name: api.other\n"
-    "contexts:\n"
-    "- name: kind-kind\n"
-    "  context: {cluster: kind-kind, user: admin, namespace: default}\n"
-    "- name: other\n"
-    "  context: {cluster: other, user: tf}\n"
-    "users:\n"
-    "- name: admin\n"
-    "  user:\n"
-    "    token: s3cr3t\n"
-    "    exec: {command: foo, apiVersion: v1}\n"
-    "- name: tf\n"
-    "  user:\n"
-    "    tokenFile: tok\n"
-    "    client-certificate: certs/c.pem\n"
-    "    client-key: certs/k.pem\n";
+static const char *KC_INLINE = "apiVersion: v1\n"
+                               "kind: Config\n"
+                               "preferences: {}\n"
+                               "current-context: kind-kind\n"
+                               "clusters:\n"
+                               "- name: kind-kind\n"
+                               "  cluster:\n"
+                               "    server: https://127.0.0.1:6443/\n"
+                               "    certificate-authority-data: " CA_B64 "\n"
+                               "    extensions:\n"
+                               "    - name: x\n"
+                               "      extension: {a: 1}\n"
+                               "- name: other\n"
+                               "  cluster:\n"
+                               "    server: https://[fd00::1]:8443/k8s/clusters/c-1\n"
+                               "    certificate-authority: ca/other.pem\n"
+                               "    tls-server-name: api.other\n"
+                               "contexts:\n"
+                               "- name: kind-kind\n"
+                               "  context: {cluster: kind-kind, user: admin, namespace: default}\n"
+                               "- name: other\n"
+                               "  context: {cluster: other, user: tf}\n"
+                               "users:\n"
+                               "- name: admin\n"
+                               "  user:\n"
+                               "    token: s3cr3t\n"
+                               "    exec: {command: foo, apiVersion: v1}\n"
+                               "- name: tf\n"
+                               "  user:\n"
+                               "    tokenFile: tok\n"
+                               "    client-certificate: certs/c.pem\n"
+                               "    client-key: certs/k.pem\n";
 
 static void test_inline_current_context(void **state)
 {
@@ -202,12 +201,13 @@ static void test_default_port_and_bare_host(void **state)
     struct fx *fx = *state;
     struct tg_kube_target t;
     char err[256] = "";
-    assert_int_equal(load(fx,
-                          "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n"
-                          "clusters:\n- name: c\n  cluster: {server: 'api.example.com'}\n"
-                          "users:\n- name: u\n  user: {token: x}\n",
-                          NULL, &t, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        load(fx,
+             "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n"
+             "clusters:\n- name: c\n  cluster: {server: 'api.example.com'}\n"
+             "users:\n- name: u\n  user: {token: x}\n",
+             NULL, &t, err, sizeof(err)),
+        0);
     assert_true(t.https);
     assert_string_equal(t.host, "api.example.com");
     assert_int_equal(t.port, 443);

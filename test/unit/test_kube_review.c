@@ -98,9 +98,9 @@ static void test_tokenreview_unauthenticated_and_errors(void **state)
     assert_int_equal(tg_kube_tokenreview_parse(unauth, strlen(unauth), NULL, 0, &a, &u, &reason),
                      TG_KUBE_DENIED);
     assert_string_equal(reason, "[invalid bearer token, token has been invalidated]");
-    assert_int_equal(tg_kube_tokenreview_parse(empty_status, strlen(empty_status), NULL, 0, &a,
-                                               &u, &reason),
-                     TG_KUBE_DENIED);
+    assert_int_equal(
+        tg_kube_tokenreview_parse(empty_status, strlen(empty_status), NULL, 0, &a, &u, &reason),
+        TG_KUBE_DENIED);
     assert_int_equal(tg_kube_tokenreview_parse(nouser, strlen(nouser), NULL, 0, &a, &u, &reason),
                      TG_KUBE_ERROR);
     assert_int_equal(tg_kube_tokenreview_parse("{\"kind\":1}", 10, NULL, 0, &a, &u, &reason),
@@ -120,10 +120,16 @@ static void test_sar_request_resource(void **state)
     tg_iovec_t groups[] = {TG_IOV_LIT("g1"), TG_IOV_LIT("g2")};
     tg_iovec_t vals[] = {TG_IOV_LIT("v")};
     struct tg_kv_list extra[] = {{TG_IOV_LIT("k"), vals, 1}};
-    struct tg_user u = {.name = TG_IOV_LIT("alice"), .uid = TG_IOV_LIT("42"),
-                        .groups = groups, .n_groups = 2, .extra = extra, .n_extra = 1};
-    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"), .namespace_ = TG_IOV_LIT("alpha"),
-                                .api_version = TG_IOV_LIT("v1"), .resource = TG_IOV_LIT("pods"),
+    struct tg_user u = {.name = TG_IOV_LIT("alice"),
+                        .uid = TG_IOV_LIT("42"),
+                        .groups = groups,
+                        .n_groups = 2,
+                        .extra = extra,
+                        .n_extra = 1};
+    struct tg_authz_attrs at = {.verb = TG_IOV_LIT("get"),
+                                .namespace_ = TG_IOV_LIT("alpha"),
+                                .api_version = TG_IOV_LIT("v1"),
+                                .resource = TG_IOV_LIT("pods"),
                                 .resource_request = 1};
     tg_sb_init(&sb, NULL, 0);
     tg_kube_sar_json(&sb, &u, &at);
@@ -158,7 +164,8 @@ static void test_sar_parse(void **state)
                         "RoleBinding \\\"view/alpha\\\"\"}}";
     const char *deny = "{\"status\":{\"allowed\":false,\"denied\":true,\"reason\":\"nope\"}}";
     const char *noop = "{\"status\":{\"allowed\":false,\"evaluationError\":\"boom\"}}";
-    const char *both = "{\"status\":{\"allowed\":false,\"reason\":\"r\",\"evaluationError\":\"e\"}}";
+    const char *both =
+        "{\"status\":{\"allowed\":false,\"reason\":\"r\",\"evaluationError\":\"e\"}}";
     tg_arena_init(&a, NULL, 0);
     assert_int_equal(tg_kube_sar_parse(allow, strlen(allow), &a, &reason), TG_KUBE_OK);
     assert_string_equal(reason, "RBAC: allowed by RoleBinding \"view/alpha\"");

@@ -34,18 +34,18 @@ static void test_counter_and_gauge(void **state)
     struct tg_metric_family *req, *inflight;
     struct tg_metric *c;
 
-    req = tg_metrics_register(m, "x_requests_total", "Requests.", TG_METRIC_COUNTER, lbl, 2,
-                              NULL, 0);
-    inflight = tg_metrics_register(m, "x_in_flight", "In flight.", TG_METRIC_GAUGE, NULL, 0,
-                                   NULL, 0);
+    req =
+        tg_metrics_register(m, "x_requests_total", "Requests.", TG_METRIC_COUNTER, lbl, 2, NULL, 0);
+    inflight =
+        tg_metrics_register(m, "x_in_flight", "In flight.", TG_METRIC_GAUGE, NULL, 0, NULL, 0);
     assert_non_null(req);
     assert_non_null(inflight);
     c = tg_metric_get2(req, "query", "200");
     tg_metric_inc(c);
     tg_metric_add(c, 2);
-    tg_metric_add(c, -5);   /* ignored */
-    tg_metric_add(c, NAN);  /* ignored */
-    tg_metric_set(c, 100);  /* ignored: not a gauge */
+    tg_metric_add(c, -5);  /* ignored */
+    tg_metric_add(c, NAN); /* ignored */
+    tg_metric_set(c, 100); /* ignored: not a gauge */
     assert_ptr_equal(tg_metric_get2(req, "query", "200"), c);
     tg_metric_inc(tg_metric_get2(req, "query", "400"));
     tg_metric_inc(tg_metric_get2(req, "alerts", "200"));
@@ -77,10 +77,10 @@ static void test_histogram(void **state)
     struct tg_metric *c = tg_metric_get1(h, "query");
 
     tg_metric_observe(c, 0.00390625); /* exact in binary */
-    tg_metric_observe(c, 0.5);   /* le is inclusive */
+    tg_metric_observe(c, 0.5);        /* le is inclusive */
     tg_metric_observe(c, 0.75);
     tg_metric_observe(c, 3);
-    tg_metric_inc(c);            /* ignored: not a counter */
+    tg_metric_inc(c); /* ignored: not a counter */
     assert_true(tg_metric_value(c) == 4);
     expect_render(m, "# HELP x_seconds Latency.\n"
                      "# TYPE x_seconds histogram\n"
@@ -121,11 +121,18 @@ static void test_escaping(void **state)
 
 static void test_number_format(void **state)
 {
-    static const struct { double v; const char *s; } cases[] = {
-        {0, "0"}, {1, "1"}, {100, "100"}, {123456, "123456"}, {1e6, "1e+06"},
-        {1234567, "1.234567e+06"}, {0.1, "0.1"}, {0.0001, "0.0001"}, {0.00001, "1e-05"},
-        {2.5, "2.5"}, {-3, "-3"}, {1.0 / 3, "0.3333333333333333"}, {1e21, "1e+21"},
-        {1712345678.123, "1.712345678123e+09"}, {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0, "0"},           {1, "1"},
+        {100, "100"},       {123456, "123456"},
+        {1e6, "1e+06"},     {1234567, "1.234567e+06"},
+        {0.1, "0.1"},       {0.0001, "0.0001"},
+        {0.00001, "1e-05"}, {2.5, "2.5"},
+        {-3, "-3"},         {1.0 / 3, "0.3333333333333333"},
+        {1e21, "1e+21"},    {1712345678.123, "1.712345678123e+09"},
+        {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
         {NAN, "NaN"},
     };
     size_t i;

@@ -133,8 +133,7 @@ static void check_selectors(const struct tg_promql_node *n, struct sel_check *c)
         for (a = n->u.call.args; a != NULL; a = a->next)
             check_selectors(a, c);
         return;
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -148,9 +147,11 @@ static int count_selectors(const struct tg_promql_node *n)
     case TG_PROMQL_SUBQUERY: return count_selectors(n->u.subquery.expr);
     case TG_PROMQL_PAREN: return count_selectors(n->u.paren.expr);
     case TG_PROMQL_UNARY: return count_selectors(n->u.unary.expr);
-    case TG_PROMQL_BINARY: return count_selectors(n->u.binary.lhs) + count_selectors(n->u.binary.rhs);
+    case TG_PROMQL_BINARY:
+        return count_selectors(n->u.binary.lhs) + count_selectors(n->u.binary.rhs);
     case TG_PROMQL_AGGREGATE:
-        return (n->u.agg.param ? count_selectors(n->u.agg.param) : 0) + count_selectors(n->u.agg.expr);
+        return (n->u.agg.param ? count_selectors(n->u.agg.param) : 0) +
+               count_selectors(n->u.agg.expr);
     case TG_PROMQL_CALL:
         for (a = n->u.call.args; a != NULL; a = a->next)
             k += count_selectors(a);
@@ -216,7 +217,8 @@ static void expect_error(const char *q, const struct tg_promql_opts *o, const ch
     tg_arena_destroy(&a);
 }
 
-static const char *enforce_str(tg_arena_t *a, const char *q, const char *const *values, size_t n, int eor)
+static const char *enforce_str(tg_arena_t *a, const char *q, const char *const *values, size_t n,
+                               int eor)
 {
     tg_iovec_t v[8], out;
     struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), v, n, eor, 0};
@@ -293,75 +295,319 @@ static void test_corpus_enforce(void **state)
 
 static const char *const edge_queries[] = {
     /* numbers */
-    "1", "-1", "+1", "- - 1", "0x1f", "0X1F", "0x1e", "0x1E", "0xe", "0x1e+1", "0x1e#c\n", "1_000", "0x_1f", "010", "08", ".5", "5.", "1e3", "1E-3", "1.5e+3",
-    "Inf", "-Inf", "inf", "NaN", "nan", "-nan", "1 - -1", "2 ^ -1", "-2 ^ 2", "(-2) ^ 2", "-(2) ^ 2",
-    "9223372036854775807", "99999999999999999999", "0.1 + 0.2",
+    "1",
+    "-1",
+    "+1",
+    "- - 1",
+    "0x1f",
+    "0X1F",
+    "0x1e",
+    "0x1E",
+    "0xe",
+    "0x1e+1",
+    "0x1e#c\n",
+    "1_000",
+    "0x_1f",
+    "010",
+    "08",
+    ".5",
+    "5.",
+    "1e3",
+    "1E-3",
+    "1.5e+3",
+    "Inf",
+    "-Inf",
+    "inf",
+    "NaN",
+    "nan",
+    "-nan",
+    "1 - -1",
+    "2 ^ -1",
+    "-2 ^ 2",
+    "(-2) ^ 2",
+    "-(2) ^ 2",
+    "9223372036854775807",
+    "99999999999999999999",
+    "0.1 + 0.2",
     /* durations */
-    "foo[5m]", "foo[1h30m]", "foo[1y2w3d4h5m6s7ms]", "foo[300]", "foo[1.5]", "foo[0.0001]", "foo[0x10]",
-    "foo[ 5m ]", "foo offset 5m", "foo offset -5m", "foo offset 1h30m", "foo offset 0s", "5m", "-5m",
-    "foo > 5m", "foo[5m:]", "foo[1h:5m]", "foo[1h:5m] offset 1d", "rate(foo[5m])[1h:1m]",
-    "foo offset 1m [5m:1m]", "foo[5m] offset 1m @ 100", "foo @ 100 offset 1m",
+    "foo[5m]",
+    "foo[1h30m]",
+    "foo[1y2w3d4h5m6s7ms]",
+    "foo[300]",
+    "foo[1.5]",
+    "foo[0.0001]",
+    "foo[0x10]",
+    "foo[ 5m ]",
+    "foo offset 5m",
+    "foo offset -5m",
+    "foo offset 1h30m",
+    "foo offset 0s",
+    "5m",
+    "-5m",
+    "foo > 5m",
+    "foo[5m:]",
+    "foo[1h:5m]",
+    "foo[1h:5m] offset 1d",
+    "rate(foo[5m])[1h:1m]",
+    "foo offset 1m [5m:1m]",
+    "foo[5m] offset 1m @ 100",
+    "foo @ 100 offset 1m",
     /* strings */
-    "\"a\"", "'a'", "`a\\b`", "\"\\\"\"", "'\\''", "\"\\x41\\101\\u00e9\\U0001F600\"", "\"\\a\\b\\f\\n\\r\\t\\v\\\\\"",
-    "\"\\xff\"", "\"é\"", "\"\\ufffd\"", "`multi\nline`", "'\"'", "\"'\"",
+    "\"a\"",
+    "'a'",
+    "`a\\b`",
+    "\"\\\"\"",
+    "'\\''",
+    "\"\\x41\\101\\u00e9\\U0001F600\"",
+    "\"\\a\\b\\f\\n\\r\\t\\v\\\\\"",
+    "\"\\xff\"",
+    "\"é\"",
+    "\"\\ufffd\"",
+    "`multi\nline`",
+    "'\"'",
+    "\"'\"",
     /* selectors */
-    "foo", "foo{}", "foo{a=\"b\"}", "foo{a=\"b\",}", "{a=\"b\"}", "{a=~\".+\"}", "{a!=\"\", b=\"\"}",
-    "foo{a=\"b\", c!=\"d\", e=~\"f\", g!~\"h\"}", "{\"http.requests\", \"service.name\"=\"x\"}",
-    "{\"foo\"}", "{\"foo\", a=\"b\"}", "{\"a\", \"b\"}", "{__name__=\"foo\"}", "{__name__=~\"foo|bar\"}",
-    "{\"\"=\"x\", a=\"b\"}", "foo{sum=\"a\", by=\"b\", offset=\"c\", bool=\"d\"}", "a:b:c", "a:b{c=\"d\"}",
-    "{'a'='b'}", "{`a`=`b`}", "foo{\"a\\\"b\"=\"c\"}", "{\"Inf\"}", "{\"sum\"}", "{\"a b\"=\"c\"}",
+    "foo",
+    "foo{}",
+    "foo{a=\"b\"}",
+    "foo{a=\"b\",}",
+    "{a=\"b\"}",
+    "{a=~\".+\"}",
+    "{a!=\"\", b=\"\"}",
+    "foo{a=\"b\", c!=\"d\", e=~\"f\", g!~\"h\"}",
+    "{\"http.requests\", \"service.name\"=\"x\"}",
+    "{\"foo\"}",
+    "{\"foo\", a=\"b\"}",
+    "{\"a\", \"b\"}",
+    "{__name__=\"foo\"}",
+    "{__name__=~\"foo|bar\"}",
+    "{\"\"=\"x\", a=\"b\"}",
+    "foo{sum=\"a\", by=\"b\", offset=\"c\", bool=\"d\"}",
+    "a:b:c",
+    "a:b{c=\"d\"}",
+    "{'a'='b'}",
+    "{`a`=`b`}",
+    "foo{\"a\\\"b\"=\"c\"}",
+    "{\"Inf\"}",
+    "{\"sum\"}",
+    "{\"a b\"=\"c\"}",
     /* keywords as names */
-    "sum", "sum + by", "offset", "offset offset 5m", "by{a=\"b\"}", "without", "and", "or + unless",
-    "start", "end", "step", "range", "max_of", "min_of", "anchored", "smoothed", "fill", "fill + fill_left",
-    "count(count)", "topk(1, topk)", "SUM(x)", "Sum By (a) (x)", "rate(by[5m])", "x and and", "OFFSET",
+    "sum",
+    "sum + by",
+    "offset",
+    "offset offset 5m",
+    "by{a=\"b\"}",
+    "without",
+    "and",
+    "or + unless",
+    "start",
+    "end",
+    "step",
+    "range",
+    "max_of",
+    "min_of",
+    "anchored",
+    "smoothed",
+    "fill",
+    "fill + fill_left",
+    "count(count)",
+    "topk(1, topk)",
+    "SUM(x)",
+    "Sum By (a) (x)",
+    "rate(by[5m])",
+    "x and and",
+    "OFFSET",
     /* functions */
-    "rate(foo[5m])", "time()", "pi()", "vector(1)", "scalar(x)", "label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")",
-    "label_join(up, \"a\", \",\", \"b\", \"c\", \"d\")", "round(x)", "round(x, 5)", "hour()", "hour(x)",
-    "histogram_quantile(0.9, rate(x[5m]))", "quantile_over_time(0.5, x[5m])", "clamp(x, 0, 1)",
-    "absent_over_time(x[5m])", "predict_linear(x[1h], 3600)", "sort_by_label(x, \"a\", \"b\")",
-    "info(up)", "info(up, {k8s_cluster_name=~\".+\"})", "info(up, {a=~\".*\"})", "step()", "range()",
-    "start()", "end()", "max_of(1, 2)", "min_of(time(), 2)", "double_exponential_smoothing(x[5m], 0.5, 0.5)",
-    "histogram_quantiles(x, \"q\", 0.5, 0.9)", "ts_of_max_over_time(x[5m])",
+    "rate(foo[5m])",
+    "time()",
+    "pi()",
+    "vector(1)",
+    "scalar(x)",
+    "label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")",
+    "label_join(up, \"a\", \",\", \"b\", \"c\", \"d\")",
+    "round(x)",
+    "round(x, 5)",
+    "hour()",
+    "hour(x)",
+    "histogram_quantile(0.9, rate(x[5m]))",
+    "quantile_over_time(0.5, x[5m])",
+    "clamp(x, 0, 1)",
+    "absent_over_time(x[5m])",
+    "predict_linear(x[1h], 3600)",
+    "sort_by_label(x, \"a\", \"b\")",
+    "info(up)",
+    "info(up, {k8s_cluster_name=~\".+\"})",
+    "info(up, {a=~\".*\"})",
+    "step()",
+    "range()",
+    "start()",
+    "end()",
+    "max_of(1, 2)",
+    "min_of(time(), 2)",
+    "double_exponential_smoothing(x[5m], 0.5, 0.5)",
+    "histogram_quantiles(x, \"q\", 0.5, 0.9)",
+    "ts_of_max_over_time(x[5m])",
     /* aggregations */
-    "sum(x)", "sum by (a) (x)", "sum(x) by (a)", "sum without (a) (x)", "sum(x) without (a, b,)",
-    "sum by () (x)", "sum without () (x)", "sum by (\"service.name\", job) (x)", "sum by (a:b) (x)",
-    "sum by (sum, by, offset, bool, on, group_left, atan2, start, end, step) (x)", "topk(5, x)",
-    "topk(scalar(y), x)", "bottomk(1 + 1, x)", "quantile(0.9, x)", "count_values(\"label\", x)",
-    "limitk(2, x)", "limit_ratio(0.5, x)", "group(x)", "stddev(x)", "stdvar(x)", "avg(x)", "min(x)", "max(x)",
+    "sum(x)",
+    "sum by (a) (x)",
+    "sum(x) by (a)",
+    "sum without (a) (x)",
+    "sum(x) without (a, b,)",
+    "sum by () (x)",
+    "sum without () (x)",
+    "sum by (\"service.name\", job) (x)",
+    "sum by (a:b) (x)",
+    "sum by (sum, by, offset, bool, on, group_left, atan2, start, end, step) (x)",
+    "topk(5, x)",
+    "topk(scalar(y), x)",
+    "bottomk(1 + 1, x)",
+    "quantile(0.9, x)",
+    "count_values(\"label\", x)",
+    "limitk(2, x)",
+    "limit_ratio(0.5, x)",
+    "group(x)",
+    "stddev(x)",
+    "stdvar(x)",
+    "avg(x)",
+    "min(x)",
+    "max(x)",
     "count by (a) (x) > 1",
     /* binary operators */
-    "a + b", "a - b - c", "a - (b - c)", "a * b + c", "a + b * c", "a ^ b ^ c", "(a ^ b) ^ c", "a / b % c",
-    "a atan2 b", "a == b", "a != bool b", "a < b", "a <= b", "a > bool b", "a >= b", "a </ 5", "a >/ b",
-    "a and b", "a or b and c", "a unless b", "a or b unless c", "a > 1 and b < 2 or c",
-    "a + on (x) b", "a + on () b", "a + ignoring (x) b", "a + ignoring () b", "a * on (x) group_left b",
-    "a * on (x) group_left () b", "a * on (x) group_left (y, z) b", "a * ignoring (x) group_right (y) b",
-    "a * on (x) group_left (y) (b)", "a and on (x) b", "a or ignoring (\"x.y\") b", "1 + 2", "1 == bool 2",
-    "a + fill (0) b", "a + fill_left (1) b", "a + fill_right (-1) b", "a + fill_left (1) fill_right (2) b",
-    "a + fill_right (1) fill_left (2) b", "a + on (x) group_left fill (0) b", "a > bool fill (1) b",
-    "a + fill (1e6) b", "-a", "-a * b", "-a ^ b", "a * -b", "+a", "- -a", "-(a)", "-a offset 5m",
-    "-rate(x[5m])", "a - -1", "a+-1",
+    "a + b",
+    "a - b - c",
+    "a - (b - c)",
+    "a * b + c",
+    "a + b * c",
+    "a ^ b ^ c",
+    "(a ^ b) ^ c",
+    "a / b % c",
+    "a atan2 b",
+    "a == b",
+    "a != bool b",
+    "a < b",
+    "a <= b",
+    "a > bool b",
+    "a >= b",
+    "a </ 5",
+    "a >/ b",
+    "a and b",
+    "a or b and c",
+    "a unless b",
+    "a or b unless c",
+    "a > 1 and b < 2 or c",
+    "a + on (x) b",
+    "a + on () b",
+    "a + ignoring (x) b",
+    "a + ignoring () b",
+    "a * on (x) group_left b",
+    "a * on (x) group_left () b",
+    "a * on (x) group_left (y, z) b",
+    "a * ignoring (x) group_right (y) b",
+    "a * on (x) group_left (y) (b)",
+    "a and on (x) b",
+    "a or ignoring (\"x.y\") b",
+    "1 + 2",
+    "1 == bool 2",
+    "a + fill (0) b",
+    "a + fill_left (1) b",
+    "a + fill_right (-1) b",
+    "a + fill_left (1) fill_right (2) b",
+    "a + fill_right (1) fill_left (2) b",
+    "a + on (x) group_left fill (0) b",
+    "a > bool fill (1) b",
+    "a + fill (1e6) b",
+    "-a",
+    "-a * b",
+    "-a ^ b",
+    "a * -b",
+    "+a",
+    "- -a",
+    "-(a)",
+    "-a offset 5m",
+    "-rate(x[5m])",
+    "a - -1",
+    "a+-1",
     /* modifiers */
-    "foo @ 100", "foo @ 100.5", "foo @ -100", "foo @ +1", "foo @ 1e3", "foo @ start()", "foo @ end()",
-    "foo @ start() offset 5m", "foo offset 5m @ end()", "rate(foo[5m] @ 100)", "foo[5m:] @ 100",
-    "sum(foo)[5m:] offset 1m", "foo anchored", "foo smoothed", "foo[5m] anchored", "foo[5m] smoothed",
-    "foo anchored[5m]", "rate(foo[5m] anchored)", "foo @ 1.2345", "foo @ 5m",
+    "foo @ 100",
+    "foo @ 100.5",
+    "foo @ -100",
+    "foo @ +1",
+    "foo @ 1e3",
+    "foo @ start()",
+    "foo @ end()",
+    "foo @ start() offset 5m",
+    "foo offset 5m @ end()",
+    "rate(foo[5m] @ 100)",
+    "foo[5m:] @ 100",
+    "sum(foo)[5m:] offset 1m",
+    "foo anchored",
+    "foo smoothed",
+    "foo[5m] anchored",
+    "foo[5m] smoothed",
+    "foo anchored[5m]",
+    "rate(foo[5m] anchored)",
+    "foo @ 1.2345",
+    "foo @ 5m",
     /* duration expressions */
-    "foo[5m+1m]", "foo[5m * 2]", "foo[10m / 2]", "foo[10m % 3m]", "foo[2 ^ 3]", "foo[-5m + 10m]",
-    "foo[(5m)]", "foo[(5m + 1m) * 2]", "foo[-(10s - 5s) + 20s]", "foo[11s+10s-5*2^2]", "foo[step()]",
-    "foo[  -  step  (  )  ]", "foo[-step()]", "foo[step() * 2]", "foo[range()]", "foo[2m/range()]",
-    "foo[max_of(step(), 5s)]", "foo[min_of(5s, 1m)]", "foo[4s+4s:1s*2] offset (5s-8)", "foo[5m:step()]",
-    "foo offset step()", "foo offset -step()", "foo offset +step()", "foo offset range()",
-    "foo offset max_of(step(), 5s)", "foo offset -min_of(5s, step() + 8s)", "foo offset (1h * 2)",
-    "foo offset (1h) * 2", "foo offset (1h)", "foo offset -(1h)", "foo offset -(1h * 2)", "foo offset 5s-8",
-    "foo offset -1^1", "foo offset -(1^2)", "foo offset (-1^2)",
-    "(foo offset (1h)) * 2", "foo offset +(1h) * 2", "foo offset - -5m * 2", "foo offset --step() * 2",
-    "rate(foo[2m+2m])", "foo[5m] offset (1m)", "foo[5m:1m] offset (1m * 2)", "sum(foo offset (2m))",
+    "foo[5m+1m]",
+    "foo[5m * 2]",
+    "foo[10m / 2]",
+    "foo[10m % 3m]",
+    "foo[2 ^ 3]",
+    "foo[-5m + 10m]",
+    "foo[(5m)]",
+    "foo[(5m + 1m) * 2]",
+    "foo[-(10s - 5s) + 20s]",
+    "foo[11s+10s-5*2^2]",
+    "foo[step()]",
+    "foo[  -  step  (  )  ]",
+    "foo[-step()]",
+    "foo[step() * 2]",
+    "foo[range()]",
+    "foo[2m/range()]",
+    "foo[max_of(step(), 5s)]",
+    "foo[min_of(5s, 1m)]",
+    "foo[4s+4s:1s*2] offset (5s-8)",
+    "foo[5m:step()]",
+    "foo offset step()",
+    "foo offset -step()",
+    "foo offset +step()",
+    "foo offset range()",
+    "foo offset max_of(step(), 5s)",
+    "foo offset -min_of(5s, step() + 8s)",
+    "foo offset (1h * 2)",
+    "foo offset (1h) * 2",
+    "foo offset (1h)",
+    "foo offset -(1h)",
+    "foo offset -(1h * 2)",
+    "foo offset 5s-8",
+    "foo offset -1^1",
+    "foo offset -(1^2)",
+    "foo offset (-1^2)",
+    "(foo offset (1h)) * 2",
+    "foo offset +(1h) * 2",
+    "foo offset - -5m * 2",
+    "foo offset --step() * 2",
+    "rate(foo[2m+2m])",
+    "foo[5m] offset (1m)",
+    "foo[5m:1m] offset (1m * 2)",
+    "sum(foo offset (2m))",
     /* comments and spacing */
-    "foo # comment", "# c\nfoo", "sum(\n  foo # c\n) # d", "foo{a=\"b\" # c\n}", "foo[5m # c\n]",
-    "\tfoo\r\n+\rbar", "  sum  by  (  a  )  (  x  )  ", "a\n/\non(b)\ngroup_left\nc",
+    "foo # comment",
+    "# c\nfoo",
+    "sum(\n  foo # c\n) # d",
+    "foo{a=\"b\" # c\n}",
+    "foo[5m # c\n]",
+    "\tfoo\r\n+\rbar",
+    "  sum  by  (  a  )  (  x  )  ",
+    "a\n/\non(b)\ngroup_left\nc",
     /* misc */
-    "(((foo)))", "((1))", "sum(rate(foo{job=\"a\"}[5m])) by (job) / on (job) group_left sum(bar) by (job)",
-    "absent(nonexistent{job=\"myjob\"})", "count_values(\"x\", foo) > bool 1", "vector(time())[5m:]",
+    "(((foo)))",
+    "((1))",
+    "sum(rate(foo{job=\"a\"}[5m])) by (job) / on (job) group_left sum(bar) by (job)",
+    "absent(nonexistent{job=\"myjob\"})",
+    "count_values(\"x\", foo) > bool 1",
+    "vector(time())[5m:]",
 };
 
 static void test_edge_roundtrip(void **state)
@@ -431,7 +677,8 @@ static void test_print_canonical(void **state)
         {"foo {a=\"b\"} + foo{a=\"b\", c=\"d\",e=\"f\"} - foo{\"a\"=\"b\"}",
          "foo{a=\"b\"} + foo{a=\"b\",c=\"d\",e=\"f\"} - foo{a=\"b\"}"},
         {"{__name__=\"foo\", a=\"b\"}", "{__name__=\"foo\",a=\"b\"}"},
-        {"-(foo) ^ - 2 != bool -min_over_time(foo[5m:] offset 1m)", "-(foo) ^ -2 != bool -min_over_time(foo[5m:] offset 1m)"},
+        {"-(foo) ^ - 2 != bool -min_over_time(foo[5m:] offset 1m)",
+         "-(foo) ^ -2 != bool -min_over_time(foo[5m:] offset 1m)"},
     };
     tg_arena_t a;
     size_t i;
@@ -501,7 +748,8 @@ static void test_errors(void **state)
         {"{a=~\".*\"}", "vector selector must contain at least one non-empty matcher"},
         {"{a=\"\", b!~\"x\"}", "vector selector must contain at least one non-empty matcher"},
         {"foo{__name__=\"bar\"}", "metric name must not be set twice: \"foo\" or \"bar\""},
-        {"rate(x)", "1:6: parse error: expected type range vector in call to function \"rate\", got instant vector"},
+        {"rate(x)", "1:6: parse error: expected type range vector in call to function \"rate\", "
+                    "got instant vector"},
         {"rate(x[5m], 1)", "expected 1 argument(s) in call to \"rate\", got 2"},
         {"round()", "expected at least 1 argument(s) in call to \"round\", got 0"},
         {"round(x, 1, 2)", "expected at most 2 argument(s) in call to \"round\", got 3"},
@@ -511,7 +759,8 @@ static void test_errors(void **state)
         {"limitk(1, x)", "limitk() is experimental"},
         {"sum(x,)", "trailing commas not allowed in function call args"},
         {"sum()", "no arguments for aggregate expression provided"},
-        {"topk(x)", "wrong number of arguments for aggregate expression provided, expected 2, got 1"},
+        {"topk(x)",
+         "wrong number of arguments for aggregate expression provided, expected 2, got 1"},
         {"sum(1)", "expected type instant vector in aggregation expression, got scalar"},
         {"topk(x, y)", "expected type scalar in aggregation parameter, got instant vector"},
         {"count_values(1, x)", "expected type string in aggregation parameter, got scalar"},
@@ -522,7 +771,8 @@ static void test_errors(void **state)
         {"a + on(x) group_left(x) b", "label \"x\" must not occur in ON and GROUP clause at once"},
         {"1 + on(x) b", "vector matching only allowed between instant vectors"},
         {"a[5m] + b", "binary expression must contain only scalar and instant vector types"},
-        {"-\"a\"", "unary expression only allowed on expressions of type scalar or instant vector, got \"string\""},
+        {"-\"a\"", "unary expression only allowed on expressions of type scalar or instant vector, "
+                   "got \"string\""},
         {"x[5m][1h:]", "subquery is only allowed on instant vector, got matrix instead"},
         {"rate(x)[5m]", "ranges only allowed for vector selectors"},
         {"x offset 1m [5m]", "no offset modifiers allowed before range"},
@@ -539,7 +789,7 @@ static void test_errors(void **state)
         {"x[5m:0s]", "duration must be greater than 0"},
         {"x[9.5e10]", "duration out of range"},
         {"x offset 9.5e10", "duration out of range"},
-        {"x offset NaN", "duration out of range"},      /* fuzz: UB converting NaN */
+        {"x offset NaN", "duration out of range"}, /* fuzz: UB converting NaN */
         {"x[5m:NaN]", "unexpected character: 'N', expected ':'"},
         {"x @ NaN", "timestamp out of bounds"},
         {"x[5m+1m]", "experimental duration expression is not enabled"},
@@ -548,7 +798,8 @@ static void test_errors(void **state)
         {"x anchored", "anchored modifier is experimental and not enabled"},
         {"x smoothed", "smoothed modifier is experimental and not enabled"},
         {"x + fill(0) y", "binop fill modifiers are experimental and not enabled"},
-        {"1e400", "error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range"},
+        {"1e400",
+         "error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range"},
         {"0x", "error parsing number"},
         {"1__0", "bad number or duration syntax"},
         {"5mm", "bad number or duration syntax"},
@@ -594,7 +845,8 @@ static void test_errors(void **state)
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *q = cases[i][0];
-        int needs_flags = strstr(q, "/0]") || strstr(q, "%0]") || strstr(q, "info(") || strstr(q, ":step()::") || strstr(q, "(1h) * 2 + x");
+        int needs_flags = strstr(q, "/0]") || strstr(q, "%0]") || strstr(q, "info(") ||
+                          strstr(q, ":step()::") || strstr(q, "(1h) * 2 + x");
         expect_error(q, needs_flags ? &dur : &none, cases[i][1]);
     }
 }
@@ -705,12 +957,14 @@ static void test_enforce_semantics(void **state)
     tg_arena_init(&a, NULL, 0);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = enforce_str(&a, cases[i][0], v1, 1, 0);
-        if (strcmp(cases[i][1], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0 : strcmp(got, cases[i][1]) != 0)
+        if (strcmp(cases[i][1], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0
+                                            : strcmp(got, cases[i][1]) != 0)
             fail_msg("query %s\n  got:  %s\n  want: %s", cases[i][0], got, cases[i][1]);
         if (cases[i][2] == NULL)
             continue;
         got = enforce_str(&a, cases[i][0], v2, 2, 0);
-        if (strcmp(cases[i][2], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0 : strcmp(got, cases[i][2]) != 0)
+        if (strcmp(cases[i][2], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0
+                                            : strcmp(got, cases[i][2]) != 0)
             fail_msg("query %s (2 values)\n  got:  %s\n  want: %s", cases[i][0], got, cases[i][2]);
     }
     tg_arena_destroy(&a);
@@ -743,12 +997,14 @@ static void test_enforce_error_on_replace(void **state)
     tg_arena_init(&a, NULL, 0);
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = enforce_str(&a, cases[i][0], v1, 1, 1);
-        if (strcmp(cases[i][1], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0 : strcmp(got, cases[i][1]) != 0)
+        if (strcmp(cases[i][1], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0
+                                            : strcmp(got, cases[i][1]) != 0)
             fail_msg("query %s\n  got:  %s\n  want: %s", cases[i][0], got, cases[i][1]);
         if (cases[i][2] == NULL)
             continue;
         got = enforce_str(&a, cases[i][0], v2, 2, 1);
-        if (strcmp(cases[i][2], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0 : strcmp(got, cases[i][2]) != 0)
+        if (strcmp(cases[i][2], "ERR") == 0 ? strncmp(got, "ERR", 3) != 0
+                                            : strcmp(got, cases[i][2]) != 0)
             fail_msg("query %s (2 values)\n  got:  %s\n  want: %s", cases[i][0], got, cases[i][2]);
     }
     {
@@ -763,8 +1019,9 @@ static void test_enforce_error_on_replace(void **state)
                                                  NULL, &e, &out, &err),
                          -1);
         assert_non_null(strstr(err.msg, "\"one\""));
-        assert_int_equal(tg_promql_enforce_query(&a, TG_IOV_LIT("z + on() topk(2, y{namespace=\"two\"} offset 1m)"),
-                                                 NULL, &e, &out, &err),
+        assert_int_equal(tg_promql_enforce_query(
+                             &a, TG_IOV_LIT("z + on() topk(2, y{namespace=\"two\"} offset 1m)"),
+                             NULL, &e, &out, &err),
                          -1);
         assert_non_null(strstr(err.msg, "\"two\""));
     }
@@ -878,10 +1135,13 @@ static void test_enforce_config_errors(void **state)
     assert_int_equal(tg_promql_enforce(&a, root, &e_none, &err), -1);
     assert_int_equal(tg_promql_enforce(&a, root, &e_nolabel, &err), -1);
     assert_int_equal(tg_promql_enforce(&a, root, NULL, &err), -1);
-    assert_int_equal(tg_promql_enforce_query(&a, TG_IOV_LIT("info(up, {a=~\".+\"})"), &exp, &e_info, &out, &err), 0);
+    assert_int_equal(
+        tg_promql_enforce_query(&a, TG_IOV_LIT("info(up, {a=~\".+\"})"), &exp, &e_info, &out, &err),
+        0);
     assert_string_equal(out.base, "info(up{namespace=\"alpha\"}, {a=~\".+\",namespace=\"alpha\"})");
     e_info.allow_info = 0;
-    assert_int_equal(tg_promql_enforce_query(&a, TG_IOV_LIT("info(up)"), &exp, &e_info, &out, &err), -1);
+    assert_int_equal(tg_promql_enforce_query(&a, TG_IOV_LIT("info(up)"), &exp, &e_info, &out, &err),
+                     -1);
     assert_non_null(strstr(err.msg, "info() is not allowed"));
     tg_arena_destroy(&a);
 }
@@ -899,19 +1159,23 @@ static void test_enforce_selector(void **state)
     tg_arena_init(&a, NULL, 0);
     assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("up"), NULL, &e, &out, &err), 0);
     assert_string_equal(out.base, "up{namespace=\"alpha\"}");
-    assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("{__name__=~\".*\"}"), NULL, &e, &out, &err), 0);
+    assert_int_equal(
+        tg_promql_enforce_selector(&a, TG_IOV_LIT("{__name__=~\".*\"}"), NULL, &e, &out, &err), 0);
     assert_string_equal(out.base, "{__name__=~\".*\",namespace=\"alpha\"}");
     assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("{}"), NULL, &e, &out, &err), 0);
     assert_string_equal(out.base, "{namespace=\"alpha\"}");
-    assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("rate(x[5m])"), NULL, &e, &out, &err), -1);
-    assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("x offset 5m"), NULL, &e, &out, &err), -1);
+    assert_int_equal(
+        tg_promql_enforce_selector(&a, TG_IOV_LIT("rate(x[5m])"), NULL, &e, &out, &err), -1);
+    assert_int_equal(
+        tg_promql_enforce_selector(&a, TG_IOV_LIT("x offset 5m"), NULL, &e, &out, &err), -1);
     assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("x[5m]"), NULL, &e, &out, &err), -1);
     assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("x + y"), NULL, &e, &out, &err), -1);
     assert_int_equal(tg_promql_tenant_selector(&a, &e, &out, &err), 0);
     assert_string_equal(out.base, "{namespace=\"alpha\"}");
     assert_int_equal(tg_promql_tenant_selector(&a, &e2, &out, &err), 0);
     assert_string_equal(out.base, "{\"k8s.namespace\"=~\"a\\\"b|c\\\\.d\"}");
-    assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("{\"k8s.namespace\"=\"z\"}"), NULL, &e2, &out, &err),
+    assert_int_equal(tg_promql_enforce_selector(&a, TG_IOV_LIT("{\"k8s.namespace\"=\"z\"}"), NULL,
+                                                &e2, &out, &err),
                      0);
     /* several values: the selector's own matcher stays, ANDed */
     assert_string_equal(out.base,
@@ -932,21 +1196,23 @@ static void test_format_pretty(void **state)
     tg_sb_init(&sb, &a, 64);
     tg_promql_format(n, &sb);
     assert_string_equal(tg_sb_cstr(&sb), "sum by (job) (rate(foo{a=\"2\",z=\"1\"}[5m]))");
-    n = parse_ok(&a,
-                 "sum by (namespace) (rate(container_cpu_usage_seconds_total{job=\"kubelet\", "
-                 "metrics_path=\"/metrics/cadvisor\", image!=\"\"}[5m])) / on (namespace) group_left "
-                 "sum by (namespace) (kube_pod_info)",
-                 NULL);
+    n = parse_ok(
+        &a,
+        "sum by (namespace) (rate(container_cpu_usage_seconds_total{job=\"kubelet\", "
+        "metrics_path=\"/metrics/cadvisor\", image!=\"\"}[5m])) / on (namespace) group_left "
+        "sum by (namespace) (kube_pod_info)",
+        NULL);
     tg_sb_init(&sb, &a, 64);
     tg_promql_format(n, &sb);
-    assert_string_equal(tg_sb_cstr(&sb),
-                        "  sum by (namespace) (\n"
-                        "    rate(\n"
-                        "      container_cpu_usage_seconds_total{image!=\"\",job=\"kubelet\",metrics_path=\"/metrics/cadvisor\"}[5m]\n"
-                        "    )\n"
-                        "  )\n"
-                        "/ on (namespace) group_left ()\n"
-                        "  sum by (namespace) (kube_pod_info)");
+    assert_string_equal(tg_sb_cstr(&sb), "  sum by (namespace) (\n"
+                                         "    rate(\n"
+                                         "      "
+                                         "container_cpu_usage_seconds_total{image!=\"\",job="
+                                         "\"kubelet\",metrics_path=\"/metrics/cadvisor\"}[5m]\n"
+                                         "    )\n"
+                                         "  )\n"
+                                         "/ on (namespace) group_left ()\n"
+                                         "  sum by (namespace) (kube_pod_info)");
     tg_arena_destroy(&a);
 }
 
@@ -960,15 +1226,20 @@ static void test_ast_json(void **state)
     n = parse_ok(&a, "sum by (a) (rate(foo{b=\"<\"}[5m] offset 1m)) > bool 1", NULL);
     tg_sb_init(&sb, &a, 64);
     tg_promql_ast_json(n, &sb);
-    assert_string_equal(
-        tg_sb_cstr(&sb),
-        "{\"bool\":true,\"lhs\":{\"expr\":{\"args\":[{\"anchored\":false,\"matchers\":[{\"name\":\"b\",\"type\":\"=\","
-        "\"value\":\"\\u003c\"},{\"name\":\"__name__\",\"type\":\"=\",\"value\":\"foo\"}],\"name\":\"foo\",\"offset\":60000,"
-        "\"offsetExpr\":null,\"range\":300000,\"rangeExpr\":null,\"smoothed\":false,\"startOrEnd\":null,"
-        "\"timestamp\":null,\"type\":\"matrixSelector\"}],\"func\":{\"argTypes\":[\"matrix\"],\"name\":\"rate\","
-        "\"returnType\":\"vector\",\"variadic\":0},\"type\":\"call\"},\"grouping\":[\"a\"],\"op\":\"sum\",\"param\":null,"
-        "\"type\":\"aggregation\",\"without\":false},\"matching\":null,\"op\":\">\",\"rhs\":{\"type\":\"numberLiteral\","
-        "\"val\":\"1\"},\"type\":\"binaryExpr\"}");
+    assert_string_equal(tg_sb_cstr(&sb),
+                        "{\"bool\":true,\"lhs\":{\"expr\":{\"args\":[{\"anchored\":false,"
+                        "\"matchers\":[{\"name\":\"b\",\"type\":\"=\","
+                        "\"value\":\"\\u003c\"},{\"name\":\"__name__\",\"type\":\"=\",\"value\":"
+                        "\"foo\"}],\"name\":\"foo\",\"offset\":60000,"
+                        "\"offsetExpr\":null,\"range\":300000,\"rangeExpr\":null,\"smoothed\":"
+                        "false,\"startOrEnd\":null,"
+                        "\"timestamp\":null,\"type\":\"matrixSelector\"}],\"func\":{\"argTypes\":["
+                        "\"matrix\"],\"name\":\"rate\","
+                        "\"returnType\":\"vector\",\"variadic\":0},\"type\":\"call\"},\"grouping\":"
+                        "[\"a\"],\"op\":\"sum\",\"param\":null,"
+                        "\"type\":\"aggregation\",\"without\":false},\"matching\":null,\"op\":\">"
+                        "\",\"rhs\":{\"type\":\"numberLiteral\","
+                        "\"val\":\"1\"},\"type\":\"binaryExpr\"}");
     tg_arena_destroy(&a);
 }
 
@@ -976,24 +1247,56 @@ static void test_ast_json(void **state)
 
 static void test_regex(void **state)
 {
-    static const struct { const char *re, *s; int want; } cases[] = {
-        {".*", "", 1}, {".+", "", 0}, {"", "", 1}, {"a|", "", 1}, {"a?", "", 1}, {"(a|b)*", "", 1},
-        {"a{0,2}", "", 1}, {"a{1,2}", "", 0}, {"^$", "", 1}, {"\\b", "", 0}, {"[a-z]*", "", 1},
-        {"alpha", "alpha", 1}, {"al.*", "alpha", 1}, {"al", "alpha", 0}, {"(?i)ALPHA", "alpha", 1},
-        {"a|b\\.c", "b.c", 1}, {"a|b\\.c", "bxc", 0}, {"[^x]+", "abc", 1}, {"[^x]+", "axc", 0},
-        {"\\d+", "123", 1}, {"\\w+-\\d", "ab-1", 1}, {"a{2}", "aa", 1}, {"a{2}", "aaa", 0},
-        {"(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaac", -1}, {"\\pL", "a", -1}, {"[[:alpha:]]", "a", -1},
-        {".", "\n", 1}, {"(?-s).", "\n", 0}, {"a*?", "aaa", 1}, {"(?:ab)+", "abab", 1}, {"(?P<x>a)", "a", 1},
-        {"(", "", -1}, {"*", "", -1}, {"é+", "éé", 1}, {"a**", "", -1},
+    static const struct {
+        const char *re, *s;
+        int want;
+    } cases[] = {
+        {".*", "", 1},
+        {".+", "", 0},
+        {"", "", 1},
+        {"a|", "", 1},
+        {"a?", "", 1},
+        {"(a|b)*", "", 1},
+        {"a{0,2}", "", 1},
+        {"a{1,2}", "", 0},
+        {"^$", "", 1},
+        {"\\b", "", 0},
+        {"[a-z]*", "", 1},
+        {"alpha", "alpha", 1},
+        {"al.*", "alpha", 1},
+        {"al", "alpha", 0},
+        {"(?i)ALPHA", "alpha", 1},
+        {"a|b\\.c", "b.c", 1},
+        {"a|b\\.c", "bxc", 0},
+        {"[^x]+", "abc", 1},
+        {"[^x]+", "axc", 0},
+        {"\\d+", "123", 1},
+        {"\\w+-\\d", "ab-1", 1},
+        {"a{2}", "aa", 1},
+        {"a{2}", "aaa", 0},
+        {"(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaac", -1},
+        {"\\pL", "a", -1},
+        {"[[:alpha:]]", "a", -1},
+        {".", "\n", 1},
+        {"(?-s).", "\n", 0},
+        {"a*?", "aaa", 1},
+        {"(?:ab)+", "abab", 1},
+        {"(?P<x>a)", "a", 1},
+        {"(", "", -1},
+        {"*", "", -1},
+        {"é+", "éé", 1},
+        {"a**", "", -1},
         /* fuzz: nested repetitions overflowed the stack */
-        {"((((((((((((((((((((a?)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*", "aaaaaaaaaaaaaaaaaaaaaaaab", -1},
+        {"((((((((((((((((((((a?)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*)*",
+         "aaaaaaaaaaaaaaaaaaaaaaaab", -1},
         {"^^**+++", "", -1},
     };
     size_t i;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int r = pq_regex_match(tg_iov_str(cases[i].re), tg_iov_str(cases[i].s));
         if (r != cases[i].want)
-            fail_msg("regex %s on \"%s\": got %d want %d", cases[i].re, cases[i].s, r, cases[i].want);
+            fail_msg("regex %s on \"%s\": got %d want %d", cases[i].re, cases[i].s, r,
+                     cases[i].want);
     }
 }
 
@@ -1004,29 +1307,40 @@ static void test_print_fast_paths(void **state)
     static const tg_iovec_t values[] = {TG_IOV_LIT("alpha")};
     const struct tg_promql_enforce e = {TG_IOV_LIT("namespace"), values, 1, 0, 0};
     static const char *const cases[][3] = {
-        {"foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
-        {"foo{a = \"b\" , c=\"d\",}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\"}",
+         "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"foo{a = \"b\" , c=\"d\",}", "foo{a=\"b\",c=\"d\"}",
+         "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
         {"foo{a='b',c=\"d\"}", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
-        {"foo{a=`b`,c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\",namespace=\"alpha\"}"},
-        {"foo{a=\"b\", c=\"d\",namespace=\"x\",e=\"f\"}", "foo{a=\"b\",c=\"d\",namespace=\"x\",e=\"f\"}",
+        {"foo{a=`b`,c=\"d\\\"e\"}", "foo{a=\"b\",c=\"d\\\"e\"}",
+         "foo{a=\"b\",c=\"d\\\"e\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\", c=\"d\",namespace=\"x\",e=\"f\"}",
+         "foo{a=\"b\",c=\"d\",namespace=\"x\",e=\"f\"}",
          "foo{a=\"b\",c=\"d\",e=\"f\",namespace=\"alpha\"}"},
         {"foo{a=\"b\",c=\"d\\n\",e=\"f\"}", "foo{a=\"b\",c=\"d\\n\",e=\"f\"}",
          "foo{a=\"b\",c=\"d\\n\",e=\"f\",namespace=\"alpha\"}"},
-        {"foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\",namespace=\"alpha\"}"},
+        {"foo{\"a.b\"=\"c\",d=\"e\"}", "foo{\"a.b\"=\"c\",d=\"e\"}",
+         "foo{\"a.b\"=\"c\",d=\"e\",namespace=\"alpha\"}"},
         {"{\"foo.bar\",a=\"b\"}", "{__name__=\"foo.bar\",a=\"b\"}",
          "{__name__=\"foo.bar\",a=\"b\",namespace=\"alpha\"}"},
-        {"foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\",namespace=\"alpha\"}"},
-        {"foo{a=\"b\",\nc=\"d\"} # comment", "foo{a=\"b\",c=\"d\"}", "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
-        {"sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+        {"foo{a=\"\xc3\xa9\",b=\"c\"}", "foo{a=\"\xc3\xa9\",b=\"c\"}",
+         "foo{a=\"\xc3\xa9\",b=\"c\",namespace=\"alpha\"}"},
+        {"foo{a=\"b\",\nc=\"d\"} # comment", "foo{a=\"b\",c=\"d\"}",
+         "foo{a=\"b\",c=\"d\",namespace=\"alpha\"}"},
+        {"sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) "
+         "count without () "
          "(fill{a=\"b\"})",
-         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) count without () "
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\"}[5m] offset 1h)) > on (a) group_left (x) "
+         "count without () "
          "({a=\"b\",__name__=\"fill\"})",
-         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\",namespace=\"alpha\"}[5m] offset 1h)) > on (a) group_left (x) "
+         "sum by (a, \"b.c\", d) (rate(foo:bar{a=\"b\",namespace=\"alpha\"}[5m] offset 1h)) > on "
+         "(a) group_left (x) "
          "count without () ({a=\"b\",namespace=\"alpha\",__name__=\"fill\"})"},
         {"sum(foo) BY (x)", "sum by (x) (foo)", "sum by (x) (foo{namespace=\"alpha\"})"},
         {"Sum by (ON, bool) (SUM)", "sum by (ON, bool) ({__name__=\"SUM\"})",
          "sum by (ON, bool) ({namespace=\"alpha\",__name__=\"SUM\"})"},
-        {"inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.", "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
+        {"inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
+         "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5.",
          "inf + nan + 0x1f + 1_000 + 010 + 1e3 + .5 + 5."},
         {"rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
          "rate(x[1h30m]) + rate(x[300]) + max_over_time(x[90s:1500ms])",
@@ -1106,20 +1420,54 @@ static void test_needs_escape(void **state)
 /* Keywords by perfect hash: every keyword in any case, nothing else */
 static void test_keywords(void **state)
 {
-    static const struct { const char *kw; int type; } kws[] = {
-        {"or", T_LOR}, {"by", T_BY}, {"on", T_ON}, {"and", T_LAND}, {"sum", T_SUM}, {"avg", T_AVG},
-        {"min", T_MIN}, {"max", T_MAX}, {"end", T_END}, {"inf", T_NUMBER}, {"nan", T_NUMBER}, {"topk", T_TOPK},
-        {"fill", T_FILL}, {"bool", T_BOOL}, {"step", T_STEP}, {"atan2", T_ATAN2}, {"count", T_COUNT},
-        {"group", T_GROUP}, {"start", T_START}, {"range", T_RANGE}, {"unless", T_LUNLESS},
-        {"stddev", T_STDDEV}, {"stdvar", T_STDVAR}, {"limitk", T_LIMITK}, {"offset", T_OFFSET},
-        {"max_of", T_MAX_OF}, {"min_of", T_MIN_OF}, {"bottomk", T_BOTTOMK}, {"without", T_WITHOUT},
-        {"quantile", T_QUANTILE}, {"smoothed", T_SMOOTHED}, {"anchored", T_ANCHORED},
-        {"ignoring", T_IGNORING}, {"fill_left", T_FILL_LEFT}, {"group_left", T_GROUP_LEFT},
-        {"fill_right", T_FILL_RIGHT}, {"limit_ratio", T_LIMIT_RATIO}, {"group_right", T_GROUP_RIGHT},
+    static const struct {
+        const char *kw;
+        int type;
+    } kws[] = {
+        {"or", T_LOR},
+        {"by", T_BY},
+        {"on", T_ON},
+        {"and", T_LAND},
+        {"sum", T_SUM},
+        {"avg", T_AVG},
+        {"min", T_MIN},
+        {"max", T_MAX},
+        {"end", T_END},
+        {"inf", T_NUMBER},
+        {"nan", T_NUMBER},
+        {"topk", T_TOPK},
+        {"fill", T_FILL},
+        {"bool", T_BOOL},
+        {"step", T_STEP},
+        {"atan2", T_ATAN2},
+        {"count", T_COUNT},
+        {"group", T_GROUP},
+        {"start", T_START},
+        {"range", T_RANGE},
+        {"unless", T_LUNLESS},
+        {"stddev", T_STDDEV},
+        {"stdvar", T_STDVAR},
+        {"limitk", T_LIMITK},
+        {"offset", T_OFFSET},
+        {"max_of", T_MAX_OF},
+        {"min_of", T_MIN_OF},
+        {"bottomk", T_BOTTOMK},
+        {"without", T_WITHOUT},
+        {"quantile", T_QUANTILE},
+        {"smoothed", T_SMOOTHED},
+        {"anchored", T_ANCHORED},
+        {"ignoring", T_IGNORING},
+        {"fill_left", T_FILL_LEFT},
+        {"group_left", T_GROUP_LEFT},
+        {"fill_right", T_FILL_RIGHT},
+        {"limit_ratio", T_LIMIT_RATIO},
+        {"group_right", T_GROUP_RIGHT},
         {"count_values", T_COUNT_VALUES},
     };
-    static const char *const not_kw[] = {"o", "ox", "su", "summ", "sum_", "rate", "bye", "atan", "atan3",
-                                         "count_value", "count_valuesx", "group_lefT_", "fill:", "in", "nana"};
+    static const char *const not_kw[] = {
+        "o",     "ox",   "su",    "summ",        "sum_",          "rate",
+        "bye",   "atan", "atan3", "count_value", "count_valuesx", "group_lefT_",
+        "fill:", "in",   "nana"};
     size_t i, j, k;
     tg_arena_t a;
     struct pq_lexed lx;
@@ -1159,22 +1507,67 @@ static void test_keywords(void **state)
 /* RE2 syntax of =~ and !~ values, as Go's regexp/syntax (Perl flags) */
 static void test_regex_syntax(void **state)
 {
-    static const struct { const char *re, *err; } cases[] = {
+    static const struct {
+        const char *re, *err;
+    } cases[] = {
         /* valid */
-        {"", NULL}, {".*", NULL}, {"a|b|c", NULL}, {"kube-system|monitoring", NULL}, {"(a|b)+c?", NULL},
-        {"^$", NULL}, {"^*", NULL}, {"a{2}", NULL}, {"a{2,}", NULL}, {"a{2,5}?", NULL}, {"a{1000}", NULL},
-        {"((a{10}){10}){10}", NULL}, {"(a{0}){1000}", NULL}, {"x{,3}", NULL}, {"x{01}", NULL}, {"{", NULL},
-        {"a{", NULL}, {"a{1", NULL}, {"a{1,", NULL}, {"}", NULL}, {"]", NULL}, {"[]a]", NULL}, {"[^]a]", NULL},
-        {"[a-]", NULL}, {"[-a]", NULL}, {"[a\\-z]", NULL}, {"[[:alpha:][:^digit:]]", NULL}, {"[[:word:]]", NULL},
-        {"[\\d\\s\\w\\D\\S\\W]", NULL}, {"[\\pL\\p{Greek}]", NULL}, {"\\pL\\PL\\pN\\p{^Greek}\\P{Any}", NULL},
-        {"\\p{Han}\\p{latin}\\p{Lu}\\p{ASCII}", NULL}, {"\\d\\D\\s\\S\\w\\W\\b\\B\\A\\z", NULL},
-        {"\\Qa.b*c\\E+", NULL}, {"\\Q(", NULL}, {"\\Q\\E", NULL}, {"\\01\\123\\x41\\x{1F600}\\a\\f\\t\\n\\r\\v", NULL},
-        {"\\.\\+\\*\\?\\(\\)\\|\\[\\]\\{\\}\\^\\$\\\\\\_\\-\\/", NULL}, {"(?i)abc", NULL}, {"(?i:a)(?-s:b)(?U)c*", NULL},
-        {"(?im-sU:x)", NULL}, {"(?P<name>x)(?<n2>y)", NULL}, {"(?:)", NULL}, {"()", NULL}, {"(|)*", NULL},
-        {"a*?b+?c??", NULL}, {"\xc3\xa9+", NULL}, {"a\\Q\\E*", NULL}, {"\xff", NULL}, /* plain literal: never parsed */
-        {"[\\x00-\\x{10FFFF}]", NULL}, {"[\\]]", NULL}, {"[[]", NULL}, {"[a-b-c]", NULL},
+        {"", NULL},
+        {".*", NULL},
+        {"a|b|c", NULL},
+        {"kube-system|monitoring", NULL},
+        {"(a|b)+c?", NULL},
+        {"^$", NULL},
+        {"^*", NULL},
+        {"a{2}", NULL},
+        {"a{2,}", NULL},
+        {"a{2,5}?", NULL},
+        {"a{1000}", NULL},
+        {"((a{10}){10}){10}", NULL},
+        {"(a{0}){1000}", NULL},
+        {"x{,3}", NULL},
+        {"x{01}", NULL},
+        {"{", NULL},
+        {"a{", NULL},
+        {"a{1", NULL},
+        {"a{1,", NULL},
+        {"}", NULL},
+        {"]", NULL},
+        {"[]a]", NULL},
+        {"[^]a]", NULL},
+        {"[a-]", NULL},
+        {"[-a]", NULL},
+        {"[a\\-z]", NULL},
+        {"[[:alpha:][:^digit:]]", NULL},
+        {"[[:word:]]", NULL},
+        {"[\\d\\s\\w\\D\\S\\W]", NULL},
+        {"[\\pL\\p{Greek}]", NULL},
+        {"\\pL\\PL\\pN\\p{^Greek}\\P{Any}", NULL},
+        {"\\p{Han}\\p{latin}\\p{Lu}\\p{ASCII}", NULL},
+        {"\\d\\D\\s\\S\\w\\W\\b\\B\\A\\z", NULL},
+        {"\\Qa.b*c\\E+", NULL},
+        {"\\Q(", NULL},
+        {"\\Q\\E", NULL},
+        {"\\01\\123\\x41\\x{1F600}\\a\\f\\t\\n\\r\\v", NULL},
+        {"\\.\\+\\*\\?\\(\\)\\|\\[\\]\\{\\}\\^\\$\\\\\\_\\-\\/", NULL},
+        {"(?i)abc", NULL},
+        {"(?i:a)(?-s:b)(?U)c*", NULL},
+        {"(?im-sU:x)", NULL},
+        {"(?P<name>x)(?<n2>y)", NULL},
+        {"(?:)", NULL},
+        {"()", NULL},
+        {"(|)*", NULL},
+        {"a*?b+?c??", NULL},
+        {"\xc3\xa9+", NULL},
+        {"a\\Q\\E*", NULL},
+        {"\xff", NULL}, /* plain literal: never parsed */
+        {"[\\x00-\\x{10FFFF}]", NULL},
+        {"[\\]]", NULL},
+        {"[[]", NULL},
+        {"[a-b-c]", NULL},
         /* the fast path for literals, '.', groups, '|' and single quantifiers */
-        {"(/dev/)?(mmcblk.p.+|nvme.+|dm-.+)", NULL}, {"((a|b)+(c.)*)?d", NULL}, {"(|a)+", NULL},
+        {"(/dev/)?(mmcblk.p.+|nvme.+|dm-.+)", NULL},
+        {"((a|b)+(c.)*)?d", NULL},
+        {"(|a)+", NULL},
         /* invalid */
         {"(", "missing closing ): `(`"},
         {"(a|b", "missing closing ): `(a|b`"},
@@ -1281,18 +1674,27 @@ static void test_regex_syntax_parse(void **state)
     tg_arena_init(&a, NULL, 0);
     assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"}"), NULL, &root, &err), -1);
     assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
-    assert_int_equal(tg_promql_parse(&a, tg_iov_str("sum(rate(x{a=\"b\",\n  \"c\"!~\"a**\"}[5m]))"), NULL, &root,
-                                     &err), -1);
-    assert_string_equal(err.msg, "2:3: parse error: error parsing regexp: invalid nested repetition operator: `**`");
-    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{namespace=~\"[a\"}"), NULL, &e, &out, &err), -1);
+    assert_int_equal(tg_promql_parse(&a, tg_iov_str("sum(rate(x{a=\"b\",\n  \"c\"!~\"a**\"}[5m]))"),
+                                     NULL, &root, &err),
+                     -1);
+    assert_string_equal(
+        err.msg,
+        "2:3: parse error: error parsing regexp: invalid nested repetition operator: `**`");
+    assert_int_equal(
+        tg_promql_enforce_query(&a, tg_iov_str("up{namespace=~\"[a\"}"), NULL, &e, &out, &err), -1);
     assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ]: `[a`");
-    assert_int_equal(tg_promql_enforce_selector(&a, tg_iov_str("{job!~\"*\"}"), NULL, &e, &out, &err), -1);
-    assert_string_equal(err.msg, "1:2: parse error: error parsing regexp: missing argument to repetition operator: `*`");
+    assert_int_equal(
+        tg_promql_enforce_selector(&a, tg_iov_str("{job!~\"*\"}"), NULL, &e, &out, &err), -1);
+    assert_string_equal(
+        err.msg,
+        "1:2: parse error: error parsing regexp: missing argument to repetition operator: `*`");
     /* a regex error comes before later syntax errors */
     assert_int_equal(tg_promql_parse(&a, tg_iov_str("up{job=~\"(\"} +"), NULL, &root, &err), -1);
     assert_string_equal(err.msg, "1:4: parse error: error parsing regexp: missing closing ): `(`");
     /* valid ones still enforce */
-    assert_int_equal(tg_promql_enforce_query(&a, tg_iov_str("up{job=~\"(?i)a.*|b{2}\"}"), NULL, &e, &out, &err), 0);
+    assert_int_equal(
+        tg_promql_enforce_query(&a, tg_iov_str("up{job=~\"(?i)a.*|b{2}\"}"), NULL, &e, &out, &err),
+        0);
     assert_string_equal(out.base, "up{job=~\"(?i)a.*|b{2}\",namespace=\"alpha\"}");
     tg_arena_destroy(&a);
 }
