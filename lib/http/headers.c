@@ -15,10 +15,17 @@ static int has_iprefix(tg_iovec_t name, const char *prefix)
     return name.len >= n && strncasecmp(name.base, prefix, n) == 0;
 }
 
-static int in_list(tg_iovec_t name, const char *const *list)
+/* Header name lists carry their lengths: most names are told apart by
+ * length alone, without a strlen or a compare per entry (every forwarded
+ * header goes through several lists). */
+#define NAME(s)                                                                                    \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static int in_list(tg_iovec_t name, const tg_iovec_t *list)
 {
-    for (; *list != NULL; list++)
-        if (tg_http_iequal(name, tg_iov_str(*list)))
+    for (; list->base != NULL; list++)
+        if (name.len == list->len && strncasecmp(name.base, list->base, name.len) == 0)
             return 1;
     return 0;
 }
@@ -26,18 +33,16 @@ static int in_list(tg_iovec_t name, const char *const *list)
 int tg_http_header_is_hop_by_hop(tg_iovec_t name)
 {
     /* RFC 9110 7.6.1 plus Proxy-Connection, as Go's httputil.ReverseProxy */
-    static const char *const hop[] = {
-        "Connection",
-        "Proxy-Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-        NULL,
-    };
+    static const tg_iovec_t hop[] = {NAME("Connection"),
+                                     NAME("Proxy-Connection"),
+                                     NAME("Keep-Alive"),
+                                     NAME("Proxy-Authenticate"),
+                                     NAME("Proxy-Authorization"),
+                                     NAME("TE"),
+                                     NAME("Trailer"),
+                                     NAME("Transfer-Encoding"),
+                                     NAME("Upgrade"),
+                                     {NULL, 0}};
     return in_list(name, hop);
 }
 
@@ -80,7 +85,8 @@ int tg_http_connection_lists(tg_iovec_t connection, tg_iovec_t name)
 
 int tg_http_header_is_credential(tg_iovec_t name)
 {
-    static const char *const cred[] = {"Authorization", "Proxy-Authorization", "Cookie", NULL};
+    static const tg_iovec_t cred[] = {
+        NAME("Authorization"), NAME("Proxy-Authorization"), NAME("Cookie"), {NULL, 0}};
     /* X-Remote-User/-Group/-Extra-* are kube-rbac-proxy's identity headers:
      * a client must not be able to forge them toward the upstream. */
     return in_list(name, cred) || has_iprefix(name, "X-Remote-") ||
@@ -136,7 +142,7 @@ int tg_http_header_selects_tenant(tg_iovec_t name)
     /* Thanos Querier/Receive (--query.tenant-header, --receive.tenant-header
      * default) and Cortex/Mimir/Loki pick the tenant from these: forwarded,
      * a client would choose whose data the upstream reads */
-    static const char *const tenant[] = {"THANOS-TENANT", "X-Scope-OrgID", NULL};
+    static const tg_iovec_t tenant[] = {NAME("THANOS-TENANT"), NAME("X-Scope-OrgID"), {NULL, 0}};
     return in_list(name, tenant);
 }
 
@@ -149,8 +155,8 @@ int tg_http_header_never_upstream(const struct tg_http_forward_policy *p, tg_iov
 {
     /* set by the proxy itself: the upstream's Host, the rebuilt body's
      * framing and type, X-Forwarded-For with the peer appended */
-    static const char *const own[] = {"Host",   "Content-Length",  "Content-Type",
-                                      "Expect", "X-Forwarded-For", NULL};
+    static const tg_iovec_t own[] = {NAME("Host"),   NAME("Content-Length"),  NAME("Content-Type"),
+                                     NAME("Expect"), NAME("X-Forwarded-For"), {NULL, 0}};
     size_t i;
 
     if (tg_http_header_is_hop_by_hop(name) || tg_http_header_is_credential(name) ||
