@@ -59,7 +59,10 @@ static void block_put(struct tg_server *srv, void *p)
 {
     struct req_block *b = p;
 
-    if (srv->n_req_cache >= REQ_CACHE) {
+#if REQ_CACHE > 0
+    if (srv->n_req_cache >= REQ_CACHE)
+#endif
+    {
         free(p);
         return;
     }
