@@ -1151,10 +1151,17 @@ static int cmp_override(const void *a, const void *b)
 static const char *risky_regex(const char *p)
 {
     unsigned long product = 1;
+    int after_rep = 0; /* the previous token was a repetition operator */
 
     if (strlen(p) > 4096)
         return "longer than 4096 bytes";
     for (; *p; p++) {
+        int rep = *p == '*' || *p == '+' || *p == '?' || (*p == '{' && p[1] >= '0' && p[1] <= '9');
+        /* a+++...: undefined in POSIX ERE, and glibc's regcomp copies the
+         * tree once per operator (fuzz_config ran it out of memory) */
+        if (rep && after_rep)
+            return "a repetition operator may not follow another one";
+        after_rep = rep;
         if (*p == '\\') {
             if (p[1] >= '1' && p[1] <= '9')
                 return "backreferences are not allowed";
@@ -1178,6 +1185,7 @@ static const char *risky_regex(const char *p)
                 return "counted repetitions may multiply to at most 1000";
             if (*p == '\0')
                 break;
+            after_rep = 1; /* the closing '}' */
         }
     }
     return NULL;

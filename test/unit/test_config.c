@@ -783,6 +783,12 @@ static void test_yaml_limits_errors(void **state)
     yfail("limits:\n  blockedQueries:\n  - {pattern: '(a{1000}){1000}', regex: true}\n",
           "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
           "at most 1000");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: '[a-z]++++', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: a repetition operator may not follow "
+          "another one");
+    yfail("limits:\n  blockedQueries:\n  - {pattern: 'a{2}*', regex: true}\n",
+          "config.yaml:3: limits.blockedQueries[0].pattern: a repetition operator may not follow "
+          "another one");
     yfail("limits:\n  blockedQueries:\n  - {pattern: 'a{1001}', regex: true}\n",
           "config.yaml:3: limits.blockedQueries[0].pattern: counted repetitions may multiply to "
           "at most 1000");
